@@ -1,0 +1,52 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+# Each installs what is missing (Debian packages, a virtual env, the project)
+# and skips what is already done.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
+	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat
+PYTEST_ARGS ?=
+
+.PHONY: setup system venv test demo bench lint clean
+
+setup: system venv
+
+# Debian packages: only those not installed yet, `apt-get update` only when needed.
+system:
+	@missing=""; for p in $(APT_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv python3-pip"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+	@$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	@$(PY) -c 'import kiosk, central, contract, paho.mqtt, sqlalchemy, cbor2, kivy' 2>/dev/null
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m kiosk.demo
+
+bench: setup
+	$(PY) -m bench
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

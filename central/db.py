@@ -1,0 +1,61 @@
+"""Central database: one SQLAlchemy metadata, SQLite by default, PostgreSQL at scale.
+
+Each concept module (applications, inbox, catalogue, registry, ledger ...)
+declares its tables on `Base`; `MODEL_MODULES` lists them so `init_schema`
+creates everything. The same code runs on both engines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from contract import sqlite_pragmas
+
+DEFAULT_URL = "sqlite:///var/central.db"
+
+# Every module that declares tables; one line per concept keeps merges trivial.
+MODEL_MODULES: list[str] = [
+]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("UR_CENTRAL_DB") or DEFAULT_URL
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = resolve_url(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5)
+    sqlite_pragmas.install(engine)
+    return engine
+
+
+def load_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+def init_schema(engine: Engine) -> None:
+    load_models()
+    Base.metadata.create_all(engine)
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
