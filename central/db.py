@@ -21,6 +21,7 @@ DEFAULT_URL = "sqlite:///var/central.db"
 
 # Every module that declares tables; one line per concept keeps merges trivial.
 MODEL_MODULES: list[str] = [
+    "central.datasets",
 ]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from contract import sqlite_pragmas
 
 MODEL_MODULES: list[str] = [
+    "kiosk.datasets",
 ]
 
 
