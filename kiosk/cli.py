@@ -14,6 +14,8 @@ from contract import cli_base
 
 # Modules that add subcommands; one line per concept keeps merges trivial.
 COMMAND_MODULES: list[str] = [
+    "kiosk.applications_cli",
+    "kiosk.sync_cli",
 ]
 
 

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from contract import sqlite_pragmas
+from contract.errors import UrError
 
 MODEL_MODULES: list[str] = [
     "kiosk.datasets",
+    "kiosk.identity",
+    "kiosk.sync.outbox",
+    "kiosk.applications",
+    "kiosk.storage_guard",
+    "kiosk.sync.cursor",
 ]
 
 
@@ -40,12 +49,38 @@ class KioskStore:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "kiosk.db"
-        self.engine: Engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
-        sqlite_pragmas.install(self.engine)
         for name in MODEL_MODULES:
             importlib.import_module(name)
-        Base.metadata.create_all(self.engine)
+        try:
+            self.engine = self._open()
+            with self.engine.connect() as c:
+                if c.exec_driver_sql("PRAGMA quick_check").scalar() != "ok":
+                    raise DatabaseError("quick_check", None, Exception("quick_check failed"))
+            Base.metadata.create_all(self.engine)
+        except DatabaseError:
+            kept = self._quarantine()
+            raise UrError(
+                f"kiosk database {self.path} is corrupt; it was moved aside to {kept} "
+                "(nothing deleted). Restore it or re-enroll this kiosk."
+            ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _open(self) -> Engine:
+        engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
+        sqlite_pragmas.install(engine)
+        return engine
+
+    def _quarantine(self) -> Path:
+        """Keep a corrupt database aside for recovery; never delete it."""
+        if getattr(self, "engine", None) is not None:
+            self.engine.dispose()
+        qdir = self.dir / "quarantine" / time.strftime("%Y%m%dT%H%M%S")
+        qdir.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            p = self.path.with_name(self.path.name + suffix)
+            if p.exists():
+                shutil.move(str(p), qdir / p.name)
+        return qdir
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

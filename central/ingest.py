@@ -1,0 +1,258 @@
+"""Applying uplink messages: verify, dedup, order, apply, all in one transaction.
+
+`process_batch` takes raw (topic, bytes) pairs as MQTT delivered them and
+returns what to ack. A batch is one database transaction (one commit for many
+messages is what makes ingest fast); each message runs in its own SAVEPOINT so
+a bad one cannot spoil the others. Messages are handled sorted by (kiosk,
+stream, seq) and the per-stream cursor row is locked (`FOR UPDATE`) so several
+workers on PostgreSQL never apply one stream out of order or hold a message
+forever. Nothing here raises on bad bytes: every fault becomes a counted
+rejection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from central import kiosks as kiosk_registry
+from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
+from central.streams import STREAMS
+from contract import envelope, hlc, topics
+from contract.envelope import Envelope, EnvelopeError
+from contract.errors import UrError
+
+log = logging.getLogger("ur.central.ingest")
+_logged_codes: set[str] = set()
+
+
+@dataclass
+class Outcome:
+    kiosk_id: str | None
+    message_id: str | None
+    result: str  # applied | held | duplicate | rejected | dropped
+    reason: str = ""
+
+    @property
+    def ackable(self) -> bool:
+        return self.result in ("applied", "held", "duplicate", "rejected") and self.kiosk_id is not None
+
+
+@dataclass
+class Acks:
+    """Per kiosk: message ids to ack, and (id, reason) refused for good."""
+
+    acked: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    rejected: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def acks_for(outcomes: list[Outcome]) -> Acks:
+    a = Acks()
+    for o in outcomes:
+        if not o.ackable or o.message_id is None or o.kiosk_id is None:
+            continue
+        if o.result == "rejected":
+            a.rejected[o.kiosk_id].append((o.message_id, o.reason))
+        else:
+            a.acked[o.kiosk_id].append(o.message_id)
+    return a
+
+
+def _count(session: Session, code: str, detail: str) -> None:
+    row = session.get(RejectCount, code)
+    if row is None:
+        row = RejectCount(code=code, count=0, last_detail="")
+        session.add(row)
+    row.count += 1
+    row.last_detail = detail[:512]
+    row.last_at = datetime.now(UTC)
+    if code not in _logged_codes:  # log each kind once per process; the counter has the rest
+        _logged_codes.add(code)
+        log.warning("rejected uplink (%s): %s", code, detail)
+
+
+@dataclass
+class _Parsed:
+    env: Envelope
+    raw: bytes
+
+
+def _parse(session: Session, topic: str, data: bytes, now: datetime) -> _Parsed | Outcome:
+    try:
+        t_kiosk, direction, t_stream = topics.parse_kiosk_topic(topic)
+        if direction != "up":
+            raise UrError(f"not an uplink topic: {topic}")
+    except UrError as e:
+        _count(session, "topic", str(e))
+        return Outcome(None, None, "dropped", "topic")
+    try:
+        env, body, sig = envelope.open_unverified(data)
+    except EnvelopeError as e:
+        _count(session, e.code, f"{t_kiosk}: {e}")
+        return Outcome(None, None, "dropped", e.code)
+    if env.kiosk_id != t_kiosk or env.stream != t_stream:
+        _count(session, "topic", f"envelope {env.kiosk_id}/{env.stream} on topic {topic}")
+        return Outcome(None, None, "dropped", "topic")
+    kiosk = session.get(kiosk_registry.Kiosk, env.kiosk_id)
+    if kiosk is None:
+        _count(session, "unknown_kiosk", env.kiosk_id)
+        return Outcome(None, None, "dropped", "unknown_kiosk")
+    try:
+        envelope.verify(body, sig, envelope.public_key_from_hex(kiosk.public_key))
+    except EnvelopeError as e:
+        _count(session, e.code, f"{env.kiosk_id}: {e}")
+        return Outcome(None, None, "dropped", e.code)  # never ack a forgery
+    kiosk_registry.touch(session, kiosk, hlc.physical_ms(env.hlc), now)
+    return _Parsed(env, bytes(data))
+
+
+def _apply_one(session: Session, env: Envelope) -> Outcome:
+    """Run the stream's handler in a savepoint; a refusal is recorded, not raised."""
+    spec = STREAMS[env.stream]
+    sp = session.begin_nested()
+    try:
+        spec.handler(session, env.kiosk_id, env.message_id, dict(env.payload))
+        sp.commit()
+        return Outcome(env.kiosk_id, env.message_id, "applied")
+    except UrError as e:
+        sp.rollback()
+        _count(session, "payload", f"{env.kiosk_id}/{env.stream}#{env.seq}: {e}")
+        return Outcome(env.kiosk_id, env.message_id, "rejected", str(e)[:250])
+    except Exception as e:  # noqa: BLE001 - a handler bug must not stop ingest of others
+        sp.rollback()
+        log.exception("handler for %s failed", env.stream)
+        _count(session, "handler_error", f"{env.kiosk_id}/{env.stream}#{env.seq}: {type(e).__name__}")
+        return Outcome(env.kiosk_id, env.message_id, "dropped", "handler_error")
+
+
+def _record(session: Session, env: Envelope, result: str, reason: str, now: datetime) -> bool:
+    """Insert the inbox row; False if another worker or an earlier delivery has it."""
+    sp = session.begin_nested()
+    try:
+        session.execute(insert(InboxEntry).values(
+            kiosk_id=env.kiosk_id, message_id=env.message_id, stream=env.stream, seq=env.seq,
+            hlc=env.hlc, received_at=now, outcome=result, reason=reason[:256]))
+        sp.commit()
+        return True
+    except IntegrityError:
+        sp.rollback()
+        return False
+
+
+def _cursor(session: Session, kiosk_id: str, stream: str) -> StreamCursor:
+    cur = session.scalars(select(StreamCursor).where(
+        StreamCursor.kiosk_id == kiosk_id, StreamCursor.stream == stream).with_for_update()).first()
+    if cur is None:
+        sp = session.begin_nested()
+        try:
+            session.add(StreamCursor(kiosk_id=kiosk_id, stream=stream, applied_seq=0))
+            session.flush()
+            sp.commit()
+        except IntegrityError:
+            sp.rollback()
+        cur = session.scalars(select(StreamCursor).where(
+            StreamCursor.kiosk_id == kiosk_id, StreamCursor.stream == stream).with_for_update()).one()
+    return cur
+
+
+def _handle(session: Session, p: _Parsed, now: datetime) -> Outcome:
+    env = p.env
+    existing = session.scalars(select(InboxEntry).where(
+        InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id)).first()
+    if existing is not None:
+        if existing.outcome == "rejected":
+            return Outcome(env.kiosk_id, env.message_id, "rejected", existing.reason)
+        return Outcome(env.kiosk_id, env.message_id, "duplicate")
+    spec = STREAMS.get(env.stream)
+    if spec is None:
+        _count(session, "unknown_stream", f"{env.kiosk_id}: {env.stream}")
+        _record(session, env, "rejected", f"unknown stream {env.stream}", now)
+        return Outcome(env.kiosk_id, env.message_id, "rejected", f"unknown stream {env.stream}")
+    if not spec.ordered:
+        out = _apply_one(session, env)
+        if out.result == "dropped" or not _record(session, env, out.result, out.reason, now):
+            return Outcome(env.kiosk_id, env.message_id, "dropped", out.reason or "race")
+        return out
+    cur = _cursor(session, env.kiosk_id, env.stream)
+    if env.seq > cur.applied_seq + 1:
+        if not _record(session, env, "held", "", now):
+            return Outcome(env.kiosk_id, env.message_id, "duplicate")
+        session.merge(HeldMessage(kiosk_id=env.kiosk_id, stream=env.stream, seq=env.seq,
+                                  message_id=env.message_id, envelope=p.raw))
+        return Outcome(env.kiosk_id, env.message_id, "held")
+    if env.seq <= cur.applied_seq:
+        # A new message with an old sequence (kiosk restored from backup?): the
+        # message id is the real guarantee, so apply it, but count the anomaly.
+        _count(session, "sequence_regression", f"{env.kiosk_id}/{env.stream} seq {env.seq} <= {cur.applied_seq}")
+    out = _apply_one(session, env)
+    if out.result == "dropped":
+        return out
+    if not _record(session, env, out.result, out.reason, now):
+        raise _Retry()
+    cur.applied_seq = max(cur.applied_seq, env.seq)
+    _drain_held(session, cur, now)
+    return out
+
+
+def _drain_held(session: Session, cur: StreamCursor, now: datetime) -> None:
+    while True:
+        held = session.get(HeldMessage, (cur.kiosk_id, cur.stream, cur.applied_seq + 1))
+        if held is None:
+            return
+        env, _b, _s = envelope.open_unverified(held.envelope)  # verified when it was held
+        out = _apply_one(session, env)
+        if out.result == "dropped":
+            return  # handler bug: keep it held, it will be retried with the next message
+        session.execute(InboxEntry.__table__.update().where(
+            InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id
+        ).values(outcome=out.result, reason=out.reason[:256]))
+        session.execute(delete(HeldMessage).where(
+            HeldMessage.kiosk_id == cur.kiosk_id, HeldMessage.stream == cur.stream,
+            HeldMessage.seq == env.seq))
+        cur.applied_seq = env.seq
+
+
+class _Retry(Exception):
+    """Another worker committed the same message meanwhile: redo the batch."""
+
+
+def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]],
+                  attempts: int = 5) -> list[Outcome]:
+    """Apply a batch of raw uplink messages in one transaction; returns outcomes
+    for acking (only after the commit). Retries the batch on a lost race or a
+    deadlock between workers."""
+    last_exc: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return _process_once(sessions, items)
+        except _Retry as e:
+            last_exc = e
+        except Exception as e:  # noqa: BLE001 - DB deadlock / serialization: retry whole batch
+            if "deadlock" not in str(e).lower() and "could not serialize" not in str(e).lower():
+                raise
+            last_exc = e
+    raise RuntimeError(f"batch failed after {attempts} attempts: {last_exc}")
+
+
+def _process_once(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> list[Outcome]:
+    now = datetime.now(UTC)
+    outcomes: list[Outcome] = []
+    with sessions.begin() as session:
+        parsed: list[_Parsed] = []
+        for topic, data in items:
+            r = _parse(session, topic, data, now)
+            if isinstance(r, Outcome):
+                outcomes.append(r)
+            else:
+                parsed.append(r)
+        # One order for all workers: no lock-order deadlocks, sequences applied in order.
+        parsed.sort(key=lambda p: (p.env.kiosk_id, p.env.stream, p.env.seq))
+        for p in parsed:
+            outcomes.append(_handle(session, p, now))
+    return outcomes

@@ -1,0 +1,112 @@
+"""`ur-central init | serve | kiosks ... | stats`: setting up central and running workers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from central import applications, catalogue, db, kiosks
+from central.inbox import InboxEntry, RejectCount
+from contract import cli_base, mqtt_conn
+from contract.errors import UrError
+
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("init", help="create the schema and load the seed catalogue")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("serve", help="run an ingest worker (several may run at once)")
+    p.add_argument("--broker", default=DEFAULT_BROKER, help="mqtt://HOST:PORT or mqtts://...")
+    p.add_argument("--worker-id", help="MQTT client id (default: unique per process)")
+    p.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("kiosks", help="enroll and list kiosks").add_subparsers(dest="sub", required=True)
+    p = k.add_parser("enroll", help="register a kiosk and write its enrollment bundle")
+    p.add_argument("kiosk_id")
+    p.add_argument("--out", required=True, help="bundle file to write (carries the kiosk's private key)")
+    p.add_argument("--broker", default=DEFAULT_BROKER)
+    p.add_argument("--office", default="")
+    p.set_defaults(func=cmd_enroll)
+    p = k.add_parser("list", help="kiosks with last seen, clock skew and heartbeat")
+    p.set_defaults(func=cmd_kiosks_list)
+
+    p = sub.add_parser("stats", help="applications held, inbox entries, rejected uplink by reason")
+    p.set_defaults(func=cmd_stats)
+
+
+def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    engine = db.make_engine(args.db)
+    db.init_schema(engine)
+    return engine
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    with db.sessions(engine).begin() as s:
+        version = catalogue.publish(s, catalogue.load_seed())
+    cli_base.emit(args, {"database": db.resolve_url(args.db), "catalogue_version": version},
+                  f"central ready at {db.resolve_url(args.db)} (catalogue v{version})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from central.worker import Worker
+
+    mqtt_conn.parse_url(args.broker)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _engine(args).dispose()
+    Worker(args.db, args.broker, args.worker_id).run()
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    mqtt_conn.parse_url(args.broker)
+    engine = _engine(args)
+    with db.sessions(engine).begin() as s:
+        bundle = kiosks.enroll(s, args.kiosk_id, args.broker, args.office)
+        cat = catalogue.current(s)
+        if cat is not None:
+            bundle["catalogue"] = json.loads(catalogue.serialise(cat))
+    out = Path(args.out)
+    try:
+        out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1))
+        out.chmod(0o600)
+    except OSError as e:
+        raise UrError(f"cannot write bundle {out}: {e.strerror}") from None
+    cli_base.emit(args, {"kiosk_id": args.kiosk_id, "kiosk_code": bundle["kiosk_code"], "bundle": str(out)},
+                  f"kiosk {args.kiosk_id} enrolled (code {bundle['kiosk_code']}); bundle written to {out}")
+    return 0
+
+
+def cmd_kiosks_list(args: argparse.Namespace) -> int:
+    with db.sessions(_engine(args))() as s:
+        rows = [{"kiosk_id": k.kiosk_id, "code": k.kiosk_code, "office": k.office,
+                 "last_seen": k.last_seen.isoformat() if k.last_seen else None,
+                 "clock_skew_s": round(k.clock_skew_ms / 1000, 1),
+                 "skew_alarm": abs(k.clock_skew_ms) > kiosks.SKEW_ALARM_MS,
+                 "heartbeat": json.loads(k.heartbeat or "{}")}
+                for k in s.scalars(select(kiosks.Kiosk).order_by(kiosks.Kiosk.kiosk_id))]
+    if args.json:
+        cli_base.emit(args, rows)
+    else:
+        for r in rows:
+            flag = "  CLOCK SKEW" if r["skew_alarm"] else ""
+            print(f"{r['kiosk_id']}  code {r['code']}  last seen {r['last_seen']}  skew {r['clock_skew_s']}s{flag}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with db.sessions(_engine(args))() as s:
+        data = {
+            "applications": applications.count(s),
+            "inbox": int(s.scalar(select(func.count()).select_from(InboxEntry)) or 0),
+            "rejected": {r.code: r.count for r in s.scalars(select(RejectCount))},
+        }
+    cli_base.emit(args, data)
+    return 0

@@ -1,0 +1,43 @@
+"""Per-kiosk feed of events central owes a kiosk (application status changes,
+answers to complaints ...), read by cursor.
+
+The kiosk asks "what since cursor N?" whenever it connects or is poked, so a
+broker queue that overflows or is lost loses nothing: the feed is the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from central.db import Base
+
+
+class KioskEvent(Base):
+    __tablename__ = "kiosk_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def push(session: Session, kiosk_id: str, kind: str, payload: dict[str, Any]) -> KioskEvent:
+    ev = KioskEvent(kiosk_id=kiosk_id, kind=kind,
+                    payload=json.dumps(payload, ensure_ascii=False, default=str),
+                    created_at=datetime.now(UTC))
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def since(session: Session, kiosk_id: str, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(KioskEvent).where(KioskEvent.kiosk_id == kiosk_id, KioskEvent.id > cursor)
+        .order_by(KioskEvent.id).limit(limit)
+    )
+    return [{"id": r.id, "kind": r.kind, "payload": json.loads(r.payload)} for r in rows]

@@ -1,0 +1,34 @@
+"""Which uplink streams central understands, how to apply each, and which
+must be applied in sequence order (a gap holds later messages).
+
+A handler is `(session, kiosk_id, message_id, payload) -> None`; it raises
+`UrError` for a payload it can never accept (rejected for good, kiosk told).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from central import applications, kiosks
+
+Handler = Callable[[Session, str, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    handler: Handler
+    ordered: bool
+
+
+def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, Any]) -> None:
+    kiosks.record_heartbeat(session, kiosk_id, payload)
+
+
+STREAMS: dict[str, StreamSpec] = {
+    "applications": StreamSpec(applications.handle_submission, ordered=True),
+    "heartbeat": StreamSpec(_heartbeat, ordered=False),
+}

@@ -1,0 +1,176 @@
+"""The ingest worker: the thin MQTT shell around central.ingest and central.downlink.
+
+Any number of workers may run (on SQLite or PostgreSQL): they share the uplink
+and request subscriptions (`$share/central/...`) with session expiry 0, so a
+dead worker hoards nothing and Mosquitto deals its share to the others. Acks
+go out only after the batch commits. Every few seconds the worker republishes
+retained dataset manifests that changed and pokes kiosks with new status
+events (the poke is a hint; kiosks catch up by cursor anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from central import db, downlink, ingest
+from contract import downlink as dl
+from contract import mqtt_conn, topics
+from contract.errors import UrError
+
+log = logging.getLogger("ur.central.worker")
+
+
+class Worker:
+    def __init__(self, db_url: str | None, broker_url: str, worker_id: str | None = None,
+                 batch_max: int = 500) -> None:
+        self.engine = db.make_engine(db_url)
+        db.load_models()
+        self.sessions = db.sessions(self.engine)
+        self.addr = mqtt_conn.parse_url(broker_url)
+        self.worker_id = worker_id or f"central-{os.getpid()}-{random.randrange(1 << 20):05x}"
+        self.batch_max = batch_max
+        self.client = mqtt_conn.make_client(self.worker_id, self.addr, session_expiry_s=0)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.inbox: list[tuple[str, bytes, Any]] = []
+        self.connected = False
+        self.next_connect = 0.0
+        self.failures = 0
+        self.published_manifests: dict[str, int] = {}
+        self.poke_cursor = -1
+        self.next_housekeeping = 0.0
+        self.stopping = False
+        self.applied = 0
+
+    # --- paho callbacks: record only, never raise -------------------------------
+    def _on_connect(self, c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            log.warning("broker refused connection: %s", rc)
+            return
+        self.connected = True
+        self.failures = 0
+        c.subscribe([(topics.up_filter_shared(), 1), (topics.REQUEST_FILTER_SHARED, 1)])
+        self.published_manifests.clear()
+        self.next_housekeeping = 0.0
+        log.info("worker %s connected", self.worker_id)
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        self.connected = False
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
+
+    # --- the loop ---------------------------------------------------------------------
+    def _ensure_connected(self, now: float) -> None:
+        if self.connected or now < self.next_connect:
+            return
+        try:
+            mqtt_conn.connect(self.client, self.addr, clean_start=True)
+            self.next_connect = now + 5.0  # CONNACK should come well before this
+        except (OSError, mqtt.WebsocketConnectionError) as e:
+            self.failures += 1
+            delay = random.uniform(0, min(30.0, 0.5 * 2 ** min(self.failures, 8)))
+            self.next_connect = now + delay
+            log.info("broker unreachable (%s); retry in %.1fs", e, delay)
+
+    def step(self, timeout: float = 0.01) -> None:
+        now = time.monotonic()
+        self._ensure_connected(now)
+        try:
+            rc = self.client.loop(timeout=timeout)
+            if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
+                self.connected = False
+        except Exception as e:  # noqa: BLE001 - the network loop must survive anything
+            log.warning("network loop error: %s", e)
+            self.connected = False
+        # Drain everything the socket already has before committing a batch.
+        for _ in range(50):
+            if len(self.inbox) >= self.batch_max or not self.connected:
+                break
+            before = len(self.inbox)
+            try:
+                self.client.loop(timeout=0)
+            except Exception:  # noqa: BLE001
+                break
+            if len(self.inbox) == before:
+                break
+        if self.inbox:
+            batch, self.inbox = self.inbox, []
+            self._process(batch)
+        if now >= self.next_housekeeping and self.connected:
+            self.next_housekeeping = now + 1.0
+            self._housekeeping()
+
+    def _process(self, batch: list[tuple[str, bytes, Any]]) -> None:
+        uplink = [(t, p) for t, p, _ in batch if "/up/" in t]
+        requests = [(t, p, props) for t, p, props in batch if "/req/" in t]
+        if uplink:
+            try:
+                outcomes = ingest.process_batch(self.sessions, uplink)
+            except Exception as e:  # noqa: BLE001 - DB down: nothing acked, kiosks resend
+                log.error("ingest batch failed, nothing acked: %s", e)
+                return
+            self.applied += sum(1 for o in outcomes if o.result == "applied")
+            acks = ingest.acks_for(outcomes)
+            for kiosk_id in set(acks.acked) | set(acks.rejected):
+                self.client.publish(topics.down(kiosk_id, "ack"),
+                                    dl.ack(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, [])), qos=1)
+        for topic, payload, props in requests:
+            self._answer(topic, payload, props)
+
+    def _answer(self, topic: str, payload: bytes, props: Any) -> None:
+        try:
+            kiosk_id, _req, kind = topics.parse_kiosk_topic(topic)
+            resp_topic = getattr(props, "ResponseTopic", None)
+            if not resp_topic or not resp_topic.startswith(topics.down(kiosk_id, "")):
+                raise UrError(f"request on {topic} without a response topic of that kiosk")
+            corr = getattr(props, "CorrelationData", None)
+            with self.sessions() as s:
+                body = downlink.answer(s, kiosk_id, kind, payload)
+            self.client.publish(resp_topic, body, qos=1,
+                                properties=mqtt_conn.publish_props(resp_topic, corr) if corr else None)
+        except UrError as e:
+            log.warning("bad request: %s", e)
+        except Exception as e:  # noqa: BLE001 - one bad request must not stop the worker
+            log.warning("request on %s failed: %s", topic, e)
+
+    def _housekeeping(self) -> None:
+        try:
+            with self.sessions() as s:
+                manifests = downlink.manifest_payloads(s)
+                top, kiosks = downlink.pending_pokes(s, max(self.poke_cursor, 0))
+                if self.poke_cursor < 0:
+                    kiosks = set()  # at start, kiosks catch up on connect anyway
+                self.poke_cursor = top
+        except Exception as e:  # noqa: BLE001
+            log.warning("housekeeping failed: %s", e)
+            return
+        for name, (version, payload) in manifests.items():
+            if self.published_manifests.get(name) != version:
+                self.client.publish(topics.manifest(name), payload, qos=1, retain=True)
+                self.published_manifests[name] = version
+        for k in kiosks:
+            self.client.publish(topics.down(k, "poke"), dl.encode("poke"), qos=1)
+
+    def run(self) -> None:
+        def _stop(*_: Any) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        while not self.stopping:
+            self.step(0.02 if self.connected else 0.1)
+        try:
+            self.client.disconnect()
+        except Exception:  # noqa: BLE001
+            pass
+
+

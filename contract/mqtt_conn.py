@@ -1,0 +1,82 @@
+"""How both sides open an MQTT 5 connection (paho-mqtt 2.x), with the traps from
+FIELD_NOTES handled in one place: the v2 callback API, explicit clean_start and
+session expiry, TLS with a client certificate when the URL is `mqtts://`.
+
+The caller drives `client.loop()` itself (no paho thread, no paho auto
+reconnect), so callbacks run in the caller's thread, reconnects follow our
+full-jitter backoff, and an exception cannot kill a hidden loop thread.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from contract.errors import UrError
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """`mqtt://host:1883` or `mqtts://host:8883?ca=..&cert=..&key=..`."""
+    u = urlparse(url)
+    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+        raise UrError(f"broker URL {url!r} must look like mqtt://HOST:PORT or mqtts://HOST:PORT")
+    try:
+        port = u.port or (8883 if u.scheme == "mqtts" else 1883)
+    except ValueError:
+        raise UrError(f"broker URL {url!r} has a bad port") from None
+    q = {k: v[0] for k, v in parse_qs(u.query).items()}
+    return BrokerAddress(u.hostname, port, u.scheme == "mqtts", q.get("ca"), q.get("cert"), q.get("key"))
+
+
+def make_client(client_id: str, addr: BrokerAddress, session_expiry_s: int) -> mqtt.Client:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    if addr.tls:
+        c.tls_set(ca_certs=addr.ca, certfile=addr.cert, keyfile=addr.key,
+                  cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    c._ur_session_expiry = session_expiry_s  # type: ignore[attr-defined]
+    return c
+
+
+def connect(c: mqtt.Client, addr: BrokerAddress, clean_start: bool, keepalive: int = 30) -> None:
+    """Blocking TCP connect + CONNECT send; CONNACK arrives through loop()."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = int(c._ur_session_expiry)  # type: ignore[attr-defined]
+    props.ReceiveMaximum = 1000
+    c.connect(addr.host, addr.port, keepalive=keepalive, clean_start=clean_start, properties=props)
+
+
+def publish_props(response_topic: str | None = None, correlation: bytes | None = None) -> Properties | None:
+    if response_topic is None:
+        return None
+    p = Properties(PacketTypes.PUBLISH)
+    p.ResponseTopic = response_topic
+    if correlation is not None:
+        p.CorrelationData = correlation
+    return p
+
+
+def reason_ok(rc: object) -> bool:
+    """PUBACK/SUBACK success is 0 (or 16 'no matching subscribers'); >= 128 is failure
+    (e.g. 135 not authorised, which paho still reports as published)."""
+    value = getattr(rc, "value", rc)
+    try:
+        return int(value) < 128  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,218 @@
+"""The kiosk sync loop: the thin MQTT shell around the outbox and the downlink.
+
+Single-threaded: this loop calls paho's `loop()` itself, callbacks only record
+what arrived, and all store writes happen here, so no exception can kill a
+hidden network thread. The session is persistent (clean_start False, 7-day
+expiry) so acks queued while the kiosk was away still arrive; but nothing
+depends on that: unacked rows are resent and status events are fetched by
+cursor. Reconnects use full jitter with a random first delay, so a hall of
+kiosks coming back after a power cut does not storm the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from contract import downlink as dl
+from contract import mqtt_conn, topics
+from contract.errors import UrError
+from kiosk.identity import Identity
+from kiosk.store import KioskStore
+from kiosk.sync import downlink, outbox
+
+log = logging.getLogger("ur.kiosk.sync")
+SESSION_EXPIRY_S = 7 * 86400
+
+
+@dataclass
+class SyncConfig:
+    window: int = 500
+    ack_timeout: float = 10.0
+    heartbeat_s: float = 60.0
+    catch_up_s: float = 30.0
+    first_delay_max: float = field(default_factory=lambda: float(os.environ.get("UR_SYNC_FIRST_DELAY", "2.0")))
+    backoff_cap: float = 60.0
+
+
+class SyncClient:
+    def __init__(self, store: KioskStore, ident: Identity, broker_url: str | None = None,
+                 config: SyncConfig | None = None) -> None:
+        self.store, self.ident = store, ident
+        self.cfg = config or SyncConfig()
+        self.addr = mqtt_conn.parse_url(broker_url or ident.broker_url)
+        self.client = mqtt_conn.make_client(ident.kiosk_id, self.addr, SESSION_EXPIRY_S)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
+        self.received: list[tuple[str, bytes]] = []
+        self.connected = False
+        self.just_connected = False
+        self.failures = 0
+        self.next_connect = time.monotonic() + random.uniform(0, self.cfg.first_delay_max)
+        self.next_heartbeat = 0.0
+        self.next_catch_up = 0.0
+        self.downlink = downlink.Downlink(store, ident.kiosk_id)
+        self.publish_failures = 0
+        self.stopping = False
+        self.heartbeat_extra: dict[str, Any] = {}
+
+    # --- paho callbacks: record only ------------------------------------------------
+    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            log.warning("broker refused connection: %s", rc)
+            return
+        self.connected = self.just_connected = True
+        self.failures = 0
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        self.connected = False
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.received.append((msg.topic, bytes(msg.payload)))
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, rc: Any, _p: Any = None) -> None:
+        if not mqtt_conn.reason_ok(rc):
+            # e.g. 135 not authorised: paho calls it published; we count it and the
+            # row stays pending (resent after the ack timeout).
+            self.publish_failures += 1
+            log.error("broker refused a publish: %s", rc)
+
+    # --- the loop ------------------------------------------------------------------------
+    def _ensure_connected(self, now: float) -> None:
+        if self.connected or now < self.next_connect:
+            return
+        try:
+            mqtt_conn.connect(self.client, self.addr, clean_start=False)
+            self.next_connect = now + 5.0
+        except (OSError, mqtt.WebsocketConnectionError) as e:
+            self.failures += 1
+            delay = outbox.backoff(self.failures, 0.5, self.cfg.backoff_cap)
+            self.next_connect = now + delay
+            log.info("broker unreachable (%s); retry in %.1fs", e, delay)
+
+    def _on_connected(self) -> None:
+        self.just_connected = False
+        base = topics.down(self.ident.kiosk_id, "#")
+        self.client.subscribe([(base, 1), (topics.MANIFEST_FILTER, 1)])
+        with self.store.tx() as s:
+            outbox.reset_in_flight(s)
+        self.next_catch_up = 0.0
+        self.downlink.reset_outstanding()
+
+    def _publish_due(self) -> int:
+        now = time.time()
+        with self.store.tx() as s:
+            rows = outbox.due(s, self.cfg.window, self.cfg.ack_timeout, now)
+            sent = []
+            for r in rows:
+                info = self.client.publish(topics.up(self.ident.kiosk_id, r.stream),
+                                           outbox.wire_bytes(r, self.ident), qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # connection went away; the rest waits for the reconnect
+                sent.append(r)
+            outbox.mark_sent(s, sent, self.cfg.ack_timeout, now)
+        return len(sent)
+
+    def _handle_received(self) -> None:
+        batch, self.received = self.received, []
+        acked: list[str] = []
+        rejected: list[tuple[str, str]] = []
+        for topic, payload in batch:
+            try:
+                if topic.startswith(topics.ROOT + "/manifest/"):
+                    self.downlink.on_manifest(payload)
+                    continue
+                _k, _d, kind = topics.parse_kiosk_topic(topic)
+                if kind == "ack":
+                    m = dl.decode(payload, "ack")
+                    acked.extend(str(x) for x in m.get("acked", []))
+                    rejected.extend((str(r.get("m")), str(r.get("reason", ""))) for r in m.get("rejected", []))
+                elif kind == "poke":
+                    self.next_catch_up = 0.0
+                elif kind in ("events", "dataset"):
+                    self.downlink.on_response(kind, payload)
+            except UrError as e:
+                log.warning("ignored downlink message on %s: %s", topic, e)
+            except Exception as e:  # noqa: BLE001 - never let one message stop sync
+                log.warning("failed to handle downlink on %s: %s", topic, e)
+        if acked or rejected:
+            with self.store.tx() as s:
+                outbox.mark_acked(s, acked, rejected)
+                downlink.note_success(s)
+
+    def step(self, timeout: float = 0.01) -> None:
+        now = time.monotonic()
+        self._ensure_connected(now)
+        try:
+            rc = self.client.loop(timeout=timeout)
+            if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
+                self.connected = False
+        except Exception as e:  # noqa: BLE001
+            log.warning("network loop error: %s", e)
+            self.connected = False
+        if not self.connected and self.next_connect < now:
+            self.failures += 1
+            self.next_connect = now + outbox.backoff(self.failures, 0.5, self.cfg.backoff_cap)
+        if self.just_connected:
+            self._on_connected()
+        if self.received:
+            self._handle_received()
+        if not self.connected:
+            return
+        self._publish_due()
+        if now >= self.next_catch_up:
+            self.next_catch_up = now + self.cfg.catch_up_s
+            self.downlink.request_events(self.client)
+        self.downlink.pump(self.client)
+        if self.cfg.heartbeat_s > 0 and now >= self.next_heartbeat:
+            self.next_heartbeat = now + self.cfg.heartbeat_s
+            self.enqueue_heartbeat()
+
+    def enqueue_heartbeat(self) -> None:
+        from kiosk import heartbeat
+
+        with self.store.tx() as s:
+            heartbeat.enqueue(s, self.ident, self.heartbeat_extra)
+
+    def idle(self) -> bool:
+        """Nothing left to send or fetch (used by `ur-kiosk sync --until-idle`)."""
+        with self.store.session() as s:
+            st = outbox.stats(s)
+        return st.pending == 0 and self.connected and self.downlink.caught_up()
+
+    def run(self, until_idle: bool = False, timeout: float | None = None) -> bool:
+        """Loop until stopped (SIGTERM/SIGINT), or until idle / timeout. True if idle."""
+        def _stop(*_: Any) -> None:
+            self.stopping = True
+
+        try:
+            signal.signal(signal.SIGTERM, _stop)
+            signal.signal(signal.SIGINT, _stop)
+        except ValueError:
+            pass  # not the main thread (tests): stop via .stopping
+        deadline = None if timeout is None else time.monotonic() + timeout
+        idle_checks = 0
+        while not self.stopping:
+            self.step(0.02 if self.connected else 0.1)
+            if until_idle:
+                idle_checks += 1
+                if idle_checks % 10 == 0 and self.idle():
+                    return True
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        return False
+
+    def close(self) -> None:
+        try:
+            self.client.disconnect()
+        except Exception:  # noqa: BLE001
+            pass

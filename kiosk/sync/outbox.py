@@ -1,0 +1,176 @@
+"""The kiosk outbox: every message central must get, written in the same
+transaction as the business row it reports.
+
+Rows are sent by priority (payments first, telemetry last), at most `window`
+unacknowledged at a time, resent when the ack does not come in time or the
+connection returns, and marked delivered only on central's application ack
+(PUBACK only means the broker took it). Each stream has its own sequence so
+central can apply ordered streams in order and hold anything after a gap.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Float, Integer, LargeBinary, String, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from contract import envelope, ids
+from contract.hlc import HLC
+from kiosk.identity import Identity
+from kiosk.store import Base
+
+PRIORITY = {"payments": 0, "applications": 1, "complaints": 2, "reports": 3, "heartbeat": 9}
+PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    stream: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    hlc: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, index=True)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(12), default=PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[float] = mapped_column(Float, default=0.0)
+    last_sent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class StreamSeq(Base):
+    __tablename__ = "stream_seq"
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClockState(Base):
+    """The HLC survives restarts so timestamps never go back."""
+
+    __tablename__ = "clock_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, Any],
+            now: float | None = None) -> OutboxRow:
+    """Seal and queue one message inside the caller's transaction."""
+    now = time.time() if now is None else now
+    seq_row = session.get(StreamSeq, stream)
+    if seq_row is None:
+        seq_row = StreamSeq(stream=stream, last_seq=0)
+        session.add(seq_row)
+    seq_row.last_seq += 1
+    clock = session.get(ClockState, 1)
+    if clock is None:
+        clock = ClockState(id=1, last=0)
+        session.add(clock)
+    hlc = HLC(clock.last)
+    ts = hlc.now(int(now * 1000))
+    clock.last = ts
+    mid = ids.new_id()
+    env = envelope.Envelope(ident.kiosk_id, mid, stream, seq_row.last_seq, ts, payload)
+    row = OutboxRow(
+        message_id=mid, stream=stream, seq=seq_row.last_seq, hlc=ts,
+        priority=PRIORITY.get(stream, 5),
+        # Encrypted at rest: payloads hold personal data and kiosks can be stolen.
+        envelope=ident.fernet.encrypt(envelope.seal(env, ident.key)),
+        state=PENDING, attempts=0, next_attempt=0.0, created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def wire_bytes(row: OutboxRow, ident: Identity) -> bytes:
+    """The signed envelope as published (decrypted from its at-rest form)."""
+    return ident.fernet.decrypt(row.envelope)
+
+
+def due(session: Session, window: int, ack_timeout: float, now: float | None = None) -> list[OutboxRow]:
+    """Rows to (re)send now: never sent or past their ack deadline, best priority
+    first, keeping at most `window` unacknowledged in flight."""
+    now = time.time() if now is None else now
+    in_flight = session.scalar(
+        select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.state == PENDING, OutboxRow.last_sent.is_not(None),
+            OutboxRow.next_attempt > now)
+    ) or 0
+    room = window - in_flight
+    if room <= 0:
+        return []
+    return list(session.scalars(
+        select(OutboxRow).where(OutboxRow.state == PENDING, OutboxRow.next_attempt <= now)
+        .order_by(OutboxRow.priority, OutboxRow.id).limit(room)
+    ))
+
+
+def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
+    """Full jitter (AWS architecture blog): spreads resends of many kiosks."""
+    return random.uniform(0, min(cap, base * (2 ** min(attempts, 16))))
+
+
+def mark_sent(session: Session, rows: list[OutboxRow], ack_timeout: float, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    for r in rows:
+        r.attempts += 1
+        r.last_sent = now
+        # Next try only if no ack by then; first resend at the ack timeout, later ones back off.
+        r.next_attempt = now + ack_timeout + (backoff(r.attempts - 1, ack_timeout) if r.attempts > 1 else 0)
+
+
+def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str]],
+               now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    n = 0
+    if acked:
+        res = session.execute(
+            update(OutboxRow).where(OutboxRow.message_id.in_(acked), OutboxRow.state == PENDING)
+            .values(state=DELIVERED, delivered_at=now)
+        )
+        n += res.rowcount or 0  # type: ignore[attr-defined]
+    for mid, reason in rejected:
+        res = session.execute(
+            update(OutboxRow).where(OutboxRow.message_id == mid, OutboxRow.state == PENDING)
+            .values(state=REJECTED, delivered_at=now, reject_reason=reason[:256])
+        )
+        n += res.rowcount or 0  # type: ignore[attr-defined]
+    return n
+
+
+def reset_in_flight(session: Session) -> None:
+    """After a (re)connect everything unacknowledged is due again at once."""
+    session.execute(update(OutboxRow).where(OutboxRow.state == PENDING).values(next_attempt=0.0))
+
+
+@dataclass
+class QueueStats:
+    pending: int
+    in_flight: int
+    delivered: int
+    rejected: int
+    oldest_pending_age_s: float | None
+    last_delivery: str | None
+
+
+def stats(session: Session, now: float | None = None) -> QueueStats:
+    now = time.time() if now is None else now
+    counts = dict(session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state)).all())
+    in_flight = session.scalar(select(func.count()).select_from(OutboxRow).where(
+        OutboxRow.state == PENDING, OutboxRow.last_sent.is_not(None))) or 0
+    oldest = session.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.state == PENDING))
+    last = session.scalar(select(func.max(OutboxRow.delivered_at)).where(OutboxRow.state == DELIVERED))
+    return QueueStats(
+        pending=int(counts.get(PENDING, 0)), in_flight=int(in_flight),
+        delivered=int(counts.get(DELIVERED, 0)), rejected=int(counts.get(REJECTED, 0)),
+        oldest_pending_age_s=round(now - oldest, 1) if oldest else None,
+        last_delivery=datetime.fromtimestamp(last, UTC).isoformat(timespec="seconds") if last else None,
+    )

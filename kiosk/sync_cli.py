@@ -1,0 +1,68 @@
+"""`ur-kiosk sync | run | queue`: the sync loop and what is waiting in it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from contract import cli_base, mqtt_conn
+from contract.errors import UrError
+from kiosk.context import open_enrolled, open_store
+from kiosk.sync import cursor, downlink, outbox
+from kiosk.sync.client import SyncClient, SyncConfig
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sync", help="exchange with central (until idle, or forever)")
+    p.add_argument("--broker", help="override the enrolled broker URL")
+    p.add_argument("--until-idle", action="store_true", help="stop when nothing is left to send or fetch")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 3)")
+    p.add_argument("--ack-timeout", type=float, default=10.0, help="resend when no ack after this")
+    p.add_argument("--window", type=int, default=500, help="most unacknowledged messages in flight")
+    p.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats (0: none)")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("run", help="run the kiosk: sync loop (the UI starts it too)")
+    p.add_argument("--broker", help="override the enrolled broker URL")
+    p.set_defaults(func=cmd_run, until_idle=False, timeout=None, ack_timeout=10.0, window=500, heartbeat=60.0)
+
+    p = sub.add_parser("queue", help="outbox: pending, in flight, delivered, oldest age, last sync")
+    p.set_defaults(func=cmd_queue)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if args.broker:
+        mqtt_conn.parse_url(args.broker)
+    if args.window < 1 or args.ack_timeout <= 0:
+        raise UrError("--window must be >= 1 and --ack-timeout > 0")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    store, ident = open_enrolled(args)
+    client = SyncClient(store, ident, args.broker, SyncConfig(
+        window=args.window, ack_timeout=args.ack_timeout, heartbeat_s=args.heartbeat))
+    try:
+        idle = client.run(until_idle=args.until_idle, timeout=args.timeout)
+    finally:
+        client.close()
+    with store.session() as s:
+        st = outbox.stats(s)
+    cli_base.emit(args, {"idle": idle, "pending": st.pending, "delivered": st.delivered},
+                  f"sync {'done' if idle else 'stopped'}: {st.pending} pending, {st.delivered} delivered")
+    return 0 if idle or not args.until_idle else 3
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return cmd_sync(args)
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    with store.session() as s:
+        st = outbox.stats(s)
+        last = cursor.get_float(s, downlink.LAST_SYNC)
+    from datetime import UTC, datetime
+
+    data = {"pending": st.pending, "in_flight": st.in_flight, "delivered": st.delivered,
+            "rejected": st.rejected, "oldest_pending_age_s": st.oldest_pending_age_s,
+            "last_successful_sync": datetime.fromtimestamp(last, UTC).isoformat(timespec="seconds") if last else None}
+    cli_base.emit(args, data)
+    return 0
