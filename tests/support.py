@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import pty
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,118 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kiosk.sync.local_broker import LocalBroker as Broker
+from kiosk.sync.local_broker import free_port, wait_port
+
+__all__ = ["Broker", "free_port", "wait_port"]
+
 REPO = Path(__file__).resolve().parent.parent
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-class Broker:
-    """A private Mosquitto on a free loopback port with its own config and data dir.
-
-    `stop()` is a clean SIGTERM (the broker saves its state), `kill()` a SIGKILL
-    (power loss for the broker), `start()` again reuses the port and the
-    persistence directory, so queued sessions survive exactly as they would in
-    the field. `extra` lines go into mosquitto.conf (e.g. max_queued_messages 5).
-    """
-
-    def __init__(self, workdir: Path, extra: str = "", persistence: bool = True) -> None:
-        self.dir = Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.data = self.dir / "data"
-        self.data.mkdir(exist_ok=True)
-        # Root mosquitto drops to user `mosquitto`: its data dir must be writable.
-        os.chmod(self.data, 0o777)
-        os.chmod(self.dir, 0o777)
-        self.port = free_port()
-        self.extra = extra
-        self.persistence = persistence
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = self.dir / "mosquitto.log"
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def write_config(self) -> Path:
-        conf = self.dir / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            f"persistence {'true' if self.persistence else 'false'}",
-            f"persistence_location {self.data}/",
-            "autosave_on_changes true",
-            "autosave_interval 1",
-            "max_queued_messages 100000",
-            "persistent_client_expiration 7d",
-            "log_dest stderr",
-            "log_type error",
-            "log_type warning",
-            self.extra,
-        ]
-        conf.write_text("\n".join(lines) + "\n")
-        return conf
-
-    def start(self) -> Broker:
-        if self.proc and self.proc.poll() is None:
-            return self
-        conf = self.write_config()
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log, start_new_session=True
-            )
-        try:
-            wait_port(self.port)
-        except TimeoutError:
-            raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-2000:]}") from None
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
-        self.proc = None
-
-    def restart(self) -> Broker:
-        self.stop()
-        return self.start()
-
-    def wipe_persistence(self) -> None:
-        """Lose the broker's persistence file (it must be stopped)."""
-        for f in self.data.glob("*"):
-            f.unlink()
-
-    def __enter__(self) -> Broker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @contextmanager
@@ -272,3 +164,67 @@ def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Deployment:
+    """A central database and enrolled kiosks in a temp dir, driven through the
+    real CLIs (`ur-central`, `ur-kiosk`) as separate processes."""
+
+    def __init__(self, root: Path, db_url: str | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_url = db_url or sqlite_url(self.root / "central.db")
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def central(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = run_cli(["ur-central", "--db", self.db_url, *args])
+        if check and r.returncode != 0:
+            raise AssertionError(f"ur-central {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def kiosk_dir(self, kiosk_id: str) -> Path:
+        return self.root / f"kiosk-{kiosk_id}"
+
+    def kiosk(self, kiosk_id: str, *args: str, check: bool = True, timeout: float = 120,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        r = run_cli(["ur-kiosk", "--data", str(self.kiosk_dir(kiosk_id)), *args], timeout=timeout,
+                    env={"UR_SYNC_FIRST_DELAY": "0", **(env or {})})
+        if check and r.returncode != 0:
+            raise AssertionError(f"ur-kiosk {' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}")
+        return r
+
+    def init_central(self) -> None:
+        self.central("init")
+
+    def enroll(self, kiosk_id: str, broker_url: str) -> Path:
+        bundle = self.root / f"{kiosk_id}.bundle.json"
+        self.central("kiosks", "enroll", kiosk_id, "--out", str(bundle), "--broker", broker_url)
+        self.kiosk(kiosk_id, "init", "--bundle", str(bundle))
+        return self.kiosk_dir(kiosk_id)
+
+    def serve(self, broker_url: str, name: str = "worker") -> subprocess.Popen[bytes]:
+        p = spawn_cli(["ur-central", "--db", self.db_url, "serve", "--broker", broker_url,
+                       "--worker-id", f"{name}-{uuid.uuid4().hex[:6]}"], log=self.root / f"{name}.log")
+        self.procs.append(p)
+        return p
+
+    def stats(self) -> dict:  # type: ignore[type-arg]
+        import json
+
+        return json.loads(self.central("--json", "stats").stdout)
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        self.procs.clear()
+
+
+def kill_proc(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
