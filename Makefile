@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
-	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat
+	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime
 PYTEST_ARGS ?=
 
 .PHONY: setup system venv test demo bench lint clean

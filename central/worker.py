@@ -49,6 +49,8 @@ class Worker:
         self.next_housekeeping = 0.0
         self.stopping = False
         self.applied = 0
+        # Fault injection for failure tests: share of acks silently not sent.
+        self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
     # --- paho callbacks: record only, never raise -------------------------------
     def _on_connect(self, c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
@@ -121,6 +123,8 @@ class Worker:
             self.applied += sum(1 for o in outcomes if o.result == "applied")
             acks = ingest.acks_for(outcomes)
             for kiosk_id in set(acks.acked) | set(acks.rejected):
+                if self.drop_acks and random.random() < self.drop_acks:
+                    continue
                 self.client.publish(topics.down(kiosk_id, "ack"),
                                     dl.ack(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, [])), qos=1)
         for topic, payload, props in requests:

@@ -119,7 +119,8 @@ def apply_kivy_env(home: Path | None = None) -> None:
 
 
 def run_cli(
-    args: list[str], env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None,
+    prefix: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `ur-kiosk ...` / `ur-central ...` as a real process (python -m, same venv)."""
     prog, *rest = args
@@ -129,7 +130,7 @@ def run_cli(
     if env:
         full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", module, *rest],
+        [*(prefix or []), sys.executable, "-m", module, *rest],
         env=full_env,
         capture_output=True,
         text=True,
@@ -138,7 +139,8 @@ def run_cli(
     )
 
 
-def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | None = None,
+              prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
     """Start a long-running `ur-kiosk`/`ur-central` process (killed by the test)."""
     prog, *rest = args
     module = {"ur-kiosk": "kiosk.cli", "ur-central": "central.cli"}[prog]
@@ -149,7 +151,7 @@ def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | No
         full_env.update(env)
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
-        [sys.executable, "-m", module, *rest], env=full_env, stdout=out, stderr=subprocess.STDOUT,
+        [*(prefix or []), sys.executable, "-m", module, *rest], env=full_env, stdout=out, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -228,3 +230,138 @@ def kill_proc(p: subprocess.Popen[bytes]) -> None:
     if p.poll() is None:
         p.send_signal(signal.SIGKILL)
         p.wait(10)
+
+
+class TcpProxy:
+    """A loopback TCP proxy that can cut the network: `partition()` closes every
+    connection and refuses new ones until `heal()`. Used to put a real network
+    partition between a kiosk and its broker."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target = target_port
+        self.port = free_port()
+        self.cut = threading.Event()
+        self.stopped = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._srv = socket.socket()
+        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._srv.bind(("127.0.0.1", self.port))
+        self._srv.listen(64)
+        self._srv.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                client, _ = self._srv.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.cut.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a, b) -> None:  # type: ignore[no-untyped-def]
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data or self.cut.is_set():
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def partition(self) -> None:
+        import socket
+
+        self.cut.set()
+        with self._lock:
+            for s in self._socks:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self._socks.clear()
+
+    def heal(self) -> None:
+        self.cut.clear()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.partition()
+        self._srv.close()
+
+
+def queue_stats(kiosk_dir: Path) -> dict[str, int]:
+    """Outbox counts read straight from the kiosk's SQLite file."""
+    import sqlite3
+
+    with sqlite3.connect(kiosk_dir / "kiosk.db", timeout=30) as c:
+        rows = dict(c.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+    return {"pending": rows.get("pending", 0), "delivered": rows.get("delivered", 0),
+            "rejected": rows.get("rejected", 0)}
+
+
+def central_counts(db_url: str) -> dict[str, int]:
+    """Applications held and duplicate check, read straight from central's database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as c:
+            apps = c.execute(text("SELECT count(*), count(DISTINCT tracking) FROM applications")).one()
+            inbox = c.execute(text("SELECT count(*) FROM inbox WHERE stream='applications'")).scalar()
+    finally:
+        engine.dispose()
+    return {"applications": int(apps[0]), "distinct": int(apps[1]), "inbox": int(inbox or 0)}
+
+
+def fill_outbox(kiosk_dir: Path, n: int, start: int = 1) -> list[str]:
+    """Queue `n` real applications in one transaction (fast set-up for volume tests)."""
+    from datetime import UTC, datetime
+
+    from contract import tracking
+    from kiosk import identity
+    from kiosk.store import KioskStore
+    from kiosk.sync import outbox
+
+    store = KioskStore(kiosk_dir)
+    ident = identity.load(store)
+    numbers = []
+    with store.tx() as s:
+        for i in range(start, start + n):
+            number = tracking.make(ident.kiosk_code, i)
+            numbers.append(number)
+            outbox.enqueue(s, ident, "applications", {
+                "tracking": number, "service_id": "non-conviction-certificate", "catalogue_version": 1,
+                "fee_total": 10000, "fields": {"full_name": f"Citizen {i}", "national_id": f"{i:012d}"},
+                "submitted_at": datetime.now(UTC).isoformat()})
+    store.close()
+    return numbers

@@ -64,6 +64,8 @@ class SyncClient:
         self.publish_failures = 0
         self.stopping = False
         self.heartbeat_extra: dict[str, Any] = {}
+        # Fault injection for failure tests: share of messages published twice.
+        self.duplicate_sends = float(os.environ.get("UR_FAULT_DUPLICATE_SENDS", "0") or 0)
 
     # --- paho callbacks: record only ------------------------------------------------
     def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
@@ -118,6 +120,9 @@ class SyncClient:
                                            outbox.wire_bytes(r, self.ident), qos=1)
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
                     break  # connection went away; the rest waits for the reconnect
+                if self.duplicate_sends and random.random() < self.duplicate_sends:
+                    self.client.publish(topics.up(self.ident.kiosk_id, r.stream),
+                                        outbox.wire_bytes(r, self.ident), qos=1)
                 sent.append(r)
             outbox.mark_sent(s, sent, self.cfg.ack_timeout, now)
         return len(sent)

@@ -1,0 +1,274 @@
+"""Failure injection for the sync engine, with real processes and a real broker.
+
+Each scenario ends with: every accepted message applied exactly once at
+central, and the kiosk outbox drained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import support
+
+pytestmark = pytest.mark.slow
+SYNC = ["sync", "--ack-timeout", "2", "--heartbeat", "0"]
+
+
+def _deploy(tmp: Path, broker_url: str, db_url: str | None = None) -> support.Deployment:
+    dep = support.Deployment(tmp, db_url)
+    dep.init_central()
+    dep.enroll("K1", broker_url)
+    return dep
+
+
+def _spawn_kiosk_sync(dep: support.Deployment, broker_url: str, name: str = "kiosk",
+                      env: dict[str, str] | None = None, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
+    full_env = {"UR_SYNC_FIRST_DELAY": "0", **(env or {})}
+    p = support.spawn_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *SYNC, "--broker", broker_url],
+                          env=full_env, log=dep.root / f"{name}.log", prefix=prefix)
+    dep.procs.append(p)
+    return p
+
+
+def _wait_all_applied(dep: support.Deployment, n: int, timeout: float = 120) -> None:
+    def done() -> bool:
+        c = support.central_counts(dep.db_url)
+        q = support.queue_stats(dep.kiosk_dir("K1"))
+        return c["applications"] >= n and q["pending"] == 0
+    support.wait_until(done, timeout=timeout, interval=0.5, what=f"{n} applications applied and outbox drained")
+    c = support.central_counts(dep.db_url)
+    assert c == {"applications": n, "distinct": n, "inbox": n}, c
+
+
+def test_broker_sigkilled_repeatedly_while_2000_flow(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 2000)
+        dep.serve(broker.url)
+        _spawn_kiosk_sync(dep, broker.url)
+        for _ in range(4):
+            time.sleep(random.uniform(0.3, 1.0))
+            broker.kill()
+            time.sleep(random.uniform(0.2, 1.0))
+            broker.start()
+        _wait_all_applied(dep, 2000)
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    kdir = dep.kiosk_dir("K1")
+    accepted: list[str] = []
+    env = {**os.environ, "PYTHONPATH": str(support.REPO)}
+    try:
+        dep.serve(broker.url)
+        next_serial = 1
+        for _ in range(50):
+            p = subprocess.Popen([sys.executable, "-m", "tests.kiosk_writer", str(kdir), broker.url, str(next_serial)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=support.REPO)
+            time.sleep(random.uniform(0.4, 1.2))
+            p.kill()
+            out = p.communicate()[0].decode().split()
+            accepted += out
+            next_serial += len(out) + 1000  # national ids stay unique; serials come from the store
+            with sqlite3.connect(kdir / "kiosk.db") as c:
+                assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert len(accepted) > 50
+        dep.kiosk("K1", "sync", "--until-idle", "--timeout", "90", "--heartbeat", "0", "--ack-timeout", "2",
+                  "--broker", broker.url)
+        with sqlite3.connect(kdir / "kiosk.db") as c:
+            local = {r[0] for r in c.execute("SELECT tracking FROM applications")}
+        assert set(accepted) <= local  # nothing acknowledged to a citizen is missing
+        _wait_all_applied(dep, len(local))
+        from sqlalchemy import create_engine, text
+        engine = create_engine(dep.db_url)
+        with engine.connect() as c:
+            central = {r[0] for r in c.execute(text("SELECT tracking FROM applications"))}
+        engine.dispose()
+        assert central == local
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 1000)
+        p = support.spawn_cli(["ur-central", "--db", dep.db_url, "serve", "--broker", broker.url],
+                              env={"UR_FAULT_DROP_ACKS": "0.3"}, log=tmp_path / "worker.log")
+        dep.procs.append(p)
+        _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"})
+        _wait_all_applied(dep, 1000, timeout=180)
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_network_partition_of_30s_then_heal(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    proxy = support.TcpProxy(broker.port)
+    dep = _deploy(tmp_path, proxy.url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 500)
+        dep.serve(broker.url)  # central talks to the broker directly
+        _spawn_kiosk_sync(dep, proxy.url)
+        support.wait_until(lambda: support.central_counts(dep.db_url)["applications"] > 0, timeout=60)
+        proxy.partition()
+        support.fill_outbox(dep.kiosk_dir("K1"), 500, start=501)  # taken during the partition
+        time.sleep(31)
+        assert support.queue_stats(dep.kiosk_dir("K1"))["pending"] > 0
+        proxy.heal()
+        _wait_all_applied(dep, 1000, timeout=180)
+    finally:
+        dep.stop_all()
+        proxy.close()
+        broker.stop()
+
+
+def test_queue_overflow_and_lost_broker_persistence_catch_up(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker")
+    broker.extra = "max_queued_messages 5"
+    broker.start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        numbers = support.fill_outbox(dep.kiosk_dir("K1"), 60)
+        dep.serve(broker.url)
+        dep.kiosk("K1", *SYNC, "--until-idle", "--timeout", "60", "--broker", broker.url)
+        # Kiosk offline; central changes every status (60 pokes queue up for a 5-slot queue).
+        from central import applications, db
+        engine = db.make_engine(dep.db_url)
+        with db.sessions(engine).begin() as s:
+            for n in numbers:
+                applications.set_status(s, n, "approved", step="issue", agency="MOI")
+        engine.dispose()
+        time.sleep(2.5)  # worker pokes the offline kiosk's persistent session
+        broker.stop()
+        broker.wipe_persistence()
+        broker.start()
+        dep.kiosk("K1", *SYNC, "--until-idle", "--timeout", "60", "--broker", broker.url)
+        for n in numbers:
+            st = json.loads(dep.kiosk("K1", "--json", "status", n).stdout) if n == numbers[-1] else None
+            if st:
+                assert st["status"] == "approved"
+        with sqlite3.connect(dep.kiosk_dir("K1") / "kiosk.db") as c:
+            approved = c.execute(
+                "SELECT count(DISTINCT tracking) FROM application_status_history WHERE status='approved'").fetchone()[0]
+        assert approved == 60
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_two_workers_one_sigkilled_mid_stream(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 2000)
+        a = dep.serve(broker.url, "worker-a")
+        dep.serve(broker.url, "worker-b")
+        time.sleep(1.5)
+        _spawn_kiosk_sync(dep, broker.url)
+        support.wait_until(lambda: support.central_counts(dep.db_url)["applications"] > 200, timeout=60)
+        support.kill_proc(a)
+        _wait_all_applied(dep, 2000, timeout=180)
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_kiosk_clock_hours_wrong_order_by_sequence_and_skew_flagged(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        dep.serve(broker.url)
+        skewed = ["faketime", "-f", "-5h"]
+        env = {"FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        for i in range(5):
+            dep_args = ["apply", "--service", "non-conviction-certificate", "--field", f"full_name=Skew {i}",
+                        "--field", f"national_id={i + 1:012d}", "--field", "mobile=07701234567"]
+            r = support.run_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *dep_args], env=env, prefix=skewed)
+            assert r.returncode == 0, r.stderr
+        r = support.run_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *SYNC, "--until-idle",
+                             "--timeout", "60", "--broker", broker.url], env={**env, "UR_SYNC_FIRST_DELAY": "0"},
+                            prefix=skewed)
+        assert r.returncode == 0, r.stderr
+        _wait_all_applied(dep, 5)
+        from sqlalchemy import create_engine, text
+        engine = create_engine(dep.db_url)
+        with engine.connect() as c:
+            seqs = [row[0] for row in c.execute(text(
+                "SELECT seq FROM inbox WHERE stream='applications' ORDER BY id"))]
+        engine.dispose()
+        assert seqs == sorted(seqs) == [1, 2, 3, 4, 5]
+        kiosks = json.loads(dep.central("--json", "kiosks", "list").stdout)
+        assert kiosks[0]["skew_alarm"] is True and kiosks[0]["clock_skew_s"] < -3 * 3600
+    finally:
+        dep.stop_all()
+        broker.stop()
+
+
+def test_junk_truncated_replayed_forged_envelopes_rejected_and_counted(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from contract import envelope, topics
+    from kiosk import identity
+    from kiosk.store import KioskStore
+    from kiosk.sync import outbox
+
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 20)
+        store = KioskStore(dep.kiosk_dir("K1"))
+        ident = identity.load(store)
+        with store.session() as s:
+            first = s.query(outbox.OutboxRow).order_by(outbox.OutboxRow.id).first()
+            assert first is not None
+            real = outbox.wire_bytes(first, ident)
+        store.close()
+        env, _body, _sig = envelope.open_unverified(real)
+        forged_payload = envelope.Envelope(env.kiosk_id, env.message_id, env.stream, env.seq, env.hlc,
+                                           {**env.payload, "fee_total": 1})
+        forged = envelope.seal(forged_payload, Ed25519PrivateKey.generate())
+        ghost = envelope.seal(envelope.Envelope("GHOST", env.message_id, env.stream, 1, env.hlc, env.payload),
+                              Ed25519PrivateKey.generate())
+        dep.serve(broker.url)
+        time.sleep(1.0)
+        t = topics.up("K1", "applications")
+        junk = [b"", b"\x00\xff garbage", real[: len(real) // 2], forged, os.urandom(300),
+                b"\x83\x02\x40\x40"]
+        for payload in junk:
+            mode = ["-s"] if payload else ["-n"]  # -n: a zero-length message
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", t, *mode],
+                           input=payload, check=True, timeout=10)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topics.up("GHOST", "applications"),
+                        "-s"], input=ghost, check=True, timeout=10)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-q", "1", "-t", topics.up("K1", "applications"),
+                        "-s"], input=real, check=True, timeout=10)  # replayed by a stranger: harmless
+        dep.kiosk("K1", *SYNC, "--until-idle", "--timeout", "60", "--broker", broker.url)
+        _wait_all_applied(dep, 20)
+        rejected = dep.stats()["rejected"]
+        assert rejected.get("signature", 0) >= 1  # forged
+        assert rejected.get("unknown_kiosk", 0) >= 1
+        assert rejected.get("malformed", 0) >= 3  # empty, garbage, truncated, random
+        assert rejected.get("version", 0) >= 1
+        for p in dep.procs:
+            assert p.poll() is None, "central worker crashed on junk"
+    finally:
+        dep.stop_all()
+        broker.stop()
