@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import DateTime, Integer, String, Text, func, select
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central.db import Base
@@ -26,7 +26,7 @@ class Kiosk(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    clock_skew_ms: Mapped[int] = mapped_column(Integer, default=0)
+    clock_skew_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     heartbeat: Mapped[str] = mapped_column(Text, default="{}")
 
 

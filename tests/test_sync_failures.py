@@ -272,3 +272,20 @@ def test_junk_truncated_replayed_forged_envelopes_rejected_and_counted(tmp_path:
     finally:
         dep.stop_all()
         broker.stop()
+
+
+def test_two_workers_on_postgres_one_sigkilled(tmp_path: Path, pg_url: str) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    dep = _deploy(tmp_path, broker.url, db_url=pg_url)
+    try:
+        support.fill_outbox(dep.kiosk_dir("K1"), 1500)
+        a = dep.serve(broker.url, "worker-a")
+        dep.serve(broker.url, "worker-b")
+        time.sleep(1.5)
+        _spawn_kiosk_sync(dep, broker.url)
+        support.wait_until(lambda: support.central_counts(dep.db_url)["applications"] > 150, timeout=60)
+        support.kill_proc(a)
+        _wait_all_applied(dep, 1500, timeout=180)
+    finally:
+        dep.stop_all()
+        broker.stop()
