@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, func, select
+from sqlalchemy import DateTime, Integer, String, Text, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import status_feed
@@ -36,34 +36,73 @@ class Application(Base):
     status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-def handle_submission(session: Session, kiosk_id: str, message_id: str, payload: dict[str, Any]) -> None:
-    """Store one submitted application (raises UrError on a bad payload: the
-    message is then rejected for good and the kiosk told why)."""
+def _validate(payload: dict[str, Any]) -> dict[str, Any]:
+    """The application row a payload describes (pure; UrError if malformed)."""
     try:
         number = tracking.parse(str(payload["tracking"]))
-        service_id = str(payload["service_id"])
         fields = payload["fields"]
-        version = int(payload["catalogue_version"])
-        fee = int(payload["fee_total"])
-        submitted = datetime.fromisoformat(str(payload["submitted_at"]))
+        row = {
+            "tracking": number,
+            "service_id": str(payload["service_id"]),
+            "catalogue_version": int(payload["catalogue_version"]),
+            "fee_total": int(payload["fee_total"]),
+            "submitted_at": datetime.fromisoformat(str(payload["submitted_at"])),
+        }
     except (KeyError, TypeError, ValueError) as e:
         raise UrError(f"application payload invalid: {type(e).__name__} {e}") from None
     if not isinstance(fields, dict):
         raise UrError("application payload invalid: fields must be a map")
-    if session.get(Application, number) is not None:
-        # Same tracking number from a different message: a kiosk bug, never overwrite.
-        raise UrError(f"tracking number {number} already used by another message")
+    row["fields"] = json.dumps(fields, ensure_ascii=False)
+    return row
+
+
+def handle_submission(session: Session, kiosk_id: str, message_id: str, payload: dict[str, Any]) -> None:
+    """Store one submitted application (raises UrError on a bad payload: the
+    message is then rejected for good and the kiosk told why)."""
+    results = handle_many(session, kiosk_id, [(message_id, payload)])
+    if results[0][0] == "rejected":
+        raise UrError(results[0][1])
+
+
+def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    """Store many submissions with a few bulk statements (ingest's fast path).
+    Returns ("applied", "") or ("rejected", reason) per item, in order."""
     now = datetime.now(UTC)
-    session.add(Application(
-        tracking=number, kiosk_id=kiosk_id, message_id=message_id, service_id=service_id,
-        catalogue_version=version, fee_total=fee,
-        fields=json.dumps(fields, ensure_ascii=False), submitted_at=submitted, received_at=now,
-        status="received", status_at=now,
-    ))
-    session.flush()
-    set_status(session, number, "received", at=now)
-    for hook in SUBMISSION_HOOKS:
-        hook(session, number)
+    results: list[tuple[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    for message_id, payload in items:
+        try:
+            row = _validate(payload)
+        except UrError as e:
+            results.append(("rejected", str(e)))
+            continue
+        rows.append({**row, "kiosk_id": kiosk_id, "message_id": message_id, "received_at": now,
+                     "status": "received", "status_at": now})
+        results.append(("applied", ""))
+    numbers = [r["tracking"] for r in rows]
+    taken = set(session.scalars(select(Application.tracking).where(Application.tracking.in_(numbers)))) if numbers else set()
+    fresh: list[dict[str, Any]] = []
+    i = 0
+    for n, (res, _reason) in enumerate(results):
+        if res != "applied":
+            continue
+        row = rows[i]
+        i += 1
+        if row["tracking"] in taken:
+            # Same tracking number from a different message: a kiosk bug, never overwrite.
+            results[n] = ("rejected", f"tracking number {row['tracking']} already used by another message")
+            continue
+        taken.add(row["tracking"])
+        fresh.append(row)
+    if fresh:
+        session.execute(insert(Application), fresh)
+        status_feed.push_many(session, [
+            (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
+            for r in fresh])
+        for hook in SUBMISSION_HOOKS:
+            for r in fresh:
+                hook(session, r["tracking"])
+    return results
 
 
 # Called after an application is stored (e.g. the workflow engine starts its first step).

@@ -64,3 +64,8 @@ def init_schema(engine: Engine) -> None:
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they never hold the write lock."""
+    return sessionmaker(sqlite_pragmas.reader(engine), expire_on_commit=False)

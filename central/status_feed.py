@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy import DateTime, Integer, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central.db import Base
@@ -33,6 +33,14 @@ def push(session: Session, kiosk_id: str, kind: str, payload: dict[str, Any]) ->
     session.add(ev)
     session.flush()
     return ev
+
+
+def push_many(session: Session, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Bulk form of `push` for ingest's fast path: (kiosk_id, kind, payload) each."""
+    now = datetime.now(UTC)
+    session.execute(insert(KioskEvent), [
+        {"kiosk_id": k, "kind": kind, "payload": json.dumps(p, ensure_ascii=False, default=str), "created_at": now}
+        for k, kind, p in events])
 
 
 def since(session: Session, kiosk_id: str, cursor: int, limit: int = 500) -> list[dict[str, Any]]:

@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session
 from central import applications, kiosks
 
 Handler = Callable[[Session, str, str, dict[str, Any]], None]
+# Optional fast path: (session, kiosk_id, [(message_id, payload)]) -> [(result, reason)].
+BulkHandler = Callable[[Session, str, list[tuple[str, dict[str, Any]]]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
 class StreamSpec:
     handler: Handler
     ordered: bool
+    bulk: BulkHandler | None = None
 
 
 def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, Any]) -> None:
@@ -29,6 +32,7 @@ def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, An
 
 
 STREAMS: dict[str, StreamSpec] = {
-    "applications": StreamSpec(applications.handle_submission, ordered=True),
+    "applications": StreamSpec(applications.handle_submission, ordered=True,
+                               bulk=applications.handle_many),
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
 }

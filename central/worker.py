@@ -33,6 +33,7 @@ class Worker:
         self.engine = db.make_engine(db_url)
         db.load_models()
         self.sessions = db.sessions(self.engine)
+        self.readers = db.read_sessions(self.engine)
         self.addr = mqtt_conn.parse_url(broker_url)
         self.worker_id = worker_id or f"central-{os.getpid()}-{random.randrange(1 << 20):05x}"
         self.batch_max = batch_max
@@ -40,6 +41,7 @@ class Worker:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.inbox: list[tuple[str, bytes, Any]] = []
         self.connected = False
         self.next_connect = 0.0
@@ -63,6 +65,12 @@ class Worker:
         self.published_manifests.clear()
         self.next_housekeeping = 0.0
         log.info("worker %s connected", self.worker_id)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any = None) -> None:
+        if all(mqtt_conn.reason_ok(c) for c in codes):
+            log.info("worker %s subscribed", self.worker_id)
+        else:
+            log.error("subscription refused: %s", codes)
 
     def _on_disconnect(self, *_a: Any) -> None:
         self.connected = False
@@ -137,7 +145,7 @@ class Worker:
             if not resp_topic or not resp_topic.startswith(topics.down(kiosk_id, "")):
                 raise UrError(f"request on {topic} without a response topic of that kiosk")
             corr = getattr(props, "CorrelationData", None)
-            with self.sessions() as s:
+            with self.readers() as s:
                 body = downlink.answer(s, kiosk_id, kind, payload)
             self.client.publish(resp_topic, body, qos=1,
                                 properties=mqtt_conn.publish_props(resp_topic, corr) if corr else None)
@@ -148,7 +156,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         try:
-            with self.sessions() as s:
+            with self.readers() as s:
                 manifests = downlink.manifest_payloads(s)
                 top, kiosks = downlink.pending_pokes(s, max(self.poke_cursor, 0))
                 if self.poke_cursor < 0:

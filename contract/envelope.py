@@ -98,7 +98,10 @@ def open_unverified(data: bytes) -> tuple[Envelope, bytes, bytes]:
         raise EnvelopeError("malformed", "body and signature must be byte strings")
     if len(sig) != 64:
         raise EnvelopeError("signature", f"signature is {len(sig)} bytes, expected 64")
-    m = _thaw(_loads(body, "body"))
+    try:
+        m = _thaw(_loads(body, "body"))
+    except TypeError:  # e.g. a map used as a map key
+        raise EnvelopeError("malformed", "body has unhashable map keys") from None
     if not isinstance(m, dict):
         raise EnvelopeError("malformed", "body must be a map")
     env = Envelope(

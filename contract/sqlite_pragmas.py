@@ -12,6 +12,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+READ_ONLY = "ur_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for read-only sessions (plain deferred BEGIN on SQLite)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
 
 def install(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
@@ -31,6 +38,10 @@ def install(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: no deadlock between two writers that
-        # both started reading first.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no deadlock between two writers
+        # that both started reading first); readers (engine.execution_options(
+        # ur_read_only=True)) never take it, so they cannot delay a writer.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

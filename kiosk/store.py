@@ -64,6 +64,7 @@ class KioskStore:
                 "(nothing deleted). Restore it or re-enroll this kiosk."
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(sqlite_pragmas.reader(self.engine), expire_on_commit=False)
 
     def _open(self) -> Engine:
         engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
@@ -88,8 +89,25 @@ class KioskStore:
         with self._sessions.begin() as s:
             yield s
 
+    @contextmanager
+    def soft_tx(self) -> Iterator[Session]:
+        """A write transaction without fsync (synchronous=NORMAL) for sync
+        bookkeeping that is safe to lose on power loss: sent-marks, acks,
+        cursors, fetched datasets. Losing one only repeats a send or a fetch,
+        which central's inbox and the cursor make harmless; business records
+        always go through tx(). The next FULL commit makes these durable too."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with Session(bind=conn, expire_on_commit=False) as s, s.begin():
+                    yield s
+            finally:
+                raw.execute("PRAGMA synchronous=FULL")
+
     def session(self) -> Session:
-        return self._sessions()
+        """A read-only session: it never takes the write lock (use tx() to write)."""
+        return self._readers()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -204,10 +204,16 @@ class Deployment:
         self.kiosk(kiosk_id, "init", "--bundle", str(bundle))
         return self.kiosk_dir(kiosk_id)
 
-    def serve(self, broker_url: str, name: str = "worker") -> subprocess.Popen[bytes]:
+    def serve(self, broker_url: str, name: str = "worker", wait: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a central worker; with `wait`, return once it has subscribed."""
+        log = self.root / f"{name}.log"
         p = spawn_cli(["ur-central", "--db", self.db_url, "serve", "--broker", broker_url,
-                       "--worker-id", f"{name}-{uuid.uuid4().hex[:6]}"], log=self.root / f"{name}.log")
+                       "--worker-id", f"{name}-{uuid.uuid4().hex[:6]}"], log=log, env=env)
         self.procs.append(p)
+        if wait:
+            wait_until(lambda: log.exists() and "subscribed" in log.read_text(errors="replace"),
+                       timeout=60, what=f"central worker {name} subscribed")
         return p
 
     def stats(self) -> dict:  # type: ignore[type-arg]

@@ -105,14 +105,17 @@ class SyncClient:
         self.just_connected = False
         base = topics.down(self.ident.kiosk_id, "#")
         self.client.subscribe([(base, 1), (topics.MANIFEST_FILTER, 1)])
-        with self.store.tx() as s:
+        with self.store.soft_tx() as s:
             outbox.reset_in_flight(s)
         self.next_catch_up = 0.0
         self.downlink.reset_outstanding()
 
     def _publish_due(self) -> int:
         now = time.time()
-        with self.store.tx() as s:
+        with self.store.session() as s:  # cheap read first: the write lock only when needed
+            if not outbox.due(s, 1, self.cfg.ack_timeout, now):
+                return 0
+        with self.store.soft_tx() as s:
             rows = outbox.due(s, self.cfg.window, self.cfg.ack_timeout, now)
             sent = []
             for r in rows:
@@ -150,7 +153,7 @@ class SyncClient:
             except Exception as e:  # noqa: BLE001 - never let one message stop sync
                 log.warning("failed to handle downlink on %s: %s", topic, e)
         if acked or rejected:
-            with self.store.tx() as s:
+            with self.store.soft_tx() as s:
                 outbox.mark_acked(s, acked, rejected)
                 downlink.note_success(s)
 
@@ -185,7 +188,7 @@ class SyncClient:
     def enqueue_heartbeat(self) -> None:
         from kiosk import heartbeat
 
-        with self.store.tx() as s:
+        with self.store.soft_tx() as s:
             heartbeat.enqueue(s, self.ident, self.heartbeat_extra)
 
     def idle(self) -> bool:

@@ -85,7 +85,7 @@ class Downlink:
     def on_manifest(self, payload: bytes) -> None:
         m = dl.decode(payload, "manifest")
         name, version, sha = str(m["name"]), int(m["version"]), str(m["sha256"])
-        with self.store.tx() as s:
+        with self.store.soft_tx() as s:
             have = datasets.current(s, name)
             if have is not None and have.version >= version:
                 datasets.mark_checked(s, name)
@@ -106,7 +106,7 @@ class Downlink:
 
     def _apply_events(self, m: dict[str, Any]) -> None:
         events = m.get("events") or []
-        with self.store.tx() as s:
+        with self.store.soft_tx() as s:
             cur = cursor.get_int(s, EVENTS_CURSOR)
             for ev in events:
                 eid = int(ev["id"])
@@ -130,7 +130,7 @@ class Downlink:
         key = f"dataset:{name}"
         version, sha = int(m["version"]), str(m["sha256"])
         try:
-            with self.store.tx() as s:
+            with self.store.soft_tx() as s:
                 have = datasets.current(s, name)
                 if m.get("unchanged"):
                     datasets.mark_checked(s, name)

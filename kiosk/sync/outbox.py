@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, LargeBinary, String, func, select, update
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import envelope, ids
@@ -30,6 +30,7 @@ PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
 
 class OutboxRow(Base):
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "priority", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(36), unique=True)
     stream: Mapped[str] = mapped_column(String(32))
@@ -119,12 +120,18 @@ def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
 
 
 def mark_sent(session: Session, rows: list[OutboxRow], ack_timeout: float, now: float | None = None) -> None:
+    """Next try only if no ack by then: first sends wait one ack timeout (one
+    bulk UPDATE), resends back off with jitter on top."""
     now = time.time() if now is None else now
+    first = [r.id for r in rows if r.attempts == 0]
+    if first:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(first)).values(
+            attempts=1, last_sent=now, next_attempt=now + ack_timeout), execution_options={"synchronize_session": False})
     for r in rows:
-        r.attempts += 1
-        r.last_sent = now
-        # Next try only if no ack by then; first resend at the ack timeout, later ones back off.
-        r.next_attempt = now + ack_timeout + (backoff(r.attempts - 1, ack_timeout) if r.attempts > 1 else 0)
+        if r.attempts > 0:
+            r.attempts += 1
+            r.last_sent = now
+            r.next_attempt = now + ack_timeout + backoff(r.attempts - 1, ack_timeout)
 
 
 def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str]],

@@ -1,0 +1,153 @@
+"""Sync figures (issue 3): kiosk -> central throughput against the raw broker
+QoS 1 rate measured in the same run, replay of 10,000 queued envelopes after an
+outage, ack latency at a steady 200 msg/s; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from bench.table import print_table
+from tests import support
+
+REPLAY_N = 10_000
+STEADY_RATE = 200
+STEADY_SECONDS = 10
+
+
+def raw_qos1_rate(port: int, n: int = 20_000) -> float:
+    """One paho client publishes QoS 1 to a topic it subscribes to: messages/s round trip."""
+    got = threading.Event()
+    count = [0]
+
+    def on_message(*_a: object) -> None:
+        count[0] += 1
+        if count[0] >= n:
+            got.set()
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.on_message = on_message
+    c.connect("127.0.0.1", port)
+    c.subscribe("bench/raw", qos=1)
+    c.loop_start()
+    time.sleep(0.3)
+    payload = b"x" * 300  # about the size of an application envelope
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c.publish("bench/raw", payload, qos=1)
+    got.wait(120)
+    dt = time.perf_counter() - t0
+    c.loop_stop()
+    c.disconnect()
+    return n / dt
+
+
+def _replay(root: Path, broker: support.Broker, db_url: str | None) -> float:
+    dep = support.Deployment(root, db_url)
+    dep.init_central()
+    dep.enroll("K1", broker.url)
+    support.fill_outbox(dep.kiosk_dir("K1"), REPLAY_N)
+    dep.serve(broker.url)
+    try:
+        t0 = time.perf_counter()
+        r = dep.kiosk("K1", "sync", "--until-idle", "--timeout", "300", "--heartbeat", "0", "--window", "1000")
+        dt = time.perf_counter() - t0
+        assert "0 pending" in r.stdout, r.stdout
+        c = support.central_counts(dep.db_url)
+        assert c["applications"] == REPLAY_N == c["distinct"], c
+    finally:
+        dep.stop_all()
+    return dt
+
+
+WRITER = """
+import sys, time
+from datetime import UTC, datetime
+from contract import tracking
+from kiosk import identity
+from kiosk.store import KioskStore
+from kiosk.sync import outbox
+store = KioskStore(sys.argv[1]); ident = identity.load(store)
+rate, seconds = int(sys.argv[2]), float(sys.argv[3])
+t0 = time.monotonic(); i = 0
+while time.monotonic() - t0 < seconds:
+    i += 1
+    with store.tx() as s:
+        outbox.enqueue(s, ident, "applications", {"tracking": tracking.make(ident.kiosk_code, i),
+            "service_id": "svc", "catalogue_version": 1, "fee_total": 1, "fields": {"i": str(i)},
+            "submitted_at": datetime.now(UTC).isoformat()})
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+"""
+
+
+def _steady(root: Path, broker: support.Broker, db_url: str | None) -> tuple[float, float, int]:
+    dep = support.Deployment(root, db_url)
+    dep.init_central()
+    kdir = dep.enroll("K1", broker.url)
+    dep.serve(broker.url)
+    sync = support.spawn_cli(["ur-kiosk", "--data", str(kdir), "sync", "--heartbeat", "0"],
+                             env={"UR_SYNC_FIRST_DELAY": "0"}, log=root / "sync.log")
+    dep.procs.append(sync)
+    time.sleep(2.0)
+    try:
+        env = {"PYTHONPATH": str(support.REPO)}
+        subprocess.run([sys.executable, "-c", WRITER, str(kdir), str(STEADY_RATE), str(STEADY_SECONDS)],
+                       check=True, env={**__import__("os").environ, **env})
+        support.wait_until(lambda: support.queue_stats(kdir)["pending"] == 0, timeout=60)
+    finally:
+        dep.stop_all()
+    with sqlite3.connect(kdir / "kiosk.db") as c:
+        lat = [(d - cr) * 1000 for cr, d in c.execute(
+            "SELECT created_at, delivered_at FROM outbox WHERE state='delivered'")]
+    lat.sort()
+    return statistics.median(lat), lat[int(len(lat) * 0.99) - 1], len(lat)
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = support.Broker(Path(tmp) / "broker").start()
+        try:
+            raw = raw_qos1_rate(broker.port)
+            rows.append(("raw broker QoS1 round trip (1 paho client)", raw, "msg/s", "limit", "same broker, same run"))
+            backends: list[tuple[str, str | None]] = [("sqlite", None)]
+            pg_ctx = None
+            if support.postgres_available() is None:
+                pg_ctx = support.postgres_schema()
+                backends.append(("postgresql", pg_ctx.__enter__()))
+            try:
+                for name, url in backends:
+                    dt = _replay(Path(tmp) / f"replay-{name}", broker, url)
+                    rate = REPLAY_N / dt
+                    rows.append((f"[{name}] replay {REPLAY_N:,} queued envelopes until all acked", dt, "s",
+                                 "< 10 s", ""))
+                    rows.append((f"[{name}] end-to-end throughput (applied + acked)", rate, "msg/s",
+                                 f">= {raw / 2:,.0f}", f"{100 * rate / raw:.0f}% of raw"))
+                    if url is not None:  # fresh schema per scenario
+                        pg_ctx.__exit__(None, None, None)  # type: ignore[union-attr]
+                        pg_ctx = support.postgres_schema()
+                        url = pg_ctx.__enter__()
+                    p50, p99, n = _steady(Path(tmp) / f"steady-{name}", broker, url)
+                    rows.append((f"[{name}] ack latency p50 at {STEADY_RATE} msg/s ({n} msgs)", p50, "ms", "", ""))
+                    rows.append((f"[{name}] ack latency p99 at {STEADY_RATE} msg/s", p99, "ms", "< 200 ms", ""))
+            finally:
+                if pg_ctx is not None:
+                    pg_ctx.__exit__(None, None, None)
+        finally:
+            broker.stop()
+    print_table("Sync: kiosk -> central over a local Mosquitto (this machine)", rows)
+
+
+if __name__ == "__main__":
+    main()
