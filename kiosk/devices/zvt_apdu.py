@@ -593,12 +593,15 @@ def decode_message(apdu: Apdu) -> Message:
                 raise ZvtProtocolError("registration needs its config byte after the password")
             config = rest[0]
             rest = rest[1:]
-            currency = None
-            # The currency code is optional and positional; BMP 03 / 06 may follow.
-            if len(rest) >= 2 and rest[0] not in (0x03, 0x06):
-                currency = bcd_decode(rest[:2], "registration currency")
-                rest = rest[2:]
-            return Command(REGISTRATION, password, config, currency, tuple(decode_bmps(rest)))
+            # The currency code is optional and positional, and IQD (03 68) even looks
+            # like BMP 03: read it as the currency when the rest then parses as BMPs.
+            if len(rest) >= 2 and rest[:2].hex().isdigit():
+                try:
+                    fields_cc = decode_bmps(rest[2:])
+                    return Command(REGISTRATION, password, config, bcd_decode(rest[:2]), tuple(fields_cc))
+                except ZvtProtocolError:
+                    pass
+            return Command(REGISTRATION, password, config, None, tuple(decode_bmps(rest)))
         return Command(cmd, password, fields=tuple(decode_bmps(rest)))
     raise ZvtProtocolError(f"unsupported APDU {apdu}")
 

@@ -185,6 +185,7 @@ class ZvtDriver:
         self._conn = ecr.EcrConnection()
         self._lock = threading.Lock()
         self._abort = threading.Event()
+        self._seen_busy = False  # set by 84 9C/A0, cleared by a status enquiry saying ready
         try:
             self._port = serial.serial_for_url(
                 port_url, baudrate=baudrate, bytesize=bytesize, parity=parity,
@@ -327,6 +328,7 @@ class ZvtDriver:
             return
         code = run.refused
         if code in BUSY_CODES:
+            self._seen_busy = True
             raise TerminalBusy(
                 f"terminal busy ({code:02X} {RESULT_TEXT.get(code, '')}); {command.name} not done - "
                 "wait until a status enquiry reports ready", code,
@@ -363,6 +365,8 @@ class ZvtDriver:
             intermediate=list(run.intermediate), auto_end_of_day=0x0F in run.intermediate,
             abort_refused=run.abort_refused, message=RESULT_TEXT.get(code, f"result code {code:02X}"),
         )
+        if code in BUSY_CODES:
+            self._seen_busy = True
         if requested is not None and res.approved and res.amount is not None and res.amount != requested:
             res.amount_mismatch = True
         return res
@@ -385,13 +389,18 @@ class ZvtDriver:
         """
         cur = self.currency if currency is None else currency
         cmd = ap.authorization(self._check_amount(amount_minor), cur)
+        if self._seen_busy:
+            # Never a second 06 01 to a terminal that said busy before 05 01 says ready.
+            if wait_if_busy <= 0 or not self.wait_ready(wait_if_busy):
+                raise TerminalBusy(
+                    "terminal reported busy; authorization not sent until a status enquiry "
+                    "reports ready", 0x9C,
+                )
         try:
             run = self._exchange(cmd)
             return self._result(cmd, run, amount_minor)
         except TerminalBusy as e:
-            if wait_if_busy <= 0 or e.code is None:
-                raise
-            if not self.wait_ready(wait_if_busy):
+            if wait_if_busy <= 0 or e.code is None or not self.wait_ready(wait_if_busy):
                 raise
         run = self._exchange(cmd)
         return self._result(cmd, run, amount_minor)
@@ -427,6 +436,10 @@ class ZvtDriver:
         if run.completion is not None and f.terminal_id is None:
             f.terminal_id = ap.read_fields(run.completion.fields).terminal_id
         ready = code == 0 and run.abort_code is None
+        if ready:
+            self._seen_busy = False
+        elif code in BUSY_CODES:
+            self._seen_busy = True
         return TerminalStatus(ready, code, f.terminal_id, "ready" if ready else RESULT_TEXT.get(code, f"status {code:02X}"))
 
     def wait_ready(self, within_s: float, interval_s: float = 0.2) -> bool:
