@@ -276,3 +276,33 @@ def test_mask_pan_helper() -> None:
 def test_unopenable_port_is_unavailable() -> None:
     with pytest.raises(TerminalUnavailable, match="cannot open"):
         ZvtDriver("/dev/does-not-exist-zvt")
+
+
+def test_socket_url_works_too() -> None:
+    """serial_for_url: the same driver over socket:// (terminals on LAN, ser2net)."""
+    import socket
+
+    from kiosk.devices.zvt_emulator import TerminalEmulator, serve_fd
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+    emu = TerminalEmulator(Knobs())
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            serve_fd(conn.fileno(), emu, stop)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with ZvtDriver(f"socket://127.0.0.1:{port}", timeout=3, ack_timeout=0.3) as drv:
+            r = drv.authorize(4200)
+        assert r.approved and r.receipt_no == emu.journal[-1].receipt_no
+    finally:
+        stop.set()
+        t.join(5)
+        srv.close()

@@ -144,6 +144,8 @@ class ZvtLink:
         self.corrupt_all = False  # emulator knob: every transmission is bad
         self.ack_frames = True  # emulator knob "drop ACK" sets this False
         self.transmissions = 0  # frames written so far: callers restart their ACK timer on change
+        self.bytes_in = 0  # totals for diagnostics and the bench
+        self.bytes_out = 0
         # receive state
         self._state = "idle"  # idle | body | body_dle | crc
         self._body = bytearray()
@@ -208,11 +210,13 @@ class ZvtLink:
     def data_to_send(self) -> bytes:
         out = bytes(self._out)
         self._out.clear()
+        self.bytes_out += len(out)
         return out
 
     # -- receiving ------------------------------------------------------------
     def receive_data(self, data: bytes) -> list[LinkEvent]:
         events: list[LinkEvent] = []
+        self.bytes_in += len(data)
         for b in bytes(data):
             ev = self._feed(b)
             if ev is not None:
