@@ -225,3 +225,22 @@ def test_fuzz_link_and_ecr_never_crash(raw: bytes, chunk: int) -> None:
             conn.reset()
             conn.send(ap.authorization(100))
         conn.data_to_send()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.binary(max_size=40),
+    mutated([encode_frame(a) for a in VALID_APDUS]),
+    st.sampled_from([encode_frame(ap.authorization(5).to_apdu().encode()), bytes([ACK]), bytes([NAK])]),
+    mutated([ap.authorization(5).to_apdu().encode(), ap.reversal("000000", 1).to_apdu().encode()]).map(encode_frame),
+), max_size=8))
+def test_fuzz_emulator_never_crashes(chunks: list[bytes]) -> None:
+    from kiosk.devices.zvt_emulator import Knobs, TerminalEmulator
+
+    clock = [0.0]
+    emu = TerminalEmulator(Knobs(card_delay_s=0.0), clock=lambda: clock[0])
+    for c in chunks:
+        emu.receive_data(c)
+        clock[0] += 0.5
+        emu.tick()
+        emu.data_to_send()

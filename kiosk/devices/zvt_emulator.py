@@ -282,7 +282,12 @@ class TerminalEmulator:
         if handler is None:
             self._send(ap.Nack(RC_FUNCTION_NOT_POSSIBLE))
             return
-        handler(msg)
+        try:
+            handler(msg)
+        except ZvtProtocolError:
+            # e.g. an amount that is not BCD: refuse, stay alive for the next command
+            if not self.link.awaiting_ack and not self._script:
+                self._send(ap.Nack(RC_FUNCTION_NOT_POSSIBLE))
         self._run()
 
     def _queue(self, *steps: Step) -> None:
