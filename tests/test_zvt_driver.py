@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.devices.zvt_driver import (
     OutcomeUnknown,
@@ -306,3 +308,29 @@ def test_socket_url_works_too() -> None:
         stop.set()
         t.join(5)
         srv.close()
+
+
+def test_unreadable_status_of_a_payment_is_an_unknown_outcome(pty: PtyPair) -> None:
+    with terminal(pty, unknown_bmp=True) as (drv, emu):
+        with pytest.raises(OutcomeUnknown, match="unreadable"):
+            drv.authorize(1500)
+        assert emu.journal[-1].result_code == 0  # it did charge: resolve, never re-charge
+        drv.register()  # the link is clean again
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(12, 18), st.data())
+def test_no_luhn_valid_number_survives_masking(n: int, data: st.DataObject) -> None:
+    body = [data.draw(st.integers(0, 9)) for _ in range(n)]
+    # append the Luhn check digit
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        d2 = d * 2 if i % 2 == 0 else d
+        total += d2 - 9 if d2 > 9 else d2
+    pan = "".join(map(str, body)) + str((10 - total % 10) % 10)
+    sep = data.draw(st.sampled_from(["", " ", "-"]))
+    shown = sep.join(pan[i : i + 4] for i in range(0, len(pan), 4))
+    text = data.draw(st.text(alphabet="AB :", max_size=5)) + shown + data.draw(st.text(alphabet="AB :", max_size=5))
+    masked = mask_pan(text) or ""
+    no_full_pan(masked)
+    assert re.sub(r"[^0-9*]", "", masked) == pan[:6] + "*" * (len(pan) - 10) + pan[-4:]

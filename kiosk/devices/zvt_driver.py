@@ -39,6 +39,7 @@ RESULT_TEXT = {
     0xB5: "reversal not possible", 0xF0: "open end-of-day batch present",
 }
 BUSY_CODES = {0x9C, 0xA0}
+MONEY_COMMANDS = {ap.AUTHORIZATION, ap.REVERSAL, ap.REFUND}
 
 
 class TerminalError(UrError):
@@ -156,6 +157,7 @@ class _Run:
     accepted: bool = False
     abort_refused: bool = False
     finished: bool = False
+    undecodable: list[str] = field(default_factory=list)
 
 
 class ZvtDriver:
@@ -319,6 +321,8 @@ class ZvtDriver:
             run.finished = True
         elif isinstance(ev, ecr.AbortAnswered):
             run.abort_refused = not ev.accepted
+        elif isinstance(ev, ecr.Undecodable):
+            run.undecodable.append(ev.reason)
         elif isinstance(ev, ecr.Undelivered):
             pass  # handled by the loop (state back to IDLE, nothing delivered)
 
@@ -350,6 +354,12 @@ class ZvtDriver:
 
     def _result(self, command: ap.Command, run: _Run, requested: int | None = None) -> TransactionResult:
         self._check_refused(command, run)
+        if run.undecodable and command.command in MONEY_COMMANDS:
+            # The terminal finished, but part of what it said about the money is unreadable.
+            raise OutcomeUnknown(
+                f"{command.name}: terminal answer partly unreadable ({run.undecodable[0]})",
+                command.name, requested,
+            )
         f = ap.read_fields(run.infos[-1].fields) if run.infos else ap.Fields()
         code = run.abort_code if run.abort_code is not None else (f.result_code if f.result_code is not None else 0)
         if run.abort_code is None and run.completion is not None and f.result_code is None and not run.infos:

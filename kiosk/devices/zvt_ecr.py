@@ -119,7 +119,14 @@ class Unsolicited:
 
 @dataclass(frozen=True)
 class Garbled:
-    """A damaged frame (NAKed, the terminal repeats it) or an undecodable APDU."""
+    """A damaged frame (NAKed: the terminal repeats it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """An intact frame whose APDU we cannot read (answered 80 00 00 so the PT goes on)."""
 
     reason: str
 
@@ -141,7 +148,7 @@ class AnswerLost:
 
 EcrEvent = (
     Delivered | Undelivered | Accepted | Refused | StatusInfo | Intermediate | Line | TextBlock
-    | Completed | Aborted | AbortAnswered | Unsolicited | Garbled | Retrying | AnswerLost
+    | Completed | Aborted | AbortAnswered | Unsolicited | Garbled | Undecodable | Retrying | AnswerLost
 )
 
 _ACK_APDU = ap.Ack().to_apdu().encode()
@@ -235,7 +242,7 @@ class EcrConnection:
             # The frame arrived intact but we cannot read it: answer so the terminal
             # is not stuck, and let the caller decide (the result stays unknown).
             self.link.send_apdu(_ACK_APDU)
-            return [Garbled(f"undecodable APDU {raw[:8].hex(' ')}...: {e}")]
+            return [Undecodable(f"undecodable APDU {raw[:8].hex(' ')}...: {e}")]
         cmd = self.command
         if isinstance(msg, (ap.Ack, ap.Nack)):
             if self.state in (State.SENDING, State.AWAIT_ACK) and cmd is not None:

@@ -46,7 +46,7 @@ RC_REVERSAL_NOT_POSSIBLE = 0xB5
 FAULTS = (
     "drop_ack", "corrupt_crc", "corrupt_crc_always", "busy", "approve_then_silence",
     "decline", "refuse_abort", "reverse_last_only", "eod_mismatch", "auto_eod", "full_pan",
-    "eod_fail", "amount_mismatch",
+    "eod_fail", "amount_mismatch", "unknown_bmp",
 )
 
 
@@ -67,6 +67,7 @@ class Knobs:
     full_pan: bool = False  # send the full PAN (BMP 22 and receipts) - the driver must mask
     eod_fail: int | None = None  # end-of-day ends with 06 1E and this code (e.g. 77)
     amount_mismatch: int = 0  # echo amount + this in 04 0F
+    unknown_bmp: bool = False  # 04 0F of payments carries a BMP tag the ECR cannot parse
     receipts: str = "lines"  # "lines" (06 D1) or "blocks" (06 D3)
     card: str = "visa"
     card_delay_s: float = 0.05  # time "waiting for card": an abort can land here
@@ -134,6 +135,16 @@ class JournalEntry:
     reversed: bool = False
     batch: int = 1
     reverses: int | None = None  # receipt no. of the reversed payment
+
+
+@dataclass(frozen=True)
+class RawApdu:
+    """An APDU sent as is (for knobs that speak a dialect the ECR may not know)."""
+
+    apdu: ap.Apdu
+
+    def to_apdu(self) -> ap.Apdu:
+        return self.apdu
 
 
 def mask(pan: str) -> str:
@@ -214,7 +225,7 @@ class TerminalEmulator:
         self._abortable = False
         self.link.reset()
 
-    def _send(self, msg: ap.Message) -> None:
+    def _send(self, msg: ap.Message | RawApdu) -> None:
         self.link.send_apdu(msg.to_apdu().encode())
 
     def _run(self) -> None:
@@ -392,7 +403,11 @@ class TerminalEmulator:
 
     def _finish_tx(self, e: JournalEntry) -> None:
         """Status information, receipts, then completion (or 06 1E for a decline)."""
-        self._script.appendleft(("send", ap.StatusInformation(self._status_fields(e)), True))
+        info: ap.Message | RawApdu = ap.StatusInformation(self._status_fields(e))
+        if self.knobs.unknown_bmp:
+            a = info.to_apdu()
+            info = RawApdu(ap.Apdu(a.cls, a.ins, a.data + b"\x7f\x01"))
+        self._script.appendleft(("send", info, True))
         rest: list[Step] = self._receipt_steps(e) if e.result_code == RC_OK else []
         rest.append(self._msg(ap.Completion() if e.result_code == RC_OK else ap.TerminalAbort(e.result_code)))
         for step in reversed(rest):
