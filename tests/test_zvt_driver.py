@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.errors import UrError
 from kiosk.devices.zvt_driver import (
     OutcomeUnknown,
     TerminalBusy,
@@ -334,3 +335,23 @@ def test_no_luhn_valid_number_survives_masking(n: int, data: st.DataObject) -> N
     masked = mask_pan(text) or ""
     no_full_pan(masked)
     assert re.sub(r"[^0-9*]", "", masked) == pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+
+
+def test_ignored_abort_is_not_a_cancellation(pty: PtyPair) -> None:
+    with terminal(pty, card_delay_s=0.6, ignore_abort=True) as (drv, emu):
+        t = _abort_soon(drv, 0.2)
+        r = drv.authorize(3000)
+        t.join()
+    assert "abort" in emu.emulator.received
+    assert r.approved and r.receipt_no == emu.journal[-1].receipt_no and not r.abort_refused
+
+
+def test_to_minor_units_by_exponent() -> None:
+    from kiosk.devices.zvt_driver import to_minor
+
+    assert to_minor(25000, 0) == 25000
+    assert to_minor("25000.5", 3) == 25000500
+    with pytest.raises(UrError, match="more than 0 decimal places"):
+        to_minor("1.5", 0)
+    with pytest.raises(UrError, match="not a number"):
+        to_minor("abc", 0)

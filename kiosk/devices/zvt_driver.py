@@ -22,6 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import serial
@@ -65,6 +66,23 @@ class OutcomeUnknown(TerminalError):
         super().__init__(message)
         self.command = command
         self.amount = amount
+
+
+def to_minor(amount: int | str | Decimal, exponent: int) -> int:
+    """Major units (e.g. dinars, as text or Decimal) -> minor units at `exponent`.
+
+    Refuses amounts with more decimals than the exponent allows instead of rounding.
+    """
+    try:
+        d = Decimal(str(amount))
+    except InvalidOperation:
+        raise UrError(f"amount {amount!r} is not a number") from None
+    minor = d.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise UrError(f"amount {amount} has more than {exponent} decimal places")
+    if minor <= 0:
+        raise UrError(f"amount must be positive, got {amount}")
+    return int(minor)
 
 
 # -- PAN masking -------------------------------------------------------------------------

@@ -45,7 +45,7 @@ RC_REVERSAL_NOT_POSSIBLE = 0xB5
 
 FAULTS = (
     "drop_ack", "corrupt_crc", "corrupt_crc_always", "busy", "approve_then_silence",
-    "decline", "refuse_abort", "reverse_last_only", "eod_mismatch", "auto_eod", "full_pan",
+    "decline", "refuse_abort", "ignore_abort", "reverse_last_only", "eod_mismatch", "auto_eod", "full_pan",
     "eod_fail", "amount_mismatch", "unknown_bmp",
 )
 
@@ -61,6 +61,7 @@ class Knobs:
     approve_then_silence: int = 0  # ACK + approve this many 06 01, then say nothing
     decline: int | None = None  # result code for 06 01 (05, 6C, A3, 9B...)
     refuse_abort: bool = False  # answer 06 B0 with 84 83 and carry on
+    ignore_abort: bool = False  # take 06 B0 (ACK byte) but never answer it, carry on
     reverse_last_only: bool = False  # reversal of anything but the last payment: RC B5
     eod_mismatch: bool = False  # end-of-day/totals report one payment too many
     auto_eod: bool = False  # next 06 01 first runs an automatic end-of-day (04 FF 0F)
@@ -309,6 +310,8 @@ class TerminalEmulator:
 
     # -- commands ----------------------------------------------------------------------
     def _on_abort(self) -> None:
+        if self.knobs.ignore_abort and self.busy:
+            return
         if self._abortable and not self.knobs.refuse_abort:
             self._script.clear()
             self._wait_until = 0.0
