@@ -1,0 +1,164 @@
+"""The card terminal as a device kind: emulate / test / diagnose (called by the CLI).
+
+`emulate` serves a ZVT terminal emulator on a fresh pseudo-terminal until SIGTERM or
+SIGINT; `test` runs a registration (06 00), `diagnose` a status enquiry (05 01).
+Profiles are dicts with the keys of firmware_config/profiles/zvt_terminal_generic.toml
+(`[terminal]` table or the table's contents): port, baudrate, bytesize, parity,
+stopbits, password, currency, exponent, timeout_s.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import threading
+import tty
+from collections.abc import Callable
+from typing import Any
+
+from contract.errors import UrError, ValidationError
+from kiosk.devices.zvt_driver import (
+    RESULT_TEXT,
+    OutcomeUnknown,
+    TerminalBusy,
+    TerminalError,
+    TerminalUnavailable,
+    ZvtDriver,
+)
+from kiosk.devices.zvt_emulator import Knobs, TerminalEmulator, serve_fd
+
+DEFAULTS: dict[str, Any] = {
+    "baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2,
+    "password": "000000", "currency": 368, "exponent": 0, "timeout_s": 180.0,
+}
+
+
+def terminal_settings(profile: dict[str, Any], port: str | None = None) -> dict[str, Any]:
+    """Profile (whole or its [terminal] table) + defaults, checked; `port` wins."""
+    table = profile.get("terminal", profile) if isinstance(profile, dict) else {}
+    if not isinstance(table, dict):
+        raise ValidationError("terminal profile: [terminal] must be a table")
+    s = dict(DEFAULTS)
+    s.update({k: v for k, v in table.items() if k in DEFAULTS or k == "port"})
+    if port:
+        s["port"] = port
+    problems = []
+    if not s.get("port"):
+        problems.append("port: missing (device path, socket://host:port or rfc2217://host:port)")
+    pw = str(s["password"])
+    if len(pw) != 6 or not pw.isdigit():
+        problems.append("password: must be exactly 6 digits")
+    for key in ("baudrate", "bytesize", "currency", "exponent"):
+        if not isinstance(s[key], int) or isinstance(s[key], bool):
+            problems.append(f"{key}: must be an integer, got {s[key]!r}")
+    if s["parity"] not in ("N", "E", "O", "M", "S"):
+        problems.append(f"parity: must be N, E, O, M or S, got {s['parity']!r}")
+    if s["stopbits"] not in (1, 1.5, 2):
+        problems.append(f"stopbits: must be 1, 1.5 or 2, got {s['stopbits']!r}")
+    try:
+        s["timeout_s"] = float(s["timeout_s"])
+    except (TypeError, ValueError):
+        problems.append(f"timeout_s: must be a number of seconds, got {s['timeout_s']!r}")
+    if problems:
+        raise ValidationError("terminal profile", problems)
+    s["password"] = pw
+    return s
+
+
+def open_driver(profile: dict[str, Any], port: str | None = None, **overrides: Any) -> ZvtDriver:
+    s = terminal_settings(profile, port)
+    kw: dict[str, Any] = dict(
+        baudrate=s["baudrate"], password=s["password"], timeout=s["timeout_s"],
+        currency=s["currency"], exponent=s["exponent"], bytesize=s["bytesize"],
+        parity=s["parity"], stopbits=s["stopbits"],
+    )
+    kw.update(overrides)
+    return ZvtDriver(s["port"], **kw)
+
+
+def _failure(state: str, e: Exception) -> dict[str, Any]:
+    return {"ok": False, "state": state, "details": {"error": str(e)}}
+
+
+def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
+    """Registration (06 00): does the terminal answer and accept us as its ECR?"""
+    try:
+        drv = open_driver(profile, port, timeout=min(terminal_settings(profile, port)["timeout_s"], 30.0))
+    except TerminalUnavailable as e:
+        return _failure("unavailable", e)
+    with drv:
+        try:
+            r = drv.register()
+        except TerminalUnavailable as e:
+            return _failure("unavailable", e)
+        except TerminalBusy as e:
+            return _failure("busy", e)
+        except OutcomeUnknown as e:
+            return _failure("no_answer", e)
+        except TerminalError as e:
+            return _failure("refused", e)
+    return {
+        "ok": r.approved,
+        "state": "ready" if r.approved else "refused",
+        "details": {
+            "terminal_id": r.terminal_id, "currency": r.currency, "result_code": f"{r.result_code:02X}",
+            "message": r.message, "port": port,
+        },
+    }
+
+
+def diagnose(profile: dict[str, Any], port: str) -> dict[str, Any]:
+    """Status enquiry (05 01): ready or busy, and the terminal id."""
+    try:
+        drv = open_driver(profile, port, timeout=min(terminal_settings(profile, port)["timeout_s"], 30.0))
+    except TerminalUnavailable as e:
+        return _failure("unavailable", e)
+    with drv:
+        try:
+            st = drv.status()
+        except TerminalUnavailable as e:
+            return _failure("unavailable", e)
+        except TerminalBusy as e:
+            return _failure("busy", e)
+        except OutcomeUnknown as e:
+            return _failure("no_answer", e)
+        except TerminalError as e:
+            return _failure("refused", e)
+    return {
+        "ok": st.ready,
+        "state": "ready" if st.ready else "busy",
+        "details": {
+            "terminal_id": st.terminal_id, "status_code": f"{st.status_code:02X}",
+            "message": st.message if st.ready else RESULT_TEXT.get(st.status_code, st.message), "port": port,
+        },
+    }
+
+
+def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
+    """Serve an emulated terminal on a new pty; ready(device_path); run until SIGTERM/SIGINT."""
+    try:
+        knobs = Knobs.from_options(dict(options or {}))
+    except ValidationError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any bad option becomes one clear message
+        raise UrError(f"bad terminal emulator options: {e}") from None
+    master, slave = pty.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        ready(os.ttyname(slave))
+        serve_fd(master, TerminalEmulator(knobs), stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for fd in (master, slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass

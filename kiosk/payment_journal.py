@@ -1,0 +1,307 @@
+"""The card-payment journal as a pure state machine (no store, no terminal I/O).
+
+    CREATED -> PENDING -> APPROVED | DECLINED | UNKNOWN
+    APPROVED -> PAID (service delivered) | REVERSED (service failed, reversal done)
+    DECLINED -> FAILED
+    UNKNOWN  -> PAID | FAILED  (only by evidence from the terminal: `resolve_unknown`)
+    PAID     -> REVERSED | REFUNDED (supervisor)
+    PENDING  -> FAILED when the request provably never reached the terminal
+
+Why it looks like this (shared/research/payments.md): an entry is PENDING *before*
+the request is sent, so a crash or a lost answer leaves a trace that blocks a second
+charge for the same fee; an UNKNOWN outcome is settled by asking the terminal (repeat
+receipt, totals) and matching amount, time and trace - never by charging again.
+Every function returns a new entry; an illegal step raises `PaymentStateError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from contract.errors import UrError
+
+
+class PaymentState(StrEnum):
+    CREATED = "CREATED"
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DECLINED = "DECLINED"
+    UNKNOWN = "UNKNOWN"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    REVERSED = "REVERSED"
+    REFUNDED = "REFUNDED"
+
+
+S = PaymentState
+
+TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
+    S.CREATED: frozenset({S.PENDING}),
+    S.PENDING: frozenset({S.APPROVED, S.DECLINED, S.UNKNOWN, S.FAILED}),
+    S.APPROVED: frozenset({S.PAID, S.REVERSED}),
+    S.DECLINED: frozenset({S.FAILED}),
+    S.UNKNOWN: frozenset({S.PAID, S.FAILED}),
+    S.PAID: frozenset({S.REVERSED, S.REFUNDED}),
+    S.FAILED: frozenset(),
+    S.REVERSED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+#: States in which the fee may have been charged or is being charged: no new attempt.
+OPEN_OR_CHARGED = frozenset({S.PENDING, S.APPROVED, S.UNKNOWN, S.PAID})
+
+
+class PaymentStateError(UrError):
+    """A step the payment journal does not allow (names the entry and both states)."""
+
+
+@dataclass(frozen=True)
+class TerminalOutcome:
+    """What the terminal said about one transaction (from the driver's result)."""
+
+    approved: bool
+    result_code: int
+    amount: int | None = None
+    receipt_no: int | None = None
+    trace: int | None = None
+    terminal_id: str | None = None
+    time: str | None = None  # HHMMSS, terminal clock
+    date: str | None = None  # MMDD, terminal clock
+    masked_pan: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentEntry:
+    payment_id: str  # the collection UUID: the same id twice is the same payment
+    fee_ref: str  # what is being paid (application / catalogue item)
+    amount: int  # minor units at the configured exponent
+    currency: int
+    state: PaymentState = S.CREATED
+    created_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    trace_before: int | None = None  # terminal trace known before sending, if any
+    receipt_no: int | None = None
+    trace: int | None = None
+    terminal_id: str | None = None
+    result_code: int | None = None
+    masked_pan: str | None = None
+    must_reverse: str | None = None  # why this approval must be reversed, if it must
+    approved_by: str | None = None  # supervisor for a refund
+    history: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (state, iso time, note)
+
+
+def _move(e: PaymentEntry, to: PaymentState, now: dt.datetime, note: str, **changes: object) -> PaymentEntry:
+    if to not in TRANSITIONS[e.state]:
+        raise PaymentStateError(f"payment {e.payment_id}: cannot go from {e.state} to {to} ({note})")
+    return replace(e, state=to, history=e.history + ((to.value, now.isoformat(), note),), **changes)  # type: ignore[arg-type]
+
+
+def create(payment_id: str, fee_ref: str, amount: int, currency: int, now: dt.datetime) -> PaymentEntry:
+    if not payment_id:
+        raise UrError("payment id is required (the collection UUID)")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise UrError(f"payment {payment_id}: amount must be a positive whole number, got {amount!r}")
+    return PaymentEntry(payment_id, fee_ref, amount, currency, created_at=now,
+                        history=((S.CREATED.value, now.isoformat(), "created"),))
+
+
+def can_start(entries: list[PaymentEntry], fee_ref: str) -> str | None:
+    """None if a new attempt for `fee_ref` may start, else why not."""
+    for e in entries:
+        if e.fee_ref == fee_ref and e.state in OPEN_OR_CHARGED:
+            return f"fee {fee_ref} already has payment {e.payment_id} in state {e.state}"
+    return None
+
+
+def find(entries: list[PaymentEntry], payment_id: str) -> PaymentEntry | None:
+    """The existing entry for a collection UUID: a resend returns it, not a new charge."""
+    return next((e for e in entries if e.payment_id == payment_id), None)
+
+
+def mark_pending(e: PaymentEntry, now: dt.datetime, trace_before: int | None = None) -> PaymentEntry:
+    """Persist this *before* the authorization goes to the terminal."""
+    return _move(e, S.PENDING, now, "sent to terminal", sent_at=now, trace_before=trace_before)
+
+
+def record_not_sent(e: PaymentEntry, now: dt.datetime, why: str) -> PaymentEntry:
+    """The terminal never ACKed the request (TerminalUnavailable/TerminalBusy): no charge."""
+    return _move(e, S.FAILED, now, f"not delivered: {why}")
+
+
+def record_outcome(e: PaymentEntry, outcome: TerminalOutcome, now: dt.datetime) -> PaymentEntry:
+    if e.state is not S.PENDING:
+        raise PaymentStateError(f"payment {e.payment_id}: a terminal answer arrived in state {e.state}")
+    data = dict(receipt_no=outcome.receipt_no, trace=outcome.trace, terminal_id=outcome.terminal_id,
+                result_code=outcome.result_code, masked_pan=outcome.masked_pan)
+    if not outcome.approved:
+        return _move(e, S.DECLINED, now, f"declined, result code {outcome.result_code:02X}", **data)
+    must = None
+    if outcome.amount is not None and outcome.amount != e.amount:
+        must = f"terminal charged {outcome.amount}, requested {e.amount}"
+    return _move(e, S.APPROVED, now, "approved" + (f"; must reverse: {must}" if must else ""),
+                 must_reverse=must, **data)
+
+
+def record_unknown(e: PaymentEntry, now: dt.datetime, why: str) -> PaymentEntry:
+    """The terminal took the request and never said how it ended (or we crashed)."""
+    return _move(e, S.UNKNOWN, now, f"outcome unknown: {why}")
+
+
+def recover_after_restart(e: PaymentEntry, now: dt.datetime) -> PaymentEntry:
+    """On start-up a PENDING entry means we died mid-payment: it is UNKNOWN now."""
+    if e.state is S.PENDING:
+        return record_unknown(e, now, "kiosk restarted while the payment was pending")
+    return e
+
+
+def close_declined(e: PaymentEntry, now: dt.datetime) -> PaymentEntry:
+    return _move(e, S.FAILED, now, "declined payment closed")
+
+
+def mark_paid(e: PaymentEntry, now: dt.datetime) -> PaymentEntry:
+    """The service was delivered against an approved payment."""
+    if e.must_reverse:
+        raise PaymentStateError(f"payment {e.payment_id}: must be reversed first ({e.must_reverse})")
+    return _move(e, S.PAID, now, "service delivered")
+
+
+def mark_reversed(e: PaymentEntry, reversal: TerminalOutcome, now: dt.datetime) -> PaymentEntry:
+    if not reversal.approved:
+        raise PaymentStateError(
+            f"payment {e.payment_id}: reversal refused (result code {reversal.result_code:02X}); "
+            "fall back to a supervisor-approved refund"
+        )
+    return _move(e, S.REVERSED, now, f"reversed, reversal receipt {reversal.receipt_no}")
+
+
+def mark_refunded(e: PaymentEntry, refund: TerminalOutcome, supervisor: str, now: dt.datetime) -> PaymentEntry:
+    if not supervisor:
+        raise PaymentStateError(f"payment {e.payment_id}: a refund needs a supervisor's approval")
+    if not refund.approved:
+        raise PaymentStateError(f"payment {e.payment_id}: refund declined (result code {refund.result_code:02X})")
+    if refund.amount is not None and refund.amount != e.amount:
+        raise PaymentStateError(f"payment {e.payment_id}: refund of {refund.amount} does not match {e.amount}")
+    return _move(e, S.REFUNDED, now, f"refunded, approved by {supervisor}", approved_by=supervisor)
+
+
+# -- resolving UNKNOWN ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TerminalAnswers:
+    """What the terminal told us when asked after an UNKNOWN outcome.
+
+    `last` is its last transaction (repeat receipt, 06 20) or None if it has none;
+    `count_before` / `amount_before` are the batch totals known before sending (if the
+    kiosk took them), `count_now` / `amount_now` the totals (06 10) now.
+    """
+
+    last: TerminalOutcome | None
+    last_is_payment: bool = True
+    count_before: int | None = None
+    amount_before: int | None = None
+    count_now: int | None = None
+    amount_now: int | None = None
+    claimed_traces: frozenset[int] = frozenset()  # traces other journal entries own
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # "PAID" | "FAILED" | "UNDECIDED"
+    reason: str
+    receipt_no: int | None = None
+    trace: int | None = None
+    terminal_id: str | None = None
+
+
+def terminal_datetime(date: str | None, time: str | None, near: dt.datetime) -> dt.datetime | None:
+    """MMDD + HHMMSS from the terminal, with the year taken from `near` (year wrap aware)."""
+    if not date or not time or len(date) != 4 or len(time) != 6:
+        return None
+    try:
+        t = dt.datetime(near.year, int(date[:2]), int(date[2:]), int(time[:2]), int(time[2:4]), int(time[4:]))
+    except ValueError:
+        return None
+    if t - near.replace(tzinfo=None) > dt.timedelta(days=180):
+        t = t.replace(year=t.year - 1)
+    elif near.replace(tzinfo=None) - t > dt.timedelta(days=180):
+        t = t.replace(year=t.year + 1)
+    return t
+
+
+def resolve_unknown(
+    entry: PaymentEntry,
+    answers: TerminalAnswers,
+    max_skew: dt.timedelta = dt.timedelta(minutes=5),
+    max_duration: dt.timedelta = dt.timedelta(minutes=10),
+) -> Decision:
+    """Decide PAID / FAILED / UNDECIDED for an UNKNOWN entry from the terminal's answers.
+
+    PAID needs the terminal's last transaction to be an approved payment of the same
+    amount, at a time within [sent - skew, sent + duration + skew], with a trace newer
+    than the one known before sending and not owned by another entry. FAILED needs proof
+    that nothing was charged after we sent: the terminal has no transaction, or its last
+    transaction is older than our request, or its totals did not move. Anything else
+    stays UNDECIDED (ask again / escalate): never guess towards charging again.
+    """
+    if entry.state is not S.UNKNOWN:
+        raise PaymentStateError(f"payment {entry.payment_id}: resolve_unknown needs UNKNOWN, not {entry.state}")
+    sent = entry.sent_at
+    if sent is None:
+        return Decision("UNDECIDED", "the entry has no send time to match against")
+    sent_naive = sent.replace(tzinfo=None)
+    last = answers.last
+
+    totals_known = None not in (answers.count_before, answers.amount_before, answers.count_now, answers.amount_now)
+    if totals_known:
+        dc = answers.count_now - answers.count_before  # type: ignore[operator]
+        da = answers.amount_now - answers.amount_before  # type: ignore[operator]
+    if last is None:
+        if totals_known and (dc, da) != (0, 0):
+            return Decision("UNDECIDED", "terminal shows no last transaction but its totals moved")
+        return Decision("FAILED", "the terminal has no transaction at all")
+
+    when = terminal_datetime(last.date, last.time, sent_naive)
+    newer_trace = (
+        None if entry.trace_before is None or last.trace is None else last.trace > entry.trace_before
+    )
+    if when is not None and when < sent_naive - max_skew:
+        if newer_trace:
+            return Decision("UNDECIDED", "last transaction is older than the request by time but newer by trace")
+        if totals_known and (dc, da) != (0, 0):
+            return Decision("UNDECIDED", "last transaction predates the request but the totals moved")
+        return Decision("FAILED", f"the terminal's last transaction ({when:%Y-%m-%d %H:%M:%S}) predates the request")
+    if newer_trace is False:
+        return Decision("FAILED", f"no transaction after trace {entry.trace_before}: nothing was charged")
+
+    matches_time = when is not None and when <= sent_naive + max_duration + max_skew
+    matches = (
+        answers.last_is_payment and last.approved and last.amount == entry.amount and matches_time
+        and newer_trace is not False and (last.trace is None or last.trace not in answers.claimed_traces)
+    )
+    if matches:
+        if totals_known and not (dc >= 1 and da >= entry.amount):
+            return Decision("UNDECIDED", "last transaction matches but the totals did not grow by it")
+        return Decision("PAID", f"terminal's last transaction matches amount {entry.amount}, time and trace",
+                        last.receipt_no, last.trace, last.terminal_id)
+    if (
+        answers.last_is_payment and not last.approved and last.amount == entry.amount and matches_time
+        and newer_trace is not False
+    ):
+        return Decision("FAILED", f"terminal declined it (result code {last.result_code:02X})",
+                        None, last.trace, last.terminal_id)
+    if totals_known and (dc, da) == (0, 0):
+        return Decision("FAILED", "terminal totals did not move since the request")
+    if totals_known and dc == 1 and da == entry.amount:
+        return Decision("PAID", "terminal totals grew by exactly one payment of this amount")
+    return Decision("UNDECIDED", "the terminal's answers neither confirm nor rule out the charge")
+
+
+def apply_decision(e: PaymentEntry, d: Decision, now: dt.datetime) -> PaymentEntry:
+    if d.outcome == "PAID":
+        return _move(e, S.PAID, now, f"resolved: {d.reason}", receipt_no=d.receipt_no or e.receipt_no,
+                     trace=d.trace or e.trace, terminal_id=d.terminal_id or e.terminal_id)
+    if d.outcome == "FAILED":
+        return _move(e, S.FAILED, now, f"resolved: {d.reason}")
+    return e
