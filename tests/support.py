@@ -272,3 +272,19 @@ def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@contextmanager
+def printer_emulator(width_dots: int = 576, out_dir: Path | None = None) -> Iterator[tuple[object, PtyPair]]:
+    """A PrinterEmulator serving a real pty in a thread; yields (emulator, pty)."""
+    from kiosk.devices.printer_emulator import PrinterEmulator
+
+    p = PtyPair()
+    emu = PrinterEmulator(width_dots, out_dir)
+    thread, stop = emu.start_thread(p.fd)
+    try:
+        yield emu, p
+    finally:
+        stop.set()
+        thread.join(5)
+        p.close()

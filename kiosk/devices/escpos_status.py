@@ -170,30 +170,39 @@ def status_for(state: PrinterState) -> PrinterStatus:
 
 
 class RealtimeScanner:
-    """Finds DLE EOT n (n = 1..4) in a raw byte stream, across chunk boundaries.
+    """Finds DLE EOT n and DLE ENQ n (n = 1..4) in a raw byte stream, across chunks.
 
-    A real printer answers these bytes wherever they appear -- even inside raster
+    A real printer acts on these bytes wherever they appear -- even inside raster
     image data. The emulator uses this to answer like a printer; the driver feeds
     everything it writes through its own copy so it knows how many reply bytes to
     expect (and can drop the spurious ones that image data provoked).
+    `feed` returns (offset just after the command in this chunk, EOT|ENQ, n).
     """
 
     def __init__(self) -> None:
-        self._state = 0  # 0: idle, 1: saw DLE, 2: saw DLE EOT
+        self._state = 0  # 0: idle, 1: saw DLE, 2: saw DLE EOT, 3: saw DLE ENQ
 
-    def feed(self, data: bytes) -> list[int]:
-        found: list[int] = []
+    def feed(self, data: bytes) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = []
         st = self._state
-        for b in data:
+        for i, b in enumerate(data):
             if st == 0:
                 st = 1 if b == DLE else 0
             elif st == 1:
-                st = 2 if b == EOT else (1 if b == DLE else 0)
+                st = 2 if b == EOT else 3 if b == ENQ else (1 if b == DLE else 0)
             else:
                 if 1 <= b <= 4:
-                    found.append(b)
+                    found.append((i + 1, EOT if st == 2 else ENQ, b))
                     st = 0
                 else:
                     st = 1 if b == DLE else 0
         self._state = st
         return found
+
+    def status_requests(self, data: bytes) -> int:
+        """How many DLE EOT n requests (each answered by one byte) `data` carries."""
+        return sum(1 for _, c, _ in self.feed(data) if c == EOT)
+
+
+#: DLE ENQ 2: recover from an error after clearing the receive and print buffers.
+CLEAR_BUFFERS = bytes([DLE, ENQ, 2])

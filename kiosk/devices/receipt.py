@@ -17,7 +17,7 @@ import string
 import textwrap
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -271,6 +271,9 @@ def render_receipt_blocks(template: ReceiptTemplate, data: Mapping[str, Any],
     if profile.code_page is not None:
         blocks.append(cmd.code_page(profile.code_page))
     if reprint:
+        if profile.cutter:
+            # Separate whatever half receipt is still on the paper before starting over.
+            blocks.append(cmd.feed_lines(2) + cmd.cut())
         blocks += _text_blocks(_Block(type="text", align="center", size="double", bold=True),
                                REPRINT_TEXT, profile)
     cols = profile.width_dots // FONT_A_WIDTH

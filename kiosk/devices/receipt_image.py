@@ -37,6 +37,7 @@ class Paper:
         self.width = width_dots
         self.codec = code_page_codec
         self.finished: list[Image.Image] = []
+        self.last_job_text: list[str] = []
         self._reset_job()
 
     def _reset_job(self) -> None:
@@ -50,6 +51,7 @@ class Paper:
         self.qr_module = 3
         self.qr_ecc = "m"
         self.text_lines: list[str] = []  # decoded printer text, for tests and logs
+        self.inked = False
 
     @property
     def blank(self) -> bool:
@@ -75,6 +77,7 @@ class Paper:
         text = bytes(self._text).decode(self.codec, errors="replace")
         self._text.clear()
         self.text_lines.append(text)
+        self.inked = self.inked or bool(text.strip())
         dw = 2 if (self.mode & 0x20 or self.size & 0x70) else 1
         dh = 2 if (self.mode & 0x10 or self.size & 0x07) else 1
         w = max(1, len(text) * CELL_W)
@@ -113,6 +116,7 @@ class Paper:
         elif isinstance(e, ev.Raster):
             self._flush_text(False)
             img = Image.frombytes("1", (e.width_bytes * 8, e.rows), e.data)
+            self.inked = self.inked or any(e.data)
             img = Image.eval(img.convert("L"), lambda v: 255 - v)
             sx = 2 if e.mode in (1, 3) else 1
             sy = 2 if e.mode in (2, 3) else 1
@@ -131,7 +135,11 @@ class Paper:
             self._print_qr()
         elif isinstance(e, ev.Cut):
             self._flush_text(False)
+            if not self.inked:
+                self._reset_job()  # a cut of blank paper is not a receipt
+                return
             self.finished.append(self.image())
+            self.last_job_text = list(self.text_lines)
             self._reset_job()
 
     def _print_qr(self) -> None:
@@ -147,6 +155,7 @@ class Paper:
         img.putdata([0 if v else 255 for r in rows for v in r])
         m = self.qr_module
         img = img.resize((n * m, n * m), Image.Resampling.NEAREST)
+        self.inked = True
         quiet = Image.new("L", (self.width, 4 * m), 255)
         self._add(quiet)
         self._place(img)
