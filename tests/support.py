@@ -288,3 +288,19 @@ def printer_emulator(width_dots: int = 576, out_dir: Path | None = None) -> Iter
         stop.set()
         thread.join(5)
         p.close()
+
+
+@contextmanager
+def scanner_emulator(tmp: Path, **options: object) -> Iterator[object]:
+    """A ScannerEmulator plugged in behind `tmp/scanner` (a stable link path)."""
+    from kiosk.devices.scanner_emulator import ScannerEmulator
+
+    emu = ScannerEmulator(tmp / "scanner", **options)  # type: ignore[arg-type]
+    emu.plug()
+    thread, stop = emu.start_thread()
+    try:
+        yield emu
+    finally:
+        stop.set()
+        thread.join(5)
+        emu.unplug()
