@@ -126,6 +126,9 @@ Event = (Init | Text | LineFeed | Align | PrintMode | CharSize | Bold | CodePage
 
 # ESC x n commands with exactly one parameter byte that we accept and ignore
 # (underline, line spacing, character set, rotation, upside-down, font).
+# GS ( X pL pH ... families we accept: k (2-D codes), E (user setup / memory
+# switches), K (print control), L (graphics), A/C/D/H (misc). Only k is drawn.
+_GS_PAREN_KNOWN = set(b"kEKLACDH")
 _ESC_ONE_IGNORED = {0x2D, 0x33, 0x52, 0x56, 0x7B, 0x4D, 0x47, 0x20}
 
 
@@ -252,15 +255,17 @@ class EscPosDecoder:
             return Raster(wb, rows, data, m % 48), pos + 8 + wb * rows
         if c == 0x28:  # GS ( k pL pH cn fn ...
             hdr = self._need(pos, 5)
-            if hdr[2] != 0x6B:
-                raise EscPosDecodeError(f"GS ( 0x{hdr[2]:02x} is not supported (only GS ( k)")
+            if hdr[2] not in _GS_PAREN_KNOWN:
+                raise EscPosDecodeError(f"GS ( 0x{hdr[2]:02x} is not a command this printer knows")
             size = hdr[3] | hdr[4] << 8
             if size < 2:
                 raise EscPosDecodeError(f"GS ( k length {size} is shorter than cn fn")
             self._declared(size, "GS ( k")
             body = self._need(pos + 5, size)
-            cn, fn, params = body[0], body[1], body[2:]
             end = pos + 5 + size
+            if hdr[2] != 0x6B:  # settings (GS ( E ...), graphics, etc.: accepted, not drawn
+                return Ignored(bytes(self._buf[pos:end])), end
+            cn, fn, params = body[0], body[1], body[2:]
             if cn != 49:
                 return Ignored(bytes(self._buf[pos:end])), end
             if fn == 80:

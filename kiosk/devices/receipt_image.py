@@ -16,6 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from kiosk.devices import escpos_decoder as ev
 
+# ESC t n -> Python codec for the code pages our profiles select.
+CODE_PAGES = {0: "cp437", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 16: "cp1252",
+              17: "cp866", 18: "cp852", 19: "cp858", 37: "cp864", 50: "cp1256"}
 MONO_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",)
 CELL_W, CELL_H = 12, 24
 LINE_SPACING = 30  # ESC 2 default line feed is about 30 dots on 203-dpi printers
@@ -101,6 +104,9 @@ class Paper:
             self.align, self.mode, self.size = 0, 0, 0
         elif isinstance(e, ev.Align):
             self.align = e.where
+        elif isinstance(e, ev.CodePage):
+            self._flush_text(False)
+            self.codec = CODE_PAGES.get(e.page, "cp437")
         elif isinstance(e, ev.PrintMode):
             self.mode = e.mode
         elif isinstance(e, ev.CharSize):
