@@ -74,8 +74,7 @@ class EscPosPrinter:
         self._ser = None
 
     def __enter__(self) -> EscPosPrinter:
-        self.open()
-        return self
+        return self  # the port opens lazily on first use, so errors become states
 
     def __exit__(self, *exc: object) -> None:
         self.close()
