@@ -188,3 +188,46 @@ def test_screen_learns_about_paper_out_within_two_seconds(emulated, tmp_path: Pa
         stop.set()
         t.join(5)
     assert len(emu.receipts) == 1
+
+
+def test_driver_speaks_to_a_printer_over_socket_url(tmp_path: Path) -> None:
+    """serial_for_url: the same driver over socket:// (a network printer / serial server)."""
+    import socket
+
+    from kiosk.devices.printer_emulator import PrinterEmulator
+
+    emu = PrinterEmulator(576)
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        conn.settimeout(0.1)
+        with conn:
+            while not stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return
+                reply = emu.handle(data)
+                if reply:
+                    conn.sendall(reply)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    drv = EscPosPrinter(f"socket://127.0.0.1:{port}", 9600)
+    try:
+        assert drv.state() is PrinterState.READY
+        drv.print_blocks(r.render_receipt_blocks(r.load_template("payment"), r.sample_data(),
+                                                 PROFILE))
+        emu.set_fault("cover_open")
+        assert drv.state() is PrinterState.COVER_OPEN
+    finally:
+        drv.close()
+        stop.set()
+        t.join(5)
+        srv.close()
+    assert len(emu.receipts) == 1

@@ -67,6 +67,7 @@ def test_native_qr_only_when_the_profile_allows() -> None:
     native = r.render_receipt(t, r.sample_data(), P80)
     bitmap = r.render_receipt(t, r.sample_data(), P58)
     assert b"\x1d(k" in native and b"\x1d(k" not in bitmap
+    assert b"\x1dv0\x03" in bitmap  # even module size: half-scale bitmap in quadruple mode
     assert b"\x1dVA" in native and b"\x1dV" not in bitmap  # 58 mm model has no cutter
 
 

@@ -49,14 +49,19 @@ def cut(partial: bool = False) -> bytes:
     return bytes([GS, 0x56, 66 if partial else 65, 0])
 
 
-def raster(width_bytes: int, rows: int, data: bytes) -> bytes:
-    """GS v 0: one raster bit image, MSB = leftmost dot, 1 = black."""
+def raster(width_bytes: int, rows: int, data: bytes, mode: int = 0) -> bytes:
+    """GS v 0: one raster bit image, MSB = leftmost dot, 1 = black.
+
+    mode 0 normal, 1 double width, 2 double height, 3 quadruple (each bit 2 x 2 dots).
+    """
+    if mode not in (0, 1, 2, 3):
+        raise UrError(f"raster mode {mode} is not 0..3")
     if width_bytes <= 0 or rows <= 0 or len(data) != width_bytes * rows:
         raise UrError(f"raster of {width_bytes} bytes x {rows} rows needs "
                       f"{width_bytes * rows} data bytes, got {len(data)}")
     if width_bytes > 0xFFFF or rows > 0xFFFF:
         raise UrError("raster image too large for GS v 0")
-    return bytes([GS, 0x76, 0x30, 0, width_bytes & 0xFF, width_bytes >> 8,
+    return bytes([GS, 0x76, 0x30, mode, width_bytes & 0xFF, width_bytes >> 8,
                   rows & 0xFF, rows >> 8]) + data
 
 

@@ -177,13 +177,13 @@ def to_raster_bytes(img: Image.Image) -> tuple[int, int, bytes]:
     return w8 // 8, img.height, bw.tobytes()
 
 
-def raster_blocks(img: Image.Image) -> list[bytes]:
+def raster_blocks(img: Image.Image, mode: int = 0) -> list[bytes]:
     """A bitmap as one or more GS v 0 blocks of at most RASTER_BAND_ROWS rows."""
     out: list[bytes] = []
     for top in range(0, img.height, RASTER_BAND_ROWS):
         band = img.crop((0, top, img.width, min(img.height, top + RASTER_BAND_ROWS)))
         wb, rows, data = to_raster_bytes(band)
-        out.append(cmd.raster(wb, rows, data))
+        out.append(cmd.raster(wb, rows, data, mode))
     return out
 
 
@@ -253,10 +253,16 @@ def _qr_blocks(b: _Block, data: str, profile: ReceiptProfile) -> list[bytes]:
     if profile.native_qr:
         return [cmd.align("center") + cmd.qr_native(data.encode("utf-8"), module, b.ecc)
                 + cmd.LF]
-    img = qr_matrix_image(data, b.ecc, module)
+    # Bitmap QR: an even module size is sent at half scale in quadruple mode
+    # (GS v 0 m=3 prints each bit as 2 x 2 dots): the same whole-dot modules on
+    # paper for a quarter of the bytes. An odd size >= 5 gives up one dot for that.
+    if module >= 5 and module % 2:
+        module -= 1
+    quad = module % 2 == 0
+    img = qr_matrix_image(data, b.ecc, module // 2 if quad else module)
     quiet = cmd.feed_dots(module * 4)
     blocks = [cmd.align("center") + quiet]
-    blocks.extend(cmd.align("center") + blk for blk in raster_blocks(img))
+    blocks.extend(cmd.align("center") + blk for blk in raster_blocks(img, 3 if quad else 0))
     blocks.append(quiet)
     return blocks
 
