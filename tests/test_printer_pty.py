@@ -231,3 +231,31 @@ def test_driver_speaks_to_a_printer_over_socket_url(tmp_path: Path) -> None:
         t.join(5)
         srv.close()
     assert len(emu.receipts) == 1
+
+
+def test_big_rasters_are_split_so_status_comes_often(emulated) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.devices.printer_driver import split_raster
+
+    emu, drv = emulated
+    data = bytes(range(256)) * 9  # 72 bytes x 32 rows
+    block = cmd.align("center") + cmd.raster(72, 32, data)
+    parts = split_raster(block, 600)
+    assert len(parts) == 4 and all(p.startswith(cmd.align("center")) for p in parts)
+    assert all(len(p) <= 600 + 11 for p in parts)
+    assert b"".join(p[11:] for p in parts) == data
+    before = emu.status_requests
+    slow = EscPosPrinter(drv.port, 9600, status_timeout=0.5)  # 9600 baud: ~960-byte blocks
+    slow.print_blocks([cmd.INIT, cmd.raster(72, 100, bytes(7200)), cmd.cut()])
+    slow.close()
+    assert emu.status_requests - before >= 4 * 9  # a status check after every ~1 s of wire time
+    assert len(emu.receipts) == 0  # an all-white picture is blank paper: no receipt
+    assert split_raster(b"\x1dv0\x00", 10) == [b"\x1dv0\x00"]  # truncated: left alone
+
+
+def test_printer_without_status_support_prints_blind(emulated) -> None:  # type: ignore[no-untyped-def]
+    emu, drv = emulated
+    blind = EscPosPrinter(drv.port, 115200, status_supported=False)
+    blind.print_blocks(r.render_receipt_blocks(r.load_template("payment"), r.sample_data(), PROFILE))
+    blind.close()
+    support.wait_until(lambda: len(emu.receipts) == 1, timeout=5, what="the blind job printed")
+    assert emu.status_requests == 0

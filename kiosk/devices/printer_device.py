@@ -29,7 +29,8 @@ def _serial(profile: dict[str, Any]) -> dict[str, Any]:
 def open_printer(profile: dict[str, Any], port: str) -> EscPosPrinter:
     if not port:
         raise UrError("printer: no port given (device path, socket://... or rfc2217://...)")
-    return EscPosPrinter(port, **_serial(profile))
+    status = bool((profile.get("printer") or {}).get("status", True))
+    return EscPosPrinter(port, status_supported=status, **_serial(profile))
 
 
 TEST_PAGE = parse_template({"name": "test_page", "blocks": [

@@ -35,14 +35,48 @@ class PrinterUnavailable(UrError):
         super().__init__(f"printer {state.value}" + (f": {detail}" if detail else ""))
 
 
+RASTER = b"\x1dv0"
+
+
+def split_raster(block: bytes, max_bytes: int) -> list[bytes]:
+    """Split a `[prefix] GS v 0 ...` block into several rasters of at most ~max_bytes.
+
+    Consecutive rasters print as one picture, and the driver may ask for status
+    between them: at 9600 baud a 576-dot band of 256 rows would be 19 s on the
+    wire with no chance to notice a dead printer. Other blocks pass unchanged.
+    """
+    at = block.find(RASTER)
+    if at < 0 or len(block) <= max_bytes or at + 8 > len(block):
+        return [block]
+    prefix, hdr = block[:at], block[at:at + 8]
+    mode, wb, rows = hdr[3], hdr[4] | hdr[5] << 8, hdr[6] | hdr[7] << 8
+    data = block[at + 8:]
+    if wb == 0 or len(data) != wb * rows or mode not in (0, 1, 2, 3):
+        return [block]
+    step = max(1, max_bytes // wb)
+    out = []
+    for top in range(0, rows, step):
+        n = min(step, rows - top)
+        out.append(prefix + bytes([0x1D, 0x76, 0x30, mode, wb & 0xFF, wb >> 8, n & 0xFF, n >> 8])
+                   + data[top * wb:(top + n) * wb])
+    return out
+
+
 class EscPosPrinter:
-    """One printer on one port (device path, pty, socket://, rfc2217://)."""
+    """One printer on one port (device path, pty, socket://, rfc2217://).
+
+    `status_supported=False` is for models without DLE EOT: jobs are then sent
+    blind and the state is only what the port itself can tell (open or not).
+    """
 
     def __init__(self, port: str, baudrate: int = 9600, *, bytesize: int = 8,
                  parity: str = "N", stopbits: float = 1, rtscts: bool = False,
                  xonxoff: bool = False, status_timeout: float = 1.0,
-                 write_timeout: float = 2.0) -> None:
+                 write_timeout: float = 1.5, status_supported: bool = True) -> None:
         self.port = port
+        self.status_supported = status_supported
+        # About one second of wire time per block, so status comes often enough.
+        self.max_block_bytes = max(512, baudrate // 10)
         self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
                              stopbits=stopbits, rtscts=rtscts, xonxoff=xonxoff)
         self.status_timeout = status_timeout
@@ -98,12 +132,16 @@ class EscPosPrinter:
     # -- status -----------------------------------------------------------
     def status(self) -> PrinterStatus:
         """Ask DLE EOT 1..4 and decode; PrinterUnavailable(NO_RESPONSE) on silence."""
+        if not self.status_supported:
+            self.open()
+            return PrinterStatus()
         self.write(QUERY_ALL)
         assert self._ser is not None
         baud = int(self.settings["baudrate"])
         timeout = self.status_timeout + self._since_query * 10 / max(baud, 1)
         self._since_query = 0
-        deadline = time.monotonic() + min(timeout, 4.0)
+        timeout = min(timeout, 3.0)  # with write_timeout: a dead printer costs < 5 s
+        deadline = time.monotonic() + timeout
         got = bytearray()
         try:
             while len(got) < self._owed and time.monotonic() < deadline:
@@ -139,12 +177,13 @@ class EscPosPrinter:
         st = self.status()
         if not st.state.can_print:
             raise PrinterUnavailable(st.state)
-        for blk in blocks:
-            self.write(blk)
-            st = self.status()
-            if not st.state.can_print:
-                self._abandon()
-                raise PrinterUnavailable(st.state, "while printing")
+        for big in blocks:
+            for blk in split_raster(big, self.max_block_bytes):
+                self.write(blk)
+                st = self.status()
+                if not st.state.can_print:
+                    self._abandon()
+                    raise PrinterUnavailable(st.state, "while printing")
         return st
 
     def _abandon(self) -> None:
