@@ -198,3 +198,24 @@ class PrintSpooler:
             except UrError:
                 log.exception("print spooler")
             stop.wait(interval)
+
+
+def make_spooler(store: KioskStore, profile: dict[str, Any], port: str,
+                 on_change: Callable[[JobView], None] | None = None) -> PrintSpooler:
+    """A spooler for the printer a profile dict (firmware_config.profile_dict) describes."""
+    from kiosk.devices.printer_device import open_printer
+
+    return PrintSpooler(PrintJournal(store), open_printer(profile, port),
+                        ReceiptProfile.from_mapping(profile), on_change)
+
+
+def screen_status(spooler: PrintSpooler) -> dict[str, Any]:
+    """What the screen shows: the oldest open job (if any) and the printer's state."""
+    jobs = spooler.journal.open_jobs()
+    st = spooler.printer_state
+    return {
+        "printer_state": st.value,
+        "printer_message": STATE_MESSAGES[st],
+        "job": jobs[0].as_dict() if jobs else None,
+        "open_jobs": len(jobs),
+    }

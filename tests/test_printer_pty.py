@@ -259,3 +259,22 @@ def test_printer_without_status_support_prints_blind(emulated) -> None:  # type:
     blind.close()
     support.wait_until(lambda: len(emu.receipts) == 1, timeout=5, what="the blind job printed")
     assert emu.status_requests == 0
+
+
+def test_make_spooler_from_a_profile_and_screen_status(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from firmware_config.profiles import load_profile, profile_dict
+    from kiosk.print_journal import make_spooler, screen_status
+
+    emu, drv = emulated
+    emu.set_fault("cover_open")
+    sp = make_spooler(KioskStore(tmp_path / "s"), profile_dict(load_profile("epson_tm_t20ii_80mm")),
+                      drv.port)
+    sp.journal.submit("pay-x", "payment", r.sample_data())
+    sp.run_once()
+    s = screen_status(sp)
+    assert s["printer_state"] == "cover_open" and s["job"]["state"] == WAITING
+    assert s["job"]["message"] == "Printer cover is open"
+    emu.set_fault("ready")
+    sp.run_once()
+    assert screen_status(sp)["open_jobs"] == 0 and len(emu.receipts) == 1
+    sp.printer.close()
