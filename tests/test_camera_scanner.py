@@ -71,3 +71,23 @@ def test_video_file_codes_once_each_with_downscale_and_fps_cap(tmp_path: Path) -
 def test_missing_camera_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(CameraError, match="cannot open"):
         list(CameraScanner(str(tmp_path / "none.avi")).codes())
+
+
+def test_scanner_device_codes_from_a_camera_profile_and_cli_scan_test(tmp_path: Path) -> None:
+    import threading
+
+    from firmware_config.profiles import load_profile, profile_dict
+    from kiosk.devices import scanner_device
+    from tests import support
+
+    path = tmp_path / "cam.avi"
+    _video(path, [qr_frame("UR1:CAM")] * 20)
+    prof = profile_dict(load_profile("usb_camera"))
+    got = list(scanner_device.codes(prof, str(path), threading.Event()))
+    assert [c.data for c in got] == [b"UR1:CAM"]
+    r = support.run_cli(["ur-kiosk", "devices", "test", "scanner", "--profile", "usb_camera",
+                         "--port", str(path), "--timeout", "5"])
+    assert r.returncode == 0 and "code: UR1:CAM" in r.stdout, r.stdout + r.stderr
+    r = support.run_cli(["ur-kiosk", "devices", "diagnose", "--profile", "usb_camera",
+                         "--port", str(tmp_path / "missing.avi")])
+    assert r.returncode == 1 and "unavailable" in r.stdout

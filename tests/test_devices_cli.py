@@ -138,3 +138,16 @@ def test_config_validate_errors_are_one_line(tmp_path: Path) -> None:
 def test_terminal_without_its_module_says_not_installed() -> None:
     r = support.run_cli(["ur-kiosk", "emulate", "terminal"], timeout=60)
     assert r.returncode == 2 and "terminal support not installed" in r.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("kiosk.devices.terminal_device") is None
+                    or not (support.REPO / "firmware_config/profiles/zvt_terminal_generic.toml").exists(),
+                    reason="terminal support (ZVT) not merged here yet")
+def test_terminal_through_the_same_cli() -> None:
+    with emulator("terminal") as (_proc, port):
+        r = support.run_cli(["ur-kiosk", "devices", "test", "terminal",
+                             "--profile", "zvt_terminal_generic", "--port", port])
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = support.run_cli(["ur-kiosk", "devices", "diagnose",
+                             "--profile", "zvt_terminal_generic", "--port", port])
+        assert r.returncode == 0, r.stdout + r.stderr

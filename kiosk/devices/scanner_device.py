@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from kiosk.devices.camera_scanner import CameraError, CameraScanner
 from kiosk.devices.scanner_config import ScannerConfigError
 from kiosk.devices.scanner_driver import READY, SerialScanner
 from kiosk.devices.scanner_emulator import ScannerEmulator
+from kiosk.devices.scanner_framing import ScannedCode
 
 
 def _settings(profile: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +43,26 @@ def _is_camera(profile: dict[str, Any]) -> bool:
 
 def _camera_source(profile: dict[str, Any], port: str) -> int | str:
     return port or (profile.get("camera") or {}).get("device", 0)
+
+
+def codes(profile: dict[str, Any], port: str, stop: threading.Event) -> Iterator[ScannedCode]:
+    """One stream of ScannedCode events, whichever interface the profile names.
+
+    Serial: reopens after unplug and keeps going. Camera: ends when the source
+    ends (a video file) or cannot be opened (CameraError).
+    """
+    if _is_camera(profile):
+        cam_s = profile.get("camera") or {}
+        cam = CameraScanner(_camera_source(profile, port), max_fps=float(cam_s.get("max_fps", 10)),
+                            max_width=int(cam_s.get("max_width", 640)))
+        yield from cam.codes(stop)
+        return
+    drv = open_scanner(profile, port)
+    try:
+        while not stop.is_set():
+            yield from drv.poll(0.1)
+    finally:
+        drv.close()
 
 
 def diagnose(profile: dict[str, Any], port: str) -> dict[str, Any]:
