@@ -30,6 +30,14 @@ def _options(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+def default_map(args: argparse.Namespace) -> str | None:
+    """The kiosk's own device map: DATA_DIR/devices.toml, when there is one."""
+    from kiosk.store import data_dir
+
+    p = data_dir(getattr(args, "data", None)) / "devices.toml"
+    return str(p) if p.exists() else None
+
+
 def _resolve(args: argparse.Namespace, kind: str | None) -> tuple[Any, dict[str, Any], str]:
     """(profile model, profile dict, port) from --map/--device or --profile/--port."""
     if getattr(args, "map", None) and getattr(args, "device", None):
@@ -62,6 +70,8 @@ def _result(args: argparse.Namespace, title: str, r: dict[str, Any]) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if not args.map and not args.profiles:
+        args.map = default_map(args)
     if args.map:
         dm = fp.load_device_map(args.map)
         rows = []
@@ -91,6 +101,11 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    if not args.map and not args.profile:
+        args.map = default_map(args)
+        if not args.map:
+            raise UrError("no device map: pass --map FILE (or put devices.toml in the data "
+                          "directory), or --profile NAME --port PORT")
     if args.map and not args.device:
         rep = device_health.report(args.map)
         lines = [f"{name:<18} {r['state']:<22} {r.get('details', {}).get('message', '')}"
@@ -150,8 +165,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     dev = sub.add_parser("devices", help="receipt printer, card terminal, QR scanner")
     ds = dev.add_subparsers(dest="devices_command", required=True)
 
-    p = ds.add_parser("list", help="shipped profiles, or the devices of a device map")
-    p.add_argument("--map", help="device map TOML")
+    p = ds.add_parser("list", help="the kiosk's devices (device map), or shipped profiles")
+    p.add_argument("--map", help="device map TOML (default: DATA_DIR/devices.toml)")
+    p.add_argument("--profiles", action="store_true", help="list the shipped profiles")
     p.set_defaults(func=cmd_list)
 
     p = ds.add_parser("test", help="test print / registration / scan test")
@@ -160,7 +176,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--timeout", type=float, help="scanner: seconds to wait for a scan")
     p.set_defaults(func=cmd_test)
 
-    p = ds.add_parser("diagnose", help="state of every device in a map, or of one device")
+    p = ds.add_parser("diagnose", help="state of every device (DATA_DIR/devices.toml or "
+                      "--map), or of one device")
     _target(p)
     p.set_defaults(func=cmd_diagnose)
 

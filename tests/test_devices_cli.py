@@ -151,3 +151,16 @@ def test_terminal_through_the_same_cli() -> None:
         r = support.run_cli(["ur-kiosk", "devices", "diagnose",
                              "--profile", "zvt_terminal_generic", "--port", port])
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_diagnose_uses_the_data_dir_device_map(tmp_path: Path) -> None:
+    r = support.run_cli(["ur-kiosk", "--data", str(tmp_path), "devices", "diagnose"])
+    assert r.returncode == 2 and "no device map" in r.stderr
+    (tmp_path / "devices.toml").write_text(
+        f'[devices.printer]\nprofile = "generic_58mm"\nport = "{tmp_path / "gone"}"\n')
+    r = support.run_cli(["ur-kiosk", "--data", str(tmp_path), "devices", "diagnose"])
+    assert r.returncode == 1 and "no_response" in r.stdout
+    r = support.run_cli(["ur-kiosk", "--data", str(tmp_path), "devices", "list"])
+    assert r.returncode == 0 and "ZJ-5870" in r.stdout
+    r = support.run_cli(["ur-kiosk", "--data", str(tmp_path), "devices", "list", "--profiles"])
+    assert r.returncode == 0 and "honeywell_1400g_serial" in r.stdout

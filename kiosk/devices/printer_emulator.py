@@ -182,15 +182,11 @@ class PrinterEmulator:
     def _finish(self) -> None:
         img = self.paper.finished.pop()
         self.receipts.append(img)
-        self.receipt_texts.append(list(self.paper_texts_before_cut))
+        self.receipt_texts.append(list(self.paper.last_job_text))
         if self.out_dir:
             path = self.out_dir / f"receipt-{len(self.receipts):04d}.png"
             img.save(path)
             log.info("printer emulator: receipt saved to %s", path)
-
-    @property
-    def paper_texts_before_cut(self) -> list[str]:
-        return self.paper.last_job_text
 
     # -- pty loop ---------------------------------------------------------------
     def serve(self, fd: int, stop: threading.Event) -> None:
