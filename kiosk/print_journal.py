@@ -183,11 +183,11 @@ class PrintSpooler:
         self._changed(self.journal._set(job_id, state=PRINTING, reason=None, started=True,
                                         attempts=attempts + 1, reprinted=reprint))
         try:
-            self.printer.print_blocks(blocks)
+            st = self.printer.print_blocks(blocks)
         except PrinterUnavailable as e:
             self.printer_state = e.state
             return self._changed(self.journal._set(job_id, state=WAITING, reason=e.state.value))
-        self.printer_state = PrinterState.READY
+        self.printer_state = st.state  # e.g. paper_near_end: printed, but tell the staff
         return self._changed(self.journal._set(job_id, state=DONE, reason=None))
 
     def run_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
