@@ -5,6 +5,7 @@ overlong lines, unplug/replug, firmware settings in both dialects."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,37 @@ def test_missing_port_is_disconnected_not_an_exception(tmp_path: Path) -> None:
     drv = SerialScanner(str(tmp_path / "nothing"), 9600)
     assert drv.poll(0.05) == [] and drv.state == DISCONNECTED and drv.last_error
     assert not os.path.exists(tmp_path / "nothing")
+
+
+def test_socket_url_scanner_reconnects_after_the_server_drops(tmp_path: Path) -> None:
+    """A scanner behind a serial device server (socket://): connection lost and back."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    sent = threading.Event()
+
+    def serve(code: bytes, keep: bool) -> None:
+        conn, _ = srv.accept()
+        # pyserial discards what is waiting when it opens the port; a person scans later.
+        time.sleep(0.3)
+        conn.sendall(code)
+        sent.set()
+        if not keep:
+            conn.close()  # the device server drops the line
+
+    t = threading.Thread(target=serve, args=(b"]Q1first\r", False), daemon=True)
+    t.start()
+    drv = SerialScanner(f"socket://127.0.0.1:{port}", 9600, reopen_interval=0.1)
+    try:
+        assert _collect(drv, 1) == [ScannedCode(b"first", "]Q1")]
+        support.wait_until(lambda: drv.poll(0.05) == [] and drv.state == DISCONNECTED, timeout=3,
+                           what="driver notices the dropped connection")
+        t = threading.Thread(target=serve, args=(b"]Q1second\r\n", True), daemon=True)
+        t.start()
+        assert _collect(drv, 1) == [ScannedCode(b"second", "]Q1")]
+        assert drv.reconnects == 2
+    finally:
+        drv.close()
+        srv.close()
