@@ -371,3 +371,33 @@ def fill_outbox(kiosk_dir: Path, n: int, start: int = 1) -> list[str]:
                 "submitted_at": datetime.now(UTC).isoformat()})
     store.close()
     return numbers
+@contextmanager
+def printer_emulator(width_dots: int = 576, out_dir: Path | None = None) -> Iterator[tuple[object, PtyPair]]:
+    """A PrinterEmulator serving a real pty in a thread; yields (emulator, pty)."""
+    from kiosk.devices.printer_emulator import PrinterEmulator
+
+    p = PtyPair()
+    emu = PrinterEmulator(width_dots, out_dir)
+    thread, stop = emu.start_thread(p.fd)
+    try:
+        yield emu, p
+    finally:
+        stop.set()
+        thread.join(5)
+        p.close()
+
+
+@contextmanager
+def scanner_emulator(tmp: Path, **options: object) -> Iterator[object]:
+    """A ScannerEmulator plugged in behind `tmp/scanner` (a stable link path)."""
+    from kiosk.devices.scanner_emulator import ScannerEmulator
+
+    emu = ScannerEmulator(tmp / "scanner", **options)  # type: ignore[arg-type]
+    emu.plug()
+    thread, stop = emu.start_thread()
+    try:
+        yield emu
+    finally:
+        stop.set()
+        thread.join(5)
+        emu.unplug()

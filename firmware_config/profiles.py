@@ -1,0 +1,352 @@
+"""Device profiles (TOML data files, one per model) and the kiosk's device map.
+
+Profiles are what a technician applies: serial framing, paper width, code
+page, QR and cutter support, scanner prefixes/suffixes, terminal password,
+plus the settings pushed into device firmware. They are data, validated with
+pydantic on load; every error names the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import ValidationError as PydanticError
+
+from contract.errors import UrError, ValidationError
+from firmware_config import capabilities as caps
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SerialSettings(_Strict):
+    port: str = ""
+    baudrate: int = 9600
+    bytesize: Literal[5, 6, 7, 8] = 8
+    parity: Literal["N", "E", "O", "M", "S"] = "N"
+    stopbits: Literal[1, 1.5, 2] = 1
+    flow_control: Literal["none", "rtscts", "xonxoff", "dsrdtr"] = "none"
+
+    @field_validator("baudrate")
+    @classmethod
+    def _baud(cls, v: int) -> int:
+        if v not in BAUDRATES:
+            raise ValueError(f"must be one of {', '.join(map(str, BAUDRATES))}")
+        return v
+
+    def pyserial(self) -> dict[str, Any]:
+        return dict(baudrate=self.baudrate, bytesize=self.bytesize, parity=self.parity,
+                    stopbits=self.stopbits, rtscts=self.flow_control == "rtscts",
+                    xonxoff=self.flow_control == "xonxoff")
+
+
+class FirmwareCommand(_Strict):
+    name: str
+    hex: str
+
+    @field_validator("hex")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        try:
+            b = bytes.fromhex(v)
+        except ValueError:
+            raise ValueError("must be hexadecimal bytes, e.g. '1b 74 10'") from None
+        if not b:
+            raise ValueError("must not be empty")
+        return v
+
+    def data(self) -> bytes:
+        return bytes.fromhex(self.hex)
+
+
+class PrinterSettings(_Strict):
+    paper_width_dots: int | None = Field(default=None, ge=96, le=1024)
+    code_page: int | None = Field(default=None, ge=0, le=255)
+    native_qr: bool | None = None
+    cutter: bool | None = None
+    status: bool = True
+    qr_module_dots: int = Field(default=6, ge=2, le=16)
+
+
+class PrinterFirmware(_Strict):
+    commands: list[FirmwareCommand] = []
+
+
+class PrinterProfile(_Strict):
+    model: str
+    kind: Literal["printer"]
+    description: str = ""
+    capability_model: str
+    serial: SerialSettings = SerialSettings()
+    printer: PrinterSettings = PrinterSettings()
+    firmware: PrinterFirmware = PrinterFirmware()
+
+    @field_validator("capability_model")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        try:
+            caps.capabilities(v)
+        except UrError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> PrinterProfile:
+        r = self.resolved()
+        if not r["paper_width_dots"]:
+            raise ValueError(f"capability model {self.capability_model!r} has no paper width: "
+                             "set printer.paper_width_dots")
+        cp = r["code_page"]
+        if cp is not None and cp not in r["code_pages"]:
+            raise ValueError(f"printer.code_page {cp} is not a code page of "
+                             f"{self.capability_model}")
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """Capability database values, overridden by this profile's [printer] table."""
+        s = caps.summary(self.capability_model)
+        p = self.printer
+        return {
+            "paper_width_dots": p.paper_width_dots or s["paper_width_dots"],
+            "native_qr": s["native_qr"] if p.native_qr is None else p.native_qr,
+            "cutter": s["cutter"] if p.cutter is None else p.cutter,
+            "code_page": p.code_page,
+            "code_pages": s["code_pages"],
+            "status": p.status,
+            "qr_module_dots": p.qr_module_dots,
+            "capability_model": self.capability_model,
+            "vendor": s["vendor"],
+        }
+
+
+class ScannerSettings(_Strict):
+    interface: Literal["serial", "camera"] = "serial"
+    terminator: Literal["cr", "lf", "crlf"] = "cr"
+    stx: bool = False
+    aim: bool = True
+    prefix: str = ""
+    dialect: Literal["honeywell", "zebra", "none"] = "none"
+    max_line: int = Field(default=8192, ge=16, le=1 << 20)
+
+
+class CameraSettings(_Strict):
+    device: int | str = 0
+    max_fps: float = Field(default=10.0, gt=0, le=60)
+    max_width: int = Field(default=640, ge=160, le=3840)
+
+
+class ScannerFirmware(_Strict):
+    honeywell_commands: list[str] = []
+    ssi_params: dict[str, int] = {}
+
+    @field_validator("honeywell_commands")
+    @classmethod
+    def _menu(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not c or not c.isascii() or not c.isalnum():
+                raise ValueError(f"menu command {c!r} must be ASCII letters and digits")
+        return v
+
+    @field_validator("ssi_params")
+    @classmethod
+    def _ssi(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, val in v.items():
+            if not k.isdigit() or not 0 <= int(k) < 0xF0 or not 0 <= val <= 255:
+                raise ValueError(f"SSI parameter {k}={val}: number 0..239, value 0..255")
+        return v
+
+
+class ScannerProfile(_Strict):
+    model: str
+    kind: Literal["scanner"]
+    description: str = ""
+    serial: SerialSettings = SerialSettings()
+    scanner: ScannerSettings = ScannerSettings()
+    camera: CameraSettings = CameraSettings()
+    firmware: ScannerFirmware = ScannerFirmware()
+
+    @model_validator(mode="after")
+    def _dialect_matches(self) -> ScannerProfile:
+        fw = self.firmware
+        if fw.honeywell_commands and self.scanner.dialect != "honeywell":
+            raise ValueError("firmware.honeywell_commands need scanner.dialect = 'honeywell'")
+        if fw.ssi_params and self.scanner.dialect != "zebra":
+            raise ValueError("firmware.ssi_params need scanner.dialect = 'zebra'")
+        return self
+
+
+class TerminalSettings(_Strict):
+    port: str = ""
+    baudrate: int = 9600
+    bytesize: Literal[5, 6, 7, 8] = 8
+    parity: Literal["N", "E", "O", "M", "S"] = "N"
+    stopbits: Literal[1, 1.5, 2] = 2
+    password: str = "000000"
+    currency: int = Field(default=368, ge=1, le=999)
+    exponent: int = Field(default=0, ge=0, le=3)
+    timeout_s: float = Field(default=180.0, gt=0, le=600)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _password(cls, v: Any) -> str:
+        s = str(v)
+        if len(s) != 6 or not s.isdigit():
+            raise ValueError("must be exactly 6 digits (ZVT password)")
+        return s
+
+    @field_validator("baudrate")
+    @classmethod
+    def _baud(cls, v: int) -> int:
+        if v not in BAUDRATES:
+            raise ValueError(f"must be one of {', '.join(map(str, BAUDRATES))}")
+        return v
+
+
+class TerminalProfile(_Strict):
+    model: str
+    kind: Literal["terminal"]
+    description: str = ""
+    terminal: TerminalSettings
+
+
+Profile = Annotated[PrinterProfile | ScannerProfile | TerminalProfile, Field(discriminator="kind")]
+_PROFILE = TypeAdapter(Profile)
+
+
+class DeviceEntry(_Strict):
+    profile: str
+    port: str = ""
+    enabled: bool = True
+
+
+class DeviceMap(_Strict):
+    kiosk: str = ""
+    devices: dict[str, DeviceEntry]
+
+
+def _problems(e: PydanticError, drop_tag: bool = False) -> list[str]:
+    """One 'field.path: reason' per error (the union tag, e.g. 'printer', dropped)."""
+    out = []
+    for err in e.errors():
+        loc = list(err["loc"])[1 if drop_tag else 0:]
+        msg = err["msg"].removeprefix("Value error, ")
+        out.append(f"{'.'.join(str(x) for x in loc) or '(top)'}: {msg}")
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UrError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise ValidationError(f"{path}: not UTF-8 text", [str(e)]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValidationError(f"{path}: not valid TOML", [str(e)]) from None
+
+
+def parse_profile(raw: dict[str, Any], source: str = "profile") -> PrinterProfile | ScannerProfile | TerminalProfile:
+    if raw.get("kind") not in ("printer", "scanner", "terminal"):
+        raise ValidationError(f"{source} is not a valid device profile",
+                              [f"kind: must be 'printer', 'scanner' or 'terminal', got {raw.get('kind')!r}"])
+    try:
+        return _PROFILE.validate_python(raw)
+    except PydanticError as e:
+        raise ValidationError(f"{source} is not a valid device profile",
+                              _problems(e, drop_tag=True)) from None
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return p
+    return PROFILE_DIR / f"{name_or_path}.toml"
+
+
+def load_profile(name_or_path: str | Path) -> PrinterProfile | ScannerProfile | TerminalProfile:
+    """A profile by name (firmware_config/profiles/NAME.toml) or by path."""
+    path = profile_path(name_or_path)
+    return parse_profile(_read_toml(path), str(path))
+
+
+def list_profiles() -> dict[str, str]:
+    """Profile name -> kind, for every shipped profile that loads."""
+    out = {}
+    for p in sorted(PROFILE_DIR.glob("*.toml")):
+        try:
+            out[p.stem] = load_profile(p).kind
+        except UrError as e:
+            out[p.stem] = f"INVALID: {e}"
+    return out
+
+
+def parse_device_map(raw: dict[str, Any], source: str = "device map",
+                     base: Path | None = None) -> DeviceMap:
+    try:
+        dm = DeviceMap.model_validate(raw)
+    except PydanticError as e:
+        raise ValidationError(f"{source} is not a valid device map", _problems(e)) from None
+    problems = []
+    for name, entry in dm.devices.items():
+        path = profile_path(entry.profile)
+        if not path.exists() and base is not None and (base / entry.profile).exists():
+            entry.profile = str(base / entry.profile)
+        try:
+            prof = load_profile(entry.profile)
+        except UrError as e:
+            problems.append(f"devices.{name}.profile: {e}")
+            continue
+        needs_port = not (isinstance(prof, ScannerProfile) and prof.scanner.interface == "camera")
+        if entry.enabled and needs_port and not (entry.port or _profile_port(prof)):
+            problems.append(f"devices.{name}.port: missing (and the profile names no port)")
+    if problems:
+        raise ValidationError(f"{source} is not a valid device map", problems)
+    return dm
+
+
+def _profile_port(p: PrinterProfile | ScannerProfile | TerminalProfile) -> str:
+    if isinstance(p, TerminalProfile):
+        return p.terminal.port
+    return p.serial.port
+
+
+def load_device_map(path: str | Path) -> DeviceMap:
+    p = Path(path)
+    return parse_device_map(_read_toml(p), str(p), p.parent)
+
+
+def validate_file(path: str | Path) -> dict[str, Any]:
+    """`ur-kiosk config validate`: a profile or a device map, whichever the file is."""
+    p = Path(path)
+    raw = _read_toml(p)
+    if "devices" in raw:
+        dm = parse_device_map(raw, str(p), p.parent)
+        return {"file": str(p), "type": "device_map", "devices": sorted(dm.devices)}
+    prof = parse_profile(raw, str(p))
+    out: dict[str, Any] = {"file": str(p), "type": "profile", "kind": prof.kind,
+                           "model": prof.model}
+    if isinstance(prof, PrinterProfile):
+        r = prof.resolved()
+        out.update({k: r[k] for k in ("paper_width_dots", "native_qr", "cutter",
+                                      "capability_model")})
+    return out
+
+
+def device_port(entry: DeviceEntry, prof: PrinterProfile | ScannerProfile | TerminalProfile) -> str:
+    return entry.port or _profile_port(prof)
+
+
+def profile_dict(prof: PrinterProfile | ScannerProfile | TerminalProfile) -> dict[str, Any]:
+    """The dict the device modules take (printers get their resolved capabilities)."""
+    d = prof.model_dump()
+    if isinstance(prof, PrinterProfile):
+        d["printer"] = {**d["printer"], **{k: v for k, v in prof.resolved().items()
+                                          if k != "code_pages"}}
+    return d
