@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from central import applications, kiosks
+from central import applications, complaints, kiosks
 
 Handler = Callable[[Session, str, str, dict[str, Any]], None]
 
@@ -31,4 +31,5 @@ def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, An
 STREAMS: dict[str, StreamSpec] = {
     "applications": StreamSpec(applications.handle_submission, ordered=True),
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
+    "complaints": StreamSpec(complaints.handle, ordered=True),
 }
