@@ -269,7 +269,8 @@ def act(case: Case, action: str, now: datetime, actor: str, note: str = "",
         new = replace(_enter(case, case.index, now, agency=to), step_visits=case.step_visits)
         extra["from_agency"] = case.agency
     elif action in ("return", "request_visit"):
-        left = max(0.0, ((case.sla_due or now) - now).total_seconds())
+        # Negative when already overdue: the breach stays a breach after the citizen's turn.
+        left = ((case.sla_due or now) - now).total_seconds()
         new = replace(case, status=RETURNED if action == "return" else VISIT_REQUESTED,
                       since=now, sla_due=None, sla_left_s=left)
     elif action in ("resubmit", "visit_done"):
