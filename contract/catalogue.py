@@ -25,6 +25,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -212,6 +213,14 @@ def pydantic_problems(e: PydanticError, prefix: str = "") -> list[str]:
 
 
 def parse(data: bytes | str) -> Catalogue:
+    """Parse and validate; the last few bodies are cached (a national catalogue
+    takes ~0.2 s to validate and kiosks parse it on every application). Treat the
+    result as read-only: change it with `model_copy(update=...)`."""
+    return _parse_cached(data.encode() if isinstance(data, str) else bytes(data))
+
+
+@lru_cache(maxsize=4)
+def _parse_cached(data: bytes) -> Catalogue:
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
