@@ -18,9 +18,14 @@ from contract.errors import UrError
 from tests import support
 
 
-@pytest.fixture
-def S(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = db.make_engine(support.sqlite_url(tmp_path / "c.db"))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def S(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The same casework on SQLite and on PostgreSQL (skipped when it does not answer)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = support.sqlite_url(tmp_path / "c.db")
+    engine = db.make_engine(url)
     db.init_schema(engine)
     sessions = db.sessions(engine)
     with sessions.begin() as s:
