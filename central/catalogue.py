@@ -110,9 +110,30 @@ def load(path: Path | str | None = None) -> cat.Catalogue:
         for ref in [s["institution"], *s["agencies"]]:
             if ref not in where_inst:
                 problems.append(f"{where_svc[s['id']]}: services[{s['id']}]: names unknown institution {ref!r}")
+    problems += _workflow_problems(services, where_svc)
     if problems:
         raise ValidationError(f"catalogue at {root} rejected ({len(problems)} problems)", problems)
     return cat.from_obj({"version": 0, "institutions": insts, "services": services})
+
+
+def _workflow_problems(services: list[dict[str, Any]], where: dict[str, str]) -> list[str]:
+    """A service's workflow override must exist and be meant for its kind."""
+    from central import workflows
+
+    wanted = [s for s in services if s.get("workflow")]
+    if not wanted:
+        return []
+    defs = workflows.load_definitions()
+    out = []
+    for s in wanted:
+        d = defs.get(s["workflow"])
+        if d is None:
+            out.append(f"{where[s['id']]}: services[{s['id']}].workflow: no workflow {s['workflow']!r} "
+                       f"in {workflows.DATA_FILE.name}")
+        elif d.kind != s["kind"]:
+            out.append(f"{where[s['id']]}: services[{s['id']}].workflow: {s['workflow']!r} is for "
+                       f"{d.kind} services, not {s['kind']}")
+    return out
 
 
 def load_seed() -> cat.Catalogue:
@@ -157,11 +178,21 @@ def fee_for_application(session: Session, service_id: str, version: int) -> cat.
     return cat.fee_for(at_version(session, version), service_id)
 
 
+_DELTAS: dict[tuple[str, str], bytes | None] = {}
+
+
 def build_delta(session: Session, have_version: int, latest: Dataset) -> bytes | None:
     """DELTA_BUILDERS["catalogue"]: only what changed since `have_version`, or None
-    (send the whole body) when the old version is unknown or the delta is not smaller."""
+    (send the whole body) when the old version is unknown or the delta is not smaller.
+    Deltas are remembered by (old hash, new hash): a hall of kiosks asking for the
+    same step costs one diff."""
     old = datasets.get(session, DATASET, have_version)
     if old is None:
         return None
-    delta = cat.make_delta(cat.parse(old.body), cat.parse(latest.body))
-    return delta if len(delta) < len(latest.body) else None
+    key = (old.sha256, latest.sha256)
+    if key not in _DELTAS:
+        delta = cat.make_delta(cat.parse(old.body), cat.parse(latest.body))
+        if len(_DELTAS) > 64:
+            _DELTAS.clear()
+        _DELTAS[key] = delta if len(delta) < len(latest.body) else None
+    return _DELTAS[key]

@@ -76,6 +76,8 @@ def test_bad_files_name_file_path_and_reason(tmp_path: Path) -> None:
     _edit(d / "moe.json", lambda o: o["services"][1].update(kind="procedural", visits=2))
     _edit(d / "bcc.json", lambda o: o["services"][0]["form"][3].update(type="colour"))
     _edit(d / "moh.json", lambda o: o["services"][0].update(agencies=["no-such-agency"]))
+    _edit(d / "mof-tax.json", lambda o: o["services"][0].update(workflow="birth-registration"))
+    _edit(d / "ndc.json", lambda o: o["services"][0].update(workflow="nope"))
     (d / "broken.json").write_text('{"institution": ')
     with pytest.raises(ValidationError) as e:
         central_catalogue.load(d)
@@ -87,6 +89,8 @@ def test_bad_files_name_file_path_and_reason(tmp_path: Path) -> None:
     assert "bcc.json: services[0].form[3].type:" in text
     assert "moh.json: services[birth-registration]: names unknown institution 'no-such-agency'" in p
     assert "broken.json: not valid JSON" in text
+    assert "mof-tax.json: services[tax-clearance].workflow: 'birth-registration' is for participatory services, not interactive" in p
+    assert "ndc.json: services[secured-document-check].workflow: no workflow 'nope' in workflows.json" in p
 
 
 def test_duplicates_across_files_and_wrong_institution(tmp_path: Path) -> None:
