@@ -162,6 +162,7 @@ class Catalogue(_Strict):
     services: list[Service]
     _by_id: dict[str, Service] = PrivateAttr(default_factory=dict)
     _inst: dict[str, Institution] = PrivateAttr(default_factory=dict)
+    _key: tuple[int, ...] = PrivateAttr(default=())
 
     @field_validator("services")
     @classmethod
@@ -186,17 +187,23 @@ class Catalogue(_Strict):
                         raise ValueError(f"service {s.id!r} names unknown institution {ref!r}")
         return self
 
-    def model_post_init(self, _ctx: Any) -> None:
-        self._by_id = {s.id: s for s in self.services}
-        self._inst = {i.id: i for i in self.institutions}
+    def _lookups(self) -> None:
+        # Rebuilt when the lists were replaced (model_copy(update=...) keeps private attrs).
+        key = (id(self.services), len(self.services), id(self.institutions), len(self.institutions))
+        if self._key != key:
+            self._by_id = {s.id: s for s in self.services}
+            self._inst = {i.id: i for i in self.institutions}
+            self._key = key
 
     def service(self, service_id: str) -> Service:
+        self._lookups()
         try:
             return self._by_id[service_id]
         except KeyError:
             raise UrError(f"unknown service {service_id!r}") from None
 
     def institution(self, inst_id: str) -> Institution | None:
+        self._lookups()
         return self._inst.get(inst_id)
 
 

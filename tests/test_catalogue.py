@@ -308,3 +308,11 @@ def test_cli_import_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["version"] == 1
     r = support.run_cli(["ur-central", "--db", url, "catalogue", "fee", "ordinary-passport", "--version", "1"])
     assert r.returncode == 0 and "91000 IQD" in r.stdout
+
+
+def test_lookups_follow_model_copy(seed: cat.Catalogue) -> None:
+    seed.service("ordinary-passport")
+    fewer = seed.model_copy(update={"services": [s for s in seed.services if s.id != "ordinary-passport"]})
+    with pytest.raises(UrError, match="unknown service"):
+        fewer.service("ordinary-passport")
+    assert seed.service("ordinary-passport").id == "ordinary-passport"
