@@ -9,6 +9,7 @@ Cases for complaints use the same table and engine (kind "complaint").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -206,6 +207,27 @@ def show(session: Session, number: str) -> dict[str, Any]:
             "steps": [{"id": s.id, "agency": s.agency, "role": s.role, "sla_hours": s.sla_hours}
                       for s in case.steps],
             "audit": audit.trail(session, row.number)}
+
+
+def handle_correction(session: Session, kiosk_id: str, message_id: str, payload: dict[str, Any]) -> None:
+    """Ingest handler for the `corrections` stream: the citizen's corrected form
+    replaces the stored one and the case goes back to the agency (resubmit)."""
+    try:
+        number = tracking.parse(str(payload["tracking"]))
+        fields = payload["fields"]
+        datetime.fromisoformat(str(payload["at"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UrError(f"correction payload invalid: {type(e).__name__} {e}") from None
+    app = session.get(applications.Application, number)
+    if app is None or app.kiosk_id != kiosk_id:
+        raise UrError(f"correction for {number}: no such application from this kiosk")
+    if not isinstance(fields, dict):
+        raise UrError("correction payload invalid: fields must be a map")
+    row, case = load_case(session, number)
+    if case.status != workflows.RETURNED:
+        raise UrError(f"correction for {number}: the application is {case.status}, not returned")
+    app.fields = json.dumps(fields, ensure_ascii=False)
+    act(session, number, "resubmit", "citizen", kiosk_id)  # central's clock: kiosk clocks may be off
 
 
 if start_application not in applications.SUBMISSION_HOOKS:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from central import applications, complaints, kiosks
+from central import applications, casework, complaints, kiosks
 
 Handler = Callable[[Session, str, str, dict[str, Any]], None]
 
@@ -32,4 +32,5 @@ STREAMS: dict[str, StreamSpec] = {
     "applications": StreamSpec(applications.handle_submission, ordered=True),
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
     "complaints": StreamSpec(complaints.handle, ordered=True),
+    "corrections": StreamSpec(casework.handle_correction, ordered=True),
 }

@@ -1,5 +1,6 @@
-"""`ur-kiosk catalogue search | show` and `ur-kiosk complaint file`: what the
-citizen's catalogue and complaint screens do, headless and offline."""
+"""`ur-kiosk catalogue search | show`, `ur-kiosk complaint file` and
+`ur-kiosk resubmit`: what the citizen's catalogue, complaint and correction
+screens do, headless and offline."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import argparse
 
 from contract import catalogue as cat
 from contract import cli_base
-from kiosk import applications, catalogue_search, complaints
+from kiosk import applications, catalogue_search, complaints, corrections
+from kiosk.applications_cli import parse_fields
 from kiosk.context import open_enrolled, open_store
 
 
@@ -37,6 +39,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--name", help="leave out to complain anonymously")
     p.add_argument("--mobile")
     p.set_defaults(func=cmd_complaint)
+
+    p = sub.add_parser("resubmit", help="correct an application central returned, and send it back")
+    p.add_argument("tracking")
+    p.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
+                   help="a corrected form field; repeat for each field")
+    p.set_defaults(func=cmd_resubmit)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -87,4 +95,11 @@ def cmd_complaint(args: argparse.Namespace) -> int:
                                   args.institution, args.name, args.mobile)
     cli_base.emit(args, {"tracking": r.tracking, "category": r.category, "anonymous": r.anonymous},
                   r.tracking)
+    return 0
+
+
+def cmd_resubmit(args: argparse.Namespace) -> int:
+    store, ident = open_enrolled(args)
+    number = corrections.resubmit(store, ident, args.tracking, parse_fields(args.field))
+    cli_base.emit(args, {"tracking": number, "status": "resubmitted"}, f"{number} resubmitted")
     return 0

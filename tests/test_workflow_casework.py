@@ -177,3 +177,21 @@ def test_office_maps_complaint_to_institution(S) -> None:  # type: ignore[no-unt
         assert s.scalars(select(casework.CaseRow.workflow).where(casework.CaseRow.number == n)).one() == "complaint"
         steps = json.loads(s.get(casework.CaseRow, n).state)["steps"]
         assert [x["agency"] for x in steps] == ["helpline-5599", "moj-notary", "helpline-5599"]
+
+
+def test_corrections_only_from_the_same_kiosk_and_only_when_returned(S) -> None:  # type: ignore[no-untyped-def]
+    n = _submit(S, 10, "tax-clearance", 5000)
+    ok = {"tracking": n, "fields": {**_FIELDS, "full_name": "y"}, "at": datetime.now(UTC).isoformat()}
+    for kiosk, payload, msg in [("K1", ok, "is in_review, not returned"),
+                                ("K2", ok, "no such application from this kiosk"),
+                                ("K1", {"tracking": n}, "payload invalid"),
+                                ("K1", {**ok, "fields": [1]}, "fields must be a map")]:
+        with S.begin() as s, pytest.raises(UrError, match=msg):
+            casework.handle_correction(s, kiosk, "c", payload)
+    with S.begin() as s:
+        casework.act(s, n, "return", "clerk", "baghdad-tax", note="name misspelt")
+        casework.handle_correction(s, "K1", "c", ok)
+    with S() as s:
+        assert json.loads(s.get(applications.Application, n).fields)["full_name"] == "y"
+        trail = audit.trail(s, n)
+        assert trail[-1]["action"] == "resubmit" and trail[-1]["actor"] == "citizen" and trail[-1]["origin"] == "K1"

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from central import applications as central_apps
 from central import casework, db, downlink
 from central import catalogue as central_catalogue
 from central.worker import Worker
 from contract import catalogue as cat
 from contract import downlink as dl
-from kiosk import applications, complaints, datasets, identity
+from contract.errors import UrError
+from kiosk import applications, complaints, corrections, datasets, identity
 from kiosk.store import KioskStore
 from kiosk.sync.client import SyncClient, SyncConfig
 from tests import support
@@ -127,7 +129,17 @@ def test_every_kind_end_to_end(tmp_path: Path) -> None:
             rig.act(inter, "return", "tanker capacity looks wrong")
             rig.pump_until(_status_is(rig, inter, "returned"), "returned at kiosk")
             assert rig.kiosk_status(inter)["history"][-1]["note"] == "tanker capacity looks wrong"
-            rig.act(inter, "resubmit")
+            try:  # the kiosk refuses to correct a file that is not returned
+                corrections.resubmit(rig.store, rig.ident, proc, {})
+                raise AssertionError("corrected a completed application")
+            except UrError as e:
+                assert "only a returned application" in str(e)
+            corrections.resubmit(rig.store, rig.ident, inter, {"capacity_litres": "٣٢٠٠٠"})
+            rig.pump_until(_status_is(rig, inter, "in_review"), "corrected file back with the agency")
+            with rig.S() as s:
+                stored = json.loads(s.get(central_apps.Application, inter).fields)
+                assert stored["capacity_litres"] == "32000" and stored["product"] == "kerosene"
+                assert casework.show(s, inter)["audit"][-1]["origin"] == "K1"
             rig.act(inter, "approve")
             rig.act(inter, "issue")
             rig.pump_until(_status_is(rig, inter, "completed"), "interactive completed at kiosk")
