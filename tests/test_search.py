@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central import catalogue as central_catalogue
 from central import catalogue_generator
@@ -139,3 +141,15 @@ def test_kiosk_cli_search_and_show_offline(tmp_path: Path) -> None:
     r = support.run_cli(["ur-kiosk", "--data", str(tmp_path / "empty"), "catalogue", "search", "x"])
     assert r.returncode == 2 and "no service catalogue" in r.stderr
     assert cat.LANGS == ("ar", "ckb", "en")
+
+
+_FUZZ_IX = Index(central_catalogue.load_seed())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from([None, *cat.LANGS]), st.integers(0, 30))
+def test_any_query_is_answered_within_the_limit(q: str, lang: str | None, limit: int) -> None:
+    hits = _FUZZ_IX.search(q, lang=lang, limit=limit)
+    assert len(hits) <= limit
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert normalise(normalise(q)) == normalise(q)
