@@ -7,6 +7,7 @@ Run: PYTHONPATH=. python -m bench.bench_catalogue
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -99,7 +100,9 @@ def _delta_rows(c: cat.Catalogue, label: str) -> list[tuple[str, str, str, str, 
 def main() -> None:
     national = catalogue_generator.generate(548, 63)
     tenfold = catalogue_generator.generate(5480, 630)
-    rows = [("figure", "value", "unit", "goal", "baseline/notes")]
+    rows = [("figure", "value", "unit", "goal", "baseline/notes"),
+             ("machine load, 1-min average", f"{os.getloadavg()[0]:.1f}", "runnable", "-",
+              f"{os.cpu_count()} cores shared; latency tails grow with load")]
     rows += _search_rows(national, "548 svc")
     rows += _search_rows(tenfold, "5480 svc")
     rows += _delta_rows(national, "548 svc")

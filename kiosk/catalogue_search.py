@@ -96,24 +96,32 @@ class _LangIndex:
                 d[doc] = weight
 
     def freeze(self) -> None:
+        # Postings split by weight class, so merging a prefix range is a series of
+        # dict.update calls (C speed) in ascending weight order: the last write is the max.
         self.vocab = sorted(self.post)
+        self.split: dict[str, list[dict[int, float]]] = {}
+        for tok, docs in self.post.items():
+            self.split[tok] = [{d: w for d, w in docs.items() if w == cls} for cls in _CLASSES]
+        self.post = {}
         self.prefix = lru_cache(maxsize=4096)(self._prefix)
 
     def _prefix(self, q: str) -> dict[int, float]:
         lo = bisect.bisect_left(self.vocab, q)
         hi = bisect.bisect_left(self.vocab, q + "\U0010ffff", lo)
-        if hi - lo == 1:
-            d = self.post[self.vocab[lo]]
-            return d if self.vocab[lo] != q else {k: v * EXACT_BONUS for k, v in d.items()}
+        toks = self.vocab[lo:hi]
+        exact = self.split.get(q) if toks and toks[0] == q else None
         acc: dict[int, float] = {}
-        for i in range(lo, hi):
-            tok = self.vocab[i]
-            mult = EXACT_BONUS if tok == q else 1.0
-            for doc, w in self.post[tok].items():
-                w *= mult
-                if acc.get(doc, 0) < w:
-                    acc[doc] = w
+        for c in range(len(_CLASSES)):
+            for tok in toks:
+                part = self.split[tok][c]
+                if part and tok != q:
+                    acc.update(part)
+            if exact is not None and exact[c]:
+                acc.update({d: w * EXACT_BONUS for d, w in exact[c].items()})
         return acc
+
+
+_CLASSES = (DESC_W, INST_W, NAME_W)  # ascending; x EXACT_BONUS stays below the next class
 
 
 class Index:
@@ -166,12 +174,13 @@ class Index:
                     scores = {d: s + post[d] for d, s in scores.items() if d in post}
                 if not scores:
                     break
-            if len(langs) == 1:
-                best = scores or {}
+            if not scores:
+                continue
+            if not best:
+                best = scores  # not modified in place below: merges build new dicts
             else:
-                for d, s in (scores or {}).items():
-                    if best.get(d, -1) < s:
-                        best[d] = s
+                get = best.get
+                best = {**best, **{d: s for d, s in scores.items() if get(d, -1.0) < s}}
         if institution is not None or kind is not None:
             best = {d: s for d, s in best.items()
                     if (institution is None or self.inst_of[d] == institution)
