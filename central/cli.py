@@ -15,6 +15,8 @@ from contract import cli_base
 # Modules that add subcommands; one line per concept keeps merges trivial.
 COMMAND_MODULES: list[str] = [
     "central.setup_cli",
+    "central.catalogue_cli",
+    "central.casework_cli",
 ]
 
 

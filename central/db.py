@@ -26,6 +26,9 @@ MODEL_MODULES: list[str] = [
     "central.inbox",
     "central.status_feed",
     "central.applications",
+    "central.audit",
+    "central.casework",
+    "central.complaints",
 ]
 
 

@@ -13,14 +13,16 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from central import datasets, status_feed
+from central import catalogue, datasets, status_feed
 from central.datasets import Dataset
 from contract import downlink
 from contract.errors import UrError
 
 EVENTS_PAGE = 500
 DeltaBuilder = Callable[[Session, int, Dataset], bytes | None]
-DELTA_BUILDERS: dict[str, DeltaBuilder] = {}
+DELTA_BUILDERS: dict[str, DeltaBuilder] = {
+    "catalogue": catalogue.build_delta,
+}
 
 
 def answer(session: Session, kiosk_id: str, kind: str, data: bytes) -> bytes:

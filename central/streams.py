@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from central import applications, kiosks
+from central import applications, casework, complaints, kiosks
 
 Handler = Callable[[Session, str, str, dict[str, Any]], None]
 # Optional fast path: (session, kiosk_id, [(message_id, payload)]) -> [(result, reason)].
@@ -35,4 +35,6 @@ STREAMS: dict[str, StreamSpec] = {
     "applications": StreamSpec(applications.handle_submission, ordered=True,
                                bulk=applications.handle_many),
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
+    "complaints": StreamSpec(complaints.handle, ordered=True),
+    "corrections": StreamSpec(casework.handle_correction, ordered=True),
 }

@@ -32,6 +32,7 @@ MODEL_MODULES: list[str] = [
     "kiosk.storage_guard",
     "kiosk.sync.cursor",
     "kiosk.print_journal",
+    "kiosk.complaints",
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from sqlalchemy.orm import Session
 
+from contract import catalogue as cat
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
@@ -36,7 +37,9 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
     "status": applications.apply_status_event,
 }
 # dataset name -> apply(old_body, delta_bytes) -> new_body
-DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {}
+DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {
+    "catalogue": cat.apply_delta,
+}
 
 
 def note_success(session: Session) -> None:

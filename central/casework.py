@@ -1,0 +1,234 @@
+"""Casework: the imperative shell around the workflow engine. It starts a case
+when an application arrives (registered in applications.SUBMISSION_HOOKS),
+applies clerk actions, escalates breached SLAs, lists an agency's inbox, and
+for every change writes the audit trail and pushes the status (with step,
+agency, since and SLA due) that reaches the kiosk through sync.
+
+Cases for complaints use the same table and engine (kind "complaint").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from central import applications, audit, workflows
+from central import catalogue as central_catalogue
+from central.db import Base
+from contract import catalogue as cat
+from contract import tracking
+from contract.errors import UrError
+
+APPLICATION, COMPLAINT = "application", "complaint"
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(16))  # application | complaint
+    service_id: Mapped[str] = mapped_column(String(64), default="")
+    workflow: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    agency: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    sla_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# subject -> push(session, number, status, at, detail): how a change reaches the kiosk.
+Notifier = Callable[[Session, str, str, datetime, dict[str, Any]], None]
+NOTIFIERS: dict[str, Notifier] = {
+    APPLICATION: lambda s, n, st, at, d: applications.set_status(s, n, st, at=at, **d),
+}
+
+
+@lru_cache(maxsize=1)
+def definitions() -> dict[str, workflows.Definition]:
+    return workflows.load_definitions()
+
+
+@lru_cache(maxsize=8)
+def _catalogue_body(body: bytes) -> cat.Catalogue:
+    return cat.parse(body)
+
+
+def catalogue_at(session: Session, version: int) -> cat.Catalogue:
+    from central import datasets
+
+    ds = datasets.get(session, central_catalogue.DATASET, version)
+    if ds is None:
+        raise UrError(f"catalogue version {version} was never published")
+    return _catalogue_body(ds.body)
+
+
+def _aware(d: datetime | None) -> datetime | None:
+    return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
+
+
+def detail(case: workflows.Case, ev: workflows.Event | None = None) -> dict[str, Any]:
+    """What the citizen sees for each status: step, agency, since when, SLA due."""
+    d: dict[str, Any] = {"step": case.step.id, "agency": case.agency, "role": case.role,
+                         "since": case.since.isoformat(timespec="seconds"),
+                         "sla_due": case.sla_due.isoformat(timespec="seconds") if case.sla_due else None}
+    if case.escalated:
+        d["escalated"] = True
+    if ev is not None:
+        d["action"] = ev.action
+        if ev.note:
+            d["note"] = ev.note
+    return d
+
+
+def _save(session: Session, row: CaseRow, case: workflows.Case, now: datetime) -> None:
+    row.status, row.agency, row.role = case.status, case.agency, case.role
+    row.sla_due, row.escalated, row.state, row.updated_at = case.sla_due, case.escalated, case.to_json(), now
+
+
+def _record(session: Session, row: CaseRow, case: workflows.Case, ev: workflows.Event, origin: str) -> None:
+    audit.append(session, row.number, ev.actor, origin, ev.action,
+                 {"from": ev.from_status, "to": ev.to_status, "step": ev.step, "agency": ev.agency,
+                  "note": ev.note, **ev.extra}, at=ev.at)
+    # A new case shows as "received" (at its first step); later changes as the engine's status.
+    status = "received" if ev.action == "start" else case.status
+    NOTIFIERS[row.subject](session, row.number, status, ev.at, detail(case, ev))
+
+
+def open_case(session: Session, number: str, subject: str, defn: workflows.Definition,
+              institution: str, agencies: list[str], origin: str, service_id: str = "",
+              now: datetime | None = None) -> workflows.Case:
+    now = now or datetime.now(UTC)
+    case, ev = workflows.start(number, defn, workflows.resolve(defn, institution, agencies), now)
+    row = CaseRow(number=number, subject=subject, service_id=service_id, workflow=defn.name)
+    _save(session, row, case, now)
+    session.add(row)
+    session.flush()
+    _record(session, row, case, ev, origin)
+    return case
+
+
+def start_application(session: Session, number: str, now: datetime | None = None) -> None:
+    """SUBMISSION_HOOK: route the stored application into its workflow, or reject it
+    with the reason (informational service, or a fee that is not the catalogue's)."""
+    now = now or datetime.now(UTC)
+    app = session.get(applications.Application, number)
+    if app is None or session.get(CaseRow, number) is not None:
+        return
+    try:
+        c = catalogue_at(session, app.catalogue_version)
+        svc = c.service(app.service_id)
+        fee = cat.fee_for(c, svc.id)
+        if fee.total != app.fee_total:
+            raise UrError(f"fee {app.fee_total} IQD is not the fee of catalogue v{c.version} ({fee.total} IQD)")
+        defn = workflows.pick(definitions(), svc.kind, svc.workflow)
+    except UrError as e:
+        audit.append(session, number, "system", app.kiosk_id, "refuse", {"reason": str(e)}, at=now)
+        applications.set_status(session, number, workflows.REJECTED, at=now, note=str(e), action="refuse")
+        return
+    audit.append(session, number, "citizen", app.kiosk_id, "submit",
+                 {"service": svc.id, "catalogue_version": app.catalogue_version, "fee_total": app.fee_total},
+                 at=now)
+    open_case(session, number, APPLICATION, defn, svc.institution, svc.agencies, app.kiosk_id, svc.id, now)
+
+
+def load_case(session: Session, number: str) -> tuple[CaseRow, workflows.Case]:
+    number = tracking.parse(number)
+    row = session.get(CaseRow, number, with_for_update=True)
+    if row is None:
+        raise UrError(f"no case {number}")
+    return row, workflows.Case.from_json(row.state)
+
+
+def _agencies(session: Session) -> set[str]:
+    c = central_catalogue.current(session)
+    known = {i.id for i in c.institutions} if c else set()
+    return known | {"helpline-5599"}
+
+
+def act(session: Session, number: str, action: str, actor: str, origin: str, note: str = "",
+        to: str | None = None, now: datetime | None = None) -> workflows.Case:
+    """A clerk (or the citizen: resubmit) acts on a case; audited and pushed to the kiosk."""
+    now = now or datetime.now(UTC)
+    row, case = load_case(session, number)
+    case, _ = workflows.tick(case, now)
+    new, ev = workflows.act(case, action, now, actor, note, to,
+                            agencies=_agencies(session) if action == "forward" else None)
+    _save(session, row, new, now)
+    _record(session, row, new, ev, origin)
+    return new
+
+
+def escalate_due(session: Session, now: datetime | None = None) -> list[str]:
+    """Escalate every open case whose SLA is breached; returns their numbers."""
+    now = now or datetime.now(UTC)
+    out = []
+    rows = session.scalars(select(CaseRow).where(CaseRow.status == workflows.IN_REVIEW,
+                                                 CaseRow.escalated.is_(False), CaseRow.sla_due < now))
+    for row in list(rows):
+        case = workflows.Case.from_json(row.state)
+        new, ev = workflows.tick(case, now)
+        if ev is not None:
+            _save(session, row, new, now)
+            _record(session, row, new, ev, "central")
+            out.append(row.number)
+    return out
+
+
+def inbox(session: Session, agency: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Open cases an agency owes a move on, overdue first, then by SLA due."""
+    now = now or datetime.now(UTC)
+    rows = session.scalars(select(CaseRow).where(CaseRow.agency == agency,
+                                                 CaseRow.status == workflows.IN_REVIEW))
+    out = []
+    for r in rows:
+        case = workflows.Case.from_json(r.state)
+        due = _aware(r.sla_due)
+        out.append({"number": r.number, "subject": r.subject, "service_id": r.service_id,
+                    "step": case.step.id, "role": r.role, "since": case.since.isoformat(timespec="seconds"),
+                    "sla_due": due.isoformat(timespec="seconds") if due else None,
+                    "overdue": bool(due and due < now), "escalated": r.escalated,
+                    "actions": list(workflows.allowed(case))})
+    out.sort(key=lambda x: (not x["overdue"], x["sla_due"] or ""))
+    return out
+
+
+def show(session: Session, number: str) -> dict[str, Any]:
+    row, case = load_case(session, number)
+    return {"number": row.number, "subject": row.subject, "service_id": row.service_id,
+            "workflow": row.workflow, "status": case.status, "owner": case.owner(),
+            "visits": case.visits, "actions": list(workflows.allowed(case)), **detail(case),
+            "steps": [{"id": s.id, "agency": s.agency, "role": s.role, "sla_hours": s.sla_hours}
+                      for s in case.steps],
+            "audit": audit.trail(session, row.number)}
+
+
+def handle_correction(session: Session, kiosk_id: str, message_id: str, payload: dict[str, Any]) -> None:
+    """Ingest handler for the `corrections` stream: the citizen's corrected form
+    replaces the stored one and the case goes back to the agency (resubmit)."""
+    try:
+        number = tracking.parse(str(payload["tracking"]))
+        fields = payload["fields"]
+        datetime.fromisoformat(str(payload["at"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise UrError(f"correction payload invalid: {type(e).__name__} {e}") from None
+    app = session.get(applications.Application, number)
+    if app is None or app.kiosk_id != kiosk_id:
+        raise UrError(f"correction for {number}: no such application from this kiosk")
+    if not isinstance(fields, dict):
+        raise UrError("correction payload invalid: fields must be a map")
+    row, case = load_case(session, number)
+    if case.status != workflows.RETURNED:
+        raise UrError(f"correction for {number}: the application is {case.status}, not returned")
+    app.fields = json.dumps(fields, ensure_ascii=False)
+    act(session, number, "resubmit", "citizen", kiosk_id)  # central's clock: kiosk clocks may be off
+
+
+if start_application not in applications.SUBMISSION_HOOKS:
+    applications.SUBMISSION_HOOKS.append(start_application)

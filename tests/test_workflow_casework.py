@@ -1,0 +1,197 @@
+"""Casework at central on a real database: the submission hook starts the
+workflow, clerk actions push status events, SLAs escalate, the audit chain
+catches edits and deletions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from central import applications, audit, casework, complaints, db, status_feed, workflows
+from central import catalogue as central_catalogue
+from contract import tracking
+from contract.errors import UrError
+from tests import support
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def S(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The same casework on SQLite and on PostgreSQL (skipped when it does not answer)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = support.sqlite_url(tmp_path / "c.db")
+    engine = db.make_engine(url)
+    db.init_schema(engine)
+    sessions = db.sessions(engine)
+    with sessions.begin() as s:
+        central_catalogue.publish(s, central_catalogue.load_seed())
+    yield sessions
+    engine.dispose()
+
+
+_FIELDS = {"full_name": "x", "national_id": "199001234567", "mobile": "07701234567"}
+
+
+def _submit(S, serial: int, service: str, fee: int, fields: dict | None = None, kiosk: str = "K1") -> str:  # type: ignore[no-untyped-def]
+    number = tracking.make(7, serial)
+    with S.begin() as s:
+        applications.handle_submission(s, kiosk, f"m-{serial}", {
+            "tracking": number, "service_id": service, "catalogue_version": 1, "fee_total": fee,
+            "fields": fields or _FIELDS, "submitted_at": datetime.now(UTC).isoformat()})
+    return number
+
+
+def _events(S, kiosk: str = "K1") -> list[dict]:  # type: ignore[no-untyped-def]
+    with S() as s:
+        return [e["payload"] for e in status_feed.since(s, kiosk, 0)]
+
+
+def test_submission_starts_the_workflow_and_clerks_move_it(S) -> None:  # type: ignore[no-untyped-def]
+    n = _submit(S, 1, "non-conviction-certificate", 10000)
+    with S() as s:
+        assert casework.inbox(s, "moi-criminal-evidence")[0]["number"] == n
+        assert casework.inbox(s, "moj-notary") == []
+    with S.begin() as s:
+        casework.act(s, n, "approve", "clerk-ali", "baghdad-evidence")
+    with S.begin() as s:
+        with pytest.raises(UrError, match="cannot issue"):
+            casework.act(s, n, "issue", "clerk-ali", "baghdad-evidence")
+    with S.begin() as s:
+        casework.act(s, n, "visit_done", "counter-1", "baghdad-evidence")
+        casework.act(s, n, "issue", "counter-1", "baghdad-evidence")
+    ev = [e for e in _events(S) if e["tracking"] == n]
+    assert [e["status"] for e in ev] == ["received", "received", "visit_requested", "in_review", "completed"]
+    start = ev[1]
+    assert start["step"] == "review" and start["agency"] == "moi-criminal-evidence" and start["sla_due"]
+    assert ev[2]["step"] == "visit" and ev[2]["action"] == "approve"
+    with S() as s:
+        trail = audit.trail(s, n)
+        assert [t["action"] for t in trail] == ["submit", "start", "approve", "visit_done", "issue"]
+        assert trail[2]["actor"] == "clerk-ali" and trail[2]["origin"] == "baghdad-evidence"
+        assert trail[0]["origin"] == "K1"
+        assert applications.count(s) == 1
+
+
+def test_participatory_file_moves_between_agencies(S) -> None:  # type: ignore[no-untyped-def]
+    n = _submit(S, 2, "subscriber-name-change", 5000, {**_FIELDS, "water_account": "1", "electricity_account": "2",
+                                                       "reason": "purchase"})
+    with S.begin() as s:
+        casework.act(s, n, "approve", "c1", "karkh-water")
+    with S() as s:
+        assert [r["number"] for r in casework.inbox(s, "moe")] == [n]
+    with S.begin() as s:
+        with pytest.raises(UrError, match="unknown agency"):
+            casework.act(s, n, "forward", "c2", "moe", to="mars")
+    with S.begin() as s:
+        casework.act(s, n, "forward", "c2", "baghdad-electricity", to="mof-tax")
+        casework.act(s, n, "approve", "c3", "baghdad-tax")
+        case = casework.act(s, n, "issue", "c1", "karkh-water")
+    assert case.status == workflows.COMPLETED and case.visits == 0
+    agencies = [e.get("agency") for e in _events(S)][1:]
+    assert agencies == ["amanat-baghdad", "moe", "mof-tax", "amanat-baghdad", "amanat-baghdad"]
+
+
+def test_wrong_fee_or_informational_is_refused_with_reason(S) -> None:  # type: ignore[no-untyped-def]
+    a = _submit(S, 3, "ordinary-passport", 25000)
+    b = _submit(S, 4, "vehicle-fines-info", 0)
+    ev = {e["tracking"]: e for e in _events(S)}
+    assert ev[a]["status"] == "rejected" and "not the fee of catalogue v1 (91000 IQD)" in ev[a]["note"]
+    assert ev[b]["status"] == "rejected" and "informational" in ev[b]["note"]
+    with S() as s:
+        assert s.get(casework.CaseRow, a) is None
+
+
+def test_sla_breach_escalates_to_supervisor(S) -> None:  # type: ignore[no-untyped-def]
+    n = _submit(S, 5, "tax-clearance", 5000)
+    later = datetime.now(UTC) + timedelta(hours=73)
+    with S.begin() as s:
+        assert casework.escalate_due(s, datetime.now(UTC)) == []
+        assert casework.escalate_due(s, later) == [n]
+        assert casework.escalate_due(s, later + timedelta(hours=1)) == []
+    with S() as s:
+        row = casework.inbox(s, "mof-tax", later)[0]
+        assert row["overdue"] and row["escalated"] and row["role"] == "supervisor"
+    last = _events(S)[-1]
+    assert last["escalated"] is True and last["action"] == "escalate" and last["status"] == "in_review"
+
+
+def test_audit_verify_finds_edits_and_deletions(S) -> None:  # type: ignore[no-untyped-def]
+    a = _submit(S, 6, "non-conviction-certificate", 10000)
+    b = _submit(S, 7, "non-conviction-certificate", 10000)
+    c = _submit(S, 8, "non-conviction-certificate", 10000)
+    with S.begin() as s:
+        for n in (a, b, c):
+            casework.act(s, n, "reject", "clerk", "office", note="incomplete")
+    with S() as s:
+        checked, problems = audit.verify(s)
+        assert checked == 9 and problems == []
+    with S.begin() as s:
+        s.execute(text("UPDATE audit_log SET actor='someone-else' WHERE subject=:n AND seq=3"), {"n": a})
+        s.execute(text("DELETE FROM audit_log WHERE subject=:n AND seq=2"), {"n": b})
+        s.execute(text("DELETE FROM audit_log WHERE subject=:n AND seq=3"), {"n": c})
+    with S() as s:
+        _, problems = audit.verify(s)
+    assert f"{a}: entry 3 (reject by someone-else) was edited" in problems
+    assert f"{b}: entry 2 is missing (next is 3)" in problems
+    assert f"{c}: chain ends at entry 2 but 3 were written (tail deleted)" in problems
+    assert len(problems) == 4  # b's gap also breaks the link
+
+
+def test_complaint_gets_its_own_workflow_and_status(S) -> None:  # type: ignore[no-untyped-def]
+    app = _submit(S, 9, "non-conviction-certificate", 10000)
+    number = tracking.make(7, 999999)
+    with S.begin() as s:
+        complaints.handle(s, "K1", "mc-1", {"tracking": number, "category": "delay", "text": "تأخير",
+                                              "application": app, "filed_at": datetime.now(UTC).isoformat()})
+    with S() as s:
+        row = s.get(complaints.Complaint, number)
+        assert row.institution == "moi-criminal-evidence" and row.name is None
+        assert [r["number"] for r in casework.inbox(s, "helpline-5599")] == [number]
+    with S.begin() as s:
+        casework.act(s, number, "approve", "op", "5599")
+    with S() as s:
+        assert [r["number"] for r in casework.inbox(s, "moi-criminal-evidence")] == [app, number]
+    ev = [e for e in _events(S) if e["tracking"] == number]
+    assert [e["status"] for e in ev] == ["received", "in_review"] and ev[0]["subject"] == "complaint"
+    for bad, msg in [({"tracking": number}, "already used"), ({"text": ""}, "1..4000"),
+                     ({"category": "weather"}, "not one of"), ({"tracking": "1"}, "11 digits"),
+                     ({"filed_at": None}, "invalid")]:
+        payload = {"tracking": tracking.make(7, 999990), "category": "other", "text": "x",
+                   "filed_at": datetime.now(UTC).isoformat(), **bad}
+        with S.begin() as s, pytest.raises(UrError, match=msg):
+            complaints.handle(s, "K1", "mc-x", payload)
+
+
+def test_office_maps_complaint_to_institution(S) -> None:  # type: ignore[no-untyped-def]
+    n = tracking.make(7, 999998)
+    with S.begin() as s:
+        complaints.handle(s, "K1", "mc-2", {"tracking": n, "text": "rude", "category": "conduct",
+                                              "office": "karkh-notary", "name": "علي", "filed_at": "2026-01-01T00:00:00+00:00"})
+        row = s.get(complaints.Complaint, n)
+        assert row.institution == "moj-notary" and row.name == "علي"
+        assert s.scalars(select(casework.CaseRow.workflow).where(casework.CaseRow.number == n)).one() == "complaint"
+        steps = json.loads(s.get(casework.CaseRow, n).state)["steps"]
+        assert [x["agency"] for x in steps] == ["helpline-5599", "moj-notary", "helpline-5599"]
+
+
+def test_corrections_only_from_the_same_kiosk_and_only_when_returned(S) -> None:  # type: ignore[no-untyped-def]
+    n = _submit(S, 10, "tax-clearance", 5000)
+    ok = {"tracking": n, "fields": {**_FIELDS, "full_name": "y"}, "at": datetime.now(UTC).isoformat()}
+    for kiosk, payload, msg in [("K1", ok, "is in_review, not returned"),
+                                ("K2", ok, "no such application from this kiosk"),
+                                ("K1", {"tracking": n}, "payload invalid"),
+                                ("K1", {**ok, "fields": [1]}, "fields must be a map")]:
+        with S.begin() as s, pytest.raises(UrError, match=msg):
+            casework.handle_correction(s, kiosk, "c", payload)
+    with S.begin() as s:
+        casework.act(s, n, "return", "clerk", "baghdad-tax", note="name misspelt")
+        casework.handle_correction(s, "K1", "c", ok)
+    with S() as s:
+        assert json.loads(s.get(applications.Application, n).fields)["full_name"] == "y"
+        trail = audit.trail(s, n)
+        assert trail[-1]["action"] == "resubmit" and trail[-1]["actor"] == "citizen" and trail[-1]["origin"] == "K1"
