@@ -22,6 +22,8 @@ DEFAULT_URL = "sqlite:///var/central.db"
 # Every module that declares tables; one line per concept keeps merges trivial.
 MODEL_MODULES: list[str] = [
     "central.datasets",
+    "central.keys",
+    "central.registry",
 ]
 
 

@@ -87,3 +87,16 @@ def decode_file(path: str) -> list[bytes]:
             return decode_image(im)
     except (OSError, Image.DecompressionBombError) as e:
         raise UrError(f"cannot read image {path}: {e}") from None
+
+
+def single_text(payloads: list[bytes]) -> str:
+    """The one code's text from a frame's payloads; refuses none, several, or non-ASCII."""
+    distinct = list(dict.fromkeys(payloads))
+    if not distinct:
+        raise UrError("no QR code found in the image")
+    if len(distinct) > 1:
+        raise UrError(f"{len(distinct)} different QR codes in the image; show one code at a time")
+    try:
+        return distinct[0].decode("ascii")
+    except UnicodeDecodeError:
+        raise UrError("QR payload is not ASCII text (not a UR1 code)") from None
