@@ -22,6 +22,7 @@ from contract import sqlite_pragmas
 
 MODEL_MODULES: list[str] = [
     "kiosk.datasets",
+    "kiosk.document_verifier",
 ]
 
 
