@@ -24,6 +24,7 @@ MODEL_MODULES: list[str] = [
     "central.datasets",
     "central.keys",
     "central.registry",
+    "central.letters",
 ]
 
 

@@ -15,6 +15,7 @@ from contract import cli_base
 # Modules that add subcommands; one line per concept keeps merges trivial.
 COMMAND_MODULES: list[str] = [
     "kiosk.documents_cli",
+    "kiosk.letters_cli",
 ]
 
 
