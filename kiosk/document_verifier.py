@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import status_list, trust_list, ur1
@@ -75,13 +75,17 @@ class OfflineVerifier:
         self._cache: dict[str, _Loaded] = {}
 
     def _list(self, s: Session, name: str, root: bytes, now: int) -> tuple[object | None, str | None]:
-        ds = datasets.current(s, name)
-        if ds is None:
+        # Read only the hash and time per frame; the body (100+ KB) only when it changed.
+        head = s.execute(select(datasets.LocalDataset.sha256, datasets.LocalDataset.installed_at)
+                         .where(datasets.LocalDataset.name == name)).first()
+        if head is None:
             return None, None
-        if now + self.skew < _epoch(ds.installed_at):
+        if now + self.skew < _epoch(head.installed_at):
             return None, f"kiosk clock is before the last {name} installation; check the clock"
         hit = self._cache.get(name)
-        if hit is None or hit.sha256 != ds.sha256:
+        if hit is None or hit.sha256 != head.sha256:
+            ds = datasets.current(s, name)
+            assert ds is not None
             try:
                 value = (trust_list.decode if name == TRUST else status_list.decode)(ds.body, root)
             except trust_list.ListError as e:
