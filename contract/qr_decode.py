@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 from pyzbar import pyzbar
@@ -29,6 +30,7 @@ from pyzbar.wrapper import (
 from contract.errors import UrError
 
 ZBAR_CFG_BINARY = 4  # zbar >= 0.23; pyzbar 0.1.9 predates it
+ZBAR_CFG_X_DENSITY, ZBAR_CFG_Y_DENSITY = 0x100, 0x101  # scan every n-th line
 _Y800 = pyzbar._FOURCC["L800"]
 
 
@@ -39,12 +41,13 @@ def _gray(image: Any) -> np.ndarray:
         if image.ndim == 2:
             return image.astype(np.uint8, copy=False)
         if image.ndim == 3 and image.shape[2] in (3, 4):
-            # Channel order does not matter much for a luminance estimate of a black/white code.
-            return (image[..., :3].astype(np.uint16).sum(axis=2) // 3).astype(np.uint8)
+            # OpenCV frames are BGR(A); cvtColor is ~50x faster than numpy arithmetic here.
+            code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+            return cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), code)
     raise UrError("image must be a PIL image or a 2-D/3-D uint8 array")
 
 
-def _scan(gray: np.ndarray) -> list[bytes]:
+def _scan(gray: np.ndarray, density: int = 1) -> list[bytes]:
     gray = np.ascontiguousarray(gray, dtype=np.uint8)
     h, w = gray.shape
     data = gray.tobytes()
@@ -53,6 +56,8 @@ def _scan(gray: np.ndarray) -> list[bytes]:
         zbar_image_scanner_set_config(scanner, ZBarSymbol.NONE, ZBarConfig.CFG_ENABLE, 0)
         zbar_image_scanner_set_config(scanner, ZBarSymbol.QRCODE, ZBarConfig.CFG_ENABLE, 1)
         zbar_image_scanner_set_config(scanner, ZBarSymbol.QRCODE, ZBAR_CFG_BINARY, 1)
+        zbar_image_scanner_set_config(scanner, ZBarSymbol.NONE, ZBAR_CFG_X_DENSITY, density)
+        zbar_image_scanner_set_config(scanner, ZBarSymbol.NONE, ZBAR_CFG_Y_DENSITY, density)
         with pyzbar._image() as img:
             zbar_image_set_format(img, _Y800)
             zbar_image_set_size(img, w, h)
@@ -65,18 +70,27 @@ def _scan(gray: np.ndarray) -> list[bytes]:
     return out
 
 
-def decode_image(image: Any) -> list[bytes]:
-    """Every QR payload in the image, as the exact bytes encoded (empty list if none)."""
+def decode_image(image: Any, thorough: bool = True) -> list[bytes]:
+    """Every QR payload in the image, as the exact bytes encoded (empty list if none).
+
+    First pass scans every second line (half the time; enough at >= 3 px/module).
+    `thorough` adds a full-density pass and then a denoised, contrast-stretched one
+    for hard photos; a camera loop may pass thorough=False and rely on the next frame.
+    """
     gray = _gray(image)
     if gray.size == 0:
         return []
-    found = _scan(gray)
+    found = _scan(gray, 2)
+    if found or not thorough:
+        return found
+    found = _scan(gray, 1)
     if found:
         return found
     lo, hi = np.percentile(gray, (2, 98))
     if hi - lo > 8:
-        stretched = np.clip((gray.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
-        return _scan(stretched)
+        smooth = cv2.medianBlur(gray, 3).astype(np.float32)
+        stretched = np.clip((smooth - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+        return _scan(stretched, 1)
     return []
 
 

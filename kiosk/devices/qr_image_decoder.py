@@ -15,6 +15,8 @@ from contract.qr_decode import decode_file, decode_image, single_text
 __all__ = ["decode_file", "decode_frame", "decode_image", "single_text"]
 
 
-def decode_frame(frame: Any) -> list[bytes]:
-    """One camera frame (OpenCV BGR/gray array or PIL image) -> payloads, [] if none."""
-    return decode_image(frame)
+def decode_frame(frame: Any, thorough: bool = True) -> list[bytes]:
+    """One camera frame (OpenCV BGR/gray array or PIL image) -> payloads, [] if none.
+
+    A live loop can pass thorough=False (one half-density pass) and try the next frame."""
+    return decode_image(frame, thorough)
