@@ -9,10 +9,11 @@ import argparse
 import json
 import time
 
-from contract import cli_base, qr_decode
+from contract import cli_base
 from contract.errors import UrError
 from contract.verdict import Status, Verdict
 from kiosk import document_verifier
+from kiosk.devices import qr_image_decoder
 from kiosk.store import KioskStore, data_dir
 
 
@@ -26,7 +27,7 @@ def _verify(args: argparse.Namespace) -> int:
     v: Verdict
     if args.image is not None:
         try:
-            text = qr_decode.single_text(qr_decode.decode_file(args.image))
+            text = qr_image_decoder.single_text(qr_image_decoder.decode_file(args.image))
         except UrError as e:
             text, v = None, Verdict(Status.INVALID, str(e))
     else:

@@ -6,9 +6,9 @@ import base45
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import cbor_strict, ur1
+from contract import cbor_strict, status_list, trust_list, ur1
 from contract.verdict import Status, Verdict
-from tests.ur1_support import Env, text_of
+from tests.ur1_support import Env, raw_pub, text_of
 
 ENV = Env()
 GOOD = ENV.sign()
@@ -70,3 +70,30 @@ def test_strict_cbor_raises_only_cbor_error(raw: bytes) -> None:
 
 def test_valid_code_stays_valid() -> None:
     assert _check(GOOD).status is Status.VALID
+
+
+ROOT_PUB = raw_pub(ENV.root)
+GOOD_STATUS = status_list.encode(STATUS, ENV.root, ENV.root_kid)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_list_decoders_raise_only_list_error(raw: bytes) -> None:
+    for decode in (trust_list.decode, status_list.decode):
+        try:
+            decode(raw, ROOT_PUB)
+        except trust_list.ListError:
+            pass
+
+
+@FAST
+@given(st.data())
+def test_mutated_status_list_refused(data: st.DataObject) -> None:
+    raw = bytearray(GOOD_STATUS)
+    i = data.draw(st.integers(0, len(raw) - 1))
+    raw[i] ^= data.draw(st.integers(1, 255))
+    try:
+        status_list.decode(bytes(raw), ROOT_PUB)
+    except trust_list.ListError:
+        return
+    raise AssertionError(f"flipped byte {i} still accepted")
