@@ -148,6 +148,7 @@ class OfflineVerifier:
                 return Verdict(Status.STALE, problem)
             if trust is not None and status is not None:
                 self._ready = root.hex()
+                self._checked_at = time.monotonic()
         return ur1.verify(text, trust, status, now, skew=self.skew)  # type: ignore[arg-type]
 
     def lists_info(self, now: int) -> dict[str, object]:

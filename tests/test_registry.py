@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, features
+from sqlalchemy import select
 
 from central import datasets as central_datasets
 from central import db, document_render, keys, registry
@@ -269,3 +270,60 @@ def test_registry_on_postgres(pg_url: str) -> None:
     assert online(S, docs[1].text, now).status is Status.REVOKED
     assert online(S, docs[2].text, now).status is Status.VALID
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_issue_on_postgres_gives_dense_unique_indexes(pg_url: str) -> None:
+    """Two workers issuing at once: every document gets its own status index, none is lost,
+    and a retried request id yields the first document, not a second one."""
+    import threading
+
+    engine = db.make_engine(pg_url)
+    db.init_schema(engine)
+    S = db.sessions(engine)
+    now = int(time.time())
+    with S.begin() as s:
+        keys.ensure(s, now - 60)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(tag: str) -> None:
+        try:
+            for i in range(12):
+                ids.append(issue(S, now).id)
+                ids.append(issue(S, now, request_id=f"shared-{i}").id)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with S.begin() as s:
+        rows = s.scalars(select(registry.Document)).all()
+    assert len(rows) == 24 + 12  # 12 plain per worker + 12 shared request ids
+    assert sorted(r.status_index for r in rows) == list(range(36))
+    assert len(set(ids)) == 36
+    engine.dispose()
+
+
+def test_camera_loop_recheck_window(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+    """With a recheck window the loop keeps its last list check; without one it sees a new list at once."""
+    now = int(time.time())
+    enroll(central, kiosk)
+    doc = issue(central, now - 5)
+    with central.begin() as s:
+        registry.publish_status(s, now)
+    deliver(central, kiosk, "trust_list", "status_list")
+    loop = document_verifier.OfflineVerifier(kiosk, recheck_after=3600)
+    every = document_verifier.OfflineVerifier(kiosk)
+    assert loop.verify(doc.text, now).ok and every.verify(doc.text, now).ok
+    with central.begin() as s:
+        registry.revoke(s, doc.id, "stolen", now)
+    deliver(central, kiosk, "status_list")
+    assert every.verify(doc.text, now).status is Status.REVOKED
+    assert loop.verify(doc.text, now).status is Status.VALID  # inside its window: documented trade-off
+    loop.recheck_after = 0
+    assert loop.verify(doc.text, now).status is Status.REVOKED
