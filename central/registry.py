@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, func, select
+from sqlalchemy import BigInteger, Index, String, Text, func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -94,9 +94,31 @@ def parse_fields(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+class Counter(Base):
+    """Next free status index. Taking it with UPDATE ... RETURNING row-locks it until commit,
+    so concurrent issuers queue instead of colliding, and indexes stay dense (no holes)."""
+
+    __tablename__ = "ur1_counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 def _next_index(session: Session) -> int:
     top = session.scalar(select(func.max(Document.status_index)))
     return 0 if top is None else int(top) + 1
+
+
+def _allocate_index(session: Session) -> int:
+    new = session.execute(
+        update(Counter).where(Counter.name == "status_index").values(value=Counter.value + 1)
+        .returning(Counter.value), execution_options={"synchronize_session": False}).scalar()
+    if new is not None:
+        return int(new) - 1
+    # First use (or rows loaded in bulk before): start after the highest index present.
+    start = _next_index(session)
+    session.add(Counter(name="status_index", value=start + 1))
+    session.flush()
+    return start
 
 
 def issue(session: Session, *, doc_type: str, agency: str, fields: Mapping[str, str], now: int,
@@ -108,30 +130,33 @@ def issue(session: Session, *, doc_type: str, agency: str, fields: Mapping[str, 
         if found is not None:
             return found
     pair = keys.ensure(session, now)
-    for _attempt in range(5):
+    for _attempt in range(3):
         doc_id = new_id()
-        index = _next_index(session)
-        digest = body_digest(doc_id, doc_type, agency, office, fields, body, now, expires_at)
-        claims = ur1.Claims(doc_id, doc_type, agency, now, digest, index, dict(fields), office, expires_at)
         try:
-            text = ur1.sign(claims, pair.signing.private(), pair.signing.kid_bytes)
-        except ur1.Ur1Error as e:
-            raise ValidationError("document refused", [str(e)]) from None
-        doc = Document(id=doc_id, request_id=request_id, doc_type=doc_type, agency=agency, office=office,
-                       issued_at=now, expires_at=expires_at, fields_json=json.dumps(dict(fields), ensure_ascii=False),
-                       body=body, body_sha256=digest.hex(), status_index=index, kid=pair.signing.kid, text=text)
-        try:
+            # Index and row in one savepoint: if the row is refused, the index goes back too.
             with session.begin_nested():
-                session.add(doc)
+                index = _allocate_index(session)
+                digest = body_digest(doc_id, doc_type, agency, office, fields, body, now, expires_at)
+                claims = ur1.Claims(doc_id, doc_type, agency, now, digest, index, dict(fields), office, expires_at)
+                try:
+                    text = ur1.sign(claims, pair.signing.private(), pair.signing.kid_bytes)
+                except ur1.Ur1Error as e:
+                    raise ValidationError("document refused", [str(e)]) from None
+                session.add(Document(
+                    id=doc_id, request_id=request_id, doc_type=doc_type, agency=agency, office=office,
+                    issued_at=now, expires_at=expires_at, fields_json=json.dumps(dict(fields), ensure_ascii=False),
+                    body=body, body_sha256=digest.hex(), status_index=index, kid=pair.signing.kid, text=text))
+                session.flush()
         except IntegrityError:
-            # Another worker took this index (or request id) at the same moment: look again.
+            # The same request id committed by another worker meanwhile, a first-use race on
+            # the counter row, or (once in 2^55) a document id clash: look again.
             if request_id is not None:
                 found = session.scalars(select(Document).where(Document.request_id == request_id)).first()
                 if found is not None:
                     return found
             continue
-        return doc
-    raise UrError("could not allocate a status index after 5 attempts (heavy contention); try again")
+        return session.get_one(Document, doc_id)
+    raise UrError("could not issue the document after 3 attempts (concurrent conflict); try again")
 
 
 def get(session: Session, doc_id: str) -> Document:

@@ -48,14 +48,15 @@ def _issue(args: argparse.Namespace) -> int:
                              fields=fields, body=args.body or "", now=now, expires_at=expires,
                              request_id=args.request_id)
         qr = qr_text.verification_text(doc.text, verification_base(args.base))
-        code = qr_text.make_qr(qr, thermal=args.thermal)
-        if args.png or args.pdf:
-            page = document_render.render(doc_id=doc.id, doc_type=doc.doc_type, agency=doc.agency,
-                                          office=doc.office, issued_at=doc.issued_at, expires_at=doc.expires_at,
-                                          fields=doc.fields, body=doc.body, qr=qr, thermal=args.thermal)
-            document_render.save(page, args.png, args.pdf)
-        out = {"id": doc.id, "qr": qr, "qr_version": code.version, "qr_error": code.error,
-               "status_index": doc.status_index, "kid": doc.kid}
+    # Rendering happens after commit: the status-index counter stays locked only briefly.
+    code = qr_text.make_qr(qr, thermal=args.thermal)
+    if args.png or args.pdf:
+        page = document_render.render(doc_id=doc.id, doc_type=doc.doc_type, agency=doc.agency,
+                                      office=doc.office, issued_at=doc.issued_at, expires_at=doc.expires_at,
+                                      fields=doc.fields, body=doc.body, qr=qr, thermal=args.thermal)
+        document_render.save(page, args.png, args.pdf)
+    out = {"id": doc.id, "qr": qr, "qr_version": code.version, "qr_error": code.error,
+           "status_index": doc.status_index, "kid": doc.kid}
     cli_base.emit(args, out, f"{doc.id}\n{qr}")
     return 0
 
