@@ -14,7 +14,7 @@ import io
 import segno
 
 from contract.errors import UrError
-from contract.ur1 import _URL_RE, BASE45_ALPHABET, PREFIX
+from contract.ur1 import BASE45_ALPHABET, PREFIX, URL_RE
 
 DEFAULT_BASE = "HTTPS://VERIFY.UR.GOV.IQ/"
 
@@ -27,7 +27,7 @@ def verification_text(ur1_text: str, base: str | None = DEFAULT_BASE) -> str:
         return ur1_text
     if not base.endswith("/"):
         base += "/"
-    m = _URL_RE.match(base)
+    m = URL_RE.match(base)
     if m is None or m.end() != len(base) or base != base.upper():
         raise UrError(f"verification base {base!r} must be an upper-case http(s) address like HTTPS://VERIFY.EXAMPLE.IQ/")
     text = base + ur1_text

@@ -18,7 +18,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import cose_sign1
-from contract.trust_list import ListError, _int, open_signed
+from contract.trust_list import ListError, field_int, open_signed
 
 MAX_SIZE = 1 << 30  # indexes; 128 MiB of bits, far above any real registry
 
@@ -58,7 +58,7 @@ def encode(sl: StatusList, private_key: Ed25519PrivateKey, kid: bytes) -> bytes:
 
 def decode(data: bytes, root_public: bytes) -> StatusList:
     body = open_signed(data, root_public, "status list")
-    size = _int(body, "size")
+    size = field_int(body, "size")
     assert size is not None
     if size > MAX_SIZE:
         raise ListError(f"status list: size {size} exceeds {MAX_SIZE}")
@@ -73,6 +73,6 @@ def decode(data: bytes, root_public: bytes) -> StatusList:
         raise ListError(f"status list: broken zlib data ({e})") from None
     if len(bits) != want or d.unconsumed_tail or not d.eof or d.unused_data:
         raise ListError(f"status list: bit string does not match size {size} (or has trailing data)")
-    seq, iat, nxt = _int(body, "seq"), _int(body, "iat"), _int(body, "next")
+    seq, iat, nxt = field_int(body, "seq"), field_int(body, "iat"), field_int(body, "next")
     assert seq is not None and iat is not None and nxt is not None
     return StatusList(seq, iat, nxt, size, bits)

@@ -63,7 +63,7 @@ def encode(tl: TrustList, root_private: Ed25519PrivateKey, root_kid: bytes) -> b
     return cose_sign1.sign(cbor2.dumps(body, canonical=True), root_private, root_kid)
 
 
-def _int(m: dict[str, Any], key: str, optional: bool = False) -> int | None:
+def field_int(m: dict[str, Any], key: str, optional: bool = False) -> int | None:
     v = m.get(key)
     if v is None and optional:
         return None
@@ -110,10 +110,10 @@ def decode(data: bytes, root_public: bytes) -> TrustList:
         if not isinstance(ag, str) or not isinstance(ty, list) or not all(isinstance(t, str) for t in ty):
             raise ListError(f"trust list: key #{i} agency/types malformed")
         try:
-            keys.append(TrustedKey(kid, pub, ag, tuple(ty), _int(k, "nbf") or 0,
-                                   _int(k, "naf", True), _int(k, "wd", True)))
+            keys.append(TrustedKey(kid, pub, ag, tuple(ty), field_int(k, "nbf") or 0,
+                                   field_int(k, "naf", True), field_int(k, "wd", True)))
         except ListError as e:
             raise ListError(f"trust list: key #{i}: {e}") from None
-    seq, iat, nxt = _int(body, "seq"), _int(body, "iat"), _int(body, "next")
+    seq, iat, nxt = field_int(body, "seq"), field_int(body, "iat"), field_int(body, "next")
     assert seq is not None and iat is not None and nxt is not None
     return TrustList(seq, iat, nxt, tuple(keys))

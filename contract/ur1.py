@@ -42,7 +42,7 @@ DOCUMENT_TYPES: tuple[str, ...] = (
     "civil_status_record", "residence_certificate", "license", "decision",
 )
 _ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
-_URL_RE = re.compile(r"^HTTPS?://[A-Z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Z0-9._-]+)*/")
+URL_RE = re.compile(r"^HTTPS?://[A-Z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Z0-9._-]+)*/")
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\ufeff")
 K_ISS, K_EXP, K_IAT = 1, 4, 6
 _KNOWN = {K_ISS, K_EXP, K_IAT, "id", "t", "o", "f", "h", "s"}
@@ -185,9 +185,9 @@ def payload_of(text: str) -> str:
         raise Ur1Error("spaces or line breaks around the code")
     rest = text
     if "://" in text[:12]:
-        m = _URL_RE.match(text)
+        m = URL_RE.match(text)
         if m is None:
-            if _URL_RE.match(text.upper()):
+            if URL_RE.match(text.upper()):
                 raise Ur1Error("verification address must be upper-case (QR alphanumeric mode)")
             raise Ur1Error("malformed verification address before the code")
         rest = text[m.end():]
