@@ -247,3 +247,22 @@ def test_strict_cbor_reader() -> None:
                         (b"\x1c", "reserved"), (b"\xf8\x20", "simple"), (b"\x01\x02", "trailing")]:
         with pytest.raises(cbor_strict.CborError, match=needle):
             cbor_strict.loads(bad)
+
+
+def test_qr_text_wrapping_and_qr_options(env: Env) -> None:
+    from contract import qr_text
+    from contract.errors import UrError
+
+    t = env.sign()
+    assert qr_text.verification_text(t, "HTTPS://VERIFY.EXAMPLE.IQ") == "HTTPS://VERIFY.EXAMPLE.IQ/" + t
+    assert qr_text.verification_text(t, "") == t
+    for bad in ("https://verify.example.iq/", "FTP://X/", "HTTPS://VERIFY.EXAMPLE.IQ/?Q=1/"):
+        with pytest.raises(UrError):
+            qr_text.verification_text(t, bad)
+    m, q = qr_text.make_qr(t), qr_text.make_qr(t, thermal=True)
+    assert (m.error, q.error) == ("M", "Q") and q.version > m.version
+    assert m.mode == "alphanumeric"
+    short = qr_text.make_qr("UR1:AB")
+    assert not short.is_micro  # segno.make would pick Micro QR here, which zbar cannot read
+    with pytest.raises(UrError, match="alphanumeric"):
+        qr_text.make_qr("UR1:lower case")
