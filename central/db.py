@@ -29,6 +29,9 @@ MODEL_MODULES: list[str] = [
     "central.audit",
     "central.casework",
     "central.complaints",
+    "central.keys",
+    "central.registry",
+    "central.letters",
 ]
 
 

@@ -18,6 +18,8 @@ COMMAND_MODULES: list[str] = [
     "kiosk.sync_cli",
     "kiosk.devices_cli",
     "kiosk.catalogue_cli",
+    "kiosk.documents_cli",
+    "kiosk.letters_cli",
 ]
 
 

@@ -33,6 +33,7 @@ MODEL_MODULES: list[str] = [
     "kiosk.sync.cursor",
     "kiosk.print_journal",
     "kiosk.complaints",
+    "kiosk.document_verifier",
 ]
 
 
