@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, String, Text, func, select, update
@@ -208,3 +209,21 @@ def verify_online(session: Session, text: str, now: int, trust: Any = None) -> V
         return None
 
     return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=False)
+
+
+def refresh_lists_if_due(session: Session, now: int) -> list[str]:
+    """Re-sign the status and trust lists at half their validity, so a kiosk
+    that syncs normally never sees STALE lists (the worker calls this)."""
+    done = []
+    for name, valid_for, publish in (
+        ("status_list", STATUS_VALID_FOR, lambda: publish_status(session, now)),
+        ("trust_list", keys.TRUST_VALID_FOR, lambda: keys.publish_trust(session, now)),
+    ):
+        ds = datasets.latest(session, name)
+        if ds is None:
+            continue
+        made = ds.published_at if ds.published_at.tzinfo else ds.published_at.replace(tzinfo=UTC)
+        if now - made.timestamp() > valid_for / 2:
+            publish()
+            done.append(name)
+    return done

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from central import applications, catalogue, db, kiosks
+from central import applications, catalogue, datasets, db, keys, kiosks, registry
 from central.inbox import InboxEntry, RejectCount
 from contract import cli_base, mqtt_conn
 from contract.errors import UrError
@@ -50,6 +51,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with db.sessions(engine).begin() as s:
         version = catalogue.publish(s, catalogue.load_seed())
+        # Document keys and the signed lists exist from day one, so kiosks can verify.
+        now = int(time.time())
+        keys.ensure(s, now)
+        if datasets.latest(s, "status_list") is None:
+            registry.publish_status(s, now)
     cli_base.emit(args, {"database": db.resolve_url(args.db), "catalogue_version": version},
                   f"central ready at {db.resolve_url(args.db)} (catalogue v{version})")
     return 0
@@ -70,6 +76,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with db.sessions(engine).begin() as s:
         bundle = kiosks.enroll(s, args.kiosk_id, args.broker, args.office)
+        root = keys.ensure(s, int(time.time())).root
+        bundle["root_public_key"] = root.public_key.hex()  # pinned by the kiosk at init
         cat = catalogue.current(s)
         if cat is not None:
             bundle["catalogue"] = json.loads(catalogue.serialise(cat))

@@ -50,6 +50,7 @@ class Worker:
         self.poke_cursor = -1
         self.next_housekeeping = 0.0
         self.next_escalation = 0.0
+        self.next_list_refresh = 0.0
         self.stopping = False
         self.applied = 0
         # Fault injection for failure tests: share of acks silently not sent.
@@ -157,6 +158,15 @@ class Worker:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
+        if now >= self.next_list_refresh:
+            self.next_list_refresh = now + 600.0
+            try:
+                from central import registry
+
+                with self.sessions.begin() as s:
+                    registry.refresh_lists_if_due(s, int(time.time()))
+            except Exception as e:  # noqa: BLE001
+                log.warning("list refresh failed: %s", e)
         if now >= self.next_escalation:
             # SLA breaches escalate without a clerk having to look (every 30 s).
             self.next_escalation = now + 30.0
