@@ -32,6 +32,7 @@ MODEL_MODULES: list[str] = [
     "central.keys",
     "central.registry",
     "central.letters",
+    "central.pki",
 ]
 
 

@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
+from kiosk import identity
 from kiosk.identity import Identity
 from kiosk.store import KioskStore
 from kiosk.sync import downlink, outbox
@@ -48,7 +49,7 @@ class SyncClient:
                  config: SyncConfig | None = None) -> None:
         self.store, self.ident = store, ident
         self.cfg = config or SyncConfig()
-        self.addr = mqtt_conn.parse_url(broker_url or ident.broker_url)
+        self.addr = identity.broker_address(store, broker_url or ident.broker_url)
         self.client = mqtt_conn.make_client(ident.kiosk_id, self.addr, SESSION_EXPIRY_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
