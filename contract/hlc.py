@@ -33,8 +33,3 @@ class HLC:
         else:
             self.last = pack(last_ms, last_l + 1)
         return self.last
-
-    def observe(self, remote: int, wall_ms: int) -> int:
-        """Merge a timestamp received from a peer."""
-        self.last = max(self.last, remote)
-        return self.now(wall_ms)

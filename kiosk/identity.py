@@ -120,11 +120,3 @@ def load(store: KioskStore, session: Session | None = None) -> Identity:
     except OSError as e:
         raise UrError(f"kiosk secrets unreadable in {sec}: {e.strerror}") from None
     return Identity(row.kiosk_id, row.kiosk_code, row.office, row.broker_url, key, fernet)
-
-
-def set_broker(store: KioskStore, url: str) -> None:
-    with store.tx() as s:
-        row = s.query(IdentityRow).first()
-        if row is None:
-            raise UrError("kiosk is not enrolled")
-        row.broker_url = url
