@@ -38,14 +38,10 @@ class Worker:
         self.worker_id = worker_id or f"central-{os.getpid()}-{random.randrange(1 << 20):05x}"
         self.batch_max = batch_max
         self.client = mqtt_conn.make_client(self.worker_id, self.addr, session_expiry_s=0)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
+        self.link = mqtt_conn.Link(self.client, self.addr, clean_start=True, backoff_cap=30.0)
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.inbox: list[tuple[str, bytes, Any]] = []
-        self.connected = False
-        self.next_connect = 0.0
-        self.failures = 0
         self.published_manifests: dict[str, int] = {}
         self.poke_cursor = -1
         self.next_housekeeping = 0.0
@@ -57,13 +53,8 @@ class Worker:
         self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
     # --- paho callbacks: record only, never raise -------------------------------
-    def _on_connect(self, c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        if rc.is_failure:
-            log.warning("broker refused connection: %s", rc)
-            return
-        self.connected = True
-        self.failures = 0
-        c.subscribe([(topics.up_filter_shared(), 1), (topics.REQUEST_FILTER_SHARED, 1)])
+    def _on_up(self) -> None:
+        self.client.subscribe([(topics.up_filter_shared(), 1), (topics.REQUEST_FILTER_SHARED, 1)])
         self.published_manifests.clear()
         self.next_housekeeping = 0.0
         log.info("worker %s connected", self.worker_id)
@@ -74,35 +65,18 @@ class Worker:
         else:
             log.error("subscription refused: %s", codes)
 
-    def _on_disconnect(self, *_a: Any) -> None:
-        self.connected = False
-
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
 
     # --- the loop ---------------------------------------------------------------------
-    def _ensure_connected(self, now: float) -> None:
-        if self.connected or now < self.next_connect:
-            return
-        try:
-            mqtt_conn.connect(self.client, self.addr, clean_start=True)
-            self.next_connect = now + 5.0  # CONNACK should come well before this
-        except (OSError, mqtt.WebsocketConnectionError) as e:
-            self.failures += 1
-            delay = random.uniform(0, min(30.0, 0.5 * 2 ** min(self.failures, 8)))
-            self.next_connect = now + delay
-            log.info("broker unreachable (%s); retry in %.1fs", e, delay)
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
 
     def step(self, timeout: float = 0.01) -> None:
         now = time.monotonic()
-        self._ensure_connected(now)
-        try:
-            rc = self.client.loop(timeout=timeout)
-            if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
-                self.connected = False
-        except Exception as e:  # noqa: BLE001 - the network loop must survive anything
-            log.warning("network loop error: %s", e)
-            self.connected = False
+        if self.link.poll(timeout):
+            self._on_up()
         # Drain everything the socket already has before committing a batch.
         for _ in range(50):
             if len(self.inbox) >= self.batch_max or not self.connected:

@@ -9,8 +9,12 @@ full-jitter backoff, and an exception cannot kill a hidden loop thread.
 
 from __future__ import annotations
 
+import logging
+import random
 import ssl
+import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import paho.mqtt.client as mqtt
@@ -18,6 +22,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from contract.errors import UrError
+
+log = logging.getLogger("ur.mqtt")
 
 
 @dataclass(frozen=True)
@@ -80,3 +86,61 @@ def reason_ok(rc: object) -> bool:
         return int(value) < 128  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return False
+
+
+def full_jitter(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter backoff (AWS architecture blog): uniform in [0, min(cap, base*2^n)],
+    so many kiosks coming back at once spread out instead of storming the broker."""
+    return random.uniform(0, min(cap, base * (2 ** min(attempt, 16))))
+
+
+class Link:
+    """One MQTT connection driven from the owner's loop: connects and reconnects
+    with full jitter (and a random first delay), calls paho's `loop()`, and never
+    lets an exception escape. `poll()` returns True right after a (re)connect, so
+    the owner can resubscribe and resend."""
+
+    def __init__(self, client: mqtt.Client, addr: BrokerAddress, clean_start: bool,
+                 backoff_cap: float = 60.0, first_delay: float = 0.0) -> None:
+        self.client, self.addr, self.clean_start = client, addr, clean_start
+        self.backoff_cap = backoff_cap
+        self.connected = False
+        self._just_connected = False
+        self.failures = 0
+        self.next_connect = time.monotonic() + random.uniform(0, first_delay)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+
+    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            log.warning("broker refused the connection: %s", rc)
+            return
+        self.connected = self._just_connected = True
+        self.failures = 0
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        self.connected = False
+
+    def _schedule_retry(self, now: float) -> None:
+        self.failures += 1
+        self.next_connect = now + full_jitter(self.failures, 0.5, self.backoff_cap)
+
+    def poll(self, timeout: float) -> bool:
+        now = time.monotonic()
+        if not self.connected and now >= self.next_connect:
+            try:
+                connect(self.client, self.addr, self.clean_start)
+                self.next_connect = now + 5.0  # the CONNACK should come well before this
+            except (OSError, mqtt.WebsocketConnectionError) as e:
+                self._schedule_retry(now)
+                log.info("broker unreachable (%s); retry in %.1fs", e, self.next_connect - now)
+        try:
+            if self.client.loop(timeout=timeout) != mqtt.MQTT_ERR_SUCCESS:
+                self.connected = False
+        except Exception as e:  # noqa: BLE001 - the network loop must survive anything
+            log.warning("network loop error: %s", e)
+            self.connected = False
+        if not self.connected and self.next_connect < now:
+            self._schedule_retry(now)
+        up, self._just_connected = self._just_connected, False
+        return up and self.connected

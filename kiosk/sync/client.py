@@ -51,17 +51,13 @@ class SyncClient:
         self.cfg = config or SyncConfig()
         self.addr = identity.broker_address(store, broker_url or ident.broker_url)
         self.client = mqtt_conn.make_client(ident.kiosk_id, self.addr, SESSION_EXPIRY_S)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
+        self.link = mqtt_conn.Link(self.client, self.addr, clean_start=False,
+                                   backoff_cap=self.cfg.backoff_cap, first_delay=self.cfg.first_delay_max)
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
         self.subscribed_at: float | None = None
         self.received: list[tuple[str, bytes]] = []
-        self.connected = False
-        self.just_connected = False
-        self.failures = 0
-        self.next_connect = time.monotonic() + random.uniform(0, self.cfg.first_delay_max)
         self.next_heartbeat = 0.0
         self.next_catch_up = 0.0
         self.downlink = downlink.Downlink(store, ident.kiosk_id)
@@ -72,17 +68,6 @@ class SyncClient:
         self.duplicate_sends = float(os.environ.get("UR_FAULT_DUPLICATE_SENDS", "0") or 0)
 
     # --- paho callbacks: record only ------------------------------------------------
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        if rc.is_failure:
-            log.warning("broker refused connection: %s", rc)
-            return
-        self.connected = self.just_connected = True
-        self.failures = 0
-
-    def _on_disconnect(self, *_a: Any) -> None:
-        self.connected = False
-        self.subscribed_at = None
-
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any = None) -> None:
         if all(mqtt_conn.reason_ok(c) for c in codes):
             self.subscribed_at = time.monotonic()
@@ -100,20 +85,12 @@ class SyncClient:
             log.error("broker refused a publish: %s", rc)
 
     # --- the loop ------------------------------------------------------------------------
-    def _ensure_connected(self, now: float) -> None:
-        if self.connected or now < self.next_connect:
-            return
-        try:
-            mqtt_conn.connect(self.client, self.addr, clean_start=False)
-            self.next_connect = now + 5.0
-        except (OSError, mqtt.WebsocketConnectionError) as e:
-            self.failures += 1
-            delay = outbox.backoff(self.failures, 0.5, self.cfg.backoff_cap)
-            self.next_connect = now + delay
-            log.info("broker unreachable (%s); retry in %.1fs", e, delay)
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
 
     def _on_connected(self) -> None:
-        self.just_connected = False
+        self.subscribed_at = None
         base = topics.down(self.ident.kiosk_id, "#")
         self.client.subscribe([(base, 1), (topics.MANIFEST_FILTER, 1)])
         with self.store.soft_tx() as s:
@@ -170,18 +147,7 @@ class SyncClient:
 
     def step(self, timeout: float = 0.01) -> None:
         now = time.monotonic()
-        self._ensure_connected(now)
-        try:
-            rc = self.client.loop(timeout=timeout)
-            if rc != mqtt.MQTT_ERR_SUCCESS and self.connected:
-                self.connected = False
-        except Exception as e:  # noqa: BLE001
-            log.warning("network loop error: %s", e)
-            self.connected = False
-        if not self.connected and self.next_connect < now:
-            self.failures += 1
-            self.next_connect = now + outbox.backoff(self.failures, 0.5, self.cfg.backoff_cap)
-        if self.just_connected:
+        if self.link.poll(timeout):
             self._on_connected()
         if self.received:
             self._handle_received()

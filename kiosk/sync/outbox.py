@@ -10,7 +10,6 @@ central can apply ordered streams in order and hold anything after a gap.
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import Float, Index, Integer, LargeBinary, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from contract import envelope, ids
+from contract import envelope, ids, mqtt_conn
 from contract.hlc import HLC
 from kiosk.identity import Identity
 from kiosk.store import Base
@@ -115,8 +114,8 @@ def due(session: Session, window: int, ack_timeout: float, now: float | None = N
 
 
 def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
-    """Full jitter (AWS architecture blog): spreads resends of many kiosks."""
-    return random.uniform(0, min(cap, base * (2 ** min(attempts, 16))))
+    """Resend delay with full jitter: spreads resends of many kiosks."""
+    return mqtt_conn.full_jitter(attempts, base, cap)
 
 
 def mark_sent(session: Session, rows: list[OutboxRow], ack_timeout: float, now: float | None = None) -> None:
