@@ -137,13 +137,35 @@ def catalogue(lang: str) -> dict[str, str]:
     return {k: e.msgstr for k, e in po.entries.items() if e.msgstr and not e.fuzzy}
 
 
+LRI, PDI = "\u2066", "\u2069"
+
+
+def _has_arabic_script(text: str) -> bool:
+    return any("\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f" for c in text)
+
+
+def isolate(value: object, lang: str) -> str:
+    """`value` as a left-to-right island inside right-to-left text.
+
+    By the Unicode bidi rules, digits after an Arabic letter become Arabic numbers
+    and a hyphen between them is not kept inside the number, so "2026-05-01"
+    shows as "01-05-2026" in an Arabic sentence. Dates, tracking and receipt
+    numbers are therefore wrapped in LRI ... PDI (which draw nothing).
+    """
+    text = str(value)
+    if lang in RTL_LANGS and text and not _has_arabic_script(text):
+        return LRI + text + PDI
+    return text
+
+
 def tr(key: str, lang: str, **params: object) -> str:
-    """The text for `key` in `lang`, with {placeholders} filled. A key missing from
-    the catalogue shows as the key itself (and the catalogue test fails on it)."""
+    """The text for `key` in `lang`, with {placeholders} filled (data values kept
+    left-to-right inside Arabic and Kurdish text). A key missing from the catalogue
+    shows as the key itself (and the catalogue test fails on it)."""
     text = catalogue(lang).get(key, key)
     if params:
         try:
-            return text.format(**params)
+            return text.format(**{k: isolate(v, lang) for k, v in params.items()})
         except (KeyError, IndexError, ValueError):
             return text
     return text

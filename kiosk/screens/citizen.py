@@ -21,6 +21,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from contract.errors import UrError
+from kiosk.i18n import isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.widgets import button, column, label, paint, row, scroll, spacer
 from kiosk.ui_services import (
@@ -455,7 +456,8 @@ class ReceiptScreen(KioskScreen):
         info.add_widget(label(a, self.t("pay.reference", ref=r.reference), kid="receipt.reference"))
         info.add_widget(label(a, a.money(r.amount), role="title", bold=True, kid="receipt.amount"))
         for n, (lab, value) in enumerate(r.lines):
-            info.add_widget(label(a, f"{text_in(lab, a.lang)}: {value}", kid=f"receipt.line.{n}"))
+            info.add_widget(label(a, f"{text_in(lab, a.lang)}: {isolate(value, a.lang)}",
+                                  kid=f"receipt.line.{n}"))
         note = self.t("receipt.printed") if r.printed else self.t(r.print_problem or "receipt.not_printed")
         info.add_widget(label(a, note, color=a.palette.ok if r.printed else a.palette.warning,
                               kid="receipt.print_state"))
@@ -534,13 +536,13 @@ class TrackScreen(LookupScreen):
         col = column(spacing=6)
         if r is None:
             return col
-        col.add_widget(label(a, f"{r.tracking} — {text_in(r.service, a.lang)}", role="heading",
+        col.add_widget(label(a, f"{isolate(r.tracking, a.lang)} — {text_in(r.service, a.lang)}", role="heading",
                              kid="track.service"))
         col.add_widget(label(a, self.t(f"status.{r.status}"), role="title", bold=True,
                              color=a.palette.primary, kid="track.status"))
         for n, step in enumerate(r.history):
             agency = text_in(step.agency, a.lang) if step.agency else ""
-            col.add_widget(label(a, f"{step.at}  {self.t('status.' + step.status)}  {agency}",
+            col.add_widget(label(a, f"{isolate(step.at, a.lang)}  {self.t('status.' + step.status)}  {agency}",
                                  role="small", kid=f"track.history.{n}"))
         col.add_widget(label(a, self.t("track.as_of", at=r.as_of), role="small", color=a.palette.muted))
         return col
@@ -627,7 +629,7 @@ class FinesScreen(LookupScreen):
             col.add_widget(label(a, self.t("fines.none"), role="heading", kid="fines.none"))
         for fine in r:
             col.add_widget(row(a, [
-                label(a, f"{fine.date} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
+                label(a, f"{isolate(fine.date, a.lang)} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
                       kid=f"fine.{fine.id}.text"),
                 button(a, self.t("fines.pay"), (lambda f=fine: start_payment(a, f.id, f.amount, "fines")),
                        kid=f"fine.{fine.id}.pay", width=200)]))

@@ -58,7 +58,7 @@ def label(look: Look, text: str, role: str = "body", color: Any = None, bold: bo
     """A label aligned to the reading side; wrapping labels grow to fit their text."""
     lab = Label(text=text, font_name=FONT_NAME, font_size=look.size(role), bold=bold,
                 color=color or look.palette.text, halign=halign or ("right" if look.rtl else "left"),
-                valign="middle", size_hint_y=None)
+                valign="middle", size_hint_y=None, padding=(8, 0))
     lab.kid = kid
     if wrap:
         lab.bind(width=lambda w, v: setattr(w, "text_size", (v, None)))
