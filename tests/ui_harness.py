@@ -4,18 +4,24 @@ image comparison with a tolerance."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from tests import support
 
+# Before anything imports kivy: offscreen SDL, PIL text (raqm), a private KIVY_HOME,
+# and the kiosk's window config at the test size.
+if "kivy" not in sys.modules:
+    support.apply_kivy_env()
+    from kiosk.screens import driver as _driver
+    from kiosk.screens import kiosk_mode as _kiosk_mode
+
+    _kiosk_mode.configure(window_size=_driver.SIZE, fullscreen=False)
+
 
 def Harness(services: Any, **kw: Any) -> Any:  # noqa: N802 - reads like the class it builds
     """A `KioskDriver` for one test, in the offscreen Kivy environment of tests/support."""
-    import sys
-
-    if "kivy" not in sys.modules:
-        support.apply_kivy_env()
     from kiosk.screens.driver import KioskDriver
 
     return KioskDriver(services, **kw)

@@ -110,6 +110,7 @@ class KioskDriver:
         from kivy.tests.common import UnitTestTouch
         from kivy.uix.scrollview import ScrollView
 
+        self.frames(1)  # let layouts place widgets built since the last frame
         w = self.find(kid)
         parent = w.parent
         while parent is not None and not isinstance(parent, ScrollView):

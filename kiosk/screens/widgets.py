@@ -111,7 +111,11 @@ def column(widgets: Sequence[Widget] = (), spacing: int = 12, padding: int = 0) 
 
 
 def scroll(content: Widget) -> ScrollView:
-    sv = ScrollView(do_scroll_x=False, bar_width=10, scroll_type=["bars", "content"])
+    """A vertical scroll view; its content keeps clear of the scroll bar on both sides
+    (the bar sits on the right, where Arabic and Kurdish lines start)."""
+    sv = ScrollView(do_scroll_x=False, bar_width=8, scroll_type=["bars", "content"])
+    if isinstance(content, GridLayout):
+        content.padding = [16, 0, 16, 0]
     sv.add_widget(content)
     return sv
 
