@@ -14,6 +14,7 @@ from contract import cli_base
 
 # Modules that add subcommands; one line per concept keeps merges trivial.
 COMMAND_MODULES: list[str] = [
+    "kiosk.ui_cli",
 ]
 
 

@@ -106,6 +106,11 @@ class KioskApp(App):
                       on_key_down=self._touched)
         for ev in (self._idle_ev, self._status_ev, self._scan_ev):
             ev.cancel()
+        if self.sm is not None:
+            for screen in self.sm.screens:
+                poll = getattr(screen, "_poll", None)
+                if poll is not None:
+                    poll.cancel()
         self._attached = False
 
     def open_settings(self, *largs: Any) -> bool:
@@ -159,8 +164,11 @@ class KioskApp(App):
             self._idle_ev()
 
     def _idle(self, *args: Any) -> None:
-        if self.sm is not None and self.sm.current == "home" and self.session.is_empty() \
-                and self.lang == self.default_lang and not self.staff_role:
+        quiet_home = (self.sm is not None and self.sm.current == "home" and self.session.is_empty()
+                      and self.lang == self.default_lang and not self.staff_role)
+        paying = bool(getattr(self.current_screen(), "running", False))
+        if quiet_home or paying:
+            # Never wipe while the terminal is working: the outcome must reach the screen.
             self._idle_ev()
             return
         self.wipe()

@@ -38,10 +38,10 @@ def _configure() -> None:
     if not kiosk_mode.is_configured():
         kiosk_mode.configure(window_size=SIZE, fullscreen=False)
 
-_current: Harness | None = None
-
 
 class KioskDriver:
+    """One kiosk app in this process's window; a new driver replaces the previous one."""
+
     def __init__(self, services: Any, idle_timeout: float = 600.0, lang: str = "ar",
                  status_interval: float = 60.0) -> None:
         global _current
@@ -134,9 +134,18 @@ class KioskDriver:
         return bool(vx <= x <= vx + view.width and vy <= y <= vy + view.height)
 
     def type(self, text: str) -> None:
-        """Type on the on-screen keyboard, key by key."""
+        """Type on the on-screen keyboard, key by key (real touches on each key)."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.frames(1)
         for ch in text:
-            self.tap("key.SPACE" if ch == " " else f"key.{ch}")
+            kid = "key.SPACE" if ch == " " else f"key.{ch}"
+            w = self.find(kid)  # keys stay put while typing: no scrolling, no rebuild
+            x, y = w.to_window(*w.center)
+            touch = UnitTestTouch(x, y)
+            touch.touch_down()
+            touch.touch_up()
+            self.frames(1)
 
     # -- screenshots --------------------------------------------------------
     def screenshot(self, path: Path) -> Path:
