@@ -139,9 +139,15 @@ class KioskServices:
         except ValidationError as e:
             errors: dict[str, str] = {}
             for f in svc.form:
-                if any(f.name in p for p in e.problems):
-                    empty = not fields.get(f.name, "").strip()
-                    errors[f.name] = "err.required" if empty else _ERROR_BY_TYPE.get(f.type, "err.invalid")
+                mine = [p for p in e.problems if f"field {f.name!r}" in p]
+                if not mine:
+                    continue
+                if any("is required" in p for p in mine):
+                    errors[f.name] = "err.required"
+                elif any("longer than" in p for p in mine):
+                    errors[f.name] = "err.too_long"
+                else:
+                    errors[f.name] = _ERROR_BY_TYPE.get(f.type, "err.invalid")
             if not errors:
                 raise
             return errors
