@@ -88,6 +88,8 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
     assert "field.national_id.error" not in h.ids()
     h.tap("field.mobile")
     h.type("4567")
+    assert "mobile" not in h.app.session.form_errors  # typing clears the old complaint
+    assert h.app.current_screen().fields["mobile"].error.text == ""
     h.tap("apply.next")
     assert h.screen == "review"
     assert h.text("review.full_name") == "عەلی حەسەن"
@@ -178,9 +180,21 @@ def test_verify_document_by_scanning_shows_verdict_and_fields() -> None:
     assert h.text("verify.verdict") == tr("verdict.REVOKED", "en")
 
 
-def test_letter_fines_and_complaint() -> None:
+def test_track_by_typed_number_letter_fines_and_complaint() -> None:
     svc = FixtureServices()
+    svc.applications["KSK1-000007"] = ("national-card", {})
     h = Harness(svc, lang="en")
+    h.tap("home.track")
+    assert h.find("kbd.en")
+    h.type("KSK1-000008")
+    h.tap("track.go")
+    assert "no application with tracking number KSK1-000008" in h.text("track.error")
+    h.tap("key.BACK")
+    h.type("7")
+    h.tap("track.go")
+    assert h.text("track.status") == "Received"
+    assert "Unified national card" in h.text("track.service")
+    h.tap("strip.home")
     h.tap("home.letter")
     h.type("1234")
     h.tap("field.letter_date")

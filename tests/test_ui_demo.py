@@ -46,3 +46,28 @@ def test_ur_kiosk_ui_rejects_bad_arguments() -> None:
     r = support.run_cli(["ur-kiosk", "ui", "--idle", "0", "--windowed", "800x600"])
     assert r.returncode == 2 and "--idle must be a positive" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_ur_kiosk_ui_runs_the_app_main_loop(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIVY_")}
+    env.update(SDL_VIDEODRIVER="offscreen", KIVY_NO_ARGS="1", KIVY_HOME=str(tmp_path / "kivy"),
+               PYTHONPATH=str(support.REPO))
+    log = tmp_path / "ui.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data", str(tmp_path / "data"), "ui",
+                                 "--windowed", "800x600", "--idle", "30"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        support.wait_until(lambda: "Start application main loop" in log.read_text(errors="replace"),
+                           timeout=60, what="the kiosk main loop")
+        time.sleep(1.5)  # a few frames of the home screen, the status strip polls
+        assert proc.poll() is None, log.read_text(errors="replace")[-1500:]
+        assert "Traceback" not in log.read_text(errors="replace")
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -86,13 +86,18 @@ def test_technician_devices_tests_profiles_errors() -> None:
     assert h.screen == "technician"
     assert h.text("tech.device.printer") == i18n.tr("device.state.warning", "ckb")
     assert h.text("tech.device.scanner") == i18n.tr("device.state.absent", "ckb")
-    h.tap("tech.test_print")
-    assert h.text("tech.message") == "test page printed"
+    tech = h.app.current_screen()
+
+    def run(kid: str) -> str:
+        h.tap(kid)
+        h.wait(lambda: not tech.busy, what=f"{kid} to finish")
+        h.frames(1)
+        return h.text("tech.message")
+
+    assert run("tech.test_print") == "test page printed"
     svc.scans.append("HELLO-123")
-    h.tap("tech.scan_test")
-    assert h.text("tech.message") == "scanned: HELLO-123"
-    h.tap("tech.terminal_test")
-    assert h.text("tech.message") == "terminal registered"
-    h.tap("tech.profile.generic-zvt")
+    assert run("tech.scan_test") == "scanned: HELLO-123"
+    assert run("tech.terminal_test") == "terminal registered"
+    assert run("tech.profile.generic-zvt") == "profile generic-zvt applied"
     assert svc.applied_profiles == ["generic-zvt"]
     assert "printer: paper near end" in h.text("tech.error.0")

@@ -106,6 +106,27 @@ class KioskScreen(Screen):
     def value(self, name: str) -> str:
         return self.s.inputs.get(name, "")
 
+    def in_background(self, fn: Any, *args: Any, done: Any) -> None:
+        """Run a slow service call (device tests wait on hardware) on a worker thread;
+        `done(result, error_text)` runs on the UI thread when it finishes."""
+        import threading
+
+        from kivy.clock import Clock
+
+        def work() -> None:
+            result, error = None, ""
+            try:
+                result = fn(*args)
+            except NotAvailable as e:
+                error = self.t("err.not_available") + f" ({e})"
+            except UrError as e:
+                error = self.t("err.refused") + f" {e}"
+            except Exception as e:  # noqa: BLE001 - a device fault is shown, never crashes the kiosk
+                error = self.t("err.refused") + f" {e.__class__.__name__}: {e}"
+            Clock.schedule_once(lambda *_: done(result, error), 0)
+
+        threading.Thread(target=work, name="kiosk-staff-call", daemon=True).start()
+
 
 class FieldsMixin:
     """Append/backspace fields plus the on-screen keyboard for whichever has focus.
@@ -147,6 +168,9 @@ class FieldsMixin:
             if field_w is not None:
                 field_w.set_value(store[focus])
                 field_w.box.color = self.app.palette.text
+                field_w.error.text = ""  # the last check's complaint no longer applies
+            if store is self.s.form:
+                self.s.form_errors.pop(focus, None)
             if on_change is not None:
                 on_change()
 

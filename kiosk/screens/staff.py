@@ -144,6 +144,7 @@ class CashierScreen(FieldsMixin, StaffScreen):
 class TechnicianScreen(StaffScreen):
     screen_name = "technician"
     title_key = "tech.title"
+    busy = False
 
     def build_body(self) -> Widget:
         a = self.app
@@ -182,8 +183,17 @@ class TechnicianScreen(StaffScreen):
         return scroll(body)
 
     def run(self, fn: Any, *args: Any) -> None:
-        out = self.call(fn, *args)
-        self.note(str(out) if out is not None else "")
+        """Device tests can wait on hardware for seconds: keep the screen responsive."""
+        self.busy = True
+        self.error_text = ""
+        self.note(self.t("tech.working"))
+
+        def done(result: Any, error: str) -> None:
+            self.busy = False
+            self.error_text = error
+            self.note(str(result) if result is not None else "")
+
+        self.in_background(fn, *args, done=done)
 
 
 STAFF_SCREENS: tuple[type[KioskScreen], ...] = (PinScreen, CashierScreen, TechnicianScreen)
