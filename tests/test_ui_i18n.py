@@ -8,6 +8,8 @@ import string
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import ImageFont, features
 
 from contract.errors import UrError
@@ -153,3 +155,21 @@ def test_keyboard_keys_are_pure_edits() -> None:
     assert keyboard.layout_for("arabic_text", "en") == "ar"
     assert keyboard.layout_for("text", "ckb") == "ckb"
     assert keyboard.layout_for("plate", "ar") == "en"
+
+PO_PIECES = st.sampled_from(['msgid "', 'msgstr "', '"', "#, fuzzy", "# c", "\n", "\\", "\\n", "\\x4",
+                             '"a"', "msgctxt", "msgstr[0]", " ", "ێ", "{n}", '\\"'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(PO_PIECES, max_size=40).map("".join)))
+def test_po_parser_never_crashes_on_garbage(text: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes warn in literal_eval
+        try:
+            po = i18n.parse_po(text, "fuzz.po")
+        except UrError as e:
+            assert str(e).startswith("fuzz.po")
+        else:
+            assert all(isinstance(k, str) and isinstance(v.msgstr, str) for k, v in po.entries.items())
