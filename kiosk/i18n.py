@@ -140,7 +140,7 @@ def catalogue(lang: str) -> dict[str, str]:
 LRI, PDI = "\u2066", "\u2069"
 
 
-def _has_arabic_script(text: str) -> bool:
+def has_arabic_script(text: str) -> bool:
     return any("\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f" for c in text)
 
 
@@ -153,7 +153,7 @@ def isolate(value: object, lang: str) -> str:
     numbers are therefore wrapped in LRI ... PDI (which draw nothing).
     """
     text = str(value)
-    if lang in RTL_LANGS and text and not _has_arabic_script(text):
+    if lang in RTL_LANGS and text and not has_arabic_script(text):
         return LRI + text + PDI
     return text
 

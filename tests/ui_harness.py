@@ -30,32 +30,34 @@ def Harness(services: Any, **kw: Any) -> Any:  # noqa: N802 - reads like the cla
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden" / "ui"
 
 
-def compare_golden(shot: Path, name: str, max_mean: float = 3.0, max_bad: float = 0.01) -> None:
+def compare_golden(shot: Path, name: str, max_mean: float = 1.5, max_tile: float = 6.0) -> None:
     """Compare a screenshot with tests/golden/ui/<name>.png within a tolerance.
 
-    `max_mean`: mean absolute difference per channel (0-255); `max_bad`: share of
-    pixels differing by more than 64 in any channel. UR_REGEN_GOLDEN=1 rewrites
-    the golden instead (look at the new image before committing it).
+    `max_mean`: mean absolute difference over the whole image (0-255 scale);
+    `max_tile`: the same mean over any 32x32 tile, so one moved or changed word
+    fails even though it is a tiny share of the screen, while the faint
+    anti-aliasing differences of another Mesa build pass. UR_REGEN_GOLDEN=1
+    rewrites the golden instead (look at the new image before committing it).
     """
     from PIL import Image, ImageChops, ImageStat
 
     golden = GOLDEN_DIR / f"{name}.png"
-    if os.environ.get("UR_REGEN_GOLDEN") == "1" or not golden.exists():
-        if os.environ.get("UR_REGEN_GOLDEN") != "1":
-            raise AssertionError(f"no golden image {golden}; run with UR_REGEN_GOLDEN=1 to create it")
+    if os.environ.get("UR_REGEN_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
         Image.open(shot).convert("RGB").save(golden, optimize=True)
         return
+    if not golden.exists():
+        raise AssertionError(f"no golden image {golden}; run with UR_REGEN_GOLDEN=1 to create it")
     a = Image.open(shot).convert("RGB")
     b = Image.open(golden).convert("RGB")
     if a.size != b.size:
         raise AssertionError(f"{name}: size {a.size} differs from golden {b.size}")
-    diff = ImageChops.difference(a, b)
-    mean = sum(ImageStat.Stat(diff).mean) / 3
-    bad_mask = diff.convert("L").point(lambda v: 255 if v > 21 else 0)  # ~64 on one channel / 3
-    bad = ImageStat.Stat(bad_mask).mean[0] / 255
-    if mean > max_mean or bad > max_bad:
+    diff = ImageChops.difference(a, b).convert("L")
+    mean = ImageStat.Stat(diff).mean[0]
+    tiles = diff.resize((max(1, a.width // 32), max(1, a.height // 32)), Image.Resampling.BOX)
+    worst = tiles.getextrema()[1]
+    if mean > max_mean or worst > max_tile:
         out = shot.with_name(shot.stem + "-diff.png")
-        diff.save(out)
-        raise AssertionError(f"{name}: differs from golden (mean {mean:.2f} > {max_mean} or "
-                             f"{bad:.2%} pixels > {max_bad:.0%}); diff image: {out}")
+        diff.point(lambda v: min(255, v * 4)).save(out)
+        raise AssertionError(f"{name}: differs from golden (mean {mean:.2f} > {max_mean} or worst "
+                             f"32px tile {worst} > {max_tile}); diff image: {out}")

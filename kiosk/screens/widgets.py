@@ -20,6 +20,7 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
+from kiosk.i18n import has_arabic_script
 from kiosk.screens.theme import FONT_NAME, MIN_TOUCH, Palette
 
 
@@ -146,7 +147,9 @@ class Field(BoxLayout):
                           background_normal="", background_down="",
                           background_color=pal.field_focus if focused else pal.field,
                           size_hint_y=None, height=MIN_TOUCH + 8,
-                          halign="right" if look.rtl else "left", valign="middle")
+                          halign="left", valign="middle")
+        self.rtl_look = look.rtl
+        self._align(value)
         self.box.kid = kid
         self.box.bind(size=lambda w, v: setattr(w, "text_size", (v[0] - 24, v[1])))
         paint(self.box, pal.field_focus if focused else pal.field,
@@ -169,6 +172,11 @@ class Field(BoxLayout):
     def set_value(self, value: str) -> None:
         self._value = value
         self.box.text = self._shown(value)
+        self._align(value)
+
+    def _align(self, value: str) -> None:
+        # Arabic-script text starts at the right even on the English screens.
+        self.box.halign = "right" if self.rtl_look or has_arabic_script(value) else "left"
 
 
 def walk_kids(root: Widget) -> dict[str, Widget]:
