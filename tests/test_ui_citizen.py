@@ -226,3 +226,27 @@ def test_track_by_typed_number_letter_fines_and_complaint() -> None:
     h.tap("complaint.go")
     assert h.text("complaint.reference") == tr("complaint.filed", "en", ref="C-00001")
     assert svc.complaints == [("kiosk", "SLOW", "07701234567")]
+
+
+def test_a_national_size_catalogue_lists_a_screenful_and_asks_to_narrow() -> None:
+    from dataclasses import replace
+
+    from kiosk.screens.citizen import MAX_RESULTS
+    from tests import ui_fixtures
+
+    class BigCatalogue(FixtureServices):
+        def search_services(self, query, lang, institution=None, kind=None):  # type: ignore[no-untyped-def]
+            base = ui_fixtures.SERVICES["passport-ordinary"].summary
+            every = [replace(base, id=f"svc-{n:03d}") for n in range(548)]
+            return [s for s in every if query in s.id]
+
+    h = Harness(BigCatalogue(), lang="en")
+    h.tap("home.catalogue")
+    shown = [k for k in h.ids() if k.startswith("svc.")]
+    assert len(shown) == MAX_RESULTS
+    assert h.text("catalogue.more") == i18n.tr("catalogue.more", "en", n=548 - MAX_RESULTS)
+    h.type("54")  # as-you-type narrows: svc-054, svc-154 ... svc-540..547
+    narrowed = [n for n in range(548) if "54" in f"svc-{n:03d}"]
+    assert len(narrowed) < MAX_RESULTS
+    assert sorted(k for k in h.ids() if k.startswith("svc.")) == [f"svc.svc-{n:03d}" for n in narrowed]
+    assert "catalogue.more" not in h.ids()

@@ -36,6 +36,7 @@ from kiosk.ui_services import (
 KINDS = ("informational", "participatory", "procedural", "interactive")
 COMPLAINT_CATEGORIES = ("service", "staff", "kiosk", "payment", "other")
 VERDICT_OK = {"VALID"}
+MAX_RESULTS = 30
 
 
 def qr_widget(text: str, size: int = 260) -> Image:
@@ -150,13 +151,16 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
             return
         if not found:
             self.results.add_widget(label(a, self.t("catalogue.none"), kid="catalogue.none"))
-        for svc in found:
+        # A national catalogue has ~550 services: draw a screenful, ask to narrow the rest.
+        for svc in found[:MAX_RESULTS]:
             text = f"{text_in(svc.name, a.lang)}  —  {text_in(svc.institution, a.lang)}"
             b = button(a, text, (lambda i=svc.id: self.open(i)), kid=f"svc.{svc.id}",
                        role="secondary", height=76)
             b.halign = "right" if a.rtl else "left"
             self.results.add_widget(b)
-        self.result_ids = [svc.id for svc in found]
+        if len(found) > MAX_RESULTS:
+            self.results.add_widget(label(a, self.t("catalogue.more", n=len(found) - MAX_RESULTS),
+                                          color=a.palette.muted, kid="catalogue.more"))
 
     def open(self, service_id: str) -> None:
         self.s.service_id = service_id
