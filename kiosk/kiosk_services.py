@@ -36,6 +36,7 @@ from kiosk.ui_services import (
     StatusStrip,
     Submitted,
     TrackResult,
+    TrackStep,
     Verification,
 )
 
@@ -153,12 +154,38 @@ class KioskServices:
             return errors
         return {}
 
-    # -- applications (kiosk.applications) ----------------------------------
+    # -- applications (kiosk.applications + kiosk.identity) -----------------
+    @staticmethod
+    def _part(module: str, what: str) -> Any:
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            raise NotAvailable(f"{what} is not installed on this kiosk ({module})") from None
+
     def submit_application(self, service_id: str, fields: dict[str, str]) -> Submitted:
-        raise NotAvailable("applications are not wired to the screens yet (kiosk.applications.submit)")
+        """Stored with its outbox row in one transaction; central gets it when the
+        kiosk syncs, so the citizen's number is valid offline too."""
+        apps = self._part("kiosk.applications", "applications")
+        ident = self._part("kiosk.identity", "the kiosk identity").load(self.store)
+        done = apps.submit(self.store, ident, service_id, fields)
+        return Submitted(done.tracking, int(done.fee_total), queued=True)
 
     def track(self, tracking: str) -> TrackResult:
-        raise NotAvailable("tracking is not wired to the screens yet (kiosk.applications)")
+        apps = self._part("kiosk.applications", "applications")
+        text = tracking.strip()
+        with self.store.session() as s:
+            st = apps.status(s, text)
+        service: dict[str, str] = {}
+        if st.get("service_id"):
+            try:
+                service = self.service_detail(st["service_id"]).summary.name
+            except UrError:
+                service = {"ar": st["service_id"], "ckb": st["service_id"], "en": st["service_id"]}
+        steps = tuple(TrackStep(str(h.get("status", "")), str(h.get("at", ""))[:16].replace("T", " "),
+                                _texts(h.get("agency")) if isinstance(h.get("agency"), dict) else {})
+                      for h in st.get("history", []))
+        as_of = steps[-1].at if steps else ""
+        return TrackResult(st["tracking"], service, str(st["status"]), steps, as_of)
 
     # -- payments (ZVT terminal driver + payment journal) -------------------
     def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
