@@ -98,6 +98,15 @@ class KioskServices:
     def search_services(self, query: str, lang: str, institution: str | None = None,
                         kind: str | None = None) -> list[ServiceSummary]:
         c = self._catalogue()
+        if query.strip():
+            try:
+                ranked = importlib.import_module("kiosk.catalogue_search")
+            except ImportError:
+                ranked = None
+            if ranked is not None:  # the catalogue's own ranked index (normalised, per language)
+                with self.store.session() as s:
+                    hits = ranked.search(s, query, lang, institution, kind, limit=200)
+                return [self._summary(c, c.service(h.service_id)) for h in hits]
         q = fold(query.strip())
         out = []
         for svc in c.services:
@@ -205,7 +214,11 @@ class KioskServices:
         raise NotAvailable("vehicle fines are not wired to the screens yet")
 
     def file_complaint(self, category: str, text: str, mobile: str) -> ComplaintFiled:
-        raise NotAvailable("complaints are not wired to the screens yet")
+        complaints = self._part("kiosk.complaints", "complaints")
+        ident = self._part("kiosk.identity", "the kiosk identity").load(self.store)
+        filed = complaints.file_complaint(self.store, ident, text, category=category or "other",
+                                          mobile=mobile or None)
+        return ComplaintFiled(filed.tracking, queued=True)
 
     # -- status and devices -------------------------------------------------
     def status_strip(self) -> StatusStrip:

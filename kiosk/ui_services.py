@@ -295,3 +295,6 @@ PAPER_STATES: tuple[str, ...] = ("ok", "near_end", "out", "unknown")
 DEVICES: tuple[str, ...] = ("printer", "terminal", "scanner")
 DEVICE_STATES: tuple[str, ...] = ("ok", "warning", "error", "absent")
 PRINT_PROBLEMS: tuple[str, ...] = ("receipt.not_printed", "receipt.paper_out")
+# The helpline's complaint categories (as kiosk.complaints.CATEGORIES).
+COMPLAINT_CATEGORIES: tuple[str, ...] = ("delay", "bribery", "conduct", "wrong-fee", "service-quality",
+                                         "other")

@@ -219,13 +219,13 @@ def test_track_by_typed_number_letter_fines_and_complaint() -> None:
     h.tap("complaint.go")
     assert "complaint.reference" not in h.ids()
     assert "choose what the complaint is about" in h.text("complaint.error")
-    h.tap("complaint.cat.kiosk")
+    h.tap("complaint.cat.service-quality")
     h.type("SLOW")
     h.tap("field.complaint_mobile")
     h.type("07701234567")
     h.tap("complaint.go")
     assert h.text("complaint.reference") == tr("complaint.filed", "en", ref="C-00001")
-    assert svc.complaints == [("kiosk", "SLOW", "07701234567")]
+    assert svc.complaints == [("service-quality", "SLOW", "07701234567")]
 
 
 def test_a_national_size_catalogue_lists_a_screenful_and_asks_to_narrow() -> None:

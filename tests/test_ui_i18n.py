@@ -44,7 +44,7 @@ def used_keys() -> set[str]:
     keys |= {f"strip.paper.{p}" for p in ui_services.PAPER_STATES}
     keys |= {f"device.{d}" for d in ui_services.DEVICES}
     keys |= {f"device.state.{s}" for s in ui_services.DEVICE_STATES}
-    keys |= {f"complaint.cat.{c}" for c in ("service", "staff", "kiosk", "payment", "other")}
+    keys |= {f"complaint.cat.{c}" for c in ui_services.COMPLAINT_CATEGORIES}
     keys |= {f"pin.role.{r}" for r in ("cashier", "technician")}
     keys |= {f"cashier.{h}_done" for h in ("void", "refund")}
     return keys

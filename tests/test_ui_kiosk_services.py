@@ -89,20 +89,24 @@ def test_catalogue_dataset_through_contract_catalogue(tmp_path: Path) -> None:
         svc.service_detail("nope")
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in
-                        ("contract.catalogue", "kiosk.applications", "kiosk.identity")),
-                    reason="kiosk.applications / kiosk.identity are not merged in this branch yet")
-def test_submit_and_track_through_kiosk_applications(tmp_path: Path) -> None:
+def enrolled_store(tmp: Path) -> KioskStore:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     identity = importlib.import_module("kiosk.identity")
-    store = store_with_catalogue(tmp_path)
+    store = store_with_catalogue(tmp)
     raw = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()).hex()
     identity.enroll(store, {"kiosk_id": "K1", "kiosk_code": 1234, "private_key": raw,
                             "broker_url": "mqtt://127.0.0.1:1"})
-    svc = KioskServices(store)
+    return store
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in
+                        ("contract.catalogue", "kiosk.applications", "kiosk.identity")),
+                    reason="kiosk.applications / kiosk.identity are not merged in this branch yet")
+def test_submit_and_track_through_kiosk_applications(tmp_path: Path) -> None:
+    svc = KioskServices(enrolled_store(tmp_path))
     done = svc.submit_application("passport-ordinary", {"full_name": "علي حسن", "mobile": "07701234567"})
     assert done.fee_total == 91000 and done.queued
     found = svc.track(done.tracking)
@@ -110,3 +114,15 @@ def test_submit_and_track_through_kiosk_applications(tmp_path: Path) -> None:
     assert found.service["en"] == "Ordinary passport"
     with pytest.raises(UrError):
         svc.submit_application("passport-ordinary", {"mobile": "1"})
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("kiosk.complaints", "kiosk.identity")),
+                    reason="kiosk.complaints is not merged in this branch yet")
+def test_complaints_through_kiosk_complaints(tmp_path: Path) -> None:
+    from kiosk.ui_services import COMPLAINT_CATEGORIES
+
+    svc = KioskServices(enrolled_store(tmp_path))
+    filed = [svc.file_complaint(c, "waited three hours", "07701234567") for c in COMPLAINT_CATEGORIES]
+    assert len({f.reference for f in filed}) == len(COMPLAINT_CATEGORIES)
+    with pytest.raises(UrError):
+        svc.file_complaint("delay", "   ", "")

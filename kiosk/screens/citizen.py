@@ -25,6 +25,7 @@ from kiosk.i18n import isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.widgets import button, column, label, paint, row, scroll, spacer
 from kiosk.ui_services import (
+    COMPLAINT_CATEGORIES,
     FINAL_STAGES,
     FormField,
     NotAvailable,
@@ -34,7 +35,6 @@ from kiosk.ui_services import (
 )
 
 KINDS = ("informational", "participatory", "procedural", "interactive")
-COMPLAINT_CATEGORIES = ("service", "staff", "kiosk", "payment", "other")
 VERDICT_OK = {"VALID"}
 MAX_RESULTS = 30
 
