@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "kiosk.catalogue_cli",
     "kiosk.documents_cli",
     "kiosk.letters_cli",
+    "kiosk.ui_cli",
 ]
 
 

@@ -1,0 +1,205 @@
+"""`KioskApp`: the status strip, the screen manager, language, idle timeout, kiosk guards.
+
+Run `kiosk_mode.configure()` before importing this module (kiosk.screens.run
+does). The app owns no business logic: screens call the `UiServices` object it
+was given. Tests and the demo drive it without `App.run()` through `attach()`,
+which is the part of `on_start` that binds the window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk import i18n
+from kiosk.screens import theme
+from kiosk.screens.base import CitizenSession, KioskScreen
+from kiosk.screens.citizen import CITIZEN_SCREENS
+from kiosk.screens.staff import STAFF_SCREENS
+from kiosk.screens.status_strip import StatusStripBar
+from kiosk.ui_services import UiServices
+
+KEY_ESCAPE = 27
+KEY_F1 = 282
+
+
+class KioskApp(App):
+    title = "Ur Kiosk"
+
+    def __init__(self, services: UiServices, idle_timeout: float = 90.0,
+                 lang: str = i18n.DEFAULT_LANG, status_interval: float = 2.0, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.services = services
+        self.idle_timeout = idle_timeout
+        self.status_interval = status_interval
+        self.default_lang = lang
+        self.lang = lang
+        self.large_text = False
+        self.high_contrast = False
+        self.session = CitizenSession()
+        self.staff_role = ""  # "cashier" / "technician" after a good PIN
+        self.pin_role = "cashier"  # which PIN the PIN screen asks for
+        self.sm: ScreenManager | None = None
+        self.strip: StatusStripBar | None = None
+        self.idle_resets = 0
+        self._idle_ev: Any = None
+        self._attached = False
+        theme.register_font()
+
+    # -- look ---------------------------------------------------------------
+    @property
+    def rtl(self) -> bool:
+        return i18n.is_rtl(self.lang)
+
+    @property
+    def palette(self) -> theme.Palette:
+        return theme.HIGH_CONTRAST if self.high_contrast else theme.NORMAL
+
+    def size(self, role: str) -> int:
+        return theme.sizes(self.large_text)[role]
+
+    def t(self, key: str, **params: object) -> str:
+        return i18n.tr(key, self.lang, **params)
+
+    def money(self, amount: int) -> str:
+        return i18n.money(amount, self.lang)
+
+    # -- building -----------------------------------------------------------
+    def build(self) -> BoxLayout:
+        root = BoxLayout(orientation="vertical")
+        self.strip = StatusStripBar(self)
+        self.sm = ScreenManager(transition=NoTransition())
+        for cls in (*CITIZEN_SCREENS, *STAFF_SCREENS):
+            self.sm.add_widget(cls(self, name=cls.screen_name))
+        root.add_widget(self.strip)
+        root.add_widget(self.sm)
+        self.strip.refresh()
+        self.sm.current = "home"
+        self.current_screen().refresh()
+        return root
+
+    def on_start(self) -> None:
+        self.attach()
+
+    def attach(self) -> None:
+        """Bind the window: kiosk key guards, idle timeout, status polling."""
+        if self._attached:
+            return
+        self._attached = True
+        Window.bind(on_keyboard=self._on_keyboard, on_touch_down=self._touched,
+                    on_key_down=self._touched)
+        self._idle_ev = Clock.create_trigger(self._idle, self.idle_timeout)
+        self._idle_ev()
+        self._status_ev = Clock.schedule_interval(lambda *_: self.strip and self.strip.poll(),
+                                                  self.status_interval)
+        self._scan_ev = Clock.schedule_interval(self._poll_scan, 0.1)
+
+    def detach(self) -> None:
+        if not self._attached:
+            return
+        Window.unbind(on_keyboard=self._on_keyboard, on_touch_down=self._touched,
+                      on_key_down=self._touched)
+        for ev in (self._idle_ev, self._status_ev, self._scan_ev):
+            ev.cancel()
+        if self.sm is not None:
+            for screen in self.sm.screens:
+                poll = getattr(screen, "_poll", None)
+                if poll is not None:
+                    poll.cancel()
+        self._attached = False
+
+    def open_settings(self, *largs: Any) -> bool:
+        """The F1 settings panel would let anyone reconfigure the kiosk: never open it."""
+        return False
+
+    def _on_keyboard(self, window: Any, key: int, *args: Any) -> bool:
+        # Returning True stops Kivy's own handling: Escape does not close the app
+        # (also exit_on_escape=0) and F1 does not open settings.
+        return key in (KEY_ESCAPE, KEY_F1)
+
+    # -- navigation ---------------------------------------------------------
+    def current_screen(self) -> KioskScreen:
+        assert self.sm is not None
+        return self.sm.current_screen  # type: ignore[return-value]
+
+    def go(self, name: str) -> None:
+        assert self.sm is not None
+        screen = self.sm.get_screen(name)
+        if not getattr(screen, "citizen", True) and name != "pin" and self.staff_role != name:
+            name = "home"  # never show a staff screen without the PIN for it
+        if self.sm.current == name:
+            self.current_screen().refresh()
+        else:
+            self.sm.current = name  # on_pre_enter refreshes it
+
+    def set_lang(self, lang: str) -> None:
+        if lang not in i18n.LANGS:
+            return
+        self.lang = lang
+        self.rebuild()
+
+    def toggle_large_text(self) -> None:
+        self.large_text = not self.large_text
+        self.rebuild()
+
+    def toggle_contrast(self) -> None:
+        self.high_contrast = not self.high_contrast
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        if self.strip is not None:
+            self.strip.refresh()
+        if self.sm is not None:
+            self.current_screen().refresh()
+
+    # -- idle timeout -------------------------------------------------------
+    def _touched(self, *args: Any) -> None:
+        if self._idle_ev is not None:
+            self._idle_ev.cancel()
+            self._idle_ev()
+
+    def _idle(self, *args: Any) -> None:
+        quiet_home = (self.sm is not None and self.sm.current == "home" and self.session.is_empty()
+                      and self.lang == self.default_lang and not self.staff_role)
+        paying = bool(getattr(self.current_screen(), "running", False))
+        if quiet_home or paying:
+            # Never wipe while the terminal is working: the outcome must reach the screen.
+            self._idle_ev()
+            return
+        self.wipe()
+
+    def wipe(self) -> None:
+        """Forget everything the citizen entered and go home in the default language."""
+        self.idle_resets += 1
+        self.session = CitizenSession()
+        self.staff_role = ""
+        self.lang = self.default_lang
+        self.large_text = False
+        self.high_contrast = False
+        if self.sm is not None:
+            for screen in self.sm.screens:
+                screen.error_text = ""
+                screen.clear_widgets()
+            self.go("home")
+        self.rebuild()
+        if self._idle_ev is not None:
+            self._idle_ev()
+
+    # -- scanner ------------------------------------------------------------
+    def _poll_scan(self, *args: Any) -> None:
+        screen = self.current_screen()
+        handler = getattr(screen, "on_scan", None)
+        if handler is None:
+            return
+        try:
+            code = self.services.poll_scan()
+        except Exception:  # noqa: BLE001 - a scanner fault must never take the screen down
+            return
+        if code:
+            self._touched()
+            handler(code)

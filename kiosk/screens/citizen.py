@@ -1,0 +1,681 @@
+"""Citizen screens (no login): home, catalogue, service page, apply, review, submitted,
+pay, receipt, track, verify, official letter, vehicle fines, complaint.
+
+Each screen only shows what a kiosk service returned and passes on what the
+citizen typed; rules (search, validation, fees, verdicts, payment outcome) live
+behind `UiServices`.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.core.image import Image as CoreImage
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.widget import Widget
+
+from contract.errors import UrError
+from kiosk.i18n import isolate
+from kiosk.screens.base import FieldsMixin, KioskScreen
+from kiosk.screens.widgets import button, column, label, paint, row, scroll, spacer
+from kiosk.ui_services import (
+    COMPLAINT_CATEGORIES,
+    FINAL_STAGES,
+    FormField,
+    NotAvailable,
+    PayEvent,
+    ServiceDetail,
+    text_in,
+)
+
+KINDS = ("informational", "participatory", "procedural", "interactive")
+VERDICT_OK = {"VALID"}
+MAX_RESULTS = 30
+
+
+def qr_widget(text: str, size: int = 260) -> Image:
+    """A QR code image (segno `make_qr`, never Micro QR) as a Kivy widget."""
+    import segno
+
+    buf = io.BytesIO()
+    segno.make_qr(text, error="m").save(buf, kind="png", scale=8, border=4)
+    buf.seek(0)
+    tex = CoreImage(buf, ext="png").texture
+    tex.mag_filter = "nearest"
+    img = Image(texture=tex, size_hint=(None, None), size=(size, size), fit_mode="contain")
+    img.kid = "receipt.qr"
+    return img
+
+
+class HomeScreen(KioskScreen):
+    screen_name = "home"
+    title_key = "home.title"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        tiles = [
+            ("catalogue", "home.catalogue"), ("track", "home.track"), ("verify", "home.verify"),
+            ("letter", "home.letter"), ("fines", "home.fines"), ("complaint", "home.complaint"),
+        ]
+        body = column(spacing=18)
+        body.add_widget(label(a, self.t("home.subtitle"), role="heading", color=a.palette.muted,
+                              kid="home.subtitle"))
+        btns = [button(a, self.t(key), (lambda n=name: self.open(n)), kid=f"home.{name}",
+                       font="heading", height=150) for name, key in tiles]
+        body.add_widget(row(a, btns[:3], height=150, spacing=18))
+        body.add_widget(row(a, btns[3:], height=150, spacing=18))
+        body.add_widget(spacer(30))
+        body.add_widget(label(a, self.t("home.help"), role="small", color=a.palette.muted,
+                              kid="home.help"))
+        staff = [spacer(1),
+                 button(a, self.t("home.cashier"), lambda: self.staff("cashier"), kid="home.cashier",
+                        role="secondary", font="small", width=220),
+                 button(a, self.t("home.technician"), lambda: self.staff("technician"),
+                        kid="home.technician", role="secondary", font="small", width=220)]
+        body.add_widget(row(a, staff))
+        return scroll(body)
+
+    def open(self, name: str) -> None:
+        self.s.focus = ""
+        self.s.result = None
+        self.app.go(name)
+
+    def staff(self, role: str) -> None:
+        self.app.pin_role = role
+        self.s.inputs["pin"] = ""
+        self.app.go("pin")
+
+
+class CatalogueScreen(FieldsMixin, KioskScreen):
+    screen_name = "catalogue"
+    title_key = "catalogue.title"
+    SPECS = {"query": ("text", 60)}
+
+    def build_body(self) -> Widget:
+        a = self.app
+        self.fields = {}
+        body = BoxLayout(orientation="vertical", spacing=10)
+        store = self.s.inputs
+        store.setdefault("query", self.s.query)
+        body.add_widget(self.make_field(store, "query", self.t("catalogue.search"), self.SPECS,
+                                        hint=self.t("catalogue.search_hint")))
+        insts = self.call(a.services.institutions) or []
+        chips = [button(a, self.t("catalogue.all"), lambda: self.filter(None, self.s.kind),
+                        kid="inst.all", role="primary" if self.s.institution is None else "secondary",
+                        font="small", width=160)]
+        chips += [button(a, text_in(i.name, a.lang), (lambda i=i: self.filter(i.id, self.s.kind)),
+                         kid=f"inst.{i.id}", font="small", width=300,
+                         role="primary" if self.s.institution == i.id else "secondary")
+                  for i in insts]
+        inst_row = row(a, chips)
+        inst_row.size_hint_x = None
+        inst_row.width = sum(c.width for c in chips) + 8 * len(chips)
+        sv = ScrollView(do_scroll_y=False, size_hint_y=None, height=inst_row.height)
+        sv.add_widget(inst_row)
+        body.add_widget(sv)
+        kinds = [button(a, self.t("catalogue.all_kinds"), lambda: self.filter(self.s.institution, None),
+                        kid="kind.all", font="small",
+                        role="primary" if self.s.kind is None else "secondary")]
+        kinds += [button(a, self.t(f"kind.{k}"), (lambda k=k: self.filter(self.s.institution, k)),
+                         kid=f"kind.{k}", font="small",
+                         role="primary" if self.s.kind == k else "secondary") for k in KINDS]
+        body.add_widget(row(a, kinds, spacing=8))
+        self.results = column(spacing=8)
+        body.add_widget(scroll(self.results))
+        body.add_widget(self.make_keyboard(store, self.SPECS, on_change=self.search))
+        self.fill_results()
+        return body
+
+    def filter(self, institution: str | None, kind: str | None) -> None:
+        self.s.institution, self.s.kind = institution, kind
+        self.refresh()
+
+    def search(self) -> None:
+        self.s.query = self.s.inputs.get("query", "")
+        self.fill_results()
+
+    def fill_results(self) -> None:
+        a = self.app
+        self.results.clear_widgets()
+        found = self.call(a.services.search_services, self.s.inputs.get("query", ""), a.lang,
+                          institution=self.s.institution, kind=self.s.kind)
+        if found is None:
+            self.results.add_widget(label(a, self.error_text, color=a.palette.danger,
+                                          kid="catalogue.error"))
+            return
+        if not found:
+            self.results.add_widget(label(a, self.t("catalogue.none"), kid="catalogue.none"))
+        # A national catalogue has ~550 services: draw a screenful, ask to narrow the rest.
+        for svc in found[:MAX_RESULTS]:
+            text = f"{text_in(svc.name, a.lang)}  —  {text_in(svc.institution, a.lang)}"
+            b = button(a, text, (lambda i=svc.id: self.open(i)), kid=f"svc.{svc.id}",
+                       role="secondary", height=76)
+            b.halign = "right" if a.rtl else "left"
+            self.results.add_widget(b)
+        if len(found) > MAX_RESULTS:
+            self.results.add_widget(label(a, self.t("catalogue.more", n=len(found) - MAX_RESULTS),
+                                          color=a.palette.muted, kid="catalogue.more"))
+
+    def open(self, service_id: str) -> None:
+        self.s.service_id = service_id
+        self.app.go("service")
+
+
+class ServiceScreen(KioskScreen):
+    screen_name = "service"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        detail: ServiceDetail | None = None
+        if self.s.service_id:
+            detail = self.call(a.services.service_detail, self.s.service_id)
+        body = column(spacing=10)
+        if detail is None:
+            body.add_widget(label(a, self.error_text or self.t("service.none"), kid="service.error"))
+            body.add_widget(button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back"))
+            return scroll(body)
+        lg, pal = a.lang, a.palette
+        sm = detail.summary
+        body.add_widget(label(a, text_in(sm.name, lg), role="title", bold=True, kid="service.name"))
+        body.add_widget(label(a, f"{text_in(sm.institution, lg)} · {self.t('kind.' + sm.kind)}",
+                              color=pal.muted, kid="service.institution"))
+        if detail.description:
+            body.add_widget(label(a, text_in(detail.description, lg), kid="service.description"))
+        if detail.steps:
+            body.add_widget(label(a, self.t("service.steps"), role="heading", bold=True))
+            for n, step in enumerate(detail.steps, 1):
+                body.add_widget(label(a, f"{n}. {text_in(step, lg)}", kid=f"service.step.{n}"))
+        if detail.documents:
+            body.add_widget(label(a, self.t("service.documents"), role="heading", bold=True))
+            for n, doc in enumerate(detail.documents, 1):
+                if doc.held_by_state:
+                    how = self.t("service.doc_held")
+                else:
+                    parts = [self.t("service.doc_original")] if doc.original else []
+                    if doc.copies:
+                        parts.append(self.t("service.doc_copies", n=doc.copies))
+                    how = self.t("service.doc_sep").join(parts)
+                body.add_widget(label(a, f"• {text_in(doc.name, lg)} — {how}", kid=f"service.doc.{n}"))
+        body.add_widget(label(a, self.t("service.fees"), role="heading", bold=True))
+        body.add_widget(label(a, self.t("service.fee_statutory", amount=a.money(detail.fee_statutory)),
+                              kid="service.fee_statutory"))
+        body.add_widget(label(a, self.t("service.fee_service", amount=a.money(detail.fee_service)),
+                              kid="service.fee_service"))
+        body.add_widget(label(a, self.t("service.fee_total", amount=a.money(detail.fee_total)),
+                              bold=True, kid="service.fee_total"))
+        body.add_widget(label(a, self.t("service.duration", n=detail.duration_days), kid="service.duration"))
+        body.add_widget(label(a, self.t("service.visits", n=detail.visits) if detail.visits
+                              else self.t("service.no_visit"), kid="service.visits"))
+        actions = [button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back",
+                          role="secondary")]
+        if detail.accepts_applications:
+            actions.append(button(a, self.t("service.apply"), self.apply, kid="service.apply"))
+        else:
+            body.add_widget(label(a, self.t("service.info_only"), color=pal.muted, kid="service.info_only"))
+        body.add_widget(row(a, actions))
+        return scroll(body)
+
+    def apply(self) -> None:
+        self.s.form, self.s.form_errors, self.s.focus = {}, {}, ""
+        self.app.go("apply")
+
+
+class ApplyScreen(FieldsMixin, KioskScreen):
+    screen_name = "apply"
+    title_key = "apply.title"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        self.fields = {}
+        schema: list[FormField] = self.call(a.services.form_schema, self.s.service_id or "") or []
+        self.schema = schema
+        body = BoxLayout(orientation="vertical", spacing=8)
+        form = column(spacing=6)
+        specs = {f.name: (f.type, f.max_length) for f in schema if f.type != "choice"}
+        for f in schema:
+            caption = text_in(f.label, a.lang) + ("" if f.required else " " + self.t("apply.optional"))
+            err = self.s.form_errors.get(f.name, "")
+            err_text = self.t(err) if err else ""
+            if f.type == "choice":
+                form.add_widget(label(a, caption, role="small", color=a.palette.muted))
+                opts = [button(a, text_in(c.label, a.lang), (lambda n=f.name, v=c.value: self.choose(n, v)),
+                               kid=f"choice.{f.name}.{c.value}", font="small",
+                               role="primary" if self.s.form.get(f.name) == c.value else "secondary")
+                        for c in f.choices]
+                form.add_widget(row(a, opts, spacing=8))
+                if err_text:
+                    form.add_widget(label(a, err_text, role="small", color=a.palette.danger,
+                                          kid=f"field.{f.name}.error"))
+            else:
+                form.add_widget(self.make_field(self.s.form, f.name, caption, specs, error=err_text,
+                                                hint=self.t(f"hint.{f.type}")))
+        body.add_widget(scroll(form))
+        body.add_widget(row(a, [button(a, self.t("nav.back"), lambda: a.go("service"), kid="nav.back",
+                                       role="secondary"),
+                                button(a, self.t("apply.next"), self.next, kid="apply.next")]))
+        if specs:
+            body.add_widget(self.make_keyboard(self.s.form, specs))
+        return body
+
+    def choose(self, name: str, value: str) -> None:
+        self.s.form[name] = value
+        self.s.form_errors.pop(name, None)
+        self.refresh()
+
+    def next(self) -> None:
+        errors = self.call(self.app.services.validate_form, self.s.service_id or "", dict(self.s.form))
+        if errors is None:
+            self.refresh()
+            return
+        self.s.form_errors = dict(errors)
+        if errors:
+            self.s.focus = next(iter(errors))
+            self.refresh()
+        else:
+            self.app.go("review")
+
+
+class ReviewScreen(KioskScreen):
+    screen_name = "review"
+    title_key = "review.title"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        schema: list[FormField] = self.call(a.services.form_schema, self.s.service_id or "") or []
+        body = column(spacing=8)
+        for f in schema:
+            value = self.s.form.get(f.name, "")
+            if f.type == "choice":
+                value = next((text_in(c.label, a.lang) for c in f.choices if c.value == value), value)
+            body.add_widget(label(a, text_in(f.label, a.lang), role="small", color=a.palette.muted))
+            body.add_widget(label(a, value or "—", role="heading", kid=f"review.{f.name}"))
+        body.add_widget(label(a, self.t("review.offline_ok"), role="small", color=a.palette.muted))
+        body.add_widget(row(a, [button(a, self.t("review.edit"), lambda: a.go("apply"), kid="review.edit",
+                                       role="secondary"),
+                                button(a, self.t("review.submit"), self.submit, kid="review.submit")]))
+        return scroll(body)
+
+    def submit(self) -> None:
+        done = self.call(self.app.services.submit_application, self.s.service_id or "", dict(self.s.form))
+        if done is None:
+            self.refresh()
+            return
+        self.s.submitted = done
+        self.app.go("submitted")
+
+
+class SubmittedScreen(KioskScreen):
+    screen_name = "submitted"
+    title_key = "submitted.title"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        done = self.s.submitted
+        body = column(spacing=12)
+        if done is None:
+            return body
+        body.add_widget(label(a, self.t("submitted.number"), color=a.palette.muted))
+        body.add_widget(label(a, done.tracking, role="huge", bold=True, halign="center",
+                              kid="submitted.tracking"))
+        body.add_widget(label(a, self.t("submitted.queued" if done.queued else "submitted.sent"),
+                              kid="submitted.state"))
+        actions = [button(a, self.t("nav.home"), a.wipe, kid="submitted.done", role="secondary")]
+        if done.fee_total > 0:
+            body.add_widget(label(a, self.t("submitted.fee", amount=a.money(done.fee_total)),
+                                  role="heading", kid="submitted.fee"))
+            actions.append(button(a, self.t("submitted.pay"), self.pay, kid="submitted.pay"))
+        body.add_widget(row(a, actions))
+        return scroll(body)
+
+    def pay(self) -> None:
+        done = self.s.submitted
+        start_payment(self.app, done.tracking, done.fee_total, back="home")
+
+
+def start_payment(app: Any, reference: str, amount: int, back: str) -> None:
+    app.session.pay_reference, app.session.pay_amount, app.session.pay_return = reference, amount, back
+    app.session.receipt = None
+    app.go("pay")
+
+
+class PayScreen(KioskScreen):
+    """Card payment: shows each terminal stage; the terminal runs on a worker thread
+    so the screen keeps drawing while the citizen inserts the card and types the PIN."""
+
+    screen_name = "pay"
+    title_key = "pay.title"
+
+    def __init__(self, app: Any, **kw: Any) -> None:
+        super().__init__(app, **kw)
+        self.stage = ""
+        self.stages_shown: list[str] = []
+        self.events: queue.Queue[PayEvent] = queue.Queue()
+        self._poll: Any = None
+        self.running = False
+
+    def on_pre_enter(self, *args: Any) -> None:
+        self.stage, self.stages_shown, self.error_text = "", [], ""
+        self.start()
+        self.refresh()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        self.events = queue.Queue()
+        ref, amount, services = self.s.pay_reference, self.s.pay_amount, self.app.services
+
+        def work(q: queue.Queue[PayEvent]) -> None:
+            try:
+                for ev in services.pay(ref, amount):
+                    q.put(ev)
+                    if ev.stage in FINAL_STAGES:
+                        return
+                q.put(PayEvent("unknown", detail="terminal stopped without an outcome"))
+            except NotAvailable as e:
+                q.put(PayEvent("error", detail=f"not_available:{e}"))
+            except UrError as e:
+                q.put(PayEvent("error", detail=str(e)))
+            except Exception as e:  # noqa: BLE001 - the outcome is unknown: never ask to pay again
+                q.put(PayEvent("unknown", detail=f"{e.__class__.__name__}: {e}"))
+
+        threading.Thread(target=work, args=(self.events,), name="kiosk-pay", daemon=True).start()
+        self._poll = Clock.schedule_interval(self.pump, 0.05)
+
+    def pump(self, *args: Any) -> None:
+        changed = False
+        while True:
+            try:
+                ev = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self.stage = ev.stage
+            self.stages_shown.append(ev.stage)
+            self.detail = ev.detail
+            changed = True
+            if ev.stage in FINAL_STAGES:
+                self.running = False
+                if self._poll is not None:
+                    self._poll.cancel()
+                if ev.stage == "approved" and ev.receipt is not None:
+                    self.s.receipt = ev.receipt
+        if changed:
+            self.app._touched()  # a payment in progress is not idleness
+            self.refresh()
+
+    def build_body(self) -> Widget:
+        a = self.app
+        pal = a.palette
+        body = column(spacing=16)
+        body.add_widget(label(a, self.t("pay.amount", amount=a.money(self.s.pay_amount)),
+                              role="heading", kid="pay.amount"))
+        body.add_widget(label(a, self.t("pay.reference", ref=self.s.pay_reference), color=pal.muted))
+        stage = self.stage or "starting"
+        color = {"approved": pal.ok, "declined": pal.danger, "unknown": pal.warning,
+                 "error": pal.danger}.get(stage, pal.text)
+        body.add_widget(label(a, self.t(f"pay.stage.{stage}"), role="huge", bold=True, color=color,
+                              halign="center", kid="pay.stage"))
+        if stage == "error" and getattr(self, "detail", "").startswith("not_available"):
+            body.add_widget(label(a, self.t("err.not_available"), kid="pay.detail"))
+        actions: list[Widget] = []
+        if stage == "approved":
+            actions.append(button(a, self.t("pay.show_receipt"), lambda: a.go("receipt"),
+                                  kid="pay.receipt"))
+        elif stage in ("declined", "error"):
+            actions += [button(a, self.t("nav.back"), lambda: a.go(self.s.pay_return),
+                               kid="pay.back", role="secondary"),
+                        button(a, self.t("pay.retry"), self.retry, kid="pay.retry")]
+        elif stage == "unknown":
+            body.add_widget(label(a, self.t("pay.unknown_help"), kid="pay.unknown_help"))
+            actions.append(button(a, self.t("nav.home"), a.wipe, kid="pay.home", role="secondary"))
+        if actions:
+            body.add_widget(row(a, actions))
+        return scroll(body)
+
+    def retry(self) -> None:
+        self.stage, self.stages_shown = "", []
+        self.start()
+        self.refresh()
+
+
+class ReceiptScreen(KioskScreen):
+    screen_name = "receipt"
+    title_key = "receipt.title"
+
+    def build_body(self) -> Widget:
+        a = self.app
+        r = self.s.receipt
+        body = BoxLayout(orientation="horizontal", spacing=24)
+        if r is None:
+            return body
+        info = column(spacing=8)
+        info.add_widget(label(a, self.t("receipt.number", number=r.number), role="heading", bold=True,
+                              kid="receipt.number"))
+        info.add_widget(label(a, self.t("pay.reference", ref=r.reference), kid="receipt.reference"))
+        info.add_widget(label(a, a.money(r.amount), role="title", bold=True, kid="receipt.amount"))
+        for n, (lab, value) in enumerate(r.lines):
+            info.add_widget(label(a, f"{text_in(lab, a.lang)}: {isolate(value, a.lang)}",
+                                  kid=f"receipt.line.{n}"))
+        note = self.t("receipt.printed") if r.printed else self.t(r.print_problem or "receipt.not_printed")
+        info.add_widget(label(a, note, color=a.palette.ok if r.printed else a.palette.warning,
+                              kid="receipt.print_state"))
+        info.add_widget(button(a, self.t("receipt.done"), self.done, kid="receipt.done"))
+        qr_box = BoxLayout(orientation="vertical", size_hint_x=None, width=300, spacing=8)
+        qr_box.add_widget(qr_widget(r.qr_text, 290))
+        qr_box.add_widget(label(a, self.t("receipt.qr_hint"), role="small", halign="center"))
+        qr_box.add_widget(Widget())
+        parts = [scroll(info), qr_box]
+        for p in reversed(parts) if a.rtl else parts:
+            body.add_widget(p)
+        paint(qr_box, (1, 1, 1, 1))
+        return body
+
+    def done(self) -> None:
+        back = self.s.pay_return
+        if back == "home":
+            self.app.wipe()
+        else:
+            self.app.go(back)
+
+
+class LookupScreen(FieldsMixin, KioskScreen):
+    """A screen with a few fields, one action and a result (track, letter, fines...)."""
+
+    SPECS: dict[str, tuple[str, int]] = {}
+    CAPTIONS: dict[str, str] = {}
+    action_key = ""
+
+    def build_body(self) -> Widget:
+        a = self.app
+        self.fields = {}
+        body = BoxLayout(orientation="vertical", spacing=8)
+        top = column(spacing=6)
+        for name, key in self.CAPTIONS.items():
+            top.add_widget(self.make_field(self.s.inputs, name, self.t(key), self.SPECS,
+                                           hint=self.t(f"hint.{self.SPECS[name][0]}")))
+        self.extra_inputs(top)
+        top.add_widget(row(a, [button(a, self.t(self.action_key), self.act, kid=f"{self.name}.go")]))
+        top.add_widget(self.result_widget())
+        body.add_widget(scroll(top))
+        body.add_widget(self.make_keyboard(self.s.inputs, self.SPECS))
+        return body
+
+    def extra_inputs(self, col: Widget) -> None:
+        pass
+
+    def act(self) -> None:
+        raise NotImplementedError
+
+    def result_widget(self) -> Widget:
+        return spacer(1)
+
+
+class TrackScreen(LookupScreen):
+    screen_name = "track"
+    title_key = "track.title"
+    SPECS = {"tracking": ("tracking", 40)}
+    CAPTIONS = {"tracking": "track.number"}
+    action_key = "track.go"
+
+    def extra_inputs(self, col: Widget) -> None:
+        col.add_widget(label(self.app, self.t("track.scan_hint"), role="small",
+                             color=self.app.palette.muted, kid="track.scan_hint"))
+
+    def act(self) -> None:
+        self.s.result = self.call(self.app.services.track, self.value("tracking").strip())
+        self.refresh()
+
+    def on_scan(self, code: str) -> None:
+        self.s.inputs["tracking"] = code.strip()
+        self.act()
+
+    def result_widget(self) -> Widget:
+        a, r = self.app, self.s.result
+        col = column(spacing=6)
+        if r is None:
+            return col
+        col.add_widget(label(a, f"{isolate(r.tracking, a.lang)} — {text_in(r.service, a.lang)}", role="heading",
+                             kid="track.service"))
+        col.add_widget(label(a, self.t(f"status.{r.status}"), role="title", bold=True,
+                             color=a.palette.primary, kid="track.status"))
+        for n, step in enumerate(r.history):
+            agency = text_in(step.agency, a.lang) if step.agency else ""
+            col.add_widget(label(a, f"{isolate(step.at, a.lang)}  {self.t('status.' + step.status)}  {agency}",
+                                 role="small", kid=f"track.history.{n}"))
+        col.add_widget(label(a, self.t("track.as_of", at=r.as_of), role="small", color=a.palette.muted))
+        return col
+
+
+class VerifyScreen(KioskScreen):
+    screen_name = "verify"
+    title_key = "verify.title"
+
+    def build_body(self) -> Widget:
+        a, r, pal = self.app, self.s.result, self.app.palette
+        body = column(spacing=10)
+        if r is None:
+            body.add_widget(label(a, self.t("verify.prompt"), role="title", halign="center",
+                                  kid="verify.prompt"))
+            return scroll(body)
+        ok = r.verdict in VERDICT_OK
+        verdict = label(a, self.t(f"verdict.{r.verdict}"), role="huge", bold=True, halign="center",
+                        color=pal.primary_text, kid="verify.verdict", height=110)
+        paint(verdict, pal.ok if ok else pal.danger)
+        body.add_widget(verdict)
+        body.add_widget(label(a, self.t(f"verdict.{r.verdict}.help"), kid="verify.help"))
+        body.add_widget(label(a, f"{text_in(r.document_type, a.lang)} — {text_in(r.issuer, a.lang)}",
+                              role="heading", kid="verify.type"))
+        body.add_widget(label(a, self.t("verify.compare"), color=pal.muted))
+        for n, f in enumerate(r.fields):
+            body.add_widget(row(a, [label(a, text_in(f.label, a.lang), color=pal.muted),
+                                    label(a, f.value, role="heading", bold=True,
+                                          kid=f"verify.field.{n}")]))
+        body.add_widget(button(a, self.t("verify.again"), self.again, kid="verify.again"))
+        return scroll(body)
+
+    def on_scan(self, code: str) -> None:
+        self.s.result = self.call(self.app.services.verify_document, code)
+        self.refresh()
+
+    def again(self) -> None:
+        self.s.result = None
+        self.refresh()
+
+
+class LetterScreen(LookupScreen):
+    screen_name = "letter"
+    title_key = "letter.title"
+    SPECS = {"letter_no": ("latin", 30), "letter_date": ("date", 10)}
+    CAPTIONS = {"letter_no": "letter.number", "letter_date": "letter.date"}
+    action_key = "letter.go"
+
+    def act(self) -> None:
+        self.s.result = self.call(self.app.services.letter_status, self.value("letter_no").strip(),
+                                  self.value("letter_date").strip())
+        self.refresh()
+
+    def result_widget(self) -> Widget:
+        a, r = self.app, self.s.result
+        col = column(spacing=6)
+        if r is None:
+            return col
+        col.add_widget(label(a, text_in(r.subject, a.lang), role="heading", kid="letter.subject"))
+        col.add_widget(label(a, self.t(f"letter.status.{r.status}"), role="title", bold=True,
+                             color=a.palette.primary, kid="letter.status"))
+        col.add_widget(label(a, self.t("letter.at", agency=text_in(r.current_agency, a.lang)),
+                             kid="letter.agency"))
+        return col
+
+
+class FinesScreen(LookupScreen):
+    screen_name = "fines"
+    title_key = "fines.title"
+    SPECS = {"plate": ("plate", 16)}
+    CAPTIONS = {"plate": "fines.plate"}
+    action_key = "fines.go"
+
+    def act(self) -> None:
+        self.s.result = self.call(self.app.services.fines_by_plate, self.value("plate").strip())
+        self.refresh()
+
+    def result_widget(self) -> Widget:
+        a, r = self.app, self.s.result
+        col = column(spacing=6)
+        if r is None:
+            return col
+        if not r:
+            col.add_widget(label(a, self.t("fines.none"), role="heading", kid="fines.none"))
+        for fine in r:
+            col.add_widget(row(a, [
+                label(a, f"{isolate(fine.date, a.lang)} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
+                      kid=f"fine.{fine.id}.text"),
+                button(a, self.t("fines.pay"), (lambda f=fine: start_payment(a, f.id, f.amount, "fines")),
+                       kid=f"fine.{fine.id}.pay", width=200)]))
+        return col
+
+
+class ComplaintScreen(LookupScreen):
+    screen_name = "complaint"
+    title_key = "complaint.title"
+    SPECS = {"complaint_text": ("text", 500), "complaint_mobile": ("mobile", 11)}
+    CAPTIONS = {"complaint_text": "complaint.text", "complaint_mobile": "complaint.mobile"}
+    action_key = "complaint.go"
+
+    def extra_inputs(self, col: Widget) -> None:
+        a = self.app
+        chosen = self.s.inputs.get("complaint_category", "")
+        col.add_widget(label(a, self.t("complaint.category"), role="small", color=a.palette.muted))
+        col.add_widget(row(a, [button(a, self.t(f"complaint.cat.{c}"), (lambda c=c: self.choose(c)),
+                                      kid=f"complaint.cat.{c}", font="small",
+                                      role="primary" if chosen == c else "secondary")
+                               for c in COMPLAINT_CATEGORIES], spacing=8))
+
+    def choose(self, category: str) -> None:
+        self.s.inputs["complaint_category"] = category
+        self.refresh()
+
+    def act(self) -> None:
+        self.s.result = self.call(self.app.services.file_complaint,
+                                  self.value("complaint_category"), self.value("complaint_text"),
+                                  self.value("complaint_mobile"))
+        self.refresh()
+
+    def result_widget(self) -> Widget:
+        a, r = self.app, self.s.result
+        if r is None:
+            return spacer(1)
+        return label(a, self.t("complaint.filed", ref=r.reference), role="heading", bold=True,
+                     color=a.palette.ok, kid="complaint.reference")
+
+
+CITIZEN_SCREENS: tuple[type[KioskScreen], ...] = (
+    HomeScreen, CatalogueScreen, ServiceScreen, ApplyScreen, ReviewScreen, SubmittedScreen,
+    PayScreen, ReceiptScreen, TrackScreen, VerifyScreen, LetterScreen, FinesScreen,
+    ComplaintScreen,
+)

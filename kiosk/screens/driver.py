@@ -1,0 +1,176 @@
+"""Drive the real Kivy kiosk app without a person: build it in the one window a
+process has, touch widgets found by their kiosk id, type on the on-screen
+keyboard and take screenshots from the framebuffer on flip (a screenshot taken
+from a Clock callback can be black; see FIELD_NOTES). Used by the scripted demo,
+the UI bench and the UI tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SIZE = (1280, 1024)
+_current: KioskDriver | None = None
+
+
+def offscreen_env() -> None:
+    """Render offscreen through SDL (Mesa llvmpipe), never the mock GL backend."""
+    if "kivy" in sys.modules:
+        return
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
+    os.environ.setdefault("KIVY_TEXT", "pil")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+
+
+def _configure() -> None:
+    offscreen_env()
+    from kiosk.screens import kiosk_mode
+
+    if not kiosk_mode.is_configured():
+        kiosk_mode.configure(window_size=SIZE, fullscreen=False)
+
+
+class KioskDriver:
+    """One kiosk app in this process's window; a new driver replaces the previous one."""
+
+    def __init__(self, services: Any, idle_timeout: float = 600.0, lang: str = "ar",
+                 status_interval: float = 60.0) -> None:
+        global _current
+        _configure()
+        from kivy.base import EventLoop
+
+        EventLoop.ensure_window()
+        self.window = EventLoop.window
+        self.loop = EventLoop
+        if _current is not None:
+            _current.close()
+        from kiosk.screens.app import KioskApp
+
+        self.services = services
+        self.app = KioskApp(services, idle_timeout=idle_timeout, lang=lang,
+                            status_interval=status_interval)
+        self.root = self.app.build()
+        self.app.root = self.root
+        self.window.add_widget(self.root)
+        self.app.attach()
+        _current = self
+        self.frames(3)
+
+    def close(self) -> None:
+        self.app.detach()
+        if self.root.parent is not None:
+            self.window.remove_widget(self.root)
+
+    # -- time ---------------------------------------------------------------
+    def frames(self, n: int = 2) -> None:
+        for _ in range(n):
+            self.loop.idle()
+
+    def wait(self, pred: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.frames(1)
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.01)
+        raise AssertionError(f"timed out waiting for {what} on screen {self.screen}")
+
+    # -- looking ------------------------------------------------------------
+    @property
+    def screen(self) -> str:
+        return str(self.app.sm.current)
+
+    def ids(self) -> dict[str, Any]:
+        from kiosk.screens.widgets import walk_kids
+
+        return walk_kids(self.root)
+
+    def find(self, kid: str) -> Any:
+        found = self.ids()
+        if kid not in found:
+            raise AssertionError(f"no widget {kid!r} on screen {self.screen}; have: {sorted(found)}")
+        return found[kid]
+
+    def text(self, kid: str) -> str:
+        return str(self.find(kid).text)
+
+    # -- touching -----------------------------------------------------------
+    def tap(self, kid: str) -> None:
+        """A real touch (down + up through the window) at the widget's centre."""
+        from kivy.tests.common import UnitTestTouch
+        from kivy.uix.scrollview import ScrollView
+
+        self.frames(1)  # let layouts place widgets built since the last frame
+        w = self.find(kid)
+        parent = w.parent
+        while parent is not None and not isinstance(parent, ScrollView):
+            parent = parent.parent if parent.parent is not parent else None
+        if parent is not None and not self._inside(w, parent):
+            parent.scroll_to(w, padding=10, animate=False)
+            self.frames(1)
+        x, y = w.to_window(*w.center)
+        if not (0 <= x < self.window.width and 0 <= y < self.window.height):
+            raise AssertionError(f"{kid} is off screen at ({x:.0f}, {y:.0f})")
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+        self.frames(1)
+
+    @staticmethod
+    def _inside(w: Any, view: Any) -> bool:
+        """Is the widget's centre within the scroll view's visible area?"""
+        x, y = w.to_window(*w.center)
+        vx, vy = view.to_window(view.x, view.y)
+        return bool(vx <= x <= vx + view.width and vy <= y <= vy + view.height)
+
+    def type(self, text: str) -> None:
+        """Type on the on-screen keyboard, key by key (real touches on each key)."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.frames(1)
+        for ch in text:
+            kid = "key.SPACE" if ch == " " else f"key.{ch}"
+            w = self.find(kid)  # keys stay put while typing: no scrolling, no rebuild
+            x, y = w.to_window(*w.center)
+            touch = UnitTestTouch(x, y)
+            touch.touch_down()
+            touch.touch_up()
+            self.frames(1)
+
+    # -- screenshots --------------------------------------------------------
+    def screenshot(self, path: Path) -> Path:
+        from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
+        from PIL import Image
+
+        shots: list[bytes] = []
+        w, h = self.window.size
+
+        def grab(*_: Any) -> None:
+            shots.append(glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE))
+
+        self.frames(2)
+        self.window.bind(on_flip=grab)
+        try:
+            for _ in range(5):
+                self.window.canvas.ask_update()
+                self.frames(1)
+                if shots:
+                    break
+        finally:
+            self.window.unbind(on_flip=grab)
+        if not shots:
+            raise AssertionError("no frame was drawn for the screenshot")
+        img = Image.frombytes("RGBA", (w, h), shots[-1]).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.convert("RGB").save(path)
+        return path

@@ -1,0 +1,77 @@
+"""The always-visible strip: language, online/offline, queued items, paper, text size,
+contrast and Home. It polls `status_strip()` every few seconds and never raises."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kivy.uix.boxlayout import BoxLayout
+
+from contract.errors import UrError
+from kiosk import i18n
+from kiosk.screens.widgets import button, label, paint, row
+from kiosk.ui_services import StatusStrip
+
+if TYPE_CHECKING:
+    from kiosk.screens.app import KioskApp
+
+
+class StatusStripBar(BoxLayout):
+    def __init__(self, app: KioskApp) -> None:
+        super().__init__(orientation="horizontal", size_hint_y=None, height=84, padding=(8, 6))
+        self.app = app
+        self.state: StatusStrip | None = None
+
+    def poll(self) -> None:
+        try:
+            state = self.app.services.status_strip()
+        except (UrError, OSError):
+            state = None
+        if state != self.state:
+            self.state = state
+            self.refresh()
+
+    def refresh(self) -> None:
+        app = self.app
+        if self.state is None:
+            try:
+                self.state = app.services.status_strip()
+            except (UrError, OSError):
+                self.state = None
+        self.clear_widgets()
+        self.canvas.before.clear()
+        paint(self, app.palette.strip)
+        pal = app.palette
+        langs = [button(app, i18n.LANG_NAMES[code], (lambda c=code: app.set_lang(c)),
+                        kid=f"lang.{code}", role="primary" if code == app.lang else "secondary",
+                        font="small", width=130, height=72)
+                 for code in i18n.LANGS]
+        st = self.state
+        light = (1, 1, 1, 1)
+        if st is None:
+            info = [label(app, app.t("strip.status_unknown"), role="small", color=pal.warning,
+                          kid="strip.online", wrap=False)]
+        else:
+            info = [
+                label(app, app.t("strip.online" if st.online else "strip.offline"), role="small",
+                      color=pal.ok if st.online else pal.warning, kid="strip.online", wrap=False,
+                      bold=True),
+                label(app, app.t("strip.queued", n=st.queued), role="small", color=light,
+                      kid="strip.queued", wrap=False),
+                label(app, app.t(f"strip.paper.{st.paper}"), role="small",
+                      color=light if st.paper == "ok" else pal.warning, kid="strip.paper",
+                      wrap=False),
+            ]
+        for w in info:
+            w.halign = "center"
+        tools = [
+            button(app, app.t("strip.larger_text"), app.toggle_large_text, kid="strip.large",
+                   role="primary" if app.large_text else "secondary", font="small", width=150,
+                   height=72),
+            button(app, app.t("strip.contrast"), app.toggle_contrast, kid="strip.contrast",
+                   role="primary" if app.high_contrast else "secondary", font="small", width=150,
+                   height=72),
+            button(app, app.t("nav.home"), lambda: app.go("home"), kid="strip.home",
+                   font="small", width=110, height=72),
+        ]
+        self.add_widget(row(app, [*langs, *info, *tools], height=72, spacing=8))

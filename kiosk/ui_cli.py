@@ -1,0 +1,59 @@
+"""`ur-kiosk ui` (run the kiosk screens) and `ur-kiosk ui-demo` (scripted journey
+offscreen, screenshots into a folder). Kivy is imported only when a command runs,
+so the rest of `ur-kiosk` starts without a graphics stack."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from contract import cli_base
+from contract.errors import UrError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"window size must look like 1280x1024, got {text!r}") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"window size {w}x{h} is out of range")
+    return w, h
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("ui", help="run the kiosk screens (fullscreen kiosk mode)")
+    p.add_argument("--windowed", type=_size, metavar="WxH", help="a window of this size instead of fullscreen")
+    p.add_argument("--idle", type=float, default=90.0, help="idle seconds before the screens wipe and go home")
+    p.add_argument("--lang", choices=("ar", "ckb", "en"), default="ar", help="default language")
+    p.set_defaults(func=_ui)
+    d = sub.add_parser("ui-demo", help="play a scripted citizen journey offscreen on this kiosk's data "
+                       "and save screenshots")
+    d.add_argument("out", nargs="?", default="demo-output/ui", help="folder for the screenshots")
+    d.set_defaults(func=_demo)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    if args.idle <= 0:
+        raise UrError("--idle must be a positive number of seconds")
+    from kiosk.screens import kiosk_mode
+
+    kiosk_mode.configure(window_size=args.windowed, fullscreen=args.windowed is None)
+    from kiosk.kiosk_services import KioskServices
+    from kiosk.screens.app import KioskApp
+    from kiosk.store import KioskStore, data_dir
+
+    KioskApp(KioskServices(KioskStore(data_dir(args.data))), idle_timeout=args.idle, lang=args.lang).run()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kiosk.kiosk_services import KioskServices
+    from kiosk.screens import demo_journey
+    from kiosk.store import KioskStore, data_dir
+
+    out = Path(args.out)
+    paths = demo_journey.run(out, KioskServices(KioskStore(data_dir(args.data))))
+    cli_base.emit(args, {"screenshots": [str(p) for p in paths], "folder": str(out.resolve())},
+                  f"{len(paths)} screenshots written to {out.resolve()}")
+    return 0

@@ -1,0 +1,252 @@
+"""The citizen journey driven by real touches on the offscreen kiosk: language,
+search, service page, form with the on-screen keyboard, pay, receipt (QR read back
+from the screenshot), track by scanning it, verify, letters, fines, complaint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk import i18n
+from tests.ui_fixtures import FixtureServices
+from tests.ui_harness import Harness
+
+
+def tr(key: str, lang: str, **kw: object) -> str:
+    return i18n.tr(key, lang, **kw)
+
+
+@pytest.fixture
+def svc() -> FixtureServices:
+    return FixtureServices(pay_step_s=0.02)
+
+
+def fill_passport_form(h, name: str = "علي حسن", nid: str = "199012345678", mobile: str = "07701234567") -> None:
+    h.tap("field.full_name")
+    h.type(name)
+    h.tap("field.national_id")
+    h.type(nid)
+    h.tap("field.mobile")
+    h.type(mobile)
+    h.tap("choice.delivery.office")
+
+
+def test_search_as_you_type_filters_and_service_page(svc: FixtureServices) -> None:
+    h = Harness(svc)
+    h.tap("home.catalogue")
+    assert h.screen == "catalogue"
+    assert {"svc.passport-ordinary", "svc.national-card", "svc.poa-special"} <= set(h.ids())
+    h.type("جو")  # each key re-runs the search
+    assert "search:ج" in svc.calls and "search:جو" in svc.calls
+    found = {k for k in h.ids() if k.startswith("svc.")}
+    assert found == {"svc.passport-ordinary", "svc.passport-fees-info"}
+    h.tap("key.BACK")
+    h.tap("key.BACK")
+    h.tap("inst.moj-notary")
+    assert {k for k in h.ids() if k.startswith("svc.")} == {"svc.poa-special"}
+    h.tap("inst.all")
+    h.tap("kind.informational")
+    assert {k for k in h.ids() if k.startswith("svc.")} == {"svc.passport-fees-info"}
+    h.tap("svc.passport-fees-info")
+    assert "service.apply" not in h.ids()  # nothing to apply for
+    assert h.text("service.info_only") == tr("service.info_only", "ar")
+    h.tap("nav.back")
+    h.tap("kind.all")
+    h.type("جواز")
+    h.tap("svc.passport-ordinary")
+    assert h.text("service.name") == "إصدار جواز سفر عادي"
+    assert h.text("service.fee_statutory") == tr("service.fee_statutory", "ar", amount=i18n.money(25_000, "ar"))
+    assert h.text("service.fee_service") == tr("service.fee_service", "ar", amount=i18n.money(66_000, "ar"))
+    assert h.text("service.fee_total") == tr("service.fee_total", "ar", amount=i18n.money(91_000, "ar"))
+    assert h.text("service.visits") == tr("service.visits", "ar", n=1)
+    assert tr("service.doc_held", "ar") in h.text("service.doc.2")  # the state holds the residence card
+    assert tr("service.doc_copies", "ar", n=1) in h.text("service.doc.1")
+    h.tap("lang.en")
+    assert h.text("service.name") == "Ordinary passport"
+    assert h.text("service.duration") == "Expected duration: 7 days"
+
+
+def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc: FixtureServices, tmp_path: Path) -> None:
+    h = Harness(svc, lang="ckb")
+    h.tap("home.catalogue")
+    h.type("پاسپ")
+    h.tap("svc.passport-ordinary")
+    h.tap("service.apply")
+    assert h.screen == "apply"
+    assert h.find("kbd.ckb")  # an Arabic-script field opens the citizen's Arabic-script keyboard
+    h.tap("apply.next")
+    # Every required field says so, in Kurdish
+    for name in ("full_name", "national_id", "mobile"):
+        assert h.text(f"field.{name}.error") == tr("err.required", "ckb")
+    assert h.text("field.delivery.error") == tr("err.required", "ckb")
+    fill_passport_form(h, name="عەلی حەسەن", mobile="0770123")
+    assert h.find("kbd.digits")
+    h.tap("apply.next")
+    assert h.screen == "apply"
+    assert h.text("field.mobile.error") == tr("err.mobile", "ckb")
+    assert "field.national_id.error" not in h.ids()
+    h.tap("field.mobile")
+    h.type("4567")
+    assert "mobile" not in h.app.session.form_errors  # typing clears the old complaint
+    assert h.app.current_screen().fields["mobile"].error.text == ""
+    h.tap("apply.next")
+    assert h.screen == "review"
+    assert h.text("review.full_name") == "عەلی حەسەن"
+    assert h.text("review.mobile") == "07701234567"
+    assert h.text("review.delivery") == "فەرمانگە"
+    h.tap("review.submit")
+    assert h.screen == "submitted"
+    number = h.text("submitted.tracking")
+    assert number == "KSK1-000001"
+    assert h.text("submitted.state") == tr("submitted.queued", "ckb")  # offline: queued
+    assert svc.applications[number][1]["full_name"] == "عەلی حەسەن"
+    h.app.strip.poll()
+    h.frames(1)
+    assert h.text("strip.queued") == tr("strip.queued", "ckb", n=1)
+    h.tap("submitted.pay")
+    assert h.screen == "pay"
+    h.wait(lambda: h.app.current_screen().stage == "approved", what="approval")
+    pay = h.app.current_screen()
+    assert pay.stages_shown == ["insert_card", "enter_pin", "processing", "approved"]
+    assert h.text("pay.stage") == tr("pay.stage.approved", "ckb")
+    h.tap("pay.receipt")
+    assert h.screen == "receipt"
+    assert h.text("receipt.amount") == i18n.money(91_000, "ckb")
+    assert h.text("receipt.print_state") == tr("receipt.printed", "ckb")
+    # The QR on screen really encodes the slip: read it back from the screenshot.
+    shot = h.screenshot(tmp_path / "receipt.png")
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    codes = [d.data.decode() for d in decode(Image.open(shot))]
+    assert codes == [f"UR1:SLIP:{number}"]
+    # Track it by "scanning" the receipt's QR (the scanner hands the code to the screen)
+    h.tap("receipt.done")
+    assert h.screen == "home" and h.app.session.is_empty()
+    h.tap("home.track")
+    svc.scans.append(codes[0])
+    h.wait(lambda: "track.status" in h.ids(), what="tracking result")
+    assert h.text("track.status") == tr("status.received", "ckb")
+
+
+@pytest.mark.parametrize("outcome, key", [("declined", "pay.stage.declined"), ("unknown", "pay.stage.unknown")])
+def test_payment_declined_or_unknown_is_said_clearly(outcome: str, key: str) -> None:
+    svc = FixtureServices(pay_outcome=outcome)
+    svc.applications["KSK1-000009"] = ("national-card", {})
+    h = Harness(svc, lang="en")
+    from kiosk.screens.citizen import start_payment
+
+    start_payment(h.app, "KSK1-000009", 5000, back="home")
+    h.wait(lambda: h.app.current_screen().stage == outcome, what=outcome)
+    assert h.text("pay.stage") == tr(key, "en")
+    if outcome == "unknown":
+        assert "do not pay again" in h.text("pay.stage")
+        assert "pay.retry" not in h.ids()  # never offer to charge again
+        assert h.text("pay.unknown_help") == tr("pay.unknown_help", "en")
+    else:
+        svc.pay_outcome = "approved"
+        h.tap("pay.retry")
+        h.wait(lambda: h.app.current_screen().stage == "approved", what="approval on retry")
+    assert len(svc.payments) == (1 if outcome == "declined" else 0)
+
+
+def test_receipt_says_when_the_printer_has_no_paper() -> None:
+    svc = FixtureServices(paper="out")
+    h = Harness(svc, lang="ar")
+    assert h.text("strip.paper") == tr("strip.paper.out", "ar")
+    from kiosk.screens.citizen import start_payment
+
+    start_payment(h.app, "F-778", 50_000, back="home")
+    h.wait(lambda: h.app.current_screen().stage == "approved", what="approval")
+    h.tap("pay.receipt")
+    assert h.text("receipt.print_state") == tr("receipt.paper_out", "ar")
+    assert h.find("receipt.qr")  # the QR stays on screen to photograph or scan
+
+
+def test_verify_document_by_scanning_shows_verdict_and_fields() -> None:
+    svc = FixtureServices()
+    h = Harness(svc, lang="en")
+    h.tap("home.verify")
+    assert h.text("verify.prompt") == tr("verify.prompt", "en")
+    svc.scans.append("UR1:DOC-GOOD")
+    h.wait(lambda: "verify.verdict" in h.ids(), what="verdict")
+    assert h.text("verify.verdict") == "GENUINE"
+    assert h.find("verify.verdict").font_size >= 50  # large verdict
+    assert h.text("verify.field.1") == "NC-2026-000123"
+    h.tap("verify.again")
+    svc.scans.append("UR1:DOC-REVOKED")
+    h.wait(lambda: "verify.verdict" in h.ids(), what="verdict")
+    assert h.text("verify.verdict") == tr("verdict.REVOKED", "en")
+
+
+def test_track_by_typed_number_letter_fines_and_complaint() -> None:
+    svc = FixtureServices()
+    svc.applications["KSK1-000007"] = ("national-card", {})
+    h = Harness(svc, lang="en")
+    h.tap("home.track")
+    assert h.find("kbd.en")
+    h.type("KSK1-000008")
+    h.tap("track.go")
+    assert "no application with tracking number KSK1-000008" in h.text("track.error")
+    h.tap("key.BACK")
+    h.type("7")
+    h.tap("track.go")
+    assert h.text("track.status") == "Received"
+    assert "Unified national card" in h.text("track.service")
+    h.tap("strip.home")
+    h.tap("home.letter")
+    h.type("1234")
+    h.tap("field.letter_date")
+    assert h.find("kbd.digits")
+    h.type("2026-04-20")
+    h.tap("letter.go")
+    assert h.text("letter.status") == tr("letter.status.in_transit", "en")
+    h.tap("strip.home")
+    h.tap("home.fines")
+    h.type("12345 BGD")
+    h.tap("fines.go")
+    assert "Speeding" in h.text("fine.F-778.text")
+    h.tap("fine.F-778.pay")
+    assert h.screen == "pay"
+    h.wait(lambda: h.app.current_screen().stage == "approved", what="fine payment")
+    assert svc.payments[-1].reference == "F-778" and svc.payments[-1].amount == 50_000
+    h.tap("pay.receipt")
+    h.tap("receipt.done")
+    assert h.screen == "fines"  # back where the citizen paid from
+    h.tap("strip.home")
+    h.tap("home.complaint")
+    h.tap("complaint.go")
+    assert "complaint.reference" not in h.ids()
+    assert "choose what the complaint is about" in h.text("complaint.error")
+    h.tap("complaint.cat.service-quality")
+    h.type("SLOW")
+    h.tap("field.complaint_mobile")
+    h.type("07701234567")
+    h.tap("complaint.go")
+    assert h.text("complaint.reference") == tr("complaint.filed", "en", ref="C-00001")
+    assert svc.complaints == [("service-quality", "SLOW", "07701234567")]
+
+
+def test_a_national_size_catalogue_lists_a_screenful_and_asks_to_narrow() -> None:
+    from dataclasses import replace
+
+    from kiosk.screens.citizen import MAX_RESULTS
+    from tests import ui_fixtures
+
+    class BigCatalogue(FixtureServices):
+        def search_services(self, query, lang, institution=None, kind=None):  # type: ignore[no-untyped-def]
+            base = ui_fixtures.SERVICES["passport-ordinary"].summary
+            every = [replace(base, id=f"svc-{n:03d}") for n in range(548)]
+            return [s for s in every if query in s.id]
+
+    h = Harness(BigCatalogue(), lang="en")
+    h.tap("home.catalogue")
+    shown = [k for k in h.ids() if k.startswith("svc.")]
+    assert len(shown) == MAX_RESULTS
+    assert h.text("catalogue.more") == i18n.tr("catalogue.more", "en", n=548 - MAX_RESULTS)
+    h.type("54")  # as-you-type narrows: svc-054, svc-154 ... svc-540..547
+    narrowed = [n for n in range(548) if "54" in f"svc-{n:03d}"]
+    assert len(narrowed) < MAX_RESULTS
+    assert sorted(k for k in h.ids() if k.startswith("svc.")) == [f"svc.svc-{n:03d}" for n in narrowed]
+    assert "catalogue.more" not in h.ids()
