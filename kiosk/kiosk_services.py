@@ -10,6 +10,7 @@ so wiring one is a few lines and no screen changes.
 from __future__ import annotations
 
 import importlib
+import time
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from kiosk.ui_services import (
     Collectable,
     ComplaintFiled,
     DeviceState,
+    DocumentField,
     FormField,
     Institution,
     LetterStatus,
@@ -70,8 +72,9 @@ _ERROR_BY_TYPE = {"national_id": "err.national_id", "mobile": "err.mobile", "dat
 class KioskServices:
     """The kiosk's services for screens, over one `KioskStore`."""
 
-    def __init__(self, store: KioskStore) -> None:
+    def __init__(self, store: KioskStore, spooler: Any = None) -> None:
         self.store = store
+        self.spooler = spooler
 
     # -- catalogue (contract.catalogue, delivered as the `catalogue` dataset) --
     def _catalogue(self) -> Any:
@@ -205,10 +208,37 @@ class KioskServices:
 
     # -- documents, letters, fines, complaints ------------------------------
     def verify_document(self, text: str) -> Verification:
-        raise NotAvailable("document verification is not wired to the screens yet")
+        """Offline verdict from the synced trust and status lists (kiosk.document_verifier)."""
+        from kiosk.document_verifier import OfflineVerifier
+
+        verdict = OfflineVerifier(self.store).verify(text, int(time.time()))
+        doc = verdict.document or {}
+        fields = tuple(DocumentField(label={"ar": k, "ckb": k, "en": k}, value=str(v))
+                       for k, v in (doc.get("fields") or {}).items())
+        issuer = str(doc.get("agency", ""))
+        return Verification(verdict=str(verdict.status),
+                            document_type={"ar": str(doc.get("type", "")), "ckb": str(doc.get("type", "")),
+                                           "en": str(doc.get("type", ""))},
+                            issuer={"ar": issuer, "ckb": issuer, "en": issuer}, fields=fields)
+
+    # Central's letter states -> the four the citizen screen explains.
+    _LETTER_STATES = {"SENT": "in_transit", "RETURNED": "in_transit", "RECEIVED": "delivered",
+                      "IN_PROGRESS": "delivered", "ANSWERED": "answered", "CLOSED": "answered"}
 
     def letter_status(self, number: str, date: str) -> LetterStatus:
-        raise NotAvailable("official letter inquiry is not wired to the screens yet")
+        """From the kiosk's last synced letters index (the kiosk may be offline)."""
+        from kiosk import letters
+
+        with self.store.session() as s:
+            found = letters.inquire(s, number, date, int(time.time()))
+        if not found["letters"]:
+            raise UrError(f"no letter {found['number']} of {found['date']} in this kiosk's copy "
+                          f"(as of {found['as_of']})")
+        entry = found["letters"][0]
+        holder = str(entry.get("holder", ""))
+        return LetterStatus(number=found["number"], date=found["date"], subject={},
+                            status=self._LETTER_STATES.get(str(entry.get("status")), "registered"),
+                            current_agency={"ar": holder, "ckb": holder, "en": holder})
 
     def fines_by_plate(self, plate: str) -> list:  # type: ignore[type-arg]
         raise NotAvailable("vehicle fines are not wired to the screens yet")
@@ -222,8 +252,24 @@ class KioskServices:
 
     # -- status and devices -------------------------------------------------
     def status_strip(self) -> StatusStrip:
-        """Never raises: the strip must always show something."""
-        return StatusStrip(online=False, queued=0, paper="unknown")
+        """Never raises: the strip must always show something. Online means the
+        last exchange with central is under two minutes old; paper comes from the
+        print spooler when one is attached."""
+        try:
+            from kiosk.sync import cursor, downlink, outbox
+
+            with self.store.session() as s:
+                queued = outbox.stats(s).pending
+                last = cursor.get_float(s, downlink.LAST_SYNC)
+            paper = "unknown"
+            if self.spooler is not None:
+                from kiosk.print_journal import screen_status
+
+                state = str(screen_status(self.spooler).get("printer_state", ""))
+                paper = {"ready": "ok", "paper_near_end": "near_end", "paper_end": "out"}.get(state, "unknown")
+            return StatusStrip(online=time.time() - last < 120, queued=queued, paper=paper)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - a status strip must not take the screen down
+            return StatusStrip(online=False, queued=0, paper="unknown")
 
     def poll_scan(self) -> str | None:
         return None
