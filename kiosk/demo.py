@@ -160,8 +160,25 @@ def act_printer(ctx: DemoContext) -> None:
         print(f"  printed receipt image: {png}")
 
 
+def act_screens(ctx: DemoContext) -> None:
+    """The citizen journey on the real Kivy screens, driven by simulated touches
+    offscreen against this demo kiosk's data; with a display, the kiosk opens too."""
+    say("Kiosk screens: a scripted citizen journey (Arabic / Kurdish / English), rendered offscreen")
+    folder = ctx.out / "screens"
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil",
+           "KIVY_HOME": str(ctx.out / "kivy-home"), "KIVY_NO_CONSOLELOG": "1"}
+    r = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui-demo", str(folder)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    print("  " + (r.stdout.strip() or r.stderr.strip()[-500:]))
+    for line in (folder / "journey.txt").read_text().splitlines()[:12] if (folder / "journey.txt").exists() else []:
+        print(f"    {line}")
+    if os.environ.get("DISPLAY") and sys.stdin.isatty() and not os.environ.get("UR_DEMO_HEADLESS"):
+        say("A display is attached: opening the kiosk window (close it to finish the demo)")
+        subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui", "--windowed", "1280x1024"])
+
+
 # Demo acts after the sync story; each takes the running demo's context.
-ACTS: list[Callable[[DemoContext], None]] = [act_documents, act_printer]
+ACTS: list[Callable[[DemoContext], None]] = [act_documents, act_printer, act_screens]
 
 
 if __name__ == "__main__":
