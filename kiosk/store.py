@@ -31,6 +31,7 @@ MODEL_MODULES: list[str] = [
     "kiosk.applications",
     "kiosk.storage_guard",
     "kiosk.sync.cursor",
+    "kiosk.payments",
     "kiosk.print_journal",
     "kiosk.complaints",
 ]
