@@ -1,0 +1,52 @@
+"""Kiosk SIGKILL at every payment-journal step, then restart and recovery: the real
+`ur-kiosk pay` process dies (SIGKILL, like a power cut) right after a step is committed;
+`ur-kiosk payments recover` finishes it by asking the terminal. Afterwards the fee is
+charged exactly once on the terminal and the outbox holds exactly one collection record."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kiosk.payments import PaymentRow
+from kiosk.store import KioskStore
+from kiosk.sync.outbox import OutboxRow
+from tests.payment_fixtures import enrolled_store, terminal
+from tests.support import run_cli
+
+# step -> state right after recovery
+STEPS = {"created": "FAILED", "pending": "FAILED", "answered": "PAID", "approved": "PAID", "paid": "PAID"}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_sigkill_at_every_step_then_recover(tmp_path: Path, step: str) -> None:
+    data = tmp_path / "k"
+    store, _ident = enrolled_store(data)
+    store.close()
+    with terminal() as (h, factory):
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term],
+                    env={"UR_PAY_CRASH_AT": step})
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        p = run_cli(["ur-kiosk", "--data", str(data), "--json", "payments", "recover", *term])
+        assert p.returncode == 0, p.stdout + p.stderr
+        store = KioskStore(data)
+        with store.session() as s:
+            rows = list(s.scalars(select(PaymentRow)))
+        assert [r.state for r in rows] == [STEPS[step]]
+        # A citizen who tries again: blocked if paid, a fresh single charge if not.
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term])
+        if STEPS[step] == "PAID":
+            assert p.returncode == 2 and "already has payment" in p.stderr
+        else:
+            assert p.returncode == 0, p.stdout + p.stderr
+        charged = [e for e in h.journal if e.kind == "payment" and e.receipt_no is not None and not e.reversed]
+        assert len(charged) == 1
+    with store.session() as s:
+        assert [r.stream for r in s.scalars(select(OutboxRow))] == ["payments"]
+        paid = list(s.scalars(select(PaymentRow).where(PaymentRow.state == "PAID")))
+    assert len(paid) == 1 and paid[0].delivered and paid[0].receipt_code is not None
+    store.close()
