@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "central.setup_cli",
     "central.catalogue_cli",
     "central.casework_cli",
+    "central.ledger_cli",
 ]
 
 

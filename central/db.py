@@ -29,6 +29,8 @@ MODEL_MODULES: list[str] = [
     "central.audit",
     "central.casework",
     "central.complaints",
+    "central.fines",
+    "central.ledger",
 ]
 
 
