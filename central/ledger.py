@@ -27,7 +27,8 @@ from central.db import Base
 from contract.errors import UrError
 
 EVENTS = ("paid", "reversed", "refunded")
-COUNTS_AS_TAKEN = ("paid",)
+# A refund is a separate outflow: the payment stays in the terminal's batch totals.
+COUNTS_AS_TAKEN = ("paid", "refunded")
 
 
 class Collection(Base):

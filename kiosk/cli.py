@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "kiosk.applications_cli",
     "kiosk.sync_cli",
     "kiosk.payments_cli",
+    "kiosk.cashier_cli",
     "kiosk.devices_cli",
     "kiosk.catalogue_cli",
 ]

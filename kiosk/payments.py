@@ -303,6 +303,10 @@ class PaymentService:
             row.terminal_receipt = json.dumps({"customer": res.receipt_lines_customer,
                                                "merchant": res.receipt_lines_merchant})
             self._note_trace(s, res)
+            if res.auto_end_of_day:  # the terminal closed its batch before this payment
+                from kiosk.end_of_day import note_auto_end_of_day
+
+                note_auto_end_of_day(s, pid)
             if e.state is S.DECLINED:
                 e = pj.close_declined(e, _now())
             self._save(s, row, e)

@@ -32,6 +32,8 @@ MODEL_MODULES: list[str] = [
     "kiosk.storage_guard",
     "kiosk.sync.cursor",
     "kiosk.payments",
+    "kiosk.cashier",
+    "kiosk.end_of_day",
     "kiosk.print_journal",
     "kiosk.complaints",
 ]
