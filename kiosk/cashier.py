@@ -159,7 +159,7 @@ class CashierStation:
                     audit(s, user_id, "login_failed", user_id, {"failures": u.failures})
                 failed = True
             else:
-                u.failures = 0
+                u.failures, u.locked_until = 0, 0.0
                 audit(s, user_id, "login", user_id)
                 failed = False
             role = u.role
