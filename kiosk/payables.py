@@ -2,7 +2,8 @@
 
 Nobody types an amount. A fee reference names the thing paid for:
   app:<tracking>    the fee of an application, locked to the catalogue version it was made under
-  item:<service_id> a catalogue fee item collected at the cashier (current catalogue)
+  item:<service_id>[:<sale>] a catalogue fee item collected at the cashier (current catalogue);
+                    each sale is its own fee (the payment service adds a sale id)
   fine:<fine_id>    a vehicle fine from central's fines dataset (amount from the data)
 """
 
@@ -52,6 +53,7 @@ def resolve(session: Session, fee_ref: str) -> Payable:
         f = fines.get(session, ref)
         return Payable(fee_ref, kind, ref, f.amount, f.amount, 0, f"fine {f.id} plate {f.plate} {f.offence}".strip())
     if kind == "item":
+        ref = ref.split(":", 1)[0]
         q = cat.fee_for(_catalogue(session), ref)
         if q.total <= 0:
             raise UrError(f"service {ref} has no fee to collect")

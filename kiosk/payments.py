@@ -248,11 +248,15 @@ class PaymentService:
         result (idempotent); a fee that is paid, in progress or UNKNOWN is refused."""
         say = on_progress or (lambda _e, _m: None)
         pid = payment_id or ids.new_id()
+        if payment_id is None or self._find(pid) is None:
+            self._settle_unknowns()
         now = _now()
         with self.store.tx() as s:
             existing = s.get(PaymentRow, pid)
             if existing is not None:
                 return self.result(existing)
+            if fee_ref.startswith("item:") and fee_ref.count(":") == 1:
+                fee_ref = f"{fee_ref}:{pid.replace('-', '')[-12:]}"  # a sale, not the item, is paid once
             payable = payables.resolve(s, fee_ref)
             entries = [entry_of(r) for r in s.scalars(select(PaymentRow).where(PaymentRow.fee_ref == fee_ref))]
             why = pj.can_start(entries, fee_ref)
@@ -458,6 +462,22 @@ class PaymentService:
         if d.outcome == "PAID":
             return self._finish(payment_id)
         return self.result(self.get(payment_id), f"{d.outcome}: {d.reason}")
+
+    def _find(self, payment_id: str) -> PaymentRow | None:
+        with self.store.session() as s:
+            return s.get(PaymentRow, payment_id)
+
+    def _settle_unknowns(self) -> None:
+        """Before the terminal takes another transaction, ask it about UNKNOWN ones: its
+        repeat receipt only shows the *last* transaction, so this is the moment it can
+        still prove what happened. Errors leave them UNKNOWN (still blocking their fee)."""
+        with self.store.session() as s:
+            unknown = list(s.scalars(select(PaymentRow.payment_id).where(PaymentRow.state == S.UNKNOWN)))
+        for pid in unknown:
+            try:
+                self.resolve(pid)
+            except TerminalError:
+                return
 
     def open_payments(self) -> list[PaymentRow]:
         with self.store.session() as s:

@@ -50,3 +50,52 @@ def terminal(knobs: Knobs | None = None, baudrate: int = 115200) -> Iterator[tup
             yield h, factory
     finally:
         pty.close()
+
+
+# -- card-number scan ------------------------------------------------------------------------
+import re  # noqa: E402
+
+# Bounded by non-alphanumerics: digit stretches inside hex digests, base64 and ids are not numbers.
+_RUN = re.compile(rb"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_numbers(data: bytes) -> list[str]:
+    """Luhn-valid 13-19 digit runs (spaces/dashes allowed) that start like a payment card
+    (major industry identifier 2-6). Timestamps and counters start with 1 and are skipped;
+    a '*' (masking) breaks a run, so a masked PAN never matches; runs glued to letters
+    (hex digests, base64, UUIDs) are not numbers and are skipped."""
+    out = []
+    for m in _RUN.finditer(data):
+        digits = re.sub(rb"[ -]", b"", m.group(0)).decode()
+        if digits[0] in "23456" and 13 <= len(digits) <= 19 and luhn_ok(digits):
+            out.append(digits)
+    return out
+
+
+def db_values(path: Path) -> bytes:
+    """Every cell of every table of a SQLite file (WAL included), one per line: card numbers
+    are looked for in values, not across the binary record format where unrelated fields
+    sit next to each other."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        out = []
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            for row in con.execute(f'SELECT * FROM "{table}"'):
+                for v in row:
+                    if v is not None:
+                        out.append(v if isinstance(v, bytes) else str(v).encode())
+        return b"\n".join(out)
+    finally:
+        con.close()
