@@ -17,6 +17,8 @@ COMMAND_MODULES: list[str] = [
     "central.setup_cli",
     "central.catalogue_cli",
     "central.casework_cli",
+    "central.registry_cli",
+    "central.letters_cli",
     "central.ledger_cli",
 ]
 

@@ -29,6 +29,10 @@ MODEL_MODULES: list[str] = [
     "central.audit",
     "central.casework",
     "central.complaints",
+    "central.keys",
+    "central.registry",
+    "central.letters",
+    "central.pki",
     "central.fines",
     "central.ledger",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from central import applications, catalogue, db, kiosks
+from central import applications, catalogue, datasets, db, keys, kiosks, pki, registry
 from central.inbox import InboxEntry, RejectCount
 from contract import cli_base, mqtt_conn
 from contract.errors import UrError
@@ -36,6 +37,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = k.add_parser("list", help="kiosks with last seen, clock skew and heartbeat")
     p.set_defaults(func=cmd_kiosks_list)
 
+    p = sub.add_parser("broker-tls", help="write CA, server and worker certificates, ACL and a TLS listener config")
+    p.add_argument("--out", required=True, help="directory for the files")
+    p.add_argument("--port", type=int, default=8883)
+    p.set_defaults(func=cmd_broker_tls)
+
     p = sub.add_parser("stats", help="applications held, inbox entries, rejected uplink by reason")
     p.set_defaults(func=cmd_stats)
 
@@ -50,6 +56,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with db.sessions(engine).begin() as s:
         version = catalogue.publish(s, catalogue.load_seed())
+        # Document keys and the signed lists exist from day one, so kiosks can verify.
+        now = int(time.time())
+        keys.ensure(s, now)
+        if datasets.latest(s, "status_list") is None:
+            registry.publish_status(s, now)
     cli_base.emit(args, {"database": db.resolve_url(args.db), "catalogue_version": version},
                   f"central ready at {db.resolve_url(args.db)} (catalogue v{version})")
     return 0
@@ -70,6 +81,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with db.sessions(engine).begin() as s:
         bundle = kiosks.enroll(s, args.kiosk_id, args.broker, args.office)
+        root = keys.ensure(s, int(time.time())).root
+        bundle["root_public_key"] = root.public_key.hex()  # pinned by the kiosk at init
+        cert, key = pki.issue(s, args.kiosk_id)  # broker TLS identity: CN = kiosk id
+        bundle["tls"] = {"ca": pki.ca_pem(s), "cert": cert, "key": key}
         cat = catalogue.current(s)
         if cat is not None:
             bundle["catalogue"] = json.loads(catalogue.serialise(cat))
@@ -81,6 +96,26 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         raise UrError(f"cannot write bundle {out}: {e.strerror}") from None
     cli_base.emit(args, {"kiosk_id": args.kiosk_id, "kiosk_code": bundle["kiosk_code"], "bundle": str(out)},
                   f"kiosk {args.kiosk_id} enrolled (code {bundle['kiosk_code']}); bundle written to {out}")
+    return 0
+
+
+def cmd_broker_tls(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        raise UrError(f"--port {args.port} is not a TCP port")
+    out = Path(args.out)
+    with db.sessions(_engine(args)).begin() as s:
+        try:
+            files = pki.broker_files(s, out, args.port)
+            cert, key = pki.issue(s, pki.CENTRAL_USER)
+            (out / "central.crt").write_text(cert)
+            (out / "central.key").write_text(key)
+            (out / "central.key").chmod(0o600)
+        except OSError as e:
+            raise UrError(f"cannot write broker files in {out}: {e.strerror}") from None
+    url = (f"mqtts://127.0.0.1:{args.port}?ca={files['ca']}&cert={out / 'central.crt'}"
+           f"&key={out / 'central.key'}")
+    cli_base.emit(args, {"listener_config": str(files["conf"]), "worker_broker_url": url},
+                  f"include {files['conf']} in mosquitto.conf; workers use --broker '{url}'")
     return 0
 
 

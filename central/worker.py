@@ -49,6 +49,8 @@ class Worker:
         self.published_manifests: dict[str, int] = {}
         self.poke_cursor = -1
         self.next_housekeeping = 0.0
+        self.next_escalation = 0.0
+        self.next_list_refresh = 0.0
         self.stopping = False
         self.applied = 0
         # Fault injection for failure tests: share of acks silently not sent.
@@ -155,6 +157,26 @@ class Worker:
             log.warning("request on %s failed: %s", topic, e)
 
     def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self.next_list_refresh:
+            self.next_list_refresh = now + 600.0
+            try:
+                from central import registry
+
+                with self.sessions.begin() as s:
+                    registry.refresh_lists_if_due(s, int(time.time()))
+            except Exception as e:  # noqa: BLE001
+                log.warning("list refresh failed: %s", e)
+        if now >= self.next_escalation:
+            # SLA breaches escalate without a clerk having to look (every 30 s).
+            self.next_escalation = now + 30.0
+            try:
+                from central import casework
+
+                with self.sessions.begin() as s:
+                    casework.escalate_due(s)
+            except Exception as e:  # noqa: BLE001 - escalation must not stop ingest
+                log.warning("escalation pass failed: %s", e)
         try:
             with self.readers() as s:
                 manifests = downlink.manifest_payloads(s)

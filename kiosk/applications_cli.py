@@ -10,7 +10,7 @@ from pathlib import Path
 from contract import catalogue as cat
 from contract import cli_base, mqtt_conn
 from contract.errors import UrError
-from kiosk import applications, datasets, identity
+from kiosk import applications, datasets, document_verifier, identity
 from kiosk.context import open_enrolled, open_store
 
 
@@ -59,9 +59,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         body = json.dumps(catalogue, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     store = open_store(args)
     identity.enroll(store, bundle)
-    if body is not None:
-        with store.tx() as s:
+    with store.tx() as s:
+        if body is not None:
             datasets.install(s, "catalogue", parsed.version, body, hashlib.sha256(body).hexdigest())
+        if isinstance(bundle.get("root_public_key"), str):
+            document_verifier.pin_root(s, str(bundle["root_public_key"]))
     cli_base.emit(args, {"kiosk_id": bundle["kiosk_id"], "data": str(store.dir)},
                   f"kiosk {bundle['kiosk_id']} enrolled in {store.dir}")
     return 0

@@ -20,6 +20,8 @@ COMMAND_MODULES: list[str] = [
     "kiosk.cashier_cli",
     "kiosk.devices_cli",
     "kiosk.catalogue_cli",
+    "kiosk.documents_cli",
+    "kiosk.letters_cli",
 ]
 
 

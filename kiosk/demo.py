@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.sync.local_broker import LocalBroker
@@ -97,8 +98,9 @@ def main() -> int:
         ok = stats["applications"] == N_APPS
         print(f"  central holds {stats['applications']} applications, inbox {stats['inbox']} messages"
               f" -> {'EXACTLY ONCE' if ok else 'MISMATCH'}")
+        ctx = DemoContext(OUT, db, kdata, broker.url)
         for act in ACTS:
-            act(OUT)
+            act(ctx)
         say(f"Done. Everything the demo made is in {OUT}")
         return 0 if ok else 1
     finally:
@@ -108,8 +110,58 @@ def main() -> int:
         broker.stop()
 
 
-# Later demo acts: callables taking the output folder.
-ACTS: list[Callable[[Path], None]] = []
+@dataclass(frozen=True)
+class DemoContext:
+    out: Path
+    db: str
+    kiosk_data: str
+    broker_url: str
+
+
+def act_documents(ctx: DemoContext) -> None:
+    """A QR-secured certificate: issued at central, verified offline at the kiosk
+    from its photo, revoked, and seen revoked after the next sync."""
+    say("Secured document: central issues a certificate (A4 PNG with a UR1 QR code)")
+    png = ctx.out / "certificate.png"
+    r = cli("ur-central", "--db", ctx.db, "--json", "docs", "issue", "--type", "certificate",
+            "--agency", "وزارة الداخلية", "--field", "holder=زينب علي حسن", "--field", "purpose=employment",
+            "--png", str(png))
+    doc = json.loads(r.stdout)
+    doc_id = doc.get("id") or doc.get("document_id")
+    print(f"  document {doc_id}, page {png}")
+    sync = ("ur-kiosk", "--data", ctx.kiosk_data, "sync", "--until-idle", "--timeout", "60", "--heartbeat", "0")
+    cli(*sync)
+    v = json.loads(cli("ur-kiosk", "--data", ctx.kiosk_data, "docs", "verify", "--image", str(png), check=False).stdout)
+    print(f"  kiosk verifies the photo offline: {v['status']} ({v.get('reason', '')})")
+    cli("ur-central", "--db", ctx.db, "docs", "revoke", str(doc_id), "--reason", "issued in error")
+    cli(*sync)
+    v = json.loads(cli("ur-kiosk", "--data", ctx.kiosk_data, "docs", "verify", "--image", str(png), check=False).stdout)
+    print(f"  after revocation and one sync: {v['status']} ({v.get('reason', '')})")
+
+
+def act_printer(ctx: DemoContext) -> None:
+    """A test receipt through the ESC/POS emulator on a pseudo-terminal, rendered to PNG."""
+    say("Receipt printer: technician's test print on an emulated 80 mm ESC/POS printer")
+    folder = ctx.out / "printer"
+    folder.mkdir(exist_ok=True)
+    emu = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "emulate", "printer", "--out", str(folder)],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert emu.stdout is not None
+        port = emu.stdout.readline().strip().split()[-1]
+        r = cli("ur-kiosk", "devices", "test", "printer", "--profile", "epson_tm_t20ii_80mm", "--port", port,
+                check=False)
+        print("  " + (r.stdout.strip() or r.stderr.strip()).replace("\n", "\n  "))
+        time.sleep(0.5)
+    finally:
+        emu.terminate()
+        emu.wait(10)
+    for png in sorted(folder.glob("*.png")):
+        print(f"  printed receipt image: {png}")
+
+
+# Demo acts after the sync story; each takes the running demo's context.
+ACTS: list[Callable[[DemoContext], None]] = [act_documents, act_printer]
 
 
 if __name__ == "__main__":

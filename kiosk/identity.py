@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from contract import envelope
+from contract import envelope, mqtt_conn
 from contract.errors import UrError
 from kiosk.store import Base, KioskStore
 
@@ -79,6 +79,11 @@ def enroll(store: KioskStore, bundle: dict[str, object]) -> None:
             raise UrError(f"kiosk in {store.dir} is already enrolled")
         sec = _secrets(store)
         _write_secret(sec / "kiosk.key", str(bundle["private_key"]).encode())
+        tls = bundle.get("tls")
+        if isinstance(tls, dict):
+            for name, field in (("ca.crt", "ca"), ("client.crt", "cert"), ("client.key", "key")):
+                if isinstance(tls.get(field), str):
+                    _write_secret(sec / name, str(tls[field]).encode())
         if not (sec / "data.key").exists():
             _write_secret(sec / "data.key", Fernet.generate_key())
         s.add(IdentityRow(
@@ -86,6 +91,17 @@ def enroll(store: KioskStore, bundle: dict[str, object]) -> None:
             office=str(bundle.get("office", "")), broker_url=str(bundle["broker_url"]),
             enrolled_at=datetime.now(UTC),
         ))
+
+
+def broker_address(store: KioskStore, url: str) -> mqtt_conn.BrokerAddress:
+    """The broker to use; an `mqtts://` URL without explicit files uses the CA,
+    certificate and key from the enrollment bundle (kept in secrets/)."""
+    addr = mqtt_conn.parse_url(url)
+    sec = store.dir / "secrets"
+    if addr.tls and not addr.cert and (sec / "client.crt").exists():
+        addr = replace(addr, ca=addr.ca or str(sec / "ca.crt"), cert=str(sec / "client.crt"),
+                       key=str(sec / "client.key"))
+    return addr
 
 
 def load(store: KioskStore, session: Session | None = None) -> Identity:

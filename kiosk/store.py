@@ -36,6 +36,7 @@ MODEL_MODULES: list[str] = [
     "kiosk.end_of_day",
     "kiosk.print_journal",
     "kiosk.complaints",
+    "kiosk.document_verifier",
 ]
 
 
@@ -61,7 +62,7 @@ class KioskStore:
             with self.engine.connect() as c:
                 if c.exec_driver_sql("PRAGMA quick_check").scalar() != "ok":
                     raise DatabaseError("quick_check", None, Exception("quick_check failed"))
-            Base.metadata.create_all(self.engine)
+            self._migrate()
         except DatabaseError:
             kept = self._quarantine()
             raise UrError(
@@ -70,6 +71,30 @@ class KioskStore:
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(sqlite_pragmas.reader(self.engine), expire_on_commit=False)
+
+    def _migrate(self) -> None:
+        """Bring the schema to HEAD: stamp a new database, upgrade an old one."""
+        from kiosk.migrations import HEAD
+
+        with self.engine.begin() as conn:
+            has_version = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").first()
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if has_version else None
+            fresh = not has_version and not conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='outbox'").first()
+            Base.metadata.create_all(conn)  # new tables are additive; old ones untouched
+            if current == HEAD:
+                return
+            from alembic import command
+            from alembic.config import Config
+
+            cfg = Config()
+            cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+            cfg.attributes["connection"] = conn
+            if fresh or current is None:
+                command.stamp(cfg, "head")
+            else:
+                command.upgrade(cfg, "head")
 
     def _open(self) -> Engine:
         engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -11,8 +10,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 from kiosk import device_health
 from tests import support
@@ -133,16 +130,6 @@ def test_config_validate_errors_are_one_line(tmp_path: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(importlib.util.find_spec("kiosk.devices.terminal_device") is not None,
-                    reason="terminal support is installed here")
-def test_terminal_without_its_module_says_not_installed() -> None:
-    r = support.run_cli(["ur-kiosk", "emulate", "terminal"], timeout=60)
-    assert r.returncode == 2 and "terminal support not installed" in r.stderr
-
-
-@pytest.mark.skipif(importlib.util.find_spec("kiosk.devices.terminal_device") is None
-                    or not (support.REPO / "firmware_config/profiles/zvt_terminal_generic.toml").exists(),
-                    reason="terminal support (ZVT) not merged here yet")
 def test_terminal_through_the_same_cli() -> None:
     with emulator("terminal") as (_proc, port):
         r = support.run_cli(["ur-kiosk", "devices", "test", "terminal",

@@ -10,7 +10,6 @@ stays in view, as the same `ScannedCode` events the serial scanner yields.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 import time
@@ -18,56 +17,26 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from contract import qr_decode
 from contract.errors import UrError
 from kiosk.devices.scanner_framing import ScannedCode
 
 log = logging.getLogger(__name__)
-
-ZBAR_QRCODE = 64
-ZBAR_NONE = 0
-ZBAR_CFG_ENABLE = 0
-ZBAR_CFG_BINARY = 4
-_Y800 = 0x30303859  # fourcc 'Y800': 8-bit grey
-
 
 class CameraError(UrError):
     """The camera or video source cannot be opened or read."""
 
 
 def decode_frame(gray: np.ndarray) -> list[bytes]:
-    """QR payloads (raw bytes, binary mode) found in one 8-bit grey frame."""
-    from pyzbar import wrapper as zw
+    """QR payloads (raw bytes, zbar binary mode) found in one 8-bit grey frame.
 
+    The one decoder the kiosk and central share (contract.qr_decode); this name
+    keeps the camera loop's contract: a 2-D uint8 frame in, payloads out."""
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise UrError(f"decode_frame needs a 2-D uint8 grey image, got {gray.dtype} {gray.shape}")
-    h, w = gray.shape
-    if w == 0 or h == 0:
+    if gray.size == 0:
         return []
-    pixels = np.ascontiguousarray(gray).tobytes()
-    scanner = zw.zbar_image_scanner_create()
-    try:
-        zw.zbar_image_scanner_set_config(scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0)
-        zw.zbar_image_scanner_set_config(scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1)
-        zw.zbar_image_scanner_set_config(scanner, ZBAR_QRCODE, ZBAR_CFG_BINARY, 1)
-        img = zw.zbar_image_create()
-        try:
-            zw.zbar_image_set_format(img, _Y800)
-            zw.zbar_image_set_size(img, w, h)
-            buf = ctypes.create_string_buffer(pixels, len(pixels))
-            zw.zbar_image_set_data(img, ctypes.cast(buf, ctypes.c_void_p), len(pixels), None)
-            if zw.zbar_scan_image(scanner, img) < 0:
-                raise UrError("zbar refused the frame")
-            out: list[bytes] = []
-            sym = zw.zbar_image_first_symbol(img)
-            while sym:
-                n = zw.zbar_symbol_get_data_length(sym)
-                out.append(ctypes.string_at(zw.zbar_symbol_get_data(sym), n))
-                sym = zw.zbar_symbol_next(sym)
-            return out
-        finally:
-            zw.zbar_image_destroy(img)
-    finally:
-        zw.zbar_image_scanner_destroy(scanner)
+    return qr_decode.decode_image(gray, thorough=True)
 
 
 def to_gray(frame: np.ndarray, max_width: int) -> np.ndarray:

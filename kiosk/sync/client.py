@@ -24,12 +24,14 @@ import paho.mqtt.client as mqtt
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
+from kiosk import identity
 from kiosk.identity import Identity
 from kiosk.store import KioskStore
 from kiosk.sync import downlink, outbox
 
 log = logging.getLogger("ur.kiosk.sync")
 SESSION_EXPIRY_S = 7 * 86400
+MANIFEST_GRACE_S = 0.5
 
 
 @dataclass
@@ -47,12 +49,14 @@ class SyncClient:
                  config: SyncConfig | None = None) -> None:
         self.store, self.ident = store, ident
         self.cfg = config or SyncConfig()
-        self.addr = mqtt_conn.parse_url(broker_url or ident.broker_url)
+        self.addr = identity.broker_address(store, broker_url or ident.broker_url)
         self.client = mqtt_conn.make_client(ident.kiosk_id, self.addr, SESSION_EXPIRY_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
+        self.client.on_subscribe = self._on_subscribe
+        self.subscribed_at: float | None = None
         self.received: list[tuple[str, bytes]] = []
         self.connected = False
         self.just_connected = False
@@ -77,6 +81,13 @@ class SyncClient:
 
     def _on_disconnect(self, *_a: Any) -> None:
         self.connected = False
+        self.subscribed_at = None
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any = None) -> None:
+        if all(mqtt_conn.reason_ok(c) for c in codes):
+            self.subscribed_at = time.monotonic()
+        else:
+            log.error("subscription refused by the broker: %s", codes)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received.append((msg.topic, bytes(msg.payload)))
@@ -195,7 +206,10 @@ class SyncClient:
         """Nothing left to send or fetch (used by `ur-kiosk sync --until-idle`)."""
         with self.store.session() as s:
             st = outbox.stats(s)
-        return st.pending == 0 and self.connected and self.downlink.caught_up()
+        # Retained manifests arrive right after the SUBACK; give them a moment so
+        # "idle" also means "has every dataset central announced".
+        settled = self.subscribed_at is not None and time.monotonic() - self.subscribed_at > MANIFEST_GRACE_S
+        return st.pending == 0 and self.connected and settled and self.downlink.caught_up()
 
     def run(self, until_idle: bool = False, timeout: float | None = None) -> bool:
         """Loop until stopped (SIGTERM/SIGINT), or until idle / timeout. True if idle."""

@@ -8,6 +8,7 @@ SIGKILL (power loss), `start()` again reuses port and data.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -69,6 +70,9 @@ class LocalBroker:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
+            # Run as the invoking user (root drops to `mosquitto` otherwise, which
+            # cannot reach a private temp directory: persistence would silently fail).
+            f"user {getpass.getuser()}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.data}/",
             "autosave_on_changes true",

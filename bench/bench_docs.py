@@ -1,0 +1,243 @@
+"""Secured-document figures: kiosk per-frame verification, central online verification
+with many documents in PostgreSQL, status-list size, QR version and printed size.
+
+Run: PYTHONPATH=. python -m bench.bench_docs   (PostgreSQL from $UR_BENCH_PG or the test DSN)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from central import datasets as central_datasets
+from central import db, document_render, keys, registry
+from contract import qr_text, status_list
+from kiosk import datasets as kiosk_datasets
+from kiosk import document_verifier
+from kiosk.devices import qr_image_decoder
+from kiosk.store import KioskStore
+
+PG = os.environ.get("UR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FIELDS = {"name": "محمد عبدالله حسن الجبوري", "number": "4471/ب/2026", "date": "2026-11-20"}
+LOAD_BUDGET_S = 45.0
+TARGET_DOCS = 10_000_000
+
+rows: list[tuple[str, str, str, str, str]] = []
+
+
+def add(figure: str, value: float | int | str, unit: str, goal: str, notes: str = "") -> None:
+    v = f"{value:.3f}" if isinstance(value, float) else str(value)
+    rows.append((figure, v, unit, goal, notes))
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.array(xs), p))
+
+
+def typical_doc(session, now: int) -> registry.Document:  # type: ignore[no-untyped-def]
+    return registry.issue(session, doc_type="certificate", agency="وزارة الداخلية", office="مديرية الجنسية العامة",
+                          fields=FIELDS, now=now, expires_at=now + 365 * 86400)
+
+
+def bench_qr_and_kiosk(tmp: Path) -> None:
+    now = int(time.time())
+    engine = db.make_engine(f"sqlite:///{tmp / 'central.db'}")
+    db.init_schema(engine)
+    S = db.sessions(engine)
+    with S.begin() as s:
+        keys.ensure(s, now - 60)
+        doc = typical_doc(s, now)
+        registry.publish_status(s, now)
+        root_pub = keys.root_key(s).public_key  # type: ignore[union-attr]
+        trust_ds, status_ds = central_datasets.latest(s, "trust_list"), central_datasets.latest(s, "status_list")
+    qr = qr_text.verification_text(doc.text, qr_text.DEFAULT_BASE)
+    for ecc, thermal in (("M", False), ("Q", True)):
+        code = qr_text.make_qr(qr, thermal=thermal)
+        side_mm = (code.version * 4 + 17 + 8) * 0.508
+        add(f"QR version, typical document, ECC {ecc}", code.version, "version",
+            "<= 15 (M)" if ecc == "M" else "-", f"{len(qr)} chars incl. address; {len(doc.text) - 4} Base45")
+        add(f"QR printed side incl. quiet zone, ECC {ecc}", round(side_mm, 1), "mm", "35-60",
+            "0.508 mm/module: 4 px at 200 dpi, 4 dots at 203 dpi")
+    # Camera frame: page corner at 3.5 px/module, rotated 7 degrees, blurred, noisy, 640x480.
+    page = document_render.render(doc_id=doc.id, doc_type=doc.doc_type, agency=doc.agency, office=doc.office,
+                                  issued_at=doc.issued_at, expires_at=doc.expires_at, fields=doc.fields, body="", qr=qr)
+    w, h = page.size
+    crop = page.crop((0, h - 900, 900, h))
+    crop = crop.resize((round(crop.width * 3.5 / 4), round(crop.height * 3.5 / 4)), Image.BILINEAR)
+    crop = crop.rotate(7, resample=Image.BILINEAR, expand=True, fillcolor=255)
+    frame_img = Image.new("L", (640, 480), 190)
+    frame_img.paste(crop, ((640 - crop.width) // 2, (480 - crop.height) // 2))
+    frame_img = frame_img.filter(ImageFilter.GaussianBlur(0.7))
+    rgb = np.asarray(frame_img.convert("RGB")).astype(np.int16)
+    rgb = np.clip(rgb + np.random.default_rng(1).normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+    store = KioskStore(tmp / "kiosk")
+    with store.tx() as ks:
+        document_verifier.pin_root(ks, root_pub.hex())
+        for ds in (trust_ds, status_ds):
+            kiosk_datasets.install(ks, ds.name, ds.version, ds.body, ds.sha256)
+    verifier = document_verifier.OfflineVerifier(store, recheck_after=1.0)
+    assert verifier.verify(qr, now).ok
+    every = document_verifier.OfflineVerifier(store)
+    assert every.verify(qr, now).ok
+    t0 = time.perf_counter()
+    for _ in range(200):
+        every.verify(qr, now)
+    add("kiosk verify, store read on every call", (time.perf_counter() - t0) / 200 * 1e3, "ms", "-",
+        "CLI setting (recheck_after=0); camera loop below uses 1 s")
+    dec, ver, tot = [], [], []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        payloads = qr_image_decoder.decode_frame(rgb, thorough=False)
+        t1 = time.perf_counter()
+        v = verifier.verify(qr_image_decoder.single_text(payloads), now)
+        t2 = time.perf_counter()
+        assert v.ok, v.reason
+        dec.append((t1 - t0) * 1e3)
+        ver.append((t2 - t1) * 1e3)
+        tot.append((t2 - t0) * 1e3)
+    add("kiosk frame: decode+signature+status, median", statistics.median(tot), "ms", "< 10",
+        "640x480 BGR, 3.5 px/module, 7 deg, blur, noise; 200 frames; fast pass")
+    add("kiosk frame: p95", pct(tot, 95), "ms", "-", "")
+    add("kiosk frame: zbar decode median", statistics.median(dec), "ms", "-", "binary mode, QR only, half-density pass")
+    add("kiosk frame: verify median", statistics.median(ver), "ms", "-", "Base45+COSE+Ed25519 + status bit; lists re-checked at most once a second")
+    # A frame of printed text without a code: what the loop pays while waiting for one.
+    textonly = np.asarray(page.crop((200, 300, 1480, 1260)).resize((640, 480), Image.BILINEAR))
+    for thorough in (False, True):
+        ts = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            assert qr_image_decoder.decode_frame(textonly, thorough=thorough) == []
+            ts.append((time.perf_counter() - t0) * 1e3)
+        add(f"kiosk frame without a code, {'thorough' if thorough else 'fast pass'}", statistics.median(ts), "ms",
+            "-", "page text only; thorough = half + full density + denoised retry")
+    store.close()
+    engine.dispose()
+
+
+def bench_status_list_size() -> None:
+    n = TARGET_DOCS
+    rng = np.random.default_rng(3)
+    revoked = rng.choice(n, size=n // 100, replace=False)
+    t0 = time.perf_counter()
+    bits = np.zeros(n, dtype=bool)
+    bits[revoked] = True
+    packed = np.packbits(bits, bitorder="little").tobytes()
+    sl = status_list.StatusList(1, 0, 86400, n, packed)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    body = status_list.encode(sl, Ed25519PrivateKey.generate(), b"\0" * 8)
+    build = time.perf_counter() - t0
+    add("status list, 10M docs, 1% revoked (signed, zlib)", round(len(body) / 1024, 1), "KiB", "< 256",
+        f"raw bits {len(packed) // 1024} KiB; built+signed in {build:.2f} s")
+    sl5 = status_list.build([], n, 1, 0, 1)
+    body5 = status_list.encode(sl5, Ed25519PrivateKey.generate(), b"\0" * 8)
+    add("status list, 10M docs, none revoked", round(len(body5) / 1024, 1), "KiB", "-", "")
+
+
+def bench_central_pg() -> None:
+    try:
+        import psycopg
+        dsn = PG.replace("postgresql+psycopg://", "postgresql://")
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except Exception as e:  # noqa: BLE001 - report, do not fail the other figures
+        add("central online verify", "n/a", "", "p99 < 2 ms", f"PostgreSQL unavailable: {e}")
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
+    engine = db.make_engine(url)
+    try:
+        db.init_schema(engine)
+        S = db.sessions(engine)
+        now = int(time.time())
+        # Bulk rows first (generate_series in SQL, 1M per statement, stop at the time budget),
+        # then real signed documents on top whose verification we time.
+        # Bulk rows first (generate_series in SQL, 1M per statement, secondary indexes built
+        # afterwards, stop when the next chunk would pass the time budget), then real signed
+        # documents on top whose verification we time.
+        loaded, t0 = 0, time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE ur1_documents SET UNLOGGED")
+            idx = [r[0] for r in conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'ur1_documents' AND schemaname = current_schema() AND indexname NOT LIKE '%%pkey'")]
+            for (name,) in conn.exec_driver_sql(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = 'ur1_documents'::regclass AND contype = 'u'").all():
+                conn.exec_driver_sql(f'ALTER TABLE ur1_documents DROP CONSTRAINT "{name}"')
+            for (name,) in conn.exec_driver_sql(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'ur1_documents' AND schemaname = current_schema() AND indexname NOT LIKE '%%pkey'").all():
+                conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+        chunk, last = 1_000_000, 0.0
+        while loaded < TARGET_DOCS and time.perf_counter() - t0 + last * 1.6 < LOAD_BUDGET_S:
+            c0 = time.perf_counter()
+            with engine.begin() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO ur1_documents (id, doc_type, agency, office, issued_at, fields_json, body, "
+                    "body_sha256, status_index, kid, text, revoked_at) "
+                    f"SELECT 'B' || g, 'certificate', 'MOI', '', {now - 86400}, '{{}}', '', lpad(to_hex(g), 64, '0'), "
+                    f"g, '0000000000000000', 'UR1:', CASE WHEN g %% 100 = 0 THEN {now} END "
+                    f"FROM generate_series({loaded}, {loaded + chunk - 1}) g")
+            last = time.perf_counter() - c0
+            loaded += chunk
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE ur1_documents ADD UNIQUE (status_index)")
+            conn.exec_driver_sql("ALTER TABLE ur1_documents ADD UNIQUE (request_id)")
+            for d in idx:
+                if "UNIQUE" not in d:
+                    conn.exec_driver_sql(d)
+            conn.exec_driver_sql("ANALYZE ur1_documents")
+        load_s = time.perf_counter() - t0
+        add("central: documents in PostgreSQL", loaded, "rows", "10,000,000",
+            f"loaded + indexed in {load_s:.1f} s via generate_series (budget {LOAD_BUDGET_S:.0f} s)")
+        with S.begin() as s:
+            keys.ensure(s, now - 60)
+            docs = [typical_doc(s, now) for _ in range(50)]
+            registry.revoke(s, docs[0].id, "bench", now, publish=False)
+        with S.begin() as s:
+            trust = keys.trust(s, now)
+        lat = []
+        with S() as s:
+            for i in range(2000):
+                d = docs[1 + i % 49]
+                t1 = time.perf_counter()
+                v = registry.verify_online(s, d.text, now, trust)
+                lat.append((time.perf_counter() - t1) * 1e3)
+                assert v.ok, v.reason
+                s.rollback()
+            assert registry.verify_online(s, docs[0].text, now, trust).status == "REVOKED"
+        add("central online verify, p50", statistics.median(lat), "ms", "-", f"{loaded + 50:,} documents; 2000 verifications")
+        add("central online verify, p99", pct(lat, 99), "ms", "< 2", "decode + Ed25519 + PK lookup, one session")
+        with S.begin() as s:
+            t1 = time.perf_counter()
+            sl = registry.build_status(s, now)
+            t2 = time.perf_counter()
+        add("central: build status list from PostgreSQL", round(t2 - t1, 2), "s", "-",
+            f"{sl.size:,} bits, {sl.revoked_count():,} revoked (partial index)")
+    finally:
+        engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        bench_qr_and_kiosk(Path(d))
+    bench_status_list_size()
+    bench_central_pg()
+    load = os.getloadavg()
+    add("machine load average (1/5 min) during run", f"{load[0]:.1f}/{load[1]:.1f}", "", "-",
+        f"{os.cpu_count()} cores shared with other work; timings scale with it")
+    widths = [max(len(r[i]) for r in [("figure", "value", "unit", "goal", "baseline/notes"), *rows]) for i in range(5)]
+    header = ("figure", "value", "unit", "goal", "baseline/notes")
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    main()

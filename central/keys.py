@@ -1,0 +1,146 @@
+"""Signing keys of the document registry: one root key and a chain of signing keys.
+
+Decision: private keys live in the central database (table `ur1_keys`), so
+every central worker can sign and the keys are backed up with the registry.
+That makes database access equivalent to signing power; a deployment that
+needs more moves the private bytes to an HSM/KMS behind the same functions
+(`signing_key()`, `root_key()`). The root key signs only the trust list and
+the status list; signing keys sign documents.
+
+Rotation (`rotate`): the active signing key gets `not_after = now` and a new
+key becomes active; documents signed earlier stay valid because their issue
+time falls inside the old key's window. Compromise (`withdraw`): the key gets a
+cut-off `withdrawn_at`; documents claiming an issue time at or after it are
+refused everywhere once the new trust list arrives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from central import datasets
+from central.db import Base
+from contract import cose_sign1, trust_list
+from contract.errors import UrError
+from contract.trust_list import ANY, TrustedKey, TrustList
+
+TRUST_DATASET = "trust_list"
+TRUST_VALID_FOR = 7 * 86400  # a kiosk calls its trust list STALE a week after it was made
+
+
+class SigningKey(Base):
+    __tablename__ = "ur1_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kid: Mapped[str] = mapped_column(String(16), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # "root" | "signing"
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    agency: Mapped[str] = mapped_column(String(64), default=ANY)
+    types: Mapped[str] = mapped_column(Text, default='["*"]')  # JSON list
+    not_before: Mapped[int] = mapped_column(BigInteger)
+    not_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    withdrawn_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def private(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.private_key)
+
+    @property
+    def kid_bytes(self) -> bytes:
+        return bytes.fromhex(self.kid)
+
+    def trusted(self) -> TrustedKey:
+        return TrustedKey(self.kid_bytes, self.public_key, self.agency, tuple(json.loads(self.types)),
+                          self.not_before, self.not_after, self.withdrawn_at)
+
+
+def _new(session: Session, role: str, now: int, agency: str = ANY, types: tuple[str, ...] = (ANY,)) -> SigningKey:
+    k = Ed25519PrivateKey.generate()
+    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    priv = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                           serialization.NoEncryption())
+    row = SigningKey(kid=cose_sign1.kid_of(pub).hex(), role=role, public_key=pub, private_key=priv,
+                     agency=agency, types=json.dumps(list(types)), not_before=now, active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def root_key(session: Session) -> SigningKey | None:
+    return session.scalars(select(SigningKey).where(SigningKey.role == "root", SigningKey.active)).first()
+
+
+def signing_key(session: Session) -> SigningKey | None:
+    return session.scalars(select(SigningKey).where(SigningKey.role == "signing", SigningKey.active)).first()
+
+
+def signing_keys(session: Session) -> list[SigningKey]:
+    return list(session.scalars(select(SigningKey).where(SigningKey.role == "signing").order_by(SigningKey.id)))
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    root: SigningKey
+    signing: SigningKey
+
+
+def ensure(session: Session, now: int) -> KeyPair:
+    """Create the root key and a first signing key if there are none yet (and publish trust)."""
+    root = root_key(session)
+    created = False
+    if root is None:
+        root = _new(session, "root", now)
+        created = True
+    signing = signing_key(session)
+    if signing is None:
+        signing = _new(session, "signing", now)
+        created = True
+    if created:
+        publish_trust(session, now)
+    return KeyPair(root, signing)
+
+
+def rotate(session: Session, now: int, agency: str = ANY, types: tuple[str, ...] = (ANY,)) -> SigningKey:
+    """A new signing key takes over; the old one keeps its window for earlier documents."""
+    ensure(session, now)
+    old = signing_key(session)
+    if old is not None:
+        old.active = False
+        old.not_after = now
+    new = _new(session, "signing", now, agency, types)
+    publish_trust(session, now)
+    return new
+
+
+def withdraw(session: Session, kid_hex: str, cutoff: int, now: int) -> SigningKey:
+    """Mark a compromised key: documents claiming issue at/after `cutoff` are refused."""
+    rows = [k for k in signing_keys(session) if k.kid == kid_hex.lower()]
+    if not rows:
+        raise UrError(f"no signing key with kid {kid_hex}")
+    for k in rows:
+        k.withdrawn_at = cutoff if k.withdrawn_at is None else min(k.withdrawn_at, cutoff)
+        if k.active:
+            rotate(session, now)
+    publish_trust(session, now)
+    return rows[0]
+
+
+def trust(session: Session, now: int, valid_for: int = TRUST_VALID_FOR) -> TrustList:
+    cur = datasets.latest(session, TRUST_DATASET)
+    return TrustList((cur.version + 1) if cur else 1, now, now + valid_for,
+                     tuple(k.trusted() for k in signing_keys(session)))
+
+
+def publish_trust(session: Session, now: int, valid_for: int = TRUST_VALID_FOR) -> datasets.Dataset:
+    """Sign the current trust list with the root key and publish it as dataset "trust_list"."""
+    root = root_key(session)
+    if root is None:
+        raise UrError("no root key yet (run `ur-central keys rotate` or issue a document)")
+    body = trust_list.encode(trust(session, now, valid_for), root.private(), root.kid_bytes)
+    return datasets.publish(session, TRUST_DATASET, body)

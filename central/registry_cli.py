@@ -1,0 +1,211 @@
+"""`ur-central docs|keys|trust ...`: issue, revoke and verify secured documents; manage keys.
+
+`docs verify` prints the verdict JSON and exits 0 only for VALID (1 otherwise),
+so scripts can branch on it; bad arguments exit 2 like every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+from central import db, document_render, keys, registry
+from contract import cli_base, qr_decode, qr_text
+from contract.errors import UrError
+from contract.verdict import Status, Verdict
+
+
+def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    engine = db.make_engine(db.resolve_url(args.db))
+    db.init_schema(engine)
+    return db.sessions(engine).begin()
+
+
+def _when(s: str) -> int:
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        raise UrError(f"bad time {s!r} (use ISO 8601, e.g. 2026-05-01T12:00:00Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp())
+
+
+def verification_base(arg: str | None) -> str:
+    return arg if arg is not None else os.environ.get("UR_VERIFY_BASE", qr_text.DEFAULT_BASE)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    now = int(time.time())
+    fields = registry.parse_fields(args.field or [])
+    expires = _when(args.expires) if args.expires else (now + int(args.expires_days * 86400) if args.expires_days else None)
+    with _session(args) as s:
+        doc = registry.issue(s, doc_type=args.type, agency=args.agency, office=args.office or "",
+                             fields=fields, body=args.body or "", now=now, expires_at=expires,
+                             request_id=args.request_id)
+        qr = qr_text.verification_text(doc.text, verification_base(args.base))
+    # Rendering happens after commit: the status-index counter stays locked only briefly.
+    code = qr_text.make_qr(qr, thermal=args.thermal)
+    if args.png or args.pdf:
+        page = document_render.render(doc_id=doc.id, doc_type=doc.doc_type, agency=doc.agency,
+                                      office=doc.office, issued_at=doc.issued_at, expires_at=doc.expires_at,
+                                      fields=doc.fields, body=doc.body, qr=qr, thermal=args.thermal)
+        document_render.save(page, args.png, args.pdf)
+    out = {"id": doc.id, "qr": qr, "qr_version": code.version, "qr_error": code.error,
+           "status_index": doc.status_index, "kid": doc.kid}
+    cli_base.emit(args, out, f"{doc.id}\n{qr}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        doc = registry.revoke(s, args.id, args.reason, int(time.time()))
+        out = {"id": doc.id, "revoked_at": doc.revoked_at, "reason": doc.revoke_reason}
+    cli_base.emit(args, out, f"{doc.id} revoked: {doc.revoke_reason}")
+    return 0
+
+
+def print_verdict(v: Verdict) -> int:
+    print(json.dumps(v.to_json(), ensure_ascii=False, sort_keys=True))
+    return 0 if v.status is Status.VALID else 1
+
+
+def code_text(args: argparse.Namespace) -> str | Verdict:
+    """The scanned text from the argument or the image; a verdict when there is none to check."""
+    if (args.text is None) == (args.image is None):
+        raise UrError("give the code text or --image FILE (exactly one)")
+    if args.text is not None:
+        return str(args.text)
+    try:
+        return qr_decode.single_text(qr_decode.decode_file(args.image))
+    except UrError as e:
+        return Verdict(Status.INVALID, str(e))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    text = code_text(args)
+    if isinstance(text, Verdict):
+        return print_verdict(text)
+    with _session(args) as s:
+        return print_verdict(registry.verify_online(s, text, int(time.time())))
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        cli_base.emit(args, registry.get(s, args.id).summary())
+    return 0
+
+
+def _publish_status(args: argparse.Namespace) -> int:
+    now = int(time.time())
+    with _session(args) as s:
+        ds = registry.publish_status(s, now, args.valid_for)
+        out = {"dataset": ds.name, "version": ds.version, "bytes": len(ds.body), "sha256": ds.sha256}
+    cli_base.emit(args, out)
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        k = keys.rotate(s, int(time.time()), args.agency, tuple(args.types.split(",")))
+        out = {"kid": k.kid, "agency": k.agency, "types": json.loads(k.types), "not_before": k.not_before}
+    cli_base.emit(args, out, f"new signing key {k.kid}")
+    return 0
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    now = int(time.time())
+    with _session(args) as s:
+        k = keys.withdraw(s, args.kid, _when(args.cutoff) if args.cutoff else now, now)
+        out = {"kid": k.kid, "withdrawn_at": k.withdrawn_at}
+    cli_base.emit(args, out, f"key {k.kid} withdrawn from {k.withdrawn_at}")
+    return 0
+
+
+def _list_keys(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        keys.ensure(s, int(time.time()))
+        rows = [{"kid": k.kid, "role": k.role, "active": k.active, "agency": k.agency,
+                 "types": json.loads(k.types), "not_before": k.not_before, "not_after": k.not_after,
+                 "withdrawn_at": k.withdrawn_at}
+                for k in [keys.root_key(s), *keys.signing_keys(s)] if k is not None]
+    cli_base.emit(args, rows, "\n".join(
+        f"{r['kid']} {r['role']:7} {'active' if r['active'] else 'retired'}"
+        f"{' WITHDRAWN' if r['withdrawn_at'] else ''}" for r in rows))
+    return 0
+
+
+def _trust_export(args: argparse.Namespace) -> int:
+    now = int(time.time())
+    with _session(args) as s:
+        keys.ensure(s, now)
+        ds = keys.publish_trust(s, now, args.valid_for)
+        root = keys.root_key(s)
+        assert root is not None
+        root_hex = root.public_key.hex()
+        body = ds.body
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(body)
+    elif not args.root_pub:
+        sys.stdout.buffer.write(body)
+        return 0
+    cli_base.emit(args, {"root_public_key": root_hex, "version": ds.version, "bytes": len(body), "file": args.out},
+                  root_hex)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    docs = sub.add_parser("docs", help="secured documents (UR1)").add_subparsers(dest="docs_cmd", required=True)
+    p = docs.add_parser("issue", help="create and sign a document; prints its id and QR text")
+    p.add_argument("--type", required=True, help="document type, e.g. certificate, letter")
+    p.add_argument("--agency", required=True)
+    p.add_argument("--office")
+    p.add_argument("--field", action="append", metavar="NAME=VALUE", help="a field the clerk compares (repeat)")
+    p.add_argument("--body", help="free text printed on the page (hashed, not in the QR)")
+    p.add_argument("--expires", help="expiry time, ISO 8601")
+    p.add_argument("--expires-days", type=float)
+    p.add_argument("--request-id", help="idempotency key: the same id returns the same document")
+    p.add_argument("--base", help="verification address before UR1: (default $UR_VERIFY_BASE or "
+                                  f"{qr_text.DEFAULT_BASE}; '' for none)")
+    p.add_argument("--thermal", action="store_true", help="ECC Q for thermal paper")
+    p.add_argument("--png", help="write the A4 page as PNG")
+    p.add_argument("--pdf", help="write the A4 page as PDF")
+    p.set_defaults(func=_issue)
+    p = docs.add_parser("revoke", help="revoke a document and publish a new status list")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=_revoke)
+    p = docs.add_parser("verify", help="verify a code online (JSON verdict; exit 0 only if VALID)")
+    p.add_argument("text", nargs="?")
+    p.add_argument("--image", help="photo or scan containing the QR code")
+    p.set_defaults(func=_verify)
+    p = docs.add_parser("show", help="a document's registry record")
+    p.add_argument("id")
+    p.set_defaults(func=_show)
+    p = docs.add_parser("publish-status", help="sign and publish the status list (run at least daily)")
+    p.add_argument("--valid-for", type=int, default=registry.STATUS_VALID_FOR, help="seconds until kiosks call it STALE")
+    p.set_defaults(func=_publish_status)
+
+    k = sub.add_parser("keys", help="document signing keys").add_subparsers(dest="keys_cmd", required=True)
+    p = k.add_parser("rotate", help="a new signing key takes over (earlier documents stay valid)")
+    p.add_argument("--agency", default="*")
+    p.add_argument("--types", default="*", help="comma-separated document types the key may sign")
+    p.set_defaults(func=_rotate)
+    p = k.add_parser("withdraw", help="withdraw a compromised key from a cut-off time")
+    p.add_argument("kid")
+    p.add_argument("--cutoff", help="ISO time from which its signatures are refused (default now)")
+    p.set_defaults(func=_withdraw)
+    p = k.add_parser("list", help="root and signing keys")
+    p.set_defaults(func=_list_keys)
+
+    t = sub.add_parser("trust", help="trust list").add_subparsers(dest="trust_cmd", required=True)
+    p = t.add_parser("export", help="sign and publish the trust list; write it to --out (or stdout)")
+    p.add_argument("--out")
+    p.add_argument("--root-pub", action="store_true", help="print the root public key (pin it on kiosks)")
+    p.add_argument("--valid-for", type=int, default=keys.TRUST_VALID_FOR)
+    p.set_defaults(func=_trust_export)
