@@ -23,6 +23,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--date", required=True)
     p.set_defaults(func=cmd_list)
 
+    p = g.add_parser("verify-receipt", help="verify a payment receipt code against the ledger (exit 0 if VALID)")
+    p.add_argument("code")
+    p.set_defaults(func=cmd_verify_receipt)
+
     g = sub.add_parser("fines", help="vehicle fines handed down to kiosks").add_subparsers(
         dest="sub", required=True, parser_class=cli_base.Parser)
     p = g.add_parser("add", help="add a fine and publish the fines list")
@@ -110,3 +114,15 @@ def cmd_fines_publish(args: argparse.Namespace) -> int:
         v = ds.version
     cli_base.emit(args, {"version": v}, f"fines list v{v}")
     return 0
+
+
+def cmd_verify_receipt(args: argparse.Namespace) -> int:
+    import time
+
+    from central.receipt_verify import verify_receipt
+
+    with _session(args)() as s:
+        v = verify_receipt(s, args.code.strip(), int(time.time()))
+    cli_base.emit(args, {"status": v.status.value, "reason": v.reason, "document": v.document},
+                  f"{v.status.value}: {v.reason}")
+    return 0 if v.ok else 1

@@ -47,6 +47,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     q.add_argument("payment_id")
     q.set_defaults(func=cmd_reprint)
 
+    q = ps.add_parser("verify", help="verify a receipt code offline (trust list + this station's journal)")
+    q.add_argument("code")
+    q.set_defaults(func=cmd_verify)
+
     p = sub.add_parser("fines", help="vehicle fines for a plate (from central's fines list)")
     p.add_argument("plate")
     p.set_defaults(func=cmd_fines)
@@ -135,3 +139,15 @@ def cmd_fines(args: argparse.Namespace) -> int:
     cli_base.emit(args, rows, "\n".join(f"fine:{f.id}  {f.amount} IQD  {f.offence}  {f.issued}" for f in found)
                   or f"no unpaid fines for {fines.normalize_plate(args.plate)}")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import time
+
+    from kiosk.receipt_code import verify_at_station
+
+    store, _ident = open_enrolled(args)
+    v = verify_at_station(store, args.code.strip(), int(time.time()))
+    cli_base.emit(args, {"status": v.status.value, "reason": v.reason, "document": v.document},
+                  f"{v.status.value}: {v.reason}")
+    return 0 if v.ok else 1
