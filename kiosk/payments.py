@@ -368,9 +368,11 @@ class PaymentService:
         with self.store.tx() as s:
             r = s.get(PaymentRow, pid)
             r.reversal_due = why[:256]
+        _checkpoint("reversal_due")
         try:
             with self.terminal() as t:
                 res = t.reverse(e.receipt_no or 0)
+            _checkpoint("reversal_answered")
         except (TerminalUnavailable, TerminalBusy, OutcomeUnknown) as x:
             # Left with reversal_due: recover() asks again (B4 "already reversed" counts as done).
             return self.result(self.get(pid), f"reversal pending, terminal: {x}")

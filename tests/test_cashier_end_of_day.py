@@ -138,3 +138,15 @@ def test_auto_end_of_day_batch_is_accounted(tmp_path: Path) -> None:
         rep = end_of_day.close_day(store, ident, factory)
     assert rep.status == "MATCHED", rep.differences
     assert rep.auto_closed["count"] == 1 and rep.journal["count"] == 3 and rep.terminal["count"] == 3
+
+
+def test_iqd_exponent_3_reconciles_in_dinars(tmp_path: Path) -> None:
+    """Some acquirers send IQD with 3 decimals: the terminal sees fils, journal and Z-report
+    stay in whole dinars, and they still agree."""
+    with terminal(Knobs(card_delay_s=0)) as (h, factory):
+        store, ident = enrolled_store(tmp_path / "k")
+        svc = PaymentService(store, ident, factory, exponent=3)
+        r = svc.pay("fine:F-0001")
+        assert r.paid and r.amount == 26000 and h.journal[-1].amount == 26_000_000
+        rep = end_of_day.close_day(store, ident, factory, exponent=3)
+    assert rep.status == "MATCHED" and rep.terminal == rep.journal == {"count": 1, "amount": 26000}

@@ -50,3 +50,29 @@ def test_sigkill_at_every_step_then_recover(tmp_path: Path, step: str) -> None:
         paid = list(s.scalars(select(PaymentRow).where(PaymentRow.state == "PAID")))
     assert len(paid) == 1 and paid[0].delivered and paid[0].receipt_code is not None
     store.close()
+
+
+@pytest.mark.parametrize("step", ["reversal_due", "reversal_answered"])
+def test_sigkill_during_a_reversal_then_recover(tmp_path: Path, step: str) -> None:
+    """The terminal echoes another amount (must reverse); the kiosk dies before / after the
+    reversal reached the terminal. Recovery reverses exactly once (B4 "already reversed"
+    counts as done) and nothing is booked."""
+    from kiosk.devices.zvt_emulator import Knobs
+
+    data = tmp_path / "k"
+    store, _ident = enrolled_store(data)
+    store.close()
+    with terminal(Knobs(card_delay_s=0, amount_mismatch=3)) as (h, factory):
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], env={"UR_PAY_CRASH_AT": step})
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        p = run_cli(["ur-kiosk", "--data", str(data), "--json", "payments", "recover", *term])
+        assert p.returncode == 0, p.stdout + p.stderr
+        payments = [e for e in h.journal if e.kind == "payment" and e.receipt_no is not None]
+        assert len(payments) == 1 and payments[0].reversed
+        assert len([e for e in h.journal if e.kind == "reversal"]) == 1
+    store = KioskStore(data)
+    with store.session() as s:
+        assert [r.state for r in s.scalars(select(PaymentRow))] == ["REVERSED"]
+        assert len(list(s.scalars(select(OutboxRow)))) == 1  # central learns it was reversed
+    store.close()
