@@ -539,3 +539,17 @@ def _state_message(row: PaymentRow) -> str:
         S.PAID: "Paid", S.FAILED: "Not charged", S.UNKNOWN: MESSAGES["unknown"],
         S.REVERSED: "Reversed - not charged", S.REFUNDED: "Refunded",
     }.get(S(row.state), row.state)
+
+
+def terminal_from_profile(profile: dict[str, Any], port: str | None = None) -> tuple[Callable[[], ZvtDriver], int]:
+    """(driver factory, exponent) for a terminal device profile (firmware_config), so the
+    app wires `PaymentService(store, ident, factory, exponent=exponent, ...)` from data."""
+    from kiosk.devices.terminal_device import terminal_settings
+
+    st = terminal_settings(profile, port)
+
+    def factory() -> ZvtDriver:
+        return ZvtDriver(st["port"], baudrate=st["baudrate"], password=str(st["password"]),
+                         timeout=st["timeout_s"], currency=st["currency"], exponent=st["exponent"],
+                         bytesize=st["bytesize"], parity=st["parity"], stopbits=st["stopbits"])
+    return factory, int(st["exponent"])

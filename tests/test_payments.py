@@ -188,3 +188,15 @@ def test_abort_ignored_waits_for_the_final_answer(tmp_path: Path) -> None:
         timer.join()
     # The terminal ignored the abort and approved: we did not assume "cancelled".
     assert r.paid and charges(h) == 1
+
+
+def test_service_wired_from_the_terminal_profile(tmp_path: Path) -> None:
+    from firmware_config.profiles import load_profile, profile_dict
+    from kiosk.payments import terminal_from_profile
+
+    store, ident = enrolled_store(tmp_path / "k")
+    with terminal() as (h, factory):
+        drv_factory, exponent = terminal_from_profile(profile_dict(load_profile("zvt_terminal_generic")),
+                                                      factory.device)  # type: ignore[attr-defined]
+        r = PaymentService(store, ident, drv_factory, exponent=exponent).pay("fine:F-0001")
+    assert r.paid and charges(h) == 1
