@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import fines
+from central import fines, status_feed
 from central.db import Base
 from contract.errors import UrError
 
@@ -141,6 +141,14 @@ def record_z_report(session: Session, kiosk_id: str, p: dict[str, Any]) -> ZRepo
     z.body = json.dumps(p, sort_keys=True)
     z.received_at = datetime.now(UTC)
     session.flush()
+    # Tell the station what central's ledger holds for its day (ordered stream: every
+    # collection sent before this Z-report has been applied by now).
+    day = next(d for d in reconcile(session, date) if d.station == kiosk_id)
+    status_feed.push(session, kiosk_id, "ledger_check", {
+        "business_date": date, "status": day.status, "central": [day.central_count, day.central_amount],
+        "terminal": [day.terminal_count, day.terminal_amount], "journal": [day.journal_count, day.journal_amount],
+        "problems": [i for i in day.items if i["status"] != "matched"][:50],
+    })
     return z
 
 

@@ -50,6 +50,33 @@ class ZReportRow(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class CentralCheck(Base):
+    """Central's reconciliation of a closed day, as it came back over the status feed."""
+
+    __tablename__ = "ledger_checks"
+    business_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+
+
+def apply_ledger_check(session: Session, event_id: int, payload: dict[str, Any]) -> None:
+    """Feed event "ledger_check" (kiosk.sync.downlink.EVENT_HANDLERS); the newest wins."""
+    date = str(payload.get("business_date", ""))
+    if len(date) != 10 or payload.get("status") not in ("MATCHED", "MISMATCH", "NO_Z_REPORT"):
+        raise UrError(f"ledger check event {event_id} lacks a business date or status")
+    row = session.get(CentralCheck, date)
+    if row is None:
+        session.add(CentralCheck(business_date=date, event_id=event_id, body=json.dumps(payload)))
+    elif event_id > row.event_id:
+        row.event_id, row.body = event_id, json.dumps(payload)
+
+
+def central_check(store: KioskStore, business_date: str) -> dict[str, Any] | None:
+    with store.session() as s:
+        row = s.get(CentralCheck, business_date)
+        return json.loads(row.body) if row else None  # type: ignore[no-any-return]
+
+
 def note_auto_end_of_day(s: Session, payment_id: str) -> None:
     """The terminal closed its batch before this payment (04 FF 0F)."""
     s.add(BatchBoundary(from_id=payment_id, reason="auto", at=dt.datetime.now().isoformat(timespec="seconds")))

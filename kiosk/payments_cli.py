@@ -47,6 +47,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     q.add_argument("payment_id")
     q.set_defaults(func=cmd_reprint)
 
+    q = ps.add_parser("day", help="a closed day: the Z-report and central's ledger check of it")
+    q.add_argument("date")
+    q.set_defaults(func=cmd_day)
     q = ps.add_parser("verify", help="verify a receipt code offline (trust list + this station's journal)")
     q.add_argument("code")
     q.set_defaults(func=cmd_verify)
@@ -151,3 +154,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     cli_base.emit(args, {"status": v.status.value, "reason": v.reason, "document": v.document},
                   f"{v.status.value}: {v.reason}")
     return 0 if v.ok else 1
+
+
+def cmd_day(args: argparse.Namespace) -> int:
+    from kiosk import end_of_day
+
+    store, _ident = open_enrolled(args)
+    z = end_of_day.z_report(store, args.date)
+    check = end_of_day.central_check(store, args.date)
+    text = [f"{args.date}: station {z['status']}, terminal {z['terminal']}, journal {z['journal']}",
+            f"central: {check['status']}, holds {check['central'][0]} / {check['central'][1]} IQD"
+            if check else "central: no answer yet (sync, then ask again)"]
+    if check:
+        text += [f"  {p['status']}: {p['id']} {p['amount']} IQD {p['detail']}" for p in check["problems"]]
+    cli_base.emit(args, {"z_report": z, "central": check}, "\n".join(text))
+    return 0 if z["status"] == "MATCHED" and check and check["status"] == "MATCHED" else 1

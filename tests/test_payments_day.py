@@ -176,6 +176,13 @@ def test_a_day_of_500_collections_reconciles_to_the_dinar(tmp_path: Path) -> Non
             assert d["central"][1] == out[kid]["charged"]
         total = sum(out[k]["charged"] for k in STATIONS)
         assert total == sum(days[k]["central"][1] for k in STATIONS)
+        for kid in STATIONS:  # central's check of the day comes back to each station
+            support.wait_until(lambda kid=kid: json.loads(dep.kiosk(kid, *sync) and dep.kiosk(
+                kid, "--json", "payments", "day", date, check=False).stdout)["central"], timeout=60,
+                what=f"ledger check at {kid}")
+            day = json.loads(dep.kiosk(kid, "--json", "payments", "day", date).stdout)
+            assert day["central"]["status"] == "MATCHED"
+            assert day["central"]["central"] == [days[kid]["central"][0], days[kid]["central"][1]]
         fines_paid = json.loads(dep.central("--json", "fines", "list").stdout)
         paid_fine_ids = {f["id"] for f in fines_paid if f["status"] == "paid"}
         kiosk_paid_fines = {r.fee_ref[5:] for k in STATIONS for r in out[k]["rows"]
@@ -184,11 +191,13 @@ def test_a_day_of_500_collections_reconciles_to_the_dinar(tmp_path: Path) -> Non
         # No card number anywhere: databases (+WAL), decrypted outbox, logs, MQTT traffic.
         blobs: list[tuple[str, bytes]] = [("mqtt", b"\n".join(traffic))]
         for p in tmp_path.rglob("*"):
-            if p.is_file() and p.suffix == ".db":
+            if p.is_file() and p.suffix == ".db" and p.read_bytes()[:16] == b"SQLite format 3\x00":
                 blobs.append((str(p), db_values(p)))
+            elif p.is_file() and p.suffix == ".db":  # the broker's persistence file: raw bytes
+                blobs.append((str(p), p.read_bytes()))
             elif p.is_file() and p.suffix in (".log", ".csv", ".json"):
                 blobs.append((str(p), p.read_bytes()))
-        assert sum(1 for name, _ in blobs if name.endswith(".db")) == 4  # central + 3 stations
+        assert sum(1 for name, _ in blobs if name.endswith("kiosk.db") or name.endswith("central.db")) == 4
         for kid in STATIONS:
             st = KioskStore(dep.kiosk_dir(kid))
             ident = identity.load(st)
