@@ -18,9 +18,11 @@ No card number is stored: the driver masks PANs, and receipts keep its masked li
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -154,6 +156,20 @@ def _checkpoint(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
+    """One terminal per station: a second screen/thread gets a clear refusal instead of
+    opening the port twice (the driver's own lock only covers one driver object)."""
+    @functools.wraps(method)
+    def locked(self: PaymentService, *args: Any, **kwargs: Any) -> Any:
+        if not self._lock.acquire(blocking=False):
+            raise PaymentBlocked("another payment operation is running at this station; try again")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._lock.release()
+    return locked
+
+
 MESSAGES = {
     "insert_card": "Insert, tap or swipe your card",
     "approved": "Payment approved",
@@ -180,6 +196,7 @@ class PaymentService:
         self.exponent = exponent
         self.currency = currency
         self.deliver = deliver
+        self._lock = threading.RLock()
 
     # -- queries ----------------------------------------------------------------------------
     def get(self, payment_id: str) -> PaymentRow:
@@ -242,6 +259,7 @@ class PaymentService:
         return tot.trace
 
     # -- pay ----------------------------------------------------------------------------------
+    @_one_at_a_time
     def pay(self, fee_ref: str, on_progress: Progress | None = None, payment_id: str | None = None,
             operator: str = "") -> PaymentResult:
         """Charge the fee `fee_ref` once. The same `payment_id` again returns the stored
@@ -396,6 +414,7 @@ class PaymentService:
                 msg = f"Reversal refused by the terminal; a supervisor-approved refund is needed ({why})"
         return self.result(self.get(pid), msg)
 
+    @_one_at_a_time
     def void(self, payment_id: str, why: str) -> PaymentResult:
         """Cashier void (same day, terminal reversal). Refused -> refund_due."""
         row = self.get(payment_id)
@@ -403,6 +422,7 @@ class PaymentService:
             raise UrError(f"payment {payment_id} is {row.state}: only a paid payment can be voided")
         return self._reverse(payment_id, why)
 
+    @_one_at_a_time
     def refund(self, payment_id: str, supervisor: str, why: str = "") -> PaymentResult:
         """Supervisor-approved refund (06 31) of a paid payment; never after a reversal and
         never twice. The caller has checked the supervisor's PIN (kiosk.cashier)."""
@@ -429,6 +449,7 @@ class PaymentService:
         return self.result(self.get(payment_id), f"Refunded, approved by {supervisor}" + (f": {why}" if why else ""))
 
     # -- recovery ---------------------------------------------------------------------------
+    @_one_at_a_time
     def resolve(self, payment_id: str) -> PaymentResult:
         """Settle an UNKNOWN payment by asking the terminal (status, repeat receipt, totals)."""
         row = self.get(payment_id)
@@ -487,6 +508,7 @@ class PaymentService:
                 PaymentRow.state.in_([S.CREATED, S.PENDING, S.UNKNOWN, S.APPROVED, S.PAID])))
             return [r for r in rows if _is_open(r)]
 
+    @_one_at_a_time
     def recover(self) -> list[PaymentResult]:
         """Start-up: finish every payment a crash or a lost link left open."""
         out = []

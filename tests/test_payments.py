@@ -200,3 +200,20 @@ def test_service_wired_from_the_terminal_profile(tmp_path: Path) -> None:
                                                       factory.device)  # type: ignore[attr-defined]
         r = PaymentService(store, ident, drv_factory, exponent=exponent).pay("fine:F-0001")
     assert r.paid and charges(h) == 1
+
+
+def test_second_operation_at_the_same_station_is_refused_not_interleaved(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    store, ident = enrolled_store(tmp_path / "k")
+    with terminal(Knobs(card_delay_s=0.6)) as (h, factory):
+        svc = PaymentService(store, ident, factory)
+        first: list = []  # type: ignore[type-arg]
+        t = threading.Thread(target=lambda: first.append(svc.pay("fine:F-0001")))
+        t.start()
+        time.sleep(0.2)
+        with pytest.raises(PaymentBlocked, match="another payment operation"):
+            svc.pay("fine:F-0002")
+        t.join(10)
+        assert first[0].paid and charges(h) == 1
