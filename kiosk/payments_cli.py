@@ -23,6 +23,8 @@ def _terminal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baud", type=int, default=9600)
     p.add_argument("--exponent", type=int, default=0, help="IQD exponent the terminal uses (0..3)")
     p.add_argument("--terminal-timeout", type=float, default=180.0)
+    p.add_argument("--printer", help="receipt printer port: print the receipt now (else it is only journaled)")
+    p.add_argument("--printer-profile", default="epson_tm_t20ii_80mm", help="firmware_config printer profile")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -68,7 +70,13 @@ def terminal_factory(args: argparse.Namespace) -> Callable[[], ZvtDriver]:
 
 def service(args: argparse.Namespace) -> PaymentService:
     store, ident = open_enrolled(args)
-    receipts = PaymentReceipts(None, PrintJournal(store), ident)
+    spooler = None
+    if getattr(args, "printer", None):
+        from firmware_config.profiles import load_profile, profile_dict
+        from kiosk.print_journal import make_spooler
+
+        spooler = make_spooler(store, profile_dict(load_profile(args.printer_profile)), args.printer)
+    receipts = PaymentReceipts(spooler, PrintJournal(store), ident)
     return PaymentService(store, ident, terminal_factory(args), receipts=receipts, exponent=args.exponent)
 
 

@@ -76,3 +76,17 @@ def test_sigkill_during_a_reversal_then_recover(tmp_path: Path, step: str) -> No
         assert [r.state for r in s.scalars(select(PaymentRow))] == ["REVERSED"]
         assert len(list(s.scalars(select(OutboxRow)))) == 1  # central learns it was reversed
     store.close()
+
+
+def test_cli_pay_prints_the_receipt_on_the_printer(tmp_path: Path) -> None:
+    from tests import support
+
+    data = tmp_path / "k"
+    store, _ident = enrolled_store(data)
+    store.close()
+    with terminal() as (h, factory), support.printer_emulator(576) as (emu, p):
+        r = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0004", "--terminal", factory.device,
+                     "--baud", "115200", "--printer", p.device])
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "Insert, tap or swipe your card" in r.stdout and "PAID" in r.stdout
+        assert len(emu.receipt_texts) == 1 and "TOTAL 29000 IQD" in "\n".join(emu.receipt_texts[0])
