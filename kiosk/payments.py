@@ -79,6 +79,8 @@ class PaymentRow(Base):
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     reversal_due: Mapped[str | None] = mapped_column(String(256), nullable=True)
     refund_due: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    refund_sent_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # refund in flight
+    refund_sent_trace: Mapped[int | None] = mapped_column(Integer, nullable=True)
     extra_traces: Mapped[str] = mapped_column(String(64), default="")  # reversal/refund traces
     terminal_receipt: Mapped[str] = mapped_column(Text, default="{}")  # masked lines, both copies
     receipt_code: Mapped[str] = mapped_column(Text, default="")
@@ -425,28 +427,73 @@ class PaymentService:
     @_one_at_a_time
     def refund(self, payment_id: str, supervisor: str, why: str = "") -> PaymentResult:
         """Supervisor-approved refund (06 31) of a paid payment; never after a reversal and
-        never twice. The caller has checked the supervisor's PIN (kiosk.cashier)."""
+        never twice. The caller has checked the supervisor's PIN (kiosk.cashier).
+
+        The refund is marked as sent (with the terminal trace before it) in a committed row
+        first: if its answer is lost, no second refund is possible until `recover()` has
+        settled it from the terminal's repeat receipt."""
         if not supervisor:
             raise UrError("a refund needs a supervisor's approval")
         row = self.get(payment_id)
         if row.state not in (S.PAID, S.APPROVED) or row.reversal_due:
             raise UrError(f"payment {payment_id} is {row.state}"
                           + (" with a reversal in progress" if row.reversal_due else "") + ": cannot refund")
+        if row.refund_sent_by:
+            raise PaymentBlocked(f"a refund of payment {payment_id} was sent and its outcome is unknown: "
+                                 "run recovery with the terminal before anything else")
         e = entry_of(row)
-        with self.terminal() as t:
-            res = t.refund(e.amount, self.currency)
+        try:
+            with self.terminal() as t:
+                before = self._trace_before(t)
+                with self.store.tx() as s:
+                    r = s.get(PaymentRow, payment_id)
+                    r.refund_sent_by, r.refund_sent_trace = supervisor[:64], before
+                _checkpoint("refund_sent")
+                res = t.refund(e.amount, self.currency)
+                _checkpoint("refund_answered")
+        except OutcomeUnknown as x:
+            return self.result(self.get(payment_id), f"refund outcome unknown ({x}); run recovery")
+        except TerminalError:
+            with self.store.tx() as s:  # never reached the terminal: nothing happened
+                r = s.get(PaymentRow, payment_id)
+                r.refund_sent_by, r.refund_sent_trace = None, None
+            raise
+        return self._book_refund(payment_id, res, supervisor, why)
+
+    def _book_refund(self, payment_id: str, res: TransactionResult, supervisor: str, why: str) -> PaymentResult:
         with self.store.tx() as s:
             row = s.get(PaymentRow, payment_id)
             self._note_trace(s, res)
-            if res.trace is not None:
-                row.extra_traces = f"{row.extra_traces} {res.trace}".strip()
-            row.refund_due = None if res.approved else row.refund_due
-            e = entry_of(row)
-            out = outcome_of(res)
-            e = pj.mark_refunded(e, out, supervisor, _now())
-            row.refund_due = None
-            self._save(s, row, e)
-        return self.result(self.get(payment_id), f"Refunded, approved by {supervisor}" + (f": {why}" if why else ""))
+            row.refund_sent_by, row.refund_sent_trace = None, None
+            if not res.approved:
+                row.updated_at = _now()
+                msg = f"refund declined by the terminal ({RESULT_TEXT.get(res.result_code, res.result_code)})"
+            else:
+                if res.trace is not None:
+                    row.extra_traces = f"{row.extra_traces} {res.trace}".strip()
+                row.refund_due = None
+                self._save(s, row, pj.mark_refunded(entry_of(row), outcome_of(res), supervisor, _now()))
+                msg = f"Refunded, approved by {supervisor}" + (f": {why}" if why else "")
+        return self.result(self.get(payment_id), msg)
+
+    def _settle_refund(self, payment_id: str) -> PaymentResult:
+        """A refund was sent and its answer lost: the terminal's last transaction decides."""
+        row = self.get(payment_id)
+        with self.terminal() as t:
+            try:
+                last: TransactionResult | None = t.repeat_receipt()
+            except TerminalError:
+                last = None
+        before = row.refund_sent_trace
+        moved = last is not None and last.trace is not None and (before is None or last.trace > before)
+        if moved and last is not None and last.approved and last.amount == entry_of(row).amount:
+            return self._book_refund(payment_id, last, row.refund_sent_by or "", "settled from the terminal")
+        if last is None or not moved:
+            with self.store.tx() as s:  # nothing happened after the refund was sent
+                r = s.get(PaymentRow, payment_id)
+                r.refund_sent_by, r.refund_sent_trace = None, None
+            return self.result(self.get(payment_id), "the refund did not happen; it may be sent again")
+        return self.result(row, "terminal's last transaction is not this refund; a supervisor must check")
 
     # -- recovery ---------------------------------------------------------------------------
     @_one_at_a_time
@@ -529,6 +576,8 @@ class PaymentService:
                     row = self.get(pid)
                 if row.state == S.UNKNOWN:
                     out.append(self.resolve(pid))
+                elif row.refund_sent_by:
+                    out.append(self._settle_refund(pid))
                 elif row.reversal_due:
                     out.append(self._reverse(pid, row.reversal_due))
                 elif row.refund_due:
@@ -544,7 +593,8 @@ def _is_open(r: PaymentRow) -> bool:
     """Needs action before the day can close: in flight, unknown, undelivered or owed back."""
     if r.state in (S.CREATED, S.PENDING, S.UNKNOWN, S.APPROVED):
         return True
-    return r.state == S.PAID and (not r.delivered or bool(r.reversal_due) or bool(r.refund_due))
+    return r.state == S.PAID and (not r.delivered or bool(r.reversal_due) or bool(r.refund_due)
+                                  or bool(r.refund_sent_by))
 
 
 def open_rows(session: Session, business_date: str | None = None) -> list[PaymentRow]:

@@ -90,3 +90,43 @@ def test_cli_pay_prints_the_receipt_on_the_printer(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stdout + r.stderr
         assert "Insert, tap or swipe your card" in r.stdout and "PAID" in r.stdout
         assert len(emu.receipt_texts) == 1 and "TOTAL 29000 IQD" in "\n".join(emu.receipt_texts[0])
+
+
+@pytest.mark.parametrize("step,refunds", [("refund_sent", 1), ("refund_answered", 1)])
+def test_sigkill_around_a_supervisor_refund_then_recover(tmp_path: Path, step: str, refunds: int) -> None:
+    """Killed after the refund was marked sent (before it reached the terminal) or after the
+    terminal refunded (answer not booked): recovery settles it from the terminal's repeat
+    receipt; in the end exactly one refund exists and the payment is REFUNDED."""
+    from kiosk import identity
+    from kiosk.cashier import CashierStation
+
+    data = tmp_path / "k"
+    store, _ident = enrolled_store(data)
+    st = CashierStation(store)
+    st.add_user("sup", "S", "supervisor", "9999")
+    st.add_user("ali", "A", "cashier", "1234", approved_by=("sup", "9999"))
+    store.close()
+    env = {"UR_CASHIER_PIN": "1234", "UR_SUPERVISOR_PIN": "9999"}
+    with terminal() as (h, factory):
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        base = ["ur-kiosk", "--data", str(data), "--json"]
+        assert run_cli([*base, "cashier", "shift-open", "--user", "ali"], env=env).returncode == 0
+        p = run_cli([*base, "cashier", "collect", "--user", "ali", "fine:F-0001", *term], env=env)
+        assert p.returncode == 0, p.stderr
+        pid = __import__("json").loads(p.stdout)["payment_id"]
+        refund = [*base, "cashier", "refund", "--user", "ali", "--supervisor", "sup", "--reason", "r", pid, *term]
+        p = run_cli(refund, env={**env, "UR_PAY_CRASH_AT": step})
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        p = run_cli(refund, env=env)  # a second refund is refused while the first is unsettled
+        assert p.returncode == 2 and "outcome is unknown" in p.stderr
+        p = run_cli([*base, "payments", "recover", *term])
+        assert p.returncode == 0, p.stdout + p.stderr
+        if step == "refund_sent":  # it never reached the terminal: now it may be sent
+            assert run_cli(refund, env=env).returncode == 0
+        assert len([e for e in h.journal if e.kind == "refund"]) == refunds
+        assert run_cli(refund, env=env).returncode == 2  # never twice
+    store = KioskStore(data)
+    with store.session() as s:
+        assert [r.state for r in s.scalars(select(PaymentRow))] == ["REFUNDED"]
+    assert identity.load(store).kiosk_id
+    store.close()
