@@ -146,7 +146,12 @@ def cmd_fines(args: argparse.Namespace) -> int:
     store, _ident = open_enrolled(args)
     with store.session() as s:
         found = fines.by_plate(s, args.plate)
-    rows = [{"fee_ref": f"fine:{f.id}", **f.__dict__} for f in found]
+        taken = {r.fee_ref: r.state for r in s.scalars(select(PaymentRow).where(
+            PaymentRow.fee_ref.in_([f"fine:{f.id}" for f in found]),
+            PaymentRow.state.in_(["PENDING", "UNKNOWN", "APPROVED", "PAID"])))}
+    # Paid (or being paid) here already: shown as such until central's next fines list drops it.
+    rows = [{"fee_ref": f"fine:{f.id}", **f.__dict__, "here": taken.get(f"fine:{f.id}")} for f in found]
+    found = [f for f in found if f"fine:{f.id}" not in taken]
     cli_base.emit(args, rows, "\n".join(f"fine:{f.id}  {f.amount} IQD  {f.offence}  {f.issued}" for f in found)
                   or f"no unpaid fines for {fines.normalize_plate(args.plate)}")
     return 0
