@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "central.casework_cli",
     "central.registry_cli",
     "central.letters_cli",
+    "central.ledger_cli",
 ]
 
 

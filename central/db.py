@@ -33,6 +33,8 @@ MODEL_MODULES: list[str] = [
     "central.registry",
     "central.letters",
     "central.pki",
+    "central.fines",
+    "central.ledger",
 ]
 
 

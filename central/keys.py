@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import datasets
 from central.db import Base
+from central.receipt_keys import receipt_keys
 from contract import cose_sign1, trust_list
 from contract.errors import UrError
 from contract.trust_list import ANY, TrustedKey, TrustList
@@ -134,7 +135,7 @@ def withdraw(session: Session, kid_hex: str, cutoff: int, now: int) -> SigningKe
 def trust(session: Session, now: int, valid_for: int = TRUST_VALID_FOR) -> TrustList:
     cur = datasets.latest(session, TRUST_DATASET)
     return TrustList((cur.version + 1) if cur else 1, now, now + valid_for,
-                     tuple(k.trusted() for k in signing_keys(session)))
+                     tuple(k.trusted() for k in signing_keys(session)) + receipt_keys(session))
 
 
 def publish_trust(session: Session, now: int, valid_for: int = TRUST_VALID_FOR) -> datasets.Dataset:

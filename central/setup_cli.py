@@ -82,6 +82,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     with db.sessions(engine).begin() as s:
         bundle = kiosks.enroll(s, args.kiosk_id, args.broker, args.office)
         root = keys.ensure(s, int(time.time())).root
+        keys.publish_trust(s, int(time.time()))  # the new kiosk's key may sign receipts (central/receipt_keys.py)
         bundle["root_public_key"] = root.public_key.hex()  # pinned by the kiosk at init
         cert, key = pki.issue(s, args.kiosk_id)  # broker TLS identity: CN = kiosk id
         bundle["tls"] = {"ca": pki.ca_pem(s), "cert": cert, "key": key}

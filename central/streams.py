@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from central import applications, casework, complaints, kiosks
+from central import applications, casework, complaints, kiosks, ledger
 
 Handler = Callable[[Session, str, str, dict[str, Any]], None]
 # Optional fast path: (session, kiosk_id, [(message_id, payload)]) -> [(result, reason)].
@@ -37,4 +37,5 @@ STREAMS: dict[str, StreamSpec] = {
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
     "complaints": StreamSpec(complaints.handle, ordered=True),
     "corrections": StreamSpec(casework.handle_correction, ordered=True),
+    "payments": StreamSpec(ledger.handle, ordered=True),
 }

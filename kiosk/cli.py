@@ -16,6 +16,8 @@ from contract import cli_base
 COMMAND_MODULES: list[str] = [
     "kiosk.applications_cli",
     "kiosk.sync_cli",
+    "kiosk.payments_cli",
+    "kiosk.cashier_cli",
     "kiosk.devices_cli",
     "kiosk.catalogue_cli",
     "kiosk.documents_cli",

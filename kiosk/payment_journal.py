@@ -2,6 +2,7 @@
 
     CREATED -> PENDING -> APPROVED | DECLINED | UNKNOWN
     APPROVED -> PAID (service delivered) | REVERSED (service failed, reversal done)
+             | REFUNDED (service failed, reversal refused, supervisor refund)
     DECLINED -> FAILED
     UNKNOWN  -> PAID | FAILED  (only by evidence from the terminal: `resolve_unknown`)
     PAID     -> REVERSED | REFUNDED (supervisor)
@@ -40,7 +41,7 @@ S = PaymentState
 TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     S.CREATED: frozenset({S.PENDING}),
     S.PENDING: frozenset({S.APPROVED, S.DECLINED, S.UNKNOWN, S.FAILED}),
-    S.APPROVED: frozenset({S.PAID, S.REVERSED}),
+    S.APPROVED: frozenset({S.PAID, S.REVERSED, S.REFUNDED}),  # refund: reversal refused (payments.py)
     S.DECLINED: frozenset({S.FAILED}),
     S.UNKNOWN: frozenset({S.PAID, S.FAILED}),
     S.PAID: frozenset({S.REVERSED, S.REFUNDED}),

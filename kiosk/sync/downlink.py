@@ -22,7 +22,7 @@ from contract import catalogue as cat
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
-from kiosk import applications, datasets
+from kiosk import applications, datasets, end_of_day
 from kiosk.store import KioskStore
 from kiosk.sync import cursor
 
@@ -35,6 +35,7 @@ REQUEST_TIMEOUT = 5.0  # a request or answer lost (e.g. no worker yet) is asked 
 EventHandler = Callable[[Session, int, dict[str, Any]], None]
 EVENT_HANDLERS: dict[str, EventHandler] = {
     "status": applications.apply_status_event,
+    "ledger_check": end_of_day.apply_ledger_check,
 }
 # dataset name -> apply(old_body, delta_bytes) -> new_body
 DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {

@@ -1,0 +1,223 @@
+"""End of day at a station: terminal totals vs the local journal vs what central has
+acknowledged, a Z-report that prints and syncs, and the rule that a day with
+unresolved payments does not close without a supervisor.
+
+The terminal's batch runs from its previous end-of-day to now, so the journal side is
+"payments approved (and not reversed) since the last batch boundary": our own
+close, or an automatic end-of-day the terminal announced (04 FF 0F) - those payments
+are listed apart because no totals of ours cover them. Any difference is shown in the
+report, synced to central and never corrected (shared/research/payments.md (c) 10).
+Collection ids are UUIDv7 (time-ordered), so a boundary is simply an id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from contract import envelope, ids
+from contract.errors import UrError
+from kiosk.devices.zvt_driver import ZvtDriver
+from kiosk.identity import Identity
+from kiosk.payments import STREAM, PaymentRow, entry_of, open_rows
+from kiosk.store import Base, KioskStore
+from kiosk.sync import outbox
+
+
+class DayNotClosable(UrError):
+    """Unresolved payments, a failed terminal end-of-day, or the day is already closed."""
+
+
+class BatchBoundary(Base):
+    """Where a terminal batch ended: every collection id >= `from_id` is in a later batch."""
+
+    __tablename__ = "terminal_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(16))  # end_of_day | auto
+    at: Mapped[str] = mapped_column(String(32))
+
+
+class ZReportRow(Base):
+    __tablename__ = "z_reports"
+    business_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class CentralCheck(Base):
+    """Central's reconciliation of a closed day, as it came back over the status feed."""
+
+    __tablename__ = "ledger_checks"
+    business_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+
+
+def apply_ledger_check(session: Session, event_id: int, payload: dict[str, Any]) -> None:
+    """Feed event "ledger_check" (kiosk.sync.downlink.EVENT_HANDLERS); the newest wins."""
+    date = str(payload.get("business_date", ""))
+    if len(date) != 10 or payload.get("status") not in ("MATCHED", "MISMATCH", "NO_Z_REPORT"):
+        raise UrError(f"ledger check event {event_id} lacks a business date or status")
+    row = session.get(CentralCheck, date)
+    if row is None:
+        session.add(CentralCheck(business_date=date, event_id=event_id, body=json.dumps(payload)))
+    elif event_id > row.event_id:
+        row.event_id, row.body = event_id, json.dumps(payload)
+
+
+def central_check(store: KioskStore, business_date: str) -> dict[str, Any] | None:
+    with store.session() as s:
+        row = s.get(CentralCheck, business_date)
+        return json.loads(row.body) if row else None  # type: ignore[no-any-return]
+
+
+def note_auto_end_of_day(s: Session, payment_id: str) -> None:
+    """The terminal closed its batch before this payment (04 FF 0F)."""
+    s.add(BatchBoundary(from_id=payment_id, reason="auto", at=dt.datetime.now().isoformat(timespec="seconds")))
+
+
+@dataclass
+class EndOfDayReport:
+    business_date: str
+    station: str
+    office: str
+    terminal_id: str
+    status: str  # MATCHED | MISMATCH
+    terminal: dict[str, int]
+    journal: dict[str, int]
+    refunds: dict[str, int]
+    central: dict[str, int]  # acknowledged / pending collection records
+    differences: list[str]
+    unresolved: list[dict[str, str]]
+    supervisor: str
+    auto_closed: dict[str, int]
+    groups: dict[str, list[int]]
+    terminal_lines: list[str]
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        return {"event": "z_report", **asdict(self)}
+
+
+def _boundaries(s: Session) -> tuple[str, list[BatchBoundary]]:
+    rows = list(s.scalars(select(BatchBoundary).order_by(BatchBoundary.id)))
+    closes = [b.from_id for b in rows if b.reason == "end_of_day"]
+    start = max(closes) if closes else ""
+    autos = [b for b in rows if b.reason == "auto" and b.from_id > start]
+    return start, autos
+
+
+def _central_acks(s: Session, ident: Identity) -> dict[str, int]:
+    """How many of this station's collection records central has acknowledged."""
+    out = {"acknowledged": 0, "pending": 0, "rejected": 0}
+    for row in s.scalars(select(outbox.OutboxRow).where(outbox.OutboxRow.stream == STREAM)):
+        env, _body, _sig = envelope.open_unverified(outbox.wire_bytes(row, ident))
+        if env.payload.get("event") == "z_report":
+            continue
+        key = {outbox.DELIVERED: "acknowledged", outbox.REJECTED: "rejected"}.get(row.state, "pending")
+        out[key] += 1
+    return out
+
+
+def preview(store: KioskStore, ident: Identity, exponent: int = 0) -> dict[str, Any]:
+    """What the journal and central hold now (no terminal call): for screens and checks."""
+    with store.session() as s:
+        start, autos = _boundaries(s)
+        rows = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start))
+                if entry_of(r).receipt_no is not None and r.state != "REVERSED"]
+        return {"journal": {"count": len(rows), "amount": sum(r.dinars for r in rows)},
+                "central": _central_acks(s, ident), "unresolved": len(open_rows(s))}
+
+
+def close_day(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriver],
+              business_date: str | None = None, supervisor: str = "", exponent: int = 0,
+              receipts: Any | None = None) -> EndOfDayReport:
+    """Run the terminal's end-of-day and write the Z-report (prints, syncs).
+
+    `supervisor` (already authenticated by the caller) is the explicit path for closing
+    with unresolved payments; they are listed in the report, not hidden."""
+    date = business_date or dt.date.today().isoformat()
+    with store.session() as s:
+        if s.get(ZReportRow, date) is not None:
+            raise DayNotClosable(f"day {date} is already closed")
+        unresolved = [{"id": r.payment_id, "fee_ref": r.fee_ref, "state": r.state,
+                       "why": r.refund_due or r.reversal_due or ""} for r in open_rows(s)]
+    if unresolved and not supervisor:
+        listing = "; ".join(f"{u['id']} {u['fee_ref']} {u['state']}" for u in unresolved)
+        raise DayNotClosable(f"{len(unresolved)} unresolved payment(s): {listing}. Resolve them "
+                             "(ur-kiosk payments recover) or close with a supervisor")
+    boundary = ids.new_id()  # every payment after this is in the next batch
+    with terminal() as t:
+        totals = t.end_of_day()
+    if not totals.ok:
+        raise DayNotClosable(f"terminal end-of-day failed: {totals.message} (code {totals.result_code:02X}); "
+                             "nothing was recorded, try again")
+    scale = 10 ** exponent
+    with store.session() as s:
+        start, autos = _boundaries(s)
+        last_auto = max((b.from_id for b in autos), default="")
+        rows = list(s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start,
+                                                       PaymentRow.payment_id < boundary)))
+        approved = [r for r in rows if entry_of(r).receipt_no is not None]
+        in_batch = [r for r in approved if r.state != "REVERSED" and r.payment_id >= last_auto]
+        auto = [r for r in approved if r.state != "REVERSED" and r.payment_id < last_auto]
+        refunds = [r for r in approved if r.state == "REFUNDED"]
+        central = _central_acks(s, ident)
+        tid = next((entry_of(r).terminal_id for r in approved if entry_of(r).terminal_id), "") or ""
+    t_count, t_amount = totals.count, (totals.amount or 0)
+    j_count, j_amount = len(in_batch), sum(entry_of(r).amount for r in in_batch)
+    diffs = []
+    if t_count != j_count:
+        diffs.append(f"count: terminal {t_count}, journal {j_count}")
+    if t_amount != j_amount:
+        diffs.append(f"amount: terminal {t_amount / scale:g} IQD, journal {j_amount / scale:g} IQD")
+    report = EndOfDayReport(
+        business_date=date, station=ident.kiosk_id, office=ident.office, terminal_id=tid,
+        status="MISMATCH" if diffs else "MATCHED",
+        terminal={"count": t_count, "amount": t_amount // scale},
+        journal={"count": j_count + len(auto), "amount": (j_amount + sum(entry_of(r).amount for r in auto)) // scale},
+        refunds={"count": len(refunds), "amount": sum(r.dinars for r in refunds)},
+        central=central, differences=diffs, unresolved=unresolved, supervisor=supervisor,
+        auto_closed={"count": len(auto), "amount": sum(r.dinars for r in auto)},
+        groups={k: [g.count, g.amount] for k, g in totals.groups.items()},
+        terminal_lines=list(totals.receipt_lines),
+        items=[{"id": r.payment_id, "amount": r.dinars, "state": r.state.lower()} for r in approved],
+    )
+    if auto:
+        # The terminal's own totals do not cover the auto-closed batch: central compares the whole.
+        report.terminal = {"count": t_count + len(auto), "amount": (t_amount + sum(entry_of(r).amount
+                                                                                  for r in auto)) // scale}
+    with store.tx() as s:
+        s.add(ZReportRow(business_date=date, body=json.dumps(asdict(report), sort_keys=True)))
+        s.add(BatchBoundary(from_id=boundary, reason="end_of_day", at=dt.datetime.now().isoformat(timespec="seconds")))
+        outbox.enqueue(s, ident, STREAM, report.payload())
+    if receipts is not None:
+        receipts.journal.submit(f"z_report:{date}", "z_report", z_lines(report))
+    return report
+
+
+def z_lines(r: EndOfDayReport) -> dict[str, Any]:
+    """Receipt data for the printed Z-report (kiosk/devices/receipt_templates/z_report.toml)."""
+    return {
+        "date": r.business_date, "station": r.station, "office": r.office or "-", "terminal": r.terminal_id or "-",
+        "status": r.status, "t_count": r.terminal["count"], "t_amount": r.terminal["amount"],
+        "j_count": r.journal["count"], "j_amount": r.journal["amount"],
+        "refunds": f"{r.refunds['count']} / {r.refunds['amount']}",
+        "central": f"{r.central['acknowledged']} acknowledged, {r.central['pending']} pending",
+        "differences": "; ".join(r.differences), "unresolved": str(len(r.unresolved)) if r.unresolved else "",
+        "supervisor": r.supervisor,
+    }
+
+
+def z_report(store: KioskStore, business_date: str) -> dict[str, Any]:
+    with store.session() as s:
+        row = s.get(ZReportRow, business_date)
+        if row is None:
+            raise UrError(f"day {business_date} is not closed")
+        return json.loads(row.body)  # type: ignore[no-any-return]
