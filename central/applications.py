@@ -9,10 +9,11 @@ kiosk's status catch-up (central.status_feed).
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, func, insert, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import status_feed
@@ -34,6 +35,8 @@ class Application(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(32))
     status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # False until SUBMISSION_HOOKS (workflow start) ran; see route_pending.
+    routed: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
 
 
 def _validate(payload: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
             results.append(("rejected", str(e)))
             continue
         rows.append({**row, "kiosk_id": kiosk_id, "message_id": message_id, "received_at": now,
-                     "status": "received", "status_at": now})
+                     "status": "received", "status_at": now, "routed": not DEFER_ROUTING.get()})
         results.append(("applied", ""))
     numbers = [r["tracking"] for r in rows]
     taken = set(session.scalars(select(Application.tracking).where(Application.tracking.in_(numbers)))) if numbers else set()
@@ -99,14 +102,31 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
         status_feed.push_many(session, [
             (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
             for r in fresh])
-        for hook in SUBMISSION_HOOKS:
-            for r in fresh:
-                hook(session, r["tracking"])
+        if not DEFER_ROUTING.get():
+            for hook in SUBMISSION_HOOKS:
+                for r in fresh:
+                    hook(session, r["tracking"])
     return results
 
 
 # Called after an application is stored (e.g. the workflow engine starts its first step).
 SUBMISSION_HOOKS: list[Any] = []
+# The ingest worker sets this: storing and acking stay fast, and the hooks (ORM-heavy
+# workflow start with its audit chain) run right after the commit in route_pending.
+DEFER_ROUTING: ContextVar[bool] = ContextVar("defer_routing", default=False)
+
+
+def route_pending(session: Session, limit: int = 100) -> int:
+    """Run SUBMISSION_HOOKS for stored applications that have not been routed yet
+    (deferred by the worker, or left by a worker that died after its commit)."""
+    numbers = list(session.scalars(select(Application.tracking).where(Application.routed.is_(False))
+                                   .order_by(Application.received_at).limit(limit).with_for_update(skip_locked=True)))
+    for number in numbers:
+        for hook in SUBMISSION_HOOKS:
+            hook(session, number)
+    if numbers:
+        session.execute(update(Application).where(Application.tracking.in_(numbers)).values(routed=True))
+    return len(numbers)
 
 
 def set_status(session: Session, number: str, status: str, at: datetime | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from central import db, downlink, ingest
+from central import applications, db, downlink, ingest
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
@@ -49,6 +49,7 @@ class Worker:
         self.next_list_refresh = 0.0
         self.stopping = False
         self.applied = 0
+        self.routing_backlog = True  # check once at start: a previous worker may have died mid-way
         # Fault injection for failure tests: share of acks silently not sent.
         self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
@@ -91,6 +92,8 @@ class Worker:
         if self.inbox:
             batch, self.inbox = self.inbox, []
             self._process(batch)
+        if self.routing_backlog and not self.inbox:
+            self.route_pending()
         if now >= self.next_housekeeping and self.connected:
             self.next_housekeeping = now + 1.0
             self._housekeeping()
@@ -100,7 +103,11 @@ class Worker:
         requests = [(t, p, props) for t, p, props in batch if "/req/" in t]
         if uplink:
             try:
-                outcomes = ingest.process_batch(self.sessions, uplink)
+                token = applications.DEFER_ROUTING.set(True)
+                try:
+                    outcomes = ingest.process_batch(self.sessions, uplink)
+                finally:
+                    applications.DEFER_ROUTING.reset(token)
             except Exception as e:  # noqa: BLE001 - DB down: nothing acked, kiosks resend
                 log.error("ingest batch failed, nothing acked: %s", e)
                 return
@@ -113,6 +120,26 @@ class Worker:
                                     dl.ack(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, [])), qos=1)
         for topic, payload, props in requests:
             self._answer(topic, payload, props)
+        if uplink:
+            self.route_pending()
+
+    def route_pending(self, budget_s: float = 0.05) -> int:
+        """Start workflows for what was just stored, a slice at a time so the
+        network loop stays responsive; leftovers go in the next step."""
+        done = 0
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            try:
+                with self.sessions.begin() as s:
+                    n = applications.route_pending(s, 50)
+            except Exception as e:  # noqa: BLE001 - retried on the next step
+                log.warning("routing failed: %s", e)
+                return done
+            done += n
+            if n == 0:
+                break
+        self.routing_backlog = done > 0 and time.monotonic() >= deadline
+        return done
 
     def _answer(self, topic: str, payload: bytes, props: Any) -> None:
         try:
@@ -131,6 +158,7 @@ class Worker:
             log.warning("request on %s failed: %s", topic, e)
 
     def _housekeeping(self) -> None:
+        self.route_pending()  # leftovers of a worker that died between commit and routing
         now = time.monotonic()
         if now >= self.next_list_refresh:
             self.next_list_refresh = now + 600.0

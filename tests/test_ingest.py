@@ -130,3 +130,28 @@ def test_mutated_real_envelopes_never_crash_the_parser(data: st.DataObject) -> N
     except envelope.EnvelopeError:
         return
     assert got.kiosk_id  # survived mutation only if still well-formed and signed
+
+
+def test_deferred_routing_runs_hooks_once_after_commit(sessions) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    applications.SUBMISSION_HOOKS.append(lambda _s, n: calls.append(n))
+    try:
+        k = FakeKioskSigner(sessions)
+        token = applications.DEFER_ROUTING.set(True)
+        try:
+            ingest.process_batch(sessions, [k.app(1), k.app(2), k.app(3)])
+        finally:
+            applications.DEFER_ROUTING.reset(token)
+        assert calls == []
+        with sessions.begin() as s:
+            assert applications.route_pending(s, 2) == 2
+        with sessions.begin() as s:
+            assert applications.route_pending(s, 10) == 1
+            assert applications.route_pending(s, 10) == 0
+        assert sorted(calls) == sorted(set(calls)) and len(calls) == 3
+        ingest.process_batch(sessions, [k.app(4)])  # not deferred: the hook runs inline
+        assert len(calls) == 4
+        with sessions.begin() as s:
+            assert applications.route_pending(s, 10) == 0
+    finally:
+        applications.SUBMISSION_HOOKS.pop()

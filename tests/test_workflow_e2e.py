@@ -185,7 +185,9 @@ def test_catalogue_change_arrives_as_delta_and_old_fee_holds(tmp_path: Path) -> 
                 ds = datasets.current(s, "catalogue")
                 assert ds.body == central_catalogue.serialise(central_catalogue.current(cs))
             rig.pump_until(_status_is(rig, old.tracking, "received"), "old-version application accepted")
-            assert len(rig.kiosk_status(old.tracking)["history"]) == 2  # received + workflow start, not refused
+            # received, then the workflow start (routed right after the ingest commit), not a refusal
+            rig.pump_until(lambda: len(rig.kiosk_status(old.tracking)["history"]) == 2, "workflow start")
+            assert rig.kiosk_status(old.tracking)["status"] == "received"
             new = applications.submit(rig.store, rig.ident, "ordinary-passport", {
                 **FIELDS, "passport_type": "new", "birth_date": "1990-05-01"})
             assert (new.catalogue_version, new.fee_total) == (2, 96000)
