@@ -92,8 +92,15 @@ class Worker:
         if self.inbox:
             batch, self.inbox = self.inbox, []
             self._process(batch)
-        if self.routing_backlog and not self.inbox:
-            self.route_pending()
+        if self.routing_backlog:
+            try:
+                self.client.loop(timeout=0)  # is more uplink already waiting?
+            except Exception:  # noqa: BLE001 - the next poll reports it
+                pass
+            if self.inbox:
+                self.route_pending(budget_s=0.0, slice_=2)  # busy: a token slice
+            else:
+                self.route_pending()
         if now >= self.next_housekeeping and self.connected:
             self.next_housekeeping = now + 1.0
             self._housekeeping()
@@ -121,19 +128,27 @@ class Worker:
         for topic, payload, props in requests:
             self._answer(topic, payload, props)
         if uplink:
-            self.route_pending()
+            self.routing_backlog = True
 
-    def route_pending(self, budget_s: float = 0.05) -> int:
-        """Start workflows for what was just stored, a slice at a time so the
-        network loop stays responsive; leftovers go in the next step."""
+    def route_pending(self, budget_s: float = 0.02, slice_: int = 20) -> int:
+        """Start workflows for what was stored, a slice at a time so the network
+        loop stays responsive: ingest and acks come first, routing fills the gaps
+        (and gets a small slice even under a flood, so it never starves)."""
         done = 0
         deadline = time.monotonic() + budget_s
-        while time.monotonic() < deadline:
+        while True:
             try:
                 with self.sessions.begin() as s:
-                    n = applications.route_pending(s, 50)
+                    n = applications.route_pending(s, slice_)
             except Exception as e:  # noqa: BLE001 - retried on the next step
                 log.warning("routing failed: %s", e)
+                return done
+            done += n
+            if n < slice_:
+                self.routing_backlog = False
+                return done
+            if time.monotonic() >= deadline:
+                self.routing_backlog = True
                 return done
             done += n
             if n == 0:

@@ -111,7 +111,7 @@ def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path) -> None:
         support.fill_outbox(dep.kiosk_dir("K1"), 1000)
         dep.serve(broker.url, env={"UR_FAULT_DROP_ACKS": "0.3"})
         _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"})
-        _wait_all_applied(dep, 1000, timeout=180)
+        _wait_all_applied(dep, 1000, timeout=300)
     finally:
         dep.stop_all()
         broker.stop()
@@ -131,7 +131,7 @@ def test_network_partition_of_30s_then_heal(tmp_path: Path) -> None:
         time.sleep(31)
         assert support.queue_stats(dep.kiosk_dir("K1"))["pending"] > 0
         proxy.heal()
-        _wait_all_applied(dep, 1000, timeout=180)
+        _wait_all_applied(dep, 1000, timeout=300)
     finally:
         dep.stop_all()
         proxy.close()

@@ -25,6 +25,9 @@ from kiosk.store import Base
 
 PRIORITY = {"payments": 0, "applications": 1, "complaints": 2, "reports": 3, "heartbeat": 9}
 PENDING, DELIVERED, REJECTED = "pending", "delivered", "rejected"
+# A resend waits at most this long on top of the ack timeout: the link is up (we
+# are connected), only acks went missing, so long waits would only delay delivery.
+RESEND_BACKOFF_CAP = 30.0
 
 
 class OutboxRow(Base):
@@ -130,7 +133,7 @@ def mark_sent(session: Session, rows: list[OutboxRow], ack_timeout: float, now: 
         if r.attempts > 0:
             r.attempts += 1
             r.last_sent = now
-            r.next_attempt = now + ack_timeout + backoff(r.attempts - 1, ack_timeout)
+            r.next_attempt = now + ack_timeout + backoff(r.attempts - 1, ack_timeout, RESEND_BACKOFF_CAP)
 
 
 def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str]],
