@@ -293,12 +293,12 @@ class KioskServices:
         error)."""
         from kiosk import payables
 
+        svc = self._payment_service()  # NotAvailable first: no terminal, no payment
         fee_ref = self._fee_ref(reference)
         with self.store.session() as s:
             payable = payables.resolve(s, fee_ref)
         if int(amount) != payable.amount:
             raise UrError(f"{fee_ref} costs {payable.amount} IQD, not {amount}: the amount comes from the data")
-        svc = self._payment_service()
         op = self._operator
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
