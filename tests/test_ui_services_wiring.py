@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from central import db, fines
 from contract import ur1
 from contract.errors import UrError
 from kiosk.cashier import AuditEntry, CashierStation, verify_audit
@@ -36,10 +37,14 @@ def synced_kiosk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with support.broker(root / "broker") as b:
         dep = support.Deployment(root)
         dep.init_central()
-        for i in range(1, 7):
-            dep.central("fines", "add", "--plate", PLATE, "--amount", str(20000 + i * 1000),
-                        "--offence", "speeding", "--id", f"FN-{i}")
-        dep.central("fines", "add", "--plate", "99A11111", "--amount", "5000", "--id", "FN-OTHER")
+        engine = db.make_engine(dep.db_url)  # central's own fines module, in-process (fast)
+        with db.sessions(engine).begin() as s:
+            for i in range(1, 7):
+                fines.add(s, PLATE, 20000 + i * 1000, "speeding", f"FN-{i}")
+            fines.add(s, "99A11111", 5000, "", "FN-OTHER")
+        with db.sessions(engine).begin() as s:
+            fines.publish(s)
+        engine.dispose()
         dep.enroll("K1", b.url)
         try:
             dep.serve(b.url)
