@@ -1,10 +1,10 @@
 """`KioskServices`: the `UiServices` the screens call on a real kiosk.
 
-It adapts what the kiosk has today (the local store and its datasets) and says
-clearly, with `NotAvailable`, what is not wired yet. Parts being built in
-parallel (catalogue model and search, applications, payments, document
-verification, devices) plug in here: each method names the module it will call,
-so wiring one is a few lines and no screen changes.
+It adapts the kiosk's own services (store and synced datasets, applications,
+payments, cashier, end of day, document verification, devices) to the screens'
+plain types. Devices come from the kiosk's device map (DATA_DIR/devices.toml, see
+`kiosk.station_devices`); a call that needs a part this kiosk does not have raises
+`NotAvailable` saying what is missing, and the screen shows it.
 """
 
 from __future__ import annotations
@@ -437,7 +437,7 @@ class KioskServices:
                 queued = outbox.stats(s).pending
                 last = cursor.get_float(s, downlink.LAST_SYNC)
             paper = "unknown"
-            if self.spooler is not None:
+            if self._spooler() is not None:
                 from kiosk.print_journal import screen_status
 
                 state = str(screen_status(self.spooler).get("printer_state", ""))
