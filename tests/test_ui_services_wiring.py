@@ -226,3 +226,29 @@ def test_cashier_pin_shift_collect_and_void_with_supervisor(kiosk_dir: Path) -> 
         assert day.matched and (day.count, day.ledger_total, day.terminal_total) == (1, 25000, 25000)
         with pytest.raises(UrError, match="already closed"):
             svc.end_of_day()
+        # The technician signs in with a supervisor's PIN; a cashier's PIN is not enough.
+        assert svc.check_pin("technician", CASH_PIN) is False
+        assert svc.check_pin("technician", SUP_PIN) is True
+        with pytest.raises(UrError, match="sign in"):
+            svc.shift()  # the cashier is no longer the operator
+
+
+def test_scanner_from_the_device_map_feeds_poll_scan(tmp_path: Path) -> None:
+    store = KioskStore(tmp_path / "kiosk")
+    with support.scanner_emulator(tmp_path) as emu:
+        (store.dir / "devices.toml").write_text(
+            f'[devices.qr_scanner]\nprofile = "honeywell_1400g_serial"\nport = "{emu.link}"\n', encoding="utf-8")
+        svc = KioskServices(store)
+        try:
+            assert {d.device: d.state for d in svc.device_states()} == {
+                "printer": "absent", "terminal": "absent", "scanner": "ok"}
+            with pytest.raises(NotAvailable, match="no terminal"):
+                svc.terminal_registration_test()
+            assert svc.poll_scan() is None  # starts the reader; nothing scanned yet
+
+            def scanned() -> str | None:
+                emu.scan("UR1:HELLO")  # until the reader has opened the port (opening flushes)
+                return svc.poll_scan()
+            assert support.wait_until(scanned, timeout=5, what="a code through poll_scan") == "UR1:HELLO"
+        finally:
+            svc.devices.close()
