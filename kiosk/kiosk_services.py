@@ -436,15 +436,19 @@ class KioskServices:
             with self.store.session() as s:
                 queued = outbox.stats(s).pending
                 last = cursor.get_float(s, downlink.LAST_SYNC)
-            paper = "unknown"
+            online = time.time() - last < 120
+        except Exception:  # noqa: BLE001 - a status strip must not take the screen down
+            online, queued = False, 0
+        paper = "unknown"
+        try:  # a missing printer must not hide the sync state
             if self._spooler() is not None:
                 from kiosk.print_journal import screen_status
 
                 state = str(screen_status(self.spooler).get("printer_state", ""))
                 paper = {"ready": "ok", "paper_near_end": "near_end", "paper_end": "out"}.get(state, "unknown")
-            return StatusStrip(online=time.time() - last < 120, queued=queued, paper=paper)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - a status strip must not take the screen down
-            return StatusStrip(online=False, queued=0, paper="unknown")
+        except Exception:  # noqa: BLE001
+            paper = "unknown"
+        return StatusStrip(online=online, queued=queued, paper=paper)  # type: ignore[arg-type]
 
     def poll_scan(self) -> str | None:
         """The next code the device map's QR scanner read (None without a scanner)."""

@@ -145,6 +145,16 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
         assert "ready" in svc.terminal_registration_test()
         assert "printer" in svc.test_print() and len(emu.receipt_texts) == 3
         assert "epson_tm_t20ii_80mm" in svc.device_profiles()
+        # An application submitted on the screen is paid by its tracking number (app:<tracking>)
+        # for the fee locked at submission.
+        done = svc.submit_application("non-conviction-certificate", {
+            "full_name": "Ali Hassan", "national_id": "199001234567", "mobile": "07701234567"})
+        assert done.fee_total > 0
+        evs = run(svc.pay(done.tracking, done.fee_total))
+        assert evs[-1].stage == "approved" and evs[-1].receipt.reference == f"app:{done.tracking}"  # type: ignore[union-attr]
+        assert charged(h) == [21000, done.fee_total]
+        with pytest.raises(UrError, match="neither an application"):
+            run(svc.pay("NO-SUCH-THING", 1))
         svc.devices.close()
 
 
@@ -159,6 +169,7 @@ def test_declined_then_paper_out_reverses(kiosk_dir: Path) -> None:
         evs = run(svc.pay("FN-2", 22000))
         assert evs[-1].stage == "error" and "receipt not printed" in evs[-1].detail
         assert charged(h) == []  # the approved charge was reversed at the terminal
+        assert svc.status_strip().paper == "out"
         assert {d.device: d.state for d in svc.device_states()}["printer"] == "error"
         assert any("REVERSED" in e for e in svc.recent_errors())
 
