@@ -145,6 +145,9 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
         assert "ready" in svc.terminal_registration_test()
         assert "printer" in svc.test_print() and len(emu.receipt_texts) == 3
         assert "epson_tm_t20ii_80mm" in svc.device_profiles()
+        assert "initialise" in svc.apply_device_profile("epson_tm_t20ii_80mm")
+        with pytest.raises(NotAvailable, match="no scanner"):
+            svc.apply_device_profile("honeywell_1400g_serial")
         # An application submitted on the screen is paid by its tracking number (app:<tracking>)
         # for the fee locked at submission.
         done = svc.submit_application("non-conviction-certificate", {
@@ -242,6 +245,13 @@ def test_cashier_pin_shift_collect_and_void_with_supervisor(kiosk_dir: Path) -> 
         assert svc.check_pin("technician", SUP_PIN) is True
         with pytest.raises(UrError, match="sign in"):
             svc.shift()  # the cashier is no longer the operator
+        # A refund of the standing collection, approved by the supervisor's PIN.
+        paid = evs[-1].receipt.number  # type: ignore[union-attr]
+        assert svc.check_pin("cashier", CASH_PIN)
+        assert svc.refund_payment(paid, SUP_PIN) == paid
+        with store.session() as s:
+            assert s.get(PaymentRow, paid).state == "REFUNDED"
+        assert [e.kind for e in h.journal if e.kind == "refund"] == ["refund"]
 
 
 def test_scanner_from_the_device_map_feeds_poll_scan(tmp_path: Path) -> None:
