@@ -178,7 +178,8 @@ class CashierStation:
             return bool(s.scalar(select(func.count()).select_from(CashierUser)))
 
     def login_failed(self, actor: str, why: str) -> None:
-        """A PIN that matched no user (PIN-only screen): audited, no user to lock."""
+        """A PIN that matched no user (PIN-only screen): audited with no subject; five in
+        a row lock the PIN screen itself (`pin_screen_locked_until`)."""
         with self.store.tx() as s:
             audit(s, actor[:32], "login_failed", "", {"reason": why})
 
@@ -275,3 +276,18 @@ def shift_figures(s: Session, user_id: str, opened_at: float) -> tuple[int, int]
     mine = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.operator == user_id))
             if r.updated_at >= opened and r.state == "PAID"]
     return len(mine), sum(r.dinars for r in mine)
+
+
+def pin_screen_locked_until(store: KioskStore, now: float | None = None) -> float:
+    """When the PIN-only screen opens again after MAX_FAILURES unmatched PINs in a row
+    within LOCKOUT_S (0.0: it is open). Guessing a PIN there has no user to lock, so the
+    screen is what locks; the count restarts after a good login."""
+    now = time.time() if now is None else now
+    with store.session() as s:
+        recent = list(s.scalars(select(AuditEntry).where(
+            AuditEntry.at > now - LOCKOUT_S, AuditEntry.action.in_(["login", "login_failed"]))
+            .order_by(AuditEntry.id.desc()).limit(MAX_FAILURES)))
+    streak = [e for e in recent if e.action == "login_failed" and e.subject == ""]
+    if len(streak) < MAX_FAILURES or len(recent) > len(streak):
+        return 0.0
+    return streak[0].at + LOCKOUT_S

@@ -467,10 +467,14 @@ class KioskServices:
         """The staff PIN screen has no user field: the PIN picks the user of that role
         (kiosk.cashier.user_with_pin); the login itself (audit, lockout reset) is the
         station's. A technician signs in with a supervisor's PIN."""
-        from kiosk.cashier import AuthError, user_with_pin
+        from kiosk.cashier import AuthError, pin_screen_locked_until, user_with_pin
 
         want = "supervisor" if role in ("supervisor", "technician") else "cashier"
         station = self._station()
+        until = pin_screen_locked_until(self.store)
+        if until:
+            raise AuthError("too many wrong PINs: the PIN screen is locked until "
+                            + time.strftime("%H:%M", time.localtime(until)))
         user = user_with_pin(self.store, want, pin)
         if user is None and want == "cashier":
             user = user_with_pin(self.store, "supervisor", pin)  # a supervisor may run the till
@@ -534,8 +538,10 @@ class KioskServices:
         return Collectable(fee_ref, label, p.amount)
 
     def _supervisor(self, pin: str) -> tuple[str, str]:
-        from kiosk.cashier import user_with_pin
+        from kiosk.cashier import AuthError, pin_screen_locked_until, user_with_pin
 
+        if pin_screen_locked_until(self.store):
+            raise AuthError("too many wrong PINs: supervisor approval is locked for now")
         sup = user_with_pin(self.store, "supervisor", pin)
         if sup is None:
             self._station().login_failed("supervisor", "no supervisor has that PIN")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from central import db, fines
 from contract import ur1
 from contract.errors import UrError
-from kiosk.cashier import AuditEntry, CashierStation, verify_audit
+from kiosk.cashier import AuditEntry, AuthError, CashierStation, verify_audit
 from kiosk.devices.zvt_emulator import EmulatorHandle, Knobs, run_in_thread
 from kiosk.kiosk_services import KioskServices
 from kiosk.payments import PaymentBlocked, PaymentRow
@@ -273,3 +273,19 @@ def test_scanner_from_the_device_map_feeds_poll_scan(tmp_path: Path) -> None:
             assert support.wait_until(scanned, timeout=5, what="a code through poll_scan") == "UR1:HELLO"
         finally:
             svc.devices.close()
+
+
+def test_five_wrong_pins_lock_the_pin_screen(tmp_path: Path) -> None:
+    store = KioskStore(tmp_path / "kiosk")
+    svc = KioskServices(store)
+    with pytest.raises(NotAvailable, match="no staff users"):
+        svc.check_pin("cashier", CASH_PIN)
+    CashierStation(store).add_user("sup1", "Supervisor", "supervisor", SUP_PIN)
+    assert svc.check_pin("cashier", "1111") is False
+    assert svc.check_pin("technician", SUP_PIN) is True  # a good login restarts the count
+    for _ in range(5):
+        assert svc.check_pin("cashier", "1111") is False
+    with pytest.raises(AuthError, match="locked until"):
+        svc.check_pin("technician", SUP_PIN)  # even the right PIN, until the lockout ends
+    with store.session() as s:
+        assert verify_audit(s) == len(list(s.scalars(select(AuditEntry))))
