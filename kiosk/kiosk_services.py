@@ -255,14 +255,14 @@ class KioskServices:
         raise UrError(f"{ref!r} is neither an application of this station nor a fine in its fines list")
 
     def _receipt(self, row: Any) -> Receipt:
+        from sqlalchemy import select
+
         from kiosk.payments import entry_of
         from kiosk.print_journal import DONE, PrintJob
 
         e = entry_of(row)
         printed, problem = False, "receipt.not_printed"
         with self.store.session() as s:
-            from sqlalchemy import select
-
             job = s.scalars(select(PrintJob).where(
                 PrintJob.receipt_key == f"payment:{row.payment_id}:citizen")).first()
             if job is not None and job.state == DONE:
