@@ -173,6 +173,16 @@ class CashierStation:
             raise AuthError(f"user {user_id} is not a supervisor")
         return op
 
+    def has_users(self) -> bool:
+        with self.store.session() as s:
+            return bool(s.scalar(select(func.count()).select_from(CashierUser)))
+
+    def login_failed(self, actor: str, why: str) -> None:
+        """A PIN that matched no user (PIN-only screen): audited with no subject; five in
+        a row lock the PIN screen itself (`pin_screen_locked_until`)."""
+        with self.store.tx() as s:
+            audit(s, actor[:32], "login_failed", "", {"reason": why})
+
     # -- shifts -----------------------------------------------------------------------------
     def current_shift(self, s: Session, user_id: str) -> Shift | None:
         return s.scalars(select(Shift).where(Shift.user_id == user_id, Shift.closed_at.is_(None))).first()
@@ -241,3 +251,43 @@ class CashierStation:
         with self.store.tx() as s:
             audit(s, op.user_id, "refund", payment_id, {"supervisor": sup.user_id, "why": why, "state": r.state})
         return r
+
+
+# -- for the staff PIN screen (a PIN only, no user id) -------------------------------------------
+def user_with_pin(store: KioskStore, role: str, pin: str, now: float | None = None) -> str | None:
+    """The user of `role` whose PIN this is (locked-out users are skipped), or None. The
+    caller then calls `CashierStation.login` for that user (audit, failure reset)."""
+    if not (isinstance(pin, str) and pin.isdigit() and 4 <= len(pin) <= 8):
+        return None
+    now = time.time() if now is None else now
+    with store.session() as s:
+        users = list(s.scalars(select(CashierUser).where(CashierUser.role == role)))
+    for u in users:
+        if u.locked_until <= now and hmac.compare_digest(_hash_pin(pin, u.salt), u.pin_hash):
+            return u.user_id
+    return None
+
+
+def shift_figures(s: Session, user_id: str, opened_at: float) -> tuple[int, int]:
+    """(collections, dinars) a user took since the shift opened: as `close_shift` counts them."""
+    from kiosk.payments import PaymentRow
+
+    opened = datetime.fromtimestamp(opened_at).replace(microsecond=0)
+    mine = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.operator == user_id))
+            if r.updated_at >= opened and r.state == "PAID"]
+    return len(mine), sum(r.dinars for r in mine)
+
+
+def pin_screen_locked_until(store: KioskStore, now: float | None = None) -> float:
+    """When the PIN-only screen opens again after MAX_FAILURES unmatched PINs in a row
+    within LOCKOUT_S (0.0: it is open). Guessing a PIN there has no user to lock, so the
+    screen is what locks; the count restarts after a good login."""
+    now = time.time() if now is None else now
+    with store.session() as s:
+        recent = list(s.scalars(select(AuditEntry).where(
+            AuditEntry.at > now - LOCKOUT_S, AuditEntry.action.in_(["login", "login_failed"]))
+            .order_by(AuditEntry.id.desc()).limit(MAX_FAILURES)))
+    streak = [e for e in recent if e.action == "login_failed" and e.subject == ""]
+    if len(streak) < MAX_FAILURES or len(recent) > len(streak):
+        return 0.0
+    return streak[0].at + LOCKOUT_S

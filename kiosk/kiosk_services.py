@@ -1,29 +1,35 @@
 """`KioskServices`: the `UiServices` the screens call on a real kiosk.
 
-It adapts what the kiosk has today (the local store and its datasets) and says
-clearly, with `NotAvailable`, what is not wired yet. Parts being built in
-parallel (catalogue model and search, applications, payments, document
-verification, devices) plug in here: each method names the module it will call,
-so wiring one is a few lines and no screen changes.
+It adapts the kiosk's own services (store and synced datasets, applications,
+payments, cashier, end of day, document verification, devices) to the screens'
+plain types. Devices come from the kiosk's device map (DATA_DIR/devices.toml, see
+`kiosk.station_devices`); a call that needs a part this kiosk does not have raises
+`NotAvailable` saying what is missing, and the screen shows it.
 """
 
 from __future__ import annotations
 
 import importlib
+import queue
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from contract.errors import UrError, ValidationError
 from kiosk import datasets
+from kiosk.station_devices import StationDevices
 from kiosk.store import KioskStore
 from kiosk.ui_services import (
+    DEVICES,
     Choice,
     Collectable,
     ComplaintFiled,
     DeviceState,
     DocumentField,
+    Fine,
     FormField,
     Institution,
     LetterStatus,
@@ -72,9 +78,13 @@ _ERROR_BY_TYPE = {"national_id": "err.national_id", "mobile": "err.mobile", "dat
 class KioskServices:
     """The kiosk's services for screens, over one `KioskStore`."""
 
-    def __init__(self, store: KioskStore, spooler: Any = None) -> None:
+    def __init__(self, store: KioskStore, spooler: Any = None, device_map: str | Path | None = None) -> None:
         self.store = store
         self.spooler = spooler
+        # The station's devices: DATA_DIR/devices.toml, as `ur-kiosk devices diagnose` reads it.
+        self.devices = StationDevices(Path(device_map) if device_map else store.dir / "devices.toml")
+        self._payments: Any = None
+        self._operator: Any = None  # the cashier signed in with check_pin, if any
 
     # -- catalogue (contract.catalogue, delivered as the `catalogue` dataset) --
     def _catalogue(self) -> Any:
@@ -199,12 +209,164 @@ class KioskServices:
         as_of = steps[-1].at if steps else ""
         return TrackResult(st["tracking"], service, str(st["status"]), steps, as_of)
 
-    # -- payments (ZVT terminal driver + payment journal) -------------------
+    # -- payments (kiosk.payments PaymentService over the device map's terminal) ----
+    def _ident(self) -> Any:
+        return self._part("kiosk.identity", "the kiosk identity").load(self.store)
+
+    def _spooler(self) -> Any:
+        """The receipt printer's spooler: the one given, else the device map's printer."""
+        if self.spooler is None and self.devices.configured:
+            dev = self.devices.find("printer")
+            if dev is not None:
+                from kiosk.print_journal import make_spooler
+
+                self.spooler = make_spooler(self.store, dev.profile, dev.port)
+        return self.spooler
+
+    def _payment_service(self) -> Any:
+        if self._payments is None:
+            from kiosk.payment_receipts import PaymentReceipts
+            from kiosk.payments import PaymentService, terminal_from_profile
+            from kiosk.print_journal import PrintJournal
+
+            dev = self.devices.get("terminal")  # NotAvailable without a map or a terminal
+            factory, exponent = terminal_from_profile(dev.profile, dev.port)
+            ident = self._ident()
+            receipts = PaymentReceipts(self._spooler(), PrintJournal(self.store), ident)
+            self._payments = PaymentService(self.store, ident, factory, receipts=receipts, exponent=exponent)
+        return self._payments
+
+    def _fee_ref(self, reference: str) -> str:
+        """Screens pass a tracking number, a fine id or a full fee reference."""
+        from kiosk import fines, payables
+        from kiosk.applications import KioskApplication
+
+        ref = reference.strip()
+        if ref.partition(":")[0] in payables.KINDS and ":" in ref:
+            return ref
+        with self.store.session() as s:
+            if s.get(KioskApplication, ref.upper()) is not None:
+                return f"app:{ref.upper()}"
+            try:
+                fines.get(s, ref)
+                return f"fine:{ref}"
+            except UrError:
+                pass
+        raise UrError(f"{ref!r} is neither an application of this station nor a fine in its fines list")
+
+    def _receipt(self, row: Any) -> Receipt:
+        from sqlalchemy import select
+
+        from kiosk.payments import entry_of
+        from kiosk.print_journal import DONE, PrintJob
+
+        e = entry_of(row)
+        printed, problem = False, "receipt.not_printed"
+        with self.store.session() as s:
+            job = s.scalars(select(PrintJob).where(
+                PrintJob.receipt_key == f"payment:{row.payment_id}:citizen")).first()
+            if job is not None and job.state == DONE:
+                printed, problem = True, ""
+        if not printed and self.spooler is not None:
+            from kiosk.print_journal import screen_status
+
+            if screen_status(self.spooler).get("printer_state") == "paper_end":
+                problem = "receipt.paper_out"
+
+        def t(en: str, ar: str, ckb: str) -> dict[str, str]:
+            return {"en": en, "ar": ar, "ckb": ckb}
+        lines = ((t("Paid for", "مقابل", "بۆ"), row.description),
+                 (t("Statutory fee", "الرسم القانوني", "ڕسوومی یاسایی"), str(row.statutory)),
+                 (t("Service fee", "أجور الخدمة", "کرێی خزمەتگوزاری"), str(row.service)),
+                 (t("Terminal", "الجهاز", "ئامێر"), e.terminal_id or "-"),
+                 (t("Trace", "رقم التتبع", "ژمارەی شوێنکەوتن"), str(e.trace or "-")),
+                 (t("Card receipt", "إيصال البطاقة", "پسوڵەی کارت"), str(e.receipt_no or "-")),
+                 (t("Date", "التاريخ", "بەروار"), row.business_date))
+        return Receipt(number=row.payment_id, reference=row.fee_ref, amount=row.dinars, lines=lines,
+                       qr_text=row.receipt_code, printed=printed, print_problem=problem)
+
     def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
-        raise NotAvailable("card payments are not wired to the screens yet")
+        """Charge the fee once through the payment journal. The amount is the payable's,
+        from the data; a different `amount` from the screen is refused before the terminal
+        is touched. The terminal runs on a worker thread so each stage is yielded as it
+        happens; the last event is final (approved with its receipt, declined, unknown,
+        error)."""
+        from kiosk import payables
+
+        svc = self._payment_service()  # NotAvailable first: no terminal, no payment
+        fee_ref = self._fee_ref(reference)
+        with self.store.session() as s:
+            payable = payables.resolve(s, fee_ref)
+        if int(amount) != payable.amount:
+            raise UrError(f"{fee_ref} costs {payable.amount} IQD, not {amount}: the amount comes from the data")
+        op = self._operator
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def work() -> None:
+            try:
+                say = lambda ev, msg: events.put(("progress", (ev, msg)))  # noqa: E731
+                if op is not None:
+                    from kiosk.cashier import CashierStation
+
+                    r = CashierStation(self.store, svc).collect(op, fee_ref, say)
+                else:
+                    r = svc.pay(fee_ref, say)
+                events.put(("done", r))
+            except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
+                events.put(("raise", e))
+
+        threading.Thread(target=work, name="kiosk-payment", daemon=True).start()
+        while True:
+            what, value = events.get()
+            if what == "raise":
+                raise value
+            if what == "progress":
+                ev, msg = value
+                if ev == "insert_card":
+                    yield PayEvent("insert_card", detail=msg)
+                elif ev in ("approved", "unknown"):
+                    yield PayEvent("processing", detail=msg)  # receipt / enquiry still to come
+                continue
+            yield self._final(value)
+            return
+
+    def _final(self, r: Any) -> PayEvent:
+        """The payment journal's outcome -> the last event the screen shows."""
+        from kiosk.payments import MESSAGES
+
+        if r.state == "PAID":
+            return PayEvent("approved", receipt=self._receipt(self._payment_service().get(r.payment_id)),
+                            detail=r.message)
+        if r.state == "UNKNOWN" or r.needs_supervisor or r.state in ("PENDING", "APPROVED"):
+            # Charged or maybe charged and not settled: never invite a second payment.
+            return PayEvent("unknown", detail=f"{MESSAGES['unknown']} ({r.message})")
+        if r.state == "FAILED" and "declined" in r.message:
+            return PayEvent("declined", detail=r.message)
+        return PayEvent("error", detail=r.message)  # not answering, reversed after a failed receipt
 
     def reprint_receipt(self, receipt_number: str) -> Receipt:
-        raise NotAvailable("receipts are not wired to the screens yet")
+        """A new print job marked REPRINT (the original stays printed once)."""
+        from kiosk.payment_receipts import PaymentReceipts
+        from kiosk.print_journal import PrintJournal
+
+        row = self._payment_row(receipt_number)
+        PaymentReceipts(self._spooler(), PrintJournal(self.store), self._ident()).reprint(row)
+        return self._receipt(row)
+
+    def _payment_row(self, number: str) -> Any:
+        """A payment by its receipt number: the collection id, with or without dashes."""
+        from sqlalchemy import select
+
+        from kiosk.payments import PaymentRow
+
+        key = number.strip().replace("-", "").upper()
+        if not key:
+            raise UrError("type the receipt number")
+        with self.store.session() as s:
+            for row in s.scalars(select(PaymentRow)):
+                if row.payment_id.replace("-", "").upper() == key:
+                    return row
+        raise UrError(f"no payment {number.strip()} at this station")
 
     # -- documents, letters, fines, complaints ------------------------------
     def verify_document(self, text: str) -> Verification:
@@ -240,8 +402,21 @@ class KioskServices:
                             status=self._LETTER_STATES.get(str(entry.get("status")), "registered"),
                             current_agency={"ar": holder, "ckb": holder, "en": holder})
 
-    def fines_by_plate(self, plate: str) -> list:  # type: ignore[type-arg]
-        raise NotAvailable("vehicle fines are not wired to the screens yet")
+    def fines_by_plate(self, plate: str) -> list[Fine]:
+        """Unpaid fines of a plate from central's synced fines list; a fine paid (or being
+        paid) at this station is left out until central's next list drops it."""
+        from sqlalchemy import select
+
+        from kiosk import fines
+        from kiosk.payments import PaymentRow
+
+        with self.store.session() as s:
+            found = fines.by_plate(s, plate)
+            taken = set(s.scalars(select(PaymentRow.fee_ref).where(
+                PaymentRow.fee_ref.in_([f"fine:{f.id}" for f in found]),
+                PaymentRow.state.in_(["CREATED", "PENDING", "UNKNOWN", "APPROVED", "PAID"]))))
+        return [Fine(f.id, f.plate, {"ar": f.offence, "ckb": f.offence, "en": f.offence}, f.issued, f.amount)
+                for f in found if f"fine:{f.id}" not in taken]
 
     def file_complaint(self, category: str, text: str, mobile: str) -> ComplaintFiled:
         complaints = self._part("kiosk.complaints", "complaints")
@@ -261,64 +436,249 @@ class KioskServices:
             with self.store.session() as s:
                 queued = outbox.stats(s).pending
                 last = cursor.get_float(s, downlink.LAST_SYNC)
-            paper = "unknown"
-            if self.spooler is not None:
+            online = time.time() - last < 120
+        except Exception:  # noqa: BLE001 - a status strip must not take the screen down
+            online, queued = False, 0
+        paper = "unknown"
+        try:  # a missing printer must not hide the sync state
+            if self._spooler() is not None:
                 from kiosk.print_journal import screen_status
 
                 state = str(screen_status(self.spooler).get("printer_state", ""))
                 paper = {"ready": "ok", "paper_near_end": "near_end", "paper_end": "out"}.get(state, "unknown")
-            return StatusStrip(online=time.time() - last < 120, queued=queued, paper=paper)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - a status strip must not take the screen down
-            return StatusStrip(online=False, queued=0, paper="unknown")
+        except Exception:  # noqa: BLE001
+            paper = "unknown"
+        return StatusStrip(online=online, queued=queued, paper=paper)  # type: ignore[arg-type]
 
     def poll_scan(self) -> str | None:
-        return None
+        """The next code the device map's QR scanner read (None without a scanner)."""
+        try:
+            return self.devices.next_scan()
+        except UrError:
+            return None
 
-    # -- staff --------------------------------------------------------------
+    # -- staff (kiosk.cashier CashierStation) ---------------------------------
+    def _station(self, with_terminal: bool = False) -> Any:
+        from kiosk.cashier import CashierStation
+
+        return CashierStation(self.store, self._payment_service() if with_terminal else None)
+
     def check_pin(self, role: str, pin: str) -> bool:
-        raise NotAvailable("staff PINs are not configured on this kiosk yet")
+        """The staff PIN screen has no user field: the PIN picks the user of that role
+        (kiosk.cashier.user_with_pin); the login itself (audit, lockout reset) is the
+        station's. A technician signs in with a supervisor's PIN."""
+        from kiosk.cashier import AuthError, pin_screen_locked_until, user_with_pin
+
+        want = "supervisor" if role in ("supervisor", "technician") else "cashier"
+        station = self._station()
+        until = pin_screen_locked_until(self.store)
+        if until:
+            raise AuthError("too many wrong PINs: the PIN screen is locked until "
+                            + time.strftime("%H:%M", time.localtime(until)))
+        user = user_with_pin(self.store, want, pin)
+        if user is None and want == "cashier":
+            user = user_with_pin(self.store, "supervisor", pin)  # a supervisor may run the till
+        if user is None:
+            if not station.has_users():
+                raise NotAvailable("no staff users on this station yet (ur-kiosk cashier user-add)")
+            station.login_failed(role, "no user of this role has that PIN")
+            self._operator = None
+            return False
+        try:
+            op = station.login(user, pin)
+        except AuthError:
+            self._operator = None
+            return False
+        self._operator = op if role == "cashier" else None
+        return True
+
+    def _op(self) -> Any:
+        if self._operator is None:
+            raise UrError("sign in with a cashier PIN first")
+        return self._operator
 
     def shift(self) -> ShiftState:
-        raise NotAvailable("cashier shifts are not wired yet")
+        from kiosk.cashier import shift_figures
+
+        op = self._op()
+        with self.store.session() as s:
+            sh = self._station().current_shift(s, op.user_id)
+            if sh is None:
+                return ShiftState(False, op.user_id, "", 0, 0)
+            count, amount = shift_figures(s, op.user_id, sh.opened_at)
+            opened = time.strftime("%Y-%m-%d %H:%M", time.localtime(sh.opened_at))
+        return ShiftState(True, op.user_id, opened, amount, count)
 
     def open_shift(self, cashier: str) -> ShiftState:
-        raise NotAvailable("cashier shifts are not wired yet")
+        self._station().open_shift(self._op())
+        return self.shift()
 
     def close_shift(self) -> ShiftState:
-        raise NotAvailable("cashier shifts are not wired yet")
+        summary = self._station().close_shift(self._op())
+        return ShiftState(False, self._op().user_id, "", int(summary["amount"]),  # type: ignore[call-overload]
+                          int(summary["collections"]))  # type: ignore[call-overload]
 
     def find_collectable(self, reference: str) -> Collectable:
-        raise NotAvailable("cashier collection is not wired yet")
+        """What a cashier can take money for: an application, a fine or a catalogue fee item."""
+        from kiosk import payables
+
+        ref = reference.strip()
+        try:
+            fee_ref = self._fee_ref(ref)
+        except UrError:
+            fee_ref = f"item:{ref}"  # a catalogue service id: a fee item sold at the till
+        with self.store.session() as s:
+            p = payables.resolve(s, fee_ref)
+        label = {"ar": p.description, "ckb": p.description, "en": p.description}
+        if p.kind == "item":
+            try:
+                label = self.service_detail(p.ref).summary.name
+            except UrError:
+                pass
+        return Collectable(fee_ref, label, p.amount)
+
+    def _supervisor(self, pin: str) -> tuple[str, str]:
+        from kiosk.cashier import AuthError, pin_screen_locked_until, user_with_pin
+
+        if pin_screen_locked_until(self.store):
+            raise AuthError("too many wrong PINs: supervisor approval is locked for now")
+        sup = user_with_pin(self.store, "supervisor", pin)
+        if sup is None:
+            self._station().login_failed("supervisor", "no supervisor has that PIN")
+            raise UrError("wrong supervisor PIN")
+        return sup, pin
 
     def void_payment(self, receipt_number: str, supervisor_pin: str) -> str:
-        raise NotAvailable("void is not wired yet")
+        """Same-day reversal at the terminal, approved by a supervisor's PIN."""
+        row = self._payment_row(receipt_number)
+        op = self._op()
+        sup = self._supervisor(supervisor_pin)
+        r = self._station(with_terminal=True).void(op, row.payment_id, sup, "voided at the cashier screen")
+        if r.state != "REVERSED":
+            raise UrError(r.message)
+        return row.payment_id
 
     def refund_payment(self, receipt_number: str, supervisor_pin: str) -> str:
-        raise NotAvailable("refund is not wired yet")
+        row = self._payment_row(receipt_number)
+        op = self._op()
+        sup = self._supervisor(supervisor_pin)
+        r = self._station(with_terminal=True).refund(op, row.payment_id, sup, "refunded at the cashier screen")
+        if r.state != "REFUNDED":
+            raise UrError(r.message)
+        return row.payment_id
 
     def end_of_day(self) -> Reconciliation:
-        raise NotAvailable("end of day is not wired yet")
+        """Terminal end-of-day against the journal (kiosk.end_of_day.close_day); a day with
+        unresolved payments is refused with the list (a supervisor closes it at the CLI)."""
+        from kiosk import end_of_day
+        from kiosk.cashier import audit
+        from kiosk.payment_receipts import PaymentReceipts
+        from kiosk.print_journal import PrintJournal
+
+        op = self._op()
+        dev = self.devices.get("terminal")
+        from kiosk.payments import terminal_from_profile
+
+        factory, exponent = terminal_from_profile(dev.profile, dev.port)
+        ident = self._ident()
+        rep = end_of_day.close_day(self.store, ident, factory, None, "", exponent,
+                                   receipts=PaymentReceipts(self._spooler(), PrintJournal(self.store), ident))
+        with self.store.tx() as s:
+            audit(s, op.user_id, "close_day", rep.business_date, {"status": rep.status})
+        return Reconciliation(rep.business_date, int(rep.journal["amount"]), int(rep.terminal["amount"]),
+                              int(rep.journal["count"]), rep.status == "MATCHED",
+                              tuple(rep.differences) + tuple(f"unresolved {u['id']} {u['fee_ref']} {u['state']}"
+                                                            for u in rep.unresolved))
+
+    # -- devices (kiosk.device_health and kiosk/devices/<kind>_device.py) -----
+    _DEVICE_STATES = {"ready": "ok", "paper_near_end": "warning", "disabled": "absent",
+                      "not_installed": "absent", "busy": "warning", "no_scan": "ok"}
 
     def device_states(self) -> list[DeviceState]:
-        return [DeviceState(d, "absent", "driver not wired yet") for d in ("printer", "terminal", "scanner")]
+        """One line per kind; a kind the device map does not list is `absent`."""
+        from kiosk import device_health
+
+        if not self.devices.configured:
+            return [DeviceState(k, "absent", f"no device map ({self.devices.map_path})") for k in DEVICES]
+        dm = self.devices.device_map()
+        report = device_health.report(dm)
+        out = []
+        for kind in DEVICES:
+            dev = self.devices.find(kind)
+            if dev is None:
+                out.append(DeviceState(kind, "absent", "not in the device map"))
+                continue
+            r = report.get(dev.name, {})
+            st = str(r.get("state", "error"))
+            details = r.get("details") or {}
+            detail = str(details.get("message") or details.get("error") or st)
+            out.append(DeviceState(kind, self._DEVICE_STATES.get(st, "ok" if r.get("ok") else "error"),
+                                   f"{dev.name} {dev.port}: {detail}"))
+        return out
+
+    def _device_test(self, kind: str, timeout_s: float | None = None) -> str:
+        from kiosk import device_health
+
+        dev = self.devices.get(kind)
+        profile = dict(dev.profile)
+        if timeout_s is not None:
+            profile["test_timeout_s"] = timeout_s
+        r = device_health.device_module(kind).test(profile, dev.port)
+        details = r.get("details") or {}
+        text = ", ".join(f"{k} {v}" for k, v in details.items() if k not in ("port",))
+        if not r.get("ok"):
+            raise UrError(f"{kind} test failed ({r.get('state')}): {text}")
+        return f"{kind} {dev.name}: {r.get('state')} ({text})"
 
     def test_print(self) -> str:
-        raise NotAvailable("the printer driver is not wired yet")
+        return self._device_test("printer")
 
     def scan_test(self, timeout_s: float) -> str:
-        raise NotAvailable("the scanner driver is not wired yet")
+        return self._device_test("scanner", timeout_s)
 
     def terminal_registration_test(self) -> str:
-        raise NotAvailable("the card terminal driver is not wired yet")
+        return self._device_test("terminal")
 
     def device_profiles(self) -> list[str]:
-        return []
+        """Shipped profiles of the kinds this station has (and that have firmware settings)."""
+        from firmware_config.profiles import list_profiles
+
+        if not self.devices.configured:
+            return []
+        kinds = {k for k in ("printer", "scanner") if self.devices.find(k) is not None}
+        return [name for name, kind in list_profiles().items() if kind in kinds]
 
     def apply_device_profile(self, profile: str) -> str:
-        raise NotAvailable("device profiles are not wired yet")
+        """Push a profile's firmware settings to this station's device of that kind."""
+        from firmware_config.profiles import load_profile, profile_dict
+        from kiosk import device_health
+
+        prof = load_profile(profile)
+        dev = self.devices.get(prof.kind)
+        mod = device_health.device_module(prof.kind)
+        if not hasattr(mod, "apply_settings"):
+            raise UrError(f"{prof.kind} devices have no firmware settings to apply")
+        r = mod.apply_settings(profile_dict(prof), dev.port)
+        if not r.get("ok"):
+            raise UrError(f"applying {profile} to {dev.name} failed ({r.get('state')}): {r.get('details')}")
+        return f"{profile} applied to {dev.name}: {', '.join((r.get('details') or {}).get('applied', []))}"
 
     def recent_errors(self, limit: int = 20) -> list[str]:
-        return []
+        """Payments that need staff and print jobs that did not print, newest first."""
+        from sqlalchemy import select
+
+        from kiosk.payments import PaymentRow
+        from kiosk.print_journal import WAITING, PrintJob
+
+        out: list[tuple[str, str]] = []
+        with self.store.session() as s:
+            for row in s.scalars(select(PaymentRow).where(PaymentRow.state.in_(["UNKNOWN", "FAILED", "REVERSED"]))
+                                 .order_by(PaymentRow.updated_at.desc()).limit(limit)):
+                note = row.refund_due or row.reversal_due or ""
+                out.append((row.updated_at.isoformat(), f"payment {row.payment_id} {row.fee_ref}: {row.state} {note}"))
+            for job in s.scalars(select(PrintJob).where(PrintJob.state == WAITING).limit(limit)):
+                out.append((job.updated_at.isoformat(), f"print job {job.receipt_key}: {job.state} {job.reason or ''}"))
+        return [text.strip() for _at, text in sorted(out, reverse=True)[:limit]]
 
 
 def check_conforms(obj: object) -> None:

@@ -1,0 +1,63 @@
+"""The real pay screen on the real kiosk services: a citizen finds a fine by plate and
+pays it by touches on the offscreen kiosk; the ZVT terminal emulator and the ESC/POS
+printer emulator sit on real ptys, found through DATA/devices.toml. The receipt's QR
+read back from the screenshot is the signed UR1 code the payment journal holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiosk import i18n
+from tests import support
+from tests.payment_fixtures import enrolled_store, terminal
+from tests.ui_harness import Harness
+
+FINES = [{"id": "F-1", "plate": "12B0001", "amount": 30000, "offence": "speeding", "issued": "2026-11-01"},
+         {"id": "F-2", "plate": "12B0001", "amount": 15000, "offence": "parking", "issued": "2026-11-02"}]
+
+
+def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_path: Path) -> None:
+    from kiosk.devices.zvt_emulator import Knobs
+    from kiosk.kiosk_services import KioskServices
+    from kiosk.payments import PaymentRow
+
+    store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
+    with terminal(Knobs(card_delay_s=0.1)) as (h_term, factory), support.printer_emulator(576) as (emu, pp):
+        (store.dir / "devices.toml").write_text(
+            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n'  # type: ignore[attr-defined]
+            f'[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{pp.device}"\n',
+            encoding="utf-8")
+        h = Harness(KioskServices(store), lang="en")
+        try:
+            h.tap("home.fines")
+            h.type("12B0001")
+            h.tap("fines.go")
+            assert "speeding" in h.text("fine.F-1.text") and "parking" in h.text("fine.F-2.text")
+            h.tap("fine.F-1.pay")
+            assert h.screen == "pay"
+            h.wait(lambda: h.app.current_screen().stage in ("approved", "declined", "unknown", "error"),
+                   timeout=30, what="the terminal's outcome")
+            pay = h.app.current_screen()
+            assert pay.stages_shown[0] == "insert_card" and pay.stage == "approved", pay.detail
+            h.tap("pay.receipt")
+            assert h.screen == "receipt"
+            assert h.text("receipt.amount") == i18n.money(30000, "en")
+            assert h.text("receipt.print_state") == i18n.tr("receipt.printed", "en")
+            shot = h.screenshot(tmp_path / "receipt.png")
+            from PIL import Image
+            from pyzbar.pyzbar import decode
+
+            codes = [d.data.decode() for d in decode(Image.open(shot))]
+            with store.session() as s:
+                row = s.query(PaymentRow).one()
+                assert (row.fee_ref, row.state, row.dinars) == ("fine:F-1", "PAID", 30000)
+                assert codes == [row.receipt_code] and codes[0].startswith("UR1:")
+            assert len(emu.receipt_texts) == 1 and "TOTAL 30000 IQD" in "\n".join(emu.receipt_texts[0])
+            assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
+            # Back on the fines screen: the paid fine is no longer offered.
+            h.tap("receipt.done")
+            assert h.screen == "fines"
+            h.tap("fines.go")
+            assert "fine.F-2.text" in h.ids() and "fine.F-1.text" not in h.ids()
+        finally:
+            h.close()
