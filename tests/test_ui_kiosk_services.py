@@ -56,11 +56,12 @@ def test_without_a_catalogue_the_screens_get_not_available(tmp_path: Path) -> No
     svc = KioskServices(KioskStore(tmp_path / "kiosk"))
     with pytest.raises(NotAvailable):
         svc.search_services("", "ar")
-    for call in (lambda: svc.pay("X", 1), lambda: svc.check_pin("cashier", "1"),
-                 lambda: svc.verify_document("UR1:")):
+    for call in (lambda: svc.pay("X", 1), lambda: svc.check_pin("cashier", "1")):
         with pytest.raises(NotAvailable):
             r = call()
             next(iter(r))  # pay() is a generator in other implementations
+    # Verification is wired: with no synced lists it is a verdict, never VALID.
+    assert svc.verify_document("UR1:").verdict != "VALID"
     if importlib.util.find_spec("kiosk.applications") is None:  # else: the enrolled test below
         with pytest.raises(NotAvailable):
             svc.submit_application("passport-ordinary", {})
