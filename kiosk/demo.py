@@ -165,13 +165,34 @@ def act_screens(ctx: DemoContext) -> None:
     offscreen against this demo kiosk's data; with a display, the kiosk opens too."""
     say("Kiosk screens: a scripted citizen journey (Arabic / Kurdish / English), rendered offscreen")
     folder = ctx.out / "screens"
+    # Emulated card terminal and receipt printer on pseudo-terminals, in the kiosk's device map.
+    emulators = []
+    ports = {}
+    for kind in ("terminal", "printer"):
+        extra = ["--out", str(ctx.out / "screens-receipts")] if kind == "printer" else []
+        p = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "emulate", kind, *extra],
+                             stdout=subprocess.PIPE, text=True)
+        emulators.append(p)
+        assert p.stdout is not None
+        ports[kind] = p.stdout.readline().strip().split()[-1]
+    (Path(ctx.kiosk_data) / "devices.toml").write_text(
+        f'kiosk = "K-DEMO"\n\n[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{ports["terminal"]}"\n'
+        f'\n[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{ports["printer"]}"\n')
+    print(f"  card terminal emulator on {ports['terminal']}, receipt printer emulator on {ports['printer']}")
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil",
            "KIVY_HOME": str(ctx.out / "kivy-home"), "KIVY_NO_CONSOLELOG": "1"}
-    r = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui-demo", str(folder)],
-                       capture_output=True, text=True, env=env, timeout=300)
+    try:
+        r = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui-demo", str(folder)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        for p in emulators:
+            p.terminate()
+            p.wait(10)
     print("  " + (r.stdout.strip() or r.stderr.strip()[-500:]))
     for line in (folder / "journey.txt").read_text().splitlines()[:12] if (folder / "journey.txt").exists() else []:
         print(f"    {line}")
+    for png in sorted((ctx.out / "screens-receipts").glob("*.png")):
+        print(f"  receipt printed during the journey: {png}")
     if os.environ.get("DISPLAY") and sys.stdin.isatty() and not os.environ.get("UR_DEMO_HEADLESS"):
         say("A display is attached: opening the kiosk window (close it to finish the demo)")
         subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui", "--windowed", "1280x1024"])
