@@ -150,11 +150,6 @@ class Worker:
             if time.monotonic() >= deadline:
                 self.routing_backlog = True
                 return done
-            done += n
-            if n == 0:
-                break
-        self.routing_backlog = done > 0 and time.monotonic() >= deadline
-        return done
 
     def _answer(self, topic: str, payload: bytes, props: Any) -> None:
         try:
