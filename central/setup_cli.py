@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +28,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser("serve", help="run an ingest worker (several may run at once)")
     p.add_argument("--broker", default=DEFAULT_BROKER, help="mqtt://HOST:PORT or mqtts://...")
     p.add_argument("--worker-id", help="MQTT client id (default: unique per process)")
+    p.add_argument("--no-router", action="store_true",
+                   help="route new applications (start workflows) inside the worker instead of a child process")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("route", help="run an application router (serve starts one by itself)")
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_route)
 
     k = sub.add_parser("kiosks", help="enroll and list kiosks").add_subparsers(dest="sub", required=True)
     p = k.add_parser("enroll", help="register a kiosk and write its enrollment bundle")
@@ -72,7 +81,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     mqtt_conn.parse_url(args.broker)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _engine(args).dispose()
-    Worker(args.db, args.broker, args.worker_id).run()
+    router = None
+    # SQLite has one writer at a time: a router process would only fight the worker
+    # for the lock, so on SQLite the worker routes between its batches itself.
+    if not args.no_router and not db.resolve_url(args.db).startswith("sqlite"):
+        # Workflow starts run beside the worker (central/router.py): acks never wait for them.
+        router = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", db.resolve_url(args.db),
+                                   "route", "--parent", str(os.getpid())])
+    try:
+        Worker(args.db, args.broker, args.worker_id, route_inline=router is None).run()
+    finally:
+        if router is not None:
+            router.terminate()
+            router.wait(10)
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from central import router
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _engine(args).dispose()
+    router.run(args.db, args.parent)
     return 0
 
 

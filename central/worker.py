@@ -29,7 +29,7 @@ log = logging.getLogger("ur.central.worker")
 
 class Worker:
     def __init__(self, db_url: str | None, broker_url: str, worker_id: str | None = None,
-                 batch_max: int = 500) -> None:
+                 batch_max: int = 500, route_inline: bool = True) -> None:
         self.engine = db.make_engine(db_url)
         db.load_models()
         self.sessions = db.sessions(self.engine)
@@ -49,7 +49,10 @@ class Worker:
         self.next_list_refresh = 0.0
         self.stopping = False
         self.applied = 0
-        self.routing_backlog = True  # check once at start: a previous worker may have died mid-way
+        # Without a router process beside it, the worker starts workflows itself,
+        # between batches (checked once at start: a previous worker may have died mid-way).
+        self.route_inline = route_inline
+        self.routing_backlog = route_inline
         # Fault injection for failure tests: share of acks silently not sent.
         self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
@@ -127,7 +130,7 @@ class Worker:
                                     dl.ack(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, [])), qos=1)
         for topic, payload, props in requests:
             self._answer(topic, payload, props)
-        if uplink:
+        if uplink and self.route_inline:
             self.routing_backlog = True
 
     def route_pending(self, budget_s: float = 0.02, slice_: int = 20) -> int:
@@ -168,7 +171,8 @@ class Worker:
             log.warning("request on %s failed: %s", topic, e)
 
     def _housekeeping(self) -> None:
-        self.route_pending()  # leftovers of a worker that died between commit and routing
+        if self.route_inline:
+            self.route_pending()  # leftovers of a worker that died between commit and routing
         now = time.monotonic()
         if now >= self.next_list_refresh:
             self.next_list_refresh = now + 600.0

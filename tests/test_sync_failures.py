@@ -172,6 +172,17 @@ def test_queue_overflow_and_lost_broker_persistence_catch_up(tmp_path: Path) -> 
         broker.stop()
 
 
+def _count_sql(db_url: str, sql: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as c:
+            return int(c.execute(text(sql)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 def _two_workers_one_killed(tmp_path: Path, db_url: str | None, n: int) -> None:
     broker = support.Broker(tmp_path / "broker").start()
     dep = _deploy(tmp_path, broker.url, db_url=db_url)
@@ -183,6 +194,11 @@ def _two_workers_one_killed(tmp_path: Path, db_url: str | None, n: int) -> None:
         support.wait_until(lambda: support.central_counts(dep.db_url)["applications"] > n // 10, timeout=60)
         support.kill_proc(a)
         _wait_all_applied(dep, n, timeout=180)
+        # Every application also gets its workflow started (by the surviving worker's
+        # router on PostgreSQL, inline on SQLite), including what the killed one left.
+        support.wait_until(lambda: _count_sql(dep.db_url, "SELECT count(*) FROM cases") == n,
+                           timeout=300, interval=1.0, what="all workflows started")
+        assert _count_sql(dep.db_url, "SELECT count(*) FROM applications WHERE NOT routed") == 0
     finally:
         dep.stop_all()
         broker.stop()

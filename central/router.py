@@ -1,0 +1,53 @@
+"""The application router: starts workflows for applications the ingest worker
+stored (`applications.route_pending`), in its own process.
+
+Starting a workflow is ORM-heavy (case row, audit chain, status event: about a
+dozen statements per application), so `ur-central serve` runs it here, beside
+the ingest worker, instead of in the worker's loop: ingest and acks keep their
+own core, and each routing transaction is short (a few applications) so it
+never holds the claimed rows for long. `serve` starts one only on PostgreSQL
+(rows claimed with FOR UPDATE SKIP LOCKED, any number of routers); on SQLite,
+with its single writer, a second process would only fight the worker for the
+lock, so the worker routes between its batches. A router started by a worker
+exits when that worker is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+from central import applications, db
+
+log = logging.getLogger("ur.central.router")
+SLICE = 5
+
+
+def run(db_url: str | None, parent_pid: int | None = None, idle_sleep: float = 0.05) -> None:
+    engine = db.make_engine(db_url)
+    db.load_models()
+    sessions = db.sessions(engine)
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stopping:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.info("worker %s is gone; router exits", parent_pid)
+            break
+        try:
+            with sessions.begin() as s:
+                n = applications.route_pending(s, SLICE)
+        except Exception as e:  # noqa: BLE001 - a failed slice is retried
+            log.warning("routing failed: %s", e)
+            n = 0
+        if n < SLICE:
+            time.sleep(idle_sleep)
+    engine.dispose()
