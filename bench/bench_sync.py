@@ -52,14 +52,7 @@ def raw_qos1_rate(port: int, n: int = 20_000) -> float:
 
 
 def _routed(db_url: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as c:
-            return int(c.execute(text("SELECT count(*) FROM applications WHERE routed")).scalar() or 0)
-    finally:
-        engine.dispose()
+    return support.sql_count(db_url, "SELECT count(*) FROM applications WHERE routed")
 
 
 def _replay(root: Path, broker: support.Broker, db_url: str | None) -> tuple[float, float]:

@@ -335,18 +335,27 @@ def queue_stats(kiosk_dir: Path) -> dict[str, int]:
             "rejected": rows.get("rejected", 0)}
 
 
-def central_counts(db_url: str) -> dict[str, int]:
-    """Applications held and duplicate check, read straight from central's database."""
+def sql_rows(db_url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of one query, read straight from a database by URL (a fresh engine)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
     try:
         with engine.connect() as c:
-            apps = c.execute(text("SELECT count(*), count(DISTINCT tracking) FROM applications")).one()
-            inbox = c.execute(text("SELECT count(*) FROM inbox WHERE stream='applications'")).scalar()
+            return [tuple(r) for r in c.execute(text(sql))]
     finally:
         engine.dispose()
-    return {"applications": int(apps[0]), "distinct": int(apps[1]), "inbox": int(inbox or 0)}
+
+
+def sql_count(db_url: str, sql: str) -> int:
+    return int(sql_rows(db_url, sql)[0][0] or 0)
+
+
+def central_counts(db_url: str) -> dict[str, int]:
+    """Applications held and duplicate check, read straight from central's database."""
+    apps = sql_rows(db_url, "SELECT count(*), count(DISTINCT tracking) FROM applications")[0]
+    inbox = sql_count(db_url, "SELECT count(*) FROM inbox WHERE stream='applications'")
+    return {"applications": int(apps[0]), "distinct": int(apps[1]), "inbox": inbox}
 
 
 def fill_outbox(kiosk_dir: Path, n: int, start: int = 1) -> list[str]:

@@ -93,11 +93,7 @@ def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path) -> None:
             local = {r[0] for r in c.execute("SELECT tracking FROM applications")}
         assert set(accepted) <= local  # nothing acknowledged to a citizen is missing
         _wait_all_applied(dep, len(local))
-        from sqlalchemy import create_engine, text
-        engine = create_engine(dep.db_url)
-        with engine.connect() as c:
-            central = {r[0] for r in c.execute(text("SELECT tracking FROM applications"))}
-        engine.dispose()
+        central = {r[0] for r in support.sql_rows(dep.db_url, "SELECT tracking FROM applications")}
         assert central == local
     finally:
         dep.stop_all()
@@ -172,17 +168,6 @@ def test_queue_overflow_and_lost_broker_persistence_catch_up(tmp_path: Path) -> 
         broker.stop()
 
 
-def _count_sql(db_url: str, sql: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as c:
-            return int(c.execute(text(sql)).scalar() or 0)
-    finally:
-        engine.dispose()
-
-
 def _two_workers_one_killed(tmp_path: Path, db_url: str | None, n: int) -> None:
     broker = support.Broker(tmp_path / "broker").start()
     dep = _deploy(tmp_path, broker.url, db_url=db_url)
@@ -196,9 +181,9 @@ def _two_workers_one_killed(tmp_path: Path, db_url: str | None, n: int) -> None:
         _wait_all_applied(dep, n, timeout=180)
         # Every application also gets its workflow started (by the surviving worker's
         # router on PostgreSQL, inline on SQLite), including what the killed one left.
-        support.wait_until(lambda: _count_sql(dep.db_url, "SELECT count(*) FROM cases") == n,
+        support.wait_until(lambda: support.sql_count(dep.db_url, "SELECT count(*) FROM cases") == n,
                            timeout=300, interval=1.0, what="all workflows started")
-        assert _count_sql(dep.db_url, "SELECT count(*) FROM applications WHERE NOT routed") == 0
+        assert support.sql_count(dep.db_url, "SELECT count(*) FROM applications WHERE NOT routed") == 0
     finally:
         dep.stop_all()
         broker.stop()
@@ -229,12 +214,8 @@ def test_kiosk_clock_hours_wrong_order_by_sequence_and_skew_flagged(tmp_path: Pa
                             prefix=skewed)
         assert r.returncode == 0, r.stderr
         _wait_all_applied(dep, 5)
-        from sqlalchemy import create_engine, text
-        engine = create_engine(dep.db_url)
-        with engine.connect() as c:
-            seqs = [row[0] for row in c.execute(text(
-                "SELECT seq FROM inbox WHERE stream='applications' ORDER BY id"))]
-        engine.dispose()
+        seqs = [r[0] for r in support.sql_rows(
+            dep.db_url, "SELECT seq FROM inbox WHERE stream='applications' ORDER BY id")]
         assert seqs == sorted(seqs) == [1, 2, 3, 4, 5]
         kiosks = json.loads(dep.central("--json", "kiosks", "list").stdout)
         assert kiosks[0]["skew_alarm"] is True and kiosks[0]["clock_skew_s"] < -3 * 3600
