@@ -81,15 +81,15 @@ def _failure(state: str, e: Exception) -> dict[str, Any]:
     return {"ok": False, "state": state, "details": {"error": str(e)}}
 
 
-def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
-    """Registration (06 00): does the terminal answer and accept us as its ECR?"""
+def _ask(profile: dict[str, Any], port: str, call: Callable[[ZvtDriver], Any]) -> Any:
+    """One request on a freshly opened driver; a failure comes back as the report dict."""
     try:
         drv = open_driver(profile, port, timeout=min(terminal_settings(profile, port)["timeout_s"], 30.0))
     except TerminalUnavailable as e:
         return _failure("unavailable", e)
     with drv:
         try:
-            r = drv.register()
+            return call(drv)
         except TerminalUnavailable as e:
             return _failure("unavailable", e)
         except TerminalBusy as e:
@@ -98,6 +98,13 @@ def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
             return _failure("no_answer", e)
         except TerminalError as e:
             return _failure("refused", e)
+
+
+def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
+    """Registration (06 00): does the terminal answer and accept us as its ECR?"""
+    r = _ask(profile, port, lambda drv: drv.register())
+    if isinstance(r, dict):
+        return r
     return {
         "ok": r.approved,
         "state": "ready" if r.approved else "refused",
@@ -110,21 +117,9 @@ def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
 
 def diagnose(profile: dict[str, Any], port: str) -> dict[str, Any]:
     """Status enquiry (05 01): ready or busy, and the terminal id."""
-    try:
-        drv = open_driver(profile, port, timeout=min(terminal_settings(profile, port)["timeout_s"], 30.0))
-    except TerminalUnavailable as e:
-        return _failure("unavailable", e)
-    with drv:
-        try:
-            st = drv.status()
-        except TerminalUnavailable as e:
-            return _failure("unavailable", e)
-        except TerminalBusy as e:
-            return _failure("busy", e)
-        except OutcomeUnknown as e:
-            return _failure("no_answer", e)
-        except TerminalError as e:
-            return _failure("refused", e)
+    st = _ask(profile, port, lambda drv: drv.status())
+    if isinstance(st, dict):
+        return st
     return {
         "ok": st.ready,
         "state": "ready" if st.ready else "busy",
