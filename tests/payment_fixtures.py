@@ -56,6 +56,7 @@ def terminal(knobs: Knobs | None = None, baudrate: int = 115200) -> Iterator[tup
 import re  # noqa: E402
 
 # Bounded by non-alphanumerics: digit stretches inside hex digests, base64 and ids are not numbers.
+_UUID = re.compile(rb"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _RUN = re.compile(rb"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
 
 
@@ -73,9 +74,12 @@ def card_numbers(data: bytes) -> list[str]:
     """Luhn-valid 13-19 digit runs (spaces/dashes allowed) that start like a payment card
     (major industry identifier 2-6). Timestamps and counters start with 1 and are skipped;
     a '*' (masking) breaks a run, so a masked PAN never matches; runs glued to letters
-    (hex digests, base64, UUIDs) are not numbers and are skipped."""
+    (hex digests, base64) and runs inside a UUID are ids, not numbers, and are skipped."""
+    uuids = [u.span() for u in _UUID.finditer(data)]
     out = []
     for m in _RUN.finditer(data):
+        if any(a <= m.start() and m.end() <= b for a, b in uuids):
+            continue  # the all-digit head of a UUID ("34554469-3055-4604-b4fe-...") is an id
         digits = re.sub(rb"[ -]", b"", m.group(0)).decode()
         if digits[0] in "23456" and 13 <= len(digits) <= 19 and luhn_ok(digits):
             out.append(digits)
