@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, func, select
+from sqlalchemy import DateTime, Integer, LargeBinary, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import catalogue as cat
@@ -93,22 +93,46 @@ def submit(store: KioskStore, ident: Identity, service_id: str, fields: dict[str
     return Submitted(number, service.id, service.fee_total, catalogue.version)
 
 
+def apply_status_events(session: Session, events: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """Record a page of status changes from central in a few statements
+    (idempotent by central's event id); returns what was wrong with events that
+    were skipped. Applying them one by one gives the same result: each
+    application ends at its newest change, the later one on a tie."""
+    problems: list[str] = []
+    ids = [eid for eid, _ in events]
+    known = set(session.scalars(select(StatusHistory.event_id).where(StatusHistory.event_id.in_(ids)))) if ids else set()
+    rows: list[dict[str, Any]] = []
+    newest: dict[str, tuple[datetime, str, str]] = {}
+    for eid, payload in events:
+        if eid in known:
+            continue
+        number = str(payload.get("tracking", ""))
+        status = str(payload.get("status", ""))
+        if not number or not status:
+            problems.append(f"status event {eid} lacks tracking or status")
+            continue
+        known.add(eid)
+        at = _parse_time(payload.get("at"))
+        detail = json.dumps({k: v for k, v in payload.items() if k not in ("tracking", "status", "at")},
+                            ensure_ascii=False)
+        rows.append({"event_id": eid, "tracking": number, "status": status, "detail": detail, "at": at})
+        if number not in newest or at >= newest[number][0]:
+            newest[number] = (at, status, detail)
+    if rows:
+        session.execute(insert(StatusHistory), rows)
+    if newest:
+        for app in session.scalars(select(KioskApplication).where(KioskApplication.tracking.in_(list(newest)))):
+            at, status, detail = newest[app.tracking]
+            if at >= _aware(app.status_at):
+                app.status, app.status_at, app.status_detail = status, at, detail[:512]
+    return problems
+
+
 def apply_status_event(session: Session, event_id: int, payload: dict[str, Any]) -> None:
-    """Record one status change from central (idempotent by central's event id)."""
-    if session.get(StatusHistory, event_id) is not None:
-        return
-    number = str(payload.get("tracking", ""))
-    status = str(payload.get("status", ""))
-    if not number or not status:
-        raise UrError(f"status event {event_id} lacks tracking or status")
-    at = _parse_time(payload.get("at"))
-    detail = {k: v for k, v in payload.items() if k not in ("tracking", "status", "at")}
-    session.add(StatusHistory(event_id=event_id, tracking=number, status=status,
-                              detail=json.dumps(detail, ensure_ascii=False), at=at))
-    app = session.get(KioskApplication, number)
-    if app is not None and at >= _aware(app.status_at):
-        app.status, app.status_at = status, at
-        app.status_detail = json.dumps(detail, ensure_ascii=False)[:512]
+    """One status change (UrError if it is malformed)."""
+    problems = apply_status_events(session, [(event_id, payload)])
+    if problems:
+        raise UrError(problems[0])
 
 
 def _aware(d: datetime) -> datetime:

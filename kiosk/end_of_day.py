@@ -71,6 +71,17 @@ def apply_ledger_check(session: Session, event_id: int, payload: dict[str, Any])
         row.event_id, row.body = event_id, json.dumps(payload)
 
 
+def apply_ledger_checks(session: Session, events: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """A page of "ledger_check" feed events; returns what was wrong with skipped ones."""
+    problems = []
+    for eid, payload in events:
+        try:
+            apply_ledger_check(session, eid, payload)
+        except UrError as e:
+            problems.append(str(e))
+    return problems
+
+
 def central_check(store: KioskStore, business_date: str) -> dict[str, Any] | None:
     with store.session() as s:
         row = s.get(CentralCheck, business_date)

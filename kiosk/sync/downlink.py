@@ -31,11 +31,13 @@ EVENTS_CURSOR = "events_cursor"
 LAST_SYNC = "last_successful_sync"
 REQUEST_TIMEOUT = 5.0  # a request or answer lost (e.g. no worker yet) is asked again
 
-# kind -> handler(session, event_id, payload) for feed events other than "status".
-EventHandler = Callable[[Session, int, dict[str, Any]], None]
+# kind -> handler(session, [(event_id, payload), ...]) -> problems with skipped events.
+# Handlers take a run of same-kind events at once: a catch-up after a day offline
+# is thousands of events, and one statement per event made it the slowest part of sync.
+EventHandler = Callable[[Session, list[tuple[int, dict[str, Any]]]], list[str]]
 EVENT_HANDLERS: dict[str, EventHandler] = {
-    "status": applications.apply_status_event,
-    "ledger_check": end_of_day.apply_ledger_check,
+    "status": applications.apply_status_events,
+    "ledger_check": end_of_day.apply_ledger_checks,
 }
 # dataset name -> apply(old_body, delta_bytes) -> new_body
 DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {
@@ -109,19 +111,33 @@ class Downlink:
             self._apply_dataset(m)
 
     def _apply_events(self, m: dict[str, Any]) -> None:
+        """Apply a page of feed events, runs of the same kind at once. An event that
+        is malformed or of an unknown kind is logged and skipped: central would only
+        send it again, and it must not hold up the ones after it."""
         events = m.get("events") or []
         with self.store.soft_tx() as s:
             cur = cursor.get_int(s, EVENTS_CURSOR)
+            runs: list[tuple[str, list[tuple[int, dict[str, Any]]]]] = []
             for ev in events:
-                eid = int(ev["id"])
+                try:
+                    eid, kind, payload = int(ev["id"]), str(ev.get("kind")), dict(ev.get("payload") or {})
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    log.warning("malformed feed event skipped: %.200r", ev)
+                    continue
                 if eid <= cur:
                     continue
-                handler = EVENT_HANDLERS.get(str(ev.get("kind")))
-                if handler is None:
-                    log.warning("no handler for feed event kind %r; skipped", ev.get("kind"))
-                else:
-                    handler(s, eid, dict(ev.get("payload") or {}))
                 cur = eid
+                if runs and runs[-1][0] == kind:
+                    runs[-1][1].append((eid, payload))
+                else:
+                    runs.append((kind, [(eid, payload)]))
+            for kind, run in runs:
+                handler = EVENT_HANDLERS.get(kind)
+                if handler is None:
+                    log.warning("no handler for feed event kind %r; %d skipped", kind, len(run))
+                    continue
+                for problem in handler(s, run):
+                    log.warning("feed event skipped: %s", problem)
             cursor.set_int(s, EVENTS_CURSOR, cur)
             note_success(s)
         self.outstanding.pop("events", None)
