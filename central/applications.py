@@ -98,7 +98,7 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
         taken.add(row["tracking"])
         fresh.append(row)
     if fresh:
-        session.execute(insert(Application), fresh)
+        session.execute(insert(Application.__table__), fresh)
         status_feed.push_many(session, [
             (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
             for r in fresh])

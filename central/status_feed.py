@@ -38,14 +38,16 @@ def push(session: Session, kiosk_id: str, kind: str, payload: dict[str, Any]) ->
 def push_many(session: Session, events: list[tuple[str, str, dict[str, Any]]]) -> None:
     """Bulk form of `push` for ingest's fast path: (kiosk_id, kind, payload) each."""
     now = datetime.now(UTC)
-    session.execute(insert(KioskEvent), [
+    session.execute(insert(KioskEvent.__table__), [
         {"kiosk_id": k, "kind": kind, "payload": json.dumps(p, ensure_ascii=False, default=str), "created_at": now}
         for k, kind, p in events])
 
 
 def since(session: Session, kiosk_id: str, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(KioskEvent).where(KioskEvent.kiosk_id == kiosk_id, KioskEvent.id > cursor)
+    # Plain columns, not ORM objects: a catch-up page is hundreds of rows.
+    rows = session.execute(
+        select(KioskEvent.id, KioskEvent.kind, KioskEvent.payload)
+        .where(KioskEvent.kiosk_id == kiosk_id, KioskEvent.id > cursor)
         .order_by(KioskEvent.id).limit(limit)
     )
-    return [{"id": r.id, "kind": r.kind, "payload": json.loads(r.payload)} for r in rows]
+    return [{"id": i, "kind": k, "payload": json.loads(p)} for i, k, p in rows]

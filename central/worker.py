@@ -81,8 +81,9 @@ class Worker:
         now = time.monotonic()
         if self.link.poll(timeout):
             self._on_up()
-        # Drain everything the socket already has before committing a batch.
-        for _ in range(50):
+        # Drain everything the socket already has before committing a batch (paho
+        # reads one packet per loop call): one commit per few hundred messages.
+        for _ in range(self.batch_max):
             if len(self.inbox) >= self.batch_max or not self.connected:
                 break
             before = len(self.inbox)

@@ -13,6 +13,7 @@ with a short machine code (counted by central) and a message naming the fault.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,12 +66,17 @@ def seal(env: Envelope, key: Ed25519PrivateKey) -> bytes:
     return cbor2.dumps([VERSION, body, key.sign(body)])
 
 
+_LEAVES = frozenset({str, int, bytes, float, bool, type(None)})
+
+
 def _thaw(v: Any) -> Any:
-    """cbor2 6.x returns tuples / frozendicts; business code wants plain types."""
+    """cbor2 6.x returns tuples / frozendicts; business code wants plain types.
+    (Leaves are passed through without a call: this runs for every uplink message.)"""
     if isinstance(v, Mapping):
-        return {_thaw(k): _thaw(x) for k, x in v.items()}
+        return {(k if type(k) in _LEAVES else _thaw(k)): (x if type(x) in _LEAVES else _thaw(x))
+                for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_thaw(x) for x in v]
+        return [x if type(x) in _LEAVES else _thaw(x) for x in v]
     return v
 
 
@@ -142,7 +148,9 @@ def verify(body: bytes, sig: bytes, public_key: Ed25519PublicKey) -> None:
         raise EnvelopeError("signature", "signature does not verify with the kiosk's key") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def public_key_from_hex(text: str) -> Ed25519PublicKey:
+    """Cached: central looks up the same few kiosks' keys for every message."""
     try:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
     except ValueError:

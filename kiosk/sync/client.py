@@ -62,6 +62,7 @@ class SyncClient:
         self.next_catch_up = 0.0
         self.downlink = downlink.Downlink(store, ident.kiosk_id)
         self.publish_failures = 0
+        self.in_flight: dict[str, float] = {}  # message id -> resend deadline (wall clock)
         self.stopping = False
         self.heartbeat_extra: dict[str, Any] = {}
         # Fault injection for failure tests: share of messages published twice.
@@ -95,27 +96,37 @@ class SyncClient:
         self.client.subscribe([(base, 1), (topics.MANIFEST_FILTER, 1)])
         with self.store.soft_tx() as s:
             outbox.reset_in_flight(s)
+        self.in_flight.clear()
         self.next_catch_up = 0.0
         self.downlink.reset_outstanding()
 
     def _publish_due(self) -> int:
+        """Send what is due, up to the window. The window is counted in memory (this
+        loop is the only sender), rows are read without the write lock, and the
+        sent marks are written after publishing, so a citizen's submission never
+        waits for a round of publishes."""
         now = time.time()
-        with self.store.session() as s:  # cheap read first: the write lock only when needed
-            if not outbox.due(s, 1, self.cfg.ack_timeout, now):
-                return 0
-        with self.store.soft_tx() as s:
-            rows = outbox.due(s, self.cfg.window, self.cfg.ack_timeout, now)
-            sent = []
-            for r in rows:
-                info = self.client.publish(topics.up(self.ident.kiosk_id, r.stream),
-                                           outbox.wire_bytes(r, self.ident), qos=1)
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # connection went away; the rest waits for the reconnect
-                if self.duplicate_sends and random.random() < self.duplicate_sends:
-                    self.client.publish(topics.up(self.ident.kiosk_id, r.stream),
-                                        outbox.wire_bytes(r, self.ident), qos=1)
-                sent.append(r)
-            outbox.mark_sent(s, sent, self.cfg.ack_timeout, now)
+        for mid in [m for m, deadline in self.in_flight.items() if deadline <= now]:
+            del self.in_flight[mid]  # ack overdue: due again (its row says so too)
+        room = self.cfg.window - len(self.in_flight)
+        if room <= 0:
+            return 0
+        with self.store.session() as s:
+            rows = [r for r in outbox.due(s, room, now) if r.message_id not in self.in_flight]
+        if not rows:
+            return 0
+        sent = []
+        for r in rows:
+            wire = outbox.wire_bytes(r, self.ident)
+            info = self.client.publish(topics.up(self.ident.kiosk_id, r.stream), wire, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # connection went away; the rest waits for the reconnect
+            if self.duplicate_sends and random.random() < self.duplicate_sends:
+                self.client.publish(topics.up(self.ident.kiosk_id, r.stream), wire, qos=1)
+            sent.append(r)
+        if sent:
+            with self.store.soft_tx() as s:
+                self.in_flight.update(outbox.mark_sent(s, sent, self.cfg.ack_timeout, now))
         return len(sent)
 
     def _handle_received(self) -> None:
@@ -140,6 +151,10 @@ class SyncClient:
                 log.warning("ignored downlink message on %s: %s", topic, e)
             except Exception as e:  # noqa: BLE001 - never let one message stop sync
                 log.warning("failed to handle downlink on %s: %s", topic, e)
+        for mid in acked:
+            self.in_flight.pop(mid, None)
+        for mid, _reason in rejected:
+            self.in_flight.pop(mid, None)
         if acked or rejected:
             with self.store.soft_tx() as s:
                 outbox.mark_acked(s, acked, rejected)
@@ -171,11 +186,11 @@ class SyncClient:
     def idle(self) -> bool:
         """Nothing left to send or fetch (used by `ur-kiosk sync --until-idle`)."""
         with self.store.session() as s:
-            st = outbox.stats(s)
+            pending = outbox.has_pending(s)
         # Retained manifests arrive right after the SUBACK; give them a moment so
         # "idle" also means "has every dataset central announced".
         settled = self.subscribed_at is not None and time.monotonic() - self.subscribed_at > MANIFEST_GRACE_S
-        return st.pending == 0 and self.connected and settled and self.downlink.caught_up()
+        return not pending and self.connected and settled and self.downlink.caught_up()
 
     def run(self, until_idle: bool = False, timeout: float | None = None) -> bool:
         """Loop until stopped (SIGTERM/SIGINT), or until idle / timeout. True if idle."""

@@ -64,9 +64,13 @@ class Downlink:
     def caught_up(self) -> bool:
         return self.events_answered and not self.wanted and not self.outstanding
 
-    def _request(self, client: mqtt.Client, kind: str, key: str, **fields: Any) -> None:
+    def _waiting(self, key: str) -> bool:
+        """A request is out and not yet overdue: do not ask again (nor read the store)."""
         sent = self.outstanding.get(key)
-        if sent is not None and time.monotonic() - sent < REQUEST_TIMEOUT:
+        return sent is not None and time.monotonic() - sent < REQUEST_TIMEOUT
+
+    def _request(self, client: mqtt.Client, kind: str, key: str, **fields: Any) -> None:
+        if self._waiting(key):
             return
         resp = topics.down(self.kiosk_id, kind)
         info = client.publish(topics.request(self.kiosk_id, kind), dl.encode("request", **fields), qos=1,
@@ -75,6 +79,8 @@ class Downlink:
             self.outstanding[key] = time.monotonic()
 
     def request_events(self, client: mqtt.Client) -> None:
+        if self._waiting("events"):
+            return
         with self.store.session() as s:
             cur = cursor.get_int(s, EVENTS_CURSOR)
         self._request(client, "events", "events", cursor=cur)
@@ -84,6 +90,8 @@ class Downlink:
             self.more_events = False
             self.request_events(client)  # no-op while a recent request is outstanding
         for name, (_version, _sha) in list(self.wanted.items()):
+            if self._waiting(f"dataset:{name}"):
+                continue
             with self.store.session() as s:
                 have = datasets.current(s, name)
             self._request(client, "dataset", f"dataset:{name}", name=name, have=have.version if have else 0)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, func, select, update
+from sqlalchemy import Float, Index, Integer, LargeBinary, String, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import envelope, ids, mqtt_conn
@@ -93,27 +93,32 @@ def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, A
     return row
 
 
-def wire_bytes(row: OutboxRow, ident: Identity) -> bytes:
+class DueRow(NamedTuple):
+    """What sending needs of an outbox row (a plain tuple: no ORM cost per row)."""
+
+    id: int
+    message_id: str
+    stream: str
+    envelope: bytes
+    attempts: int
+
+
+def wire_bytes(row: OutboxRow | DueRow, ident: Identity) -> bytes:
     """The signed envelope as published (decrypted from its at-rest form)."""
     return ident.fernet.decrypt(row.envelope)
 
 
-def due(session: Session, window: int, ack_timeout: float, now: float | None = None) -> list[OutboxRow]:
-    """Rows to (re)send now: never sent or past their ack deadline, best priority
-    first, keeping at most `window` unacknowledged in flight."""
+def due(session: Session, limit: int, now: float | None = None) -> list[DueRow]:
+    """Up to `limit` rows to (re)send now: never sent or past their ack deadline,
+    best priority first. The sender keeps the window of unacknowledged messages
+    (it knows what it has in flight) and asks only for the room left."""
     now = time.time() if now is None else now
-    in_flight = session.scalar(
-        select(func.count()).select_from(OutboxRow).where(
-            OutboxRow.state == PENDING, OutboxRow.last_sent.is_not(None),
-            OutboxRow.next_attempt > now)
-    ) or 0
-    room = window - in_flight
-    if room <= 0:
+    if limit <= 0:
         return []
-    return list(session.scalars(
-        select(OutboxRow).where(OutboxRow.state == PENDING, OutboxRow.next_attempt <= now)
-        .order_by(OutboxRow.priority, OutboxRow.id).limit(room)
-    ))
+    q = (select(OutboxRow.id, OutboxRow.message_id, OutboxRow.stream, OutboxRow.envelope, OutboxRow.attempts)
+         .where(OutboxRow.state == PENDING, OutboxRow.next_attempt <= now)
+         .order_by(OutboxRow.priority, OutboxRow.id).limit(limit))
+    return [DueRow(*r) for r in session.execute(q)]
 
 
 def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
@@ -121,19 +126,26 @@ def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
     return mqtt_conn.full_jitter(attempts, base, cap)
 
 
-def mark_sent(session: Session, rows: list[OutboxRow], ack_timeout: float, now: float | None = None) -> None:
+def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: float | None = None) -> dict[str, float]:
     """Next try only if no ack by then: first sends wait one ack timeout (one
-    bulk UPDATE), resends back off with jitter on top."""
+    bulk UPDATE), resends back off with jitter on top. Returns each message's
+    deadline."""
     now = time.time() if now is None else now
-    first = [r.id for r in rows if r.attempts == 0]
+    deadlines: dict[str, float] = {}
+    first = [r for r in rows if r.attempts == 0]
     if first:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(first)).values(
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in first])).values(
             attempts=1, last_sent=now, next_attempt=now + ack_timeout), execution_options={"synchronize_session": False})
-    for r in rows:
-        if r.attempts > 0:
-            r.attempts += 1
-            r.last_sent = now
-            r.next_attempt = now + ack_timeout + backoff(r.attempts - 1, ack_timeout, RESEND_BACKOFF_CAP)
+        deadlines.update((r.message_id, now + ack_timeout) for r in first)
+    again = [r for r in rows if r.attempts > 0]
+    if again:
+        params = [{"rid": r.id, "att": r.attempts + 1,
+                   "nxt": now + ack_timeout + backoff(r.attempts, ack_timeout, RESEND_BACKOFF_CAP)} for r in again]
+        t = OutboxRow.__table__
+        session.connection().execute(update(t).where(t.c.id == bindparam("rid")).values(
+            attempts=bindparam("att"), last_sent=now, next_attempt=bindparam("nxt")), params)
+        deadlines.update((r.message_id, p["nxt"]) for r, p in zip(again, params, strict=True))
+    return deadlines
 
 
 def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str]],
@@ -153,6 +165,11 @@ def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str
         )
         n += res.rowcount or 0  # type: ignore[attr-defined]
     return n
+
+
+def has_pending(session: Session) -> bool:
+    """Anything not yet acknowledged (cheap: one index probe)."""
+    return session.scalar(select(OutboxRow.id).where(OutboxRow.state == PENDING).limit(1)) is not None
 
 
 def reset_in_flight(session: Session) -> None:
