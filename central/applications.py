@@ -129,15 +129,37 @@ def route_pending(session: Session, limit: int = 100) -> int:
     return len(numbers)
 
 
+# (tracking number, status, at (None: now), detail shown to the kiosk)
+StatusChange = tuple[str, str, datetime | None, dict[str, Any]]
+
+
+def set_status_many(session: Session, changes: list[StatusChange]) -> None:
+    """Apply status changes and feed them to their kiosks, in order, with one
+    SELECT, one UPDATE by primary key and one bulk INSERT (workflow start sets
+    a status on every application it routes). UrError if a number is unknown."""
+    if not changes:
+        return
+    now = datetime.now(UTC)
+    numbers = list(dict.fromkeys(c[0] for c in changes))
+    kiosks: dict[str, str] = {t: k for t, k in session.execute(
+        select(Application.tracking, Application.kiosk_id).where(Application.tracking.in_(numbers)))}
+    for number in numbers:
+        if number not in kiosks:
+            raise UrError(f"no application {number}")
+    rows: dict[str, dict[str, Any]] = {}
+    events: list[tuple[str, str, dict[str, Any]]] = []
+    for number, status, at, detail in changes:
+        at = at or now
+        rows[number] = {"tracking": number, "status": status, "status_at": at}  # the last change wins
+        events.append((kiosks[number], "status",
+                       {"tracking": number, "status": status, "at": at.isoformat(), **detail}))
+    session.execute(update(Application), list(rows.values()))  # by primary key; loaded rows stay in step
+    status_feed.push_many(session, events)
+
+
 def set_status(session: Session, number: str, status: str, at: datetime | None = None,
                **detail: Any) -> None:
-    app = session.get(Application, number)
-    if app is None:
-        raise UrError(f"no application {number}")
-    at = at or datetime.now(UTC)
-    app.status, app.status_at = status, at
-    status_feed.push(session, app.kiosk_id, "status",
-                     {"tracking": number, "status": status, "at": at.isoformat(), **detail})
+    set_status_many(session, [(number, status, at, detail)])
 
 
 def count(session: Session) -> int:
