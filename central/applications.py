@@ -9,6 +9,7 @@ kiosk's status catch-up (central.status_feed).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -103,14 +104,15 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
             (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
             for r in fresh])
         if not DEFER_ROUTING.get():
+            numbers = [r["tracking"] for r in fresh]
             for hook in SUBMISSION_HOOKS:
-                for r in fresh:
-                    hook(session, r["tracking"])
+                hook(session, numbers)
     return results
 
 
-# Called after an application is stored (e.g. the workflow engine starts its first step).
-SUBMISSION_HOOKS: list[Any] = []
+# Called with the tracking numbers of newly stored applications, in order (e.g. the
+# workflow engine starts their first steps); a list, so a hook can work set-based.
+SUBMISSION_HOOKS: list[Callable[[Session, list[str]], None]] = []
 # The ingest worker sets this: storing and acking stay fast, and the hooks (ORM-heavy
 # workflow start with its audit chain) run right after the commit in route_pending.
 DEFER_ROUTING: ContextVar[bool] = ContextVar("defer_routing", default=False)
@@ -121,10 +123,9 @@ def route_pending(session: Session, limit: int = 100) -> int:
     (deferred by the worker, or left by a worker that died after its commit)."""
     numbers = list(session.scalars(select(Application.tracking).where(Application.routed.is_(False))
                                    .order_by(Application.received_at).limit(limit).with_for_update(skip_locked=True)))
-    for number in numbers:
-        for hook in SUBMISSION_HOOKS:
-            hook(session, number)
     if numbers:
+        for hook in SUBMISSION_HOOKS:
+            hook(session, numbers)
         session.execute(update(Application).where(Application.tracking.in_(numbers)).values(routed=True))
     return len(numbers)
 
