@@ -92,12 +92,13 @@ def append_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
         select(AuditHead.subject, AuditHead.seq, AuditHead.hash)
         .where(AuditHead.subject.in_(subjects)).order_by(AuditHead.subject).with_for_update())}
     rows = link(entries, heads, datetime.now(UTC))
-    session.execute(insert(AuditEntry), rows)
+    # Core INSERTs on the tables: new rows need none of the ORM bulk path's per-row bookkeeping.
+    session.execute(insert(AuditEntry.__table__), rows)
     ends = {r["subject"]: {"subject": r["subject"], "seq": r["seq"], "hash": r["hash"]} for r in rows}
     fresh = [h for s, h in ends.items() if s not in heads]
     moved = [h for s, h in ends.items() if s in heads]
     if fresh:
-        session.execute(insert(AuditHead), fresh)
+        session.execute(insert(AuditHead.__table__), fresh)
     if moved:
         session.execute(update(AuditHead), moved)  # by primary key; loaded heads stay in step
     return rows

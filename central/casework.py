@@ -199,7 +199,7 @@ def start_applications(session: Session, numbers: list[str], now: datetime | Non
                    catalogues[a.catalogue_version], defs, now) for a in todo]
     rows = [p.case for p in plans if p.case is not None]
     if rows:
-        session.execute(insert(CaseRow), rows)
+        session.execute(insert(CaseRow.__table__), rows)  # Core: no ORM per-row bookkeeping
     audit.append_many(session, [e for p in plans for e in p.entries])
     # Applications only: their notifier is applications.set_status, here in bulk.
     applications.set_status_many(session, [p.status for p in plans])
