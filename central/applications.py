@@ -113,8 +113,8 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
 # Called with the tracking numbers of newly stored applications, in order (e.g. the
 # workflow engine starts their first steps); a list, so a hook can work set-based.
 SUBMISSION_HOOKS: list[Callable[[Session, list[str]], None]] = []
-# The ingest worker sets this: storing and acking stay fast, and the hooks (ORM-heavy
-# workflow start with its audit chain) run right after the commit in route_pending.
+# The ingest worker sets this: storing and acking stay fast, and the hooks (workflow
+# start with its audit chain) run right after the commit in route_pending.
 DEFER_ROUTING: ContextVar[bool] = ContextVar("defer_routing", default=False)
 
 
