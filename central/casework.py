@@ -158,17 +158,20 @@ def route(number: str, kiosk_id: str, service_id: str, catalogue_version: int, f
     """Route one stored application into its workflow, or refuse it with the reason
     (unknown catalogue or service, informational service, a fee that is not the
     catalogue's); pure, so a slice is decided without the database."""
+    def refused(reason: str) -> Routing:
+        return Routing((audit.Entry(number, "system", kiosk_id, "refuse", {"reason": reason}, now),),
+                       (number, workflows.REJECTED, now, {"note": reason, "action": "refuse"}), None)
+
+    if isinstance(catalogue, UrError):
+        return refused(str(catalogue))
     try:
-        if isinstance(catalogue, UrError):
-            raise catalogue
         svc = catalogue.service(service_id)
         fee = cat.fee_for(catalogue, svc.id)
         if fee.total != fee_total:
             raise UrError(f"fee {fee_total} IQD is not the fee of catalogue v{catalogue.version} ({fee.total} IQD)")
         defn = workflows.pick(defs, svc.kind, svc.workflow)
     except UrError as e:
-        return Routing((audit.Entry(number, "system", kiosk_id, "refuse", {"reason": str(e)}, now),),
-                       (number, workflows.REJECTED, now, {"note": str(e), "action": "refuse"}), None)
+        return refused(str(e))
     case, ev = workflows.start(number, defn, workflows.resolve(defn, svc.institution, svc.agencies), now)
     submit = audit.Entry(number, "citizen", kiosk_id, "submit",
                          {"service": svc.id, "catalogue_version": catalogue_version, "fee_total": fee_total}, now)
