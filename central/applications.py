@@ -9,6 +9,7 @@ kiosk's status catch-up (central.status_feed).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -103,16 +104,17 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
             (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
             for r in fresh])
         if not DEFER_ROUTING.get():
+            numbers = [r["tracking"] for r in fresh]
             for hook in SUBMISSION_HOOKS:
-                for r in fresh:
-                    hook(session, r["tracking"])
+                hook(session, numbers)
     return results
 
 
-# Called after an application is stored (e.g. the workflow engine starts its first step).
-SUBMISSION_HOOKS: list[Any] = []
-# The ingest worker sets this: storing and acking stay fast, and the hooks (ORM-heavy
-# workflow start with its audit chain) run right after the commit in route_pending.
+# Called with the tracking numbers of newly stored applications, in order (e.g. the
+# workflow engine starts their first steps); a list, so a hook can work set-based.
+SUBMISSION_HOOKS: list[Callable[[Session, list[str]], None]] = []
+# The ingest worker sets this: storing and acking stay fast, and the hooks (workflow
+# start with its audit chain) run right after the commit in route_pending.
 DEFER_ROUTING: ContextVar[bool] = ContextVar("defer_routing", default=False)
 
 
@@ -121,23 +123,44 @@ def route_pending(session: Session, limit: int = 100) -> int:
     (deferred by the worker, or left by a worker that died after its commit)."""
     numbers = list(session.scalars(select(Application.tracking).where(Application.routed.is_(False))
                                    .order_by(Application.received_at).limit(limit).with_for_update(skip_locked=True)))
-    for number in numbers:
-        for hook in SUBMISSION_HOOKS:
-            hook(session, number)
     if numbers:
+        for hook in SUBMISSION_HOOKS:
+            hook(session, numbers)
         session.execute(update(Application).where(Application.tracking.in_(numbers)).values(routed=True))
     return len(numbers)
 
 
+# (tracking number, status, at (None: now), detail shown to the kiosk)
+StatusChange = tuple[str, str, datetime | None, dict[str, Any]]
+
+
+def set_status_many(session: Session, changes: list[StatusChange]) -> None:
+    """Apply status changes and feed them to their kiosks, in order, with one
+    SELECT, one UPDATE by primary key and one bulk INSERT (workflow start sets
+    a status on every application it routes). UrError if a number is unknown."""
+    if not changes:
+        return
+    now = datetime.now(UTC)
+    numbers = list(dict.fromkeys(c[0] for c in changes))
+    kiosks: dict[str, str] = {t: k for t, k in session.execute(
+        select(Application.tracking, Application.kiosk_id).where(Application.tracking.in_(numbers)))}
+    for number in numbers:
+        if number not in kiosks:
+            raise UrError(f"no application {number}")
+    rows: dict[str, dict[str, Any]] = {}
+    events: list[tuple[str, str, dict[str, Any]]] = []
+    for number, status, at, detail in changes:
+        at = at or now
+        rows[number] = {"tracking": number, "status": status, "status_at": at}  # the last change wins
+        events.append((kiosks[number], "status",
+                       {"tracking": number, "status": status, "at": at.isoformat(), **detail}))
+    session.execute(update(Application), list(rows.values()))  # by primary key; loaded rows stay in step
+    status_feed.push_many(session, events)
+
+
 def set_status(session: Session, number: str, status: str, at: datetime | None = None,
                **detail: Any) -> None:
-    app = session.get(Application, number)
-    if app is None:
-        raise UrError(f"no application {number}")
-    at = at or datetime.now(UTC)
-    app.status, app.status_at = status, at
-    status_feed.push(session, app.kiosk_id, "status",
-                     {"tracking": number, "status": status, "at": at.isoformat(), **detail})
+    set_status_many(session, [(number, status, at, detail)])
 
 
 def count(session: Session) -> int:

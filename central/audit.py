@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Integer, String, Text, UniqueConstraint, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central.db import Base
@@ -52,22 +53,61 @@ def entry_hash(subject: str, seq: int, at: str, actor: str, origin: str, action:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One line to append; `at` None means now."""
+    subject: str
+    actor: str
+    origin: str
+    action: str
+    data: dict[str, Any] | None = None
+    at: datetime | None = None
+
+
+def link(entries: list[Entry], heads: dict[str, tuple[int, str]], now: datetime) -> list[dict[str, Any]]:
+    """The audit_log rows for `entries`, chained in order after `heads` (subject ->
+    (seq, hash) of its last entry); pure, so many subjects chain in one pass."""
+    last = dict(heads)
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        at_s = (e.at or now).isoformat()
+        seq0, prev = last.get(e.subject, (0, GENESIS))
+        seq = seq0 + 1
+        body = json.dumps(e.data or {}, ensure_ascii=False, sort_keys=True, default=str)
+        h = entry_hash(e.subject, seq, at_s, e.actor, e.origin, e.action, body, prev)
+        rows.append({"subject": e.subject, "seq": seq, "at": at_s, "actor": e.actor, "origin": e.origin,
+                     "action": e.action, "data": body, "prev_hash": prev, "hash": h})
+        last[e.subject] = (seq, h)
+    return rows
+
+
+def append_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
+    """Append entries (any subjects, in order) with a constant number of statements:
+    lock the heads, chain in Python, bulk-insert entries and new heads, update the
+    others. Returns the rows written. Workflow start appends thousands at once."""
+    if not entries:
+        return []
+    subjects = sorted({e.subject for e in entries})  # one lock order for every writer
+    heads = {r.subject: (r.seq, r.hash) for r in session.execute(
+        select(AuditHead.subject, AuditHead.seq, AuditHead.hash)
+        .where(AuditHead.subject.in_(subjects)).order_by(AuditHead.subject).with_for_update())}
+    rows = link(entries, heads, datetime.now(UTC))
+    # Core INSERTs on the tables: new rows need none of the ORM bulk path's per-row bookkeeping.
+    session.execute(insert(AuditEntry.__table__), rows)
+    ends = {r["subject"]: {"subject": r["subject"], "seq": r["seq"], "hash": r["hash"]} for r in rows}
+    fresh = [h for s, h in ends.items() if s not in heads]
+    moved = [h for s, h in ends.items() if s in heads]
+    if fresh:
+        session.execute(insert(AuditHead.__table__), fresh)
+    if moved:
+        session.execute(update(AuditHead), moved)  # by primary key; loaded heads stay in step
+    return rows
+
+
 def append(session: Session, subject: str, actor: str, origin: str, action: str,
-           data: dict[str, Any] | None = None, at: datetime | None = None) -> AuditEntry:
-    at_s = (at or datetime.now(UTC)).isoformat()
-    head = session.scalars(select(AuditHead).where(AuditHead.subject == subject).with_for_update()).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)
-    h = entry_hash(subject, seq, at_s, actor, origin, action, body, prev)
-    e = AuditEntry(subject=subject, seq=seq, at=at_s, actor=actor, origin=origin, action=action,
-                   data=body, prev_hash=prev, hash=h)
-    session.add(e)
-    if head is None:
-        session.add(AuditHead(subject=subject, seq=seq, hash=h))
-    else:
-        head.seq, head.hash = seq, h
-    session.flush()
-    return e
+           data: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """One entry; the row written (see append_many)."""
+    return append_many(session, [Entry(subject, actor, origin, action, data, at)])[0]
 
 
 def trail(session: Session, subject: str) -> list[dict[str, Any]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, String, Text, select
+from sqlalchemy import Boolean, DateTime, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import applications, audit, workflows
@@ -60,13 +61,29 @@ def _catalogue_body(body: bytes) -> cat.Catalogue:
     return cat.parse(body)
 
 
-def catalogue_at(session: Session, version: int) -> cat.Catalogue:
+def catalogues_at(session: Session, versions: set[int]) -> dict[int, cat.Catalogue | UrError]:
+    """Each version's catalogue, or the UrError saying why there is none (one SELECT)."""
     from central import datasets
 
-    ds = datasets.get(session, central_catalogue.DATASET, version)
-    if ds is None:
-        raise UrError(f"catalogue version {version} was never published")
-    return _catalogue_body(ds.body)
+    found = datasets.get_many(session, central_catalogue.DATASET, versions)
+    out: dict[int, cat.Catalogue | UrError] = {}
+    for v in versions:
+        ds = found.get(v)
+        if ds is None:
+            out[v] = UrError(f"catalogue version {v} was never published")
+            continue
+        try:
+            out[v] = _catalogue_body(ds.body)
+        except UrError as e:
+            out[v] = e
+    return out
+
+
+def catalogue_at(session: Session, version: int) -> cat.Catalogue:
+    c = catalogues_at(session, {version})[version]
+    if isinstance(c, UrError):
+        raise c
+    return c
 
 
 def _aware(d: datetime | None) -> datetime | None:
@@ -87,18 +104,31 @@ def detail(case: workflows.Case, ev: workflows.Event | None = None) -> dict[str,
     return d
 
 
+def _columns(case: workflows.Case, now: datetime) -> dict[str, Any]:
+    """The CaseRow columns a case state sets (a saved row and a bulk-inserted one agree)."""
+    return {"status": case.status, "agency": case.agency, "role": case.role, "sla_due": case.sla_due,
+            "escalated": case.escalated, "state": case.to_json(), "updated_at": now}
+
+
 def _save(session: Session, row: CaseRow, case: workflows.Case, now: datetime) -> None:
-    row.status, row.agency, row.role = case.status, case.agency, case.role
-    row.sla_due, row.escalated, row.state, row.updated_at = case.sla_due, case.escalated, case.to_json(), now
+    for k, v in _columns(case, now).items():
+        setattr(row, k, v)
+
+
+def _entry(number: str, ev: workflows.Event, origin: str) -> audit.Entry:
+    return audit.Entry(number, ev.actor, origin, ev.action,
+                       {"from": ev.from_status, "to": ev.to_status, "step": ev.step, "agency": ev.agency,
+                        "note": ev.note, **ev.extra}, at=ev.at)
+
+
+def _shown(case: workflows.Case, ev: workflows.Event) -> str:
+    # A new case shows as "received" (at its first step); later changes as the engine's status.
+    return "received" if ev.action == "start" else case.status
 
 
 def _record(session: Session, row: CaseRow, case: workflows.Case, ev: workflows.Event, origin: str) -> None:
-    audit.append(session, row.number, ev.actor, origin, ev.action,
-                 {"from": ev.from_status, "to": ev.to_status, "step": ev.step, "agency": ev.agency,
-                  "note": ev.note, **ev.extra}, at=ev.at)
-    # A new case shows as "received" (at its first step); later changes as the engine's status.
-    status = "received" if ev.action == "start" else case.status
-    NOTIFIERS[row.subject](session, row.number, status, ev.at, detail(case, ev))
+    audit.append_many(session, [_entry(row.number, ev, origin)])
+    NOTIFIERS[row.subject](session, row.number, _shown(case, ev), ev.at, detail(case, ev))
 
 
 def open_case(session: Session, number: str, subject: str, defn: workflows.Definition,
@@ -114,28 +144,73 @@ def open_case(session: Session, number: str, subject: str, defn: workflows.Defin
     return case
 
 
-def start_application(session: Session, number: str, now: datetime | None = None) -> None:
-    """SUBMISSION_HOOK: route the stored application into its workflow, or reject it
-    with the reason (informational service, or a fee that is not the catalogue's)."""
-    now = now or datetime.now(UTC)
-    app = session.get(applications.Application, number)
-    if app is None or session.get(CaseRow, number) is not None:
-        return
+@dataclass(frozen=True)
+class Routing:
+    """What starting one application writes: its audit lines, the status change its
+    kiosk sees (applications.StatusChange) and the case row (None: refused)."""
+    entries: tuple[audit.Entry, ...]
+    status: applications.StatusChange
+    case: dict[str, Any] | None
+
+
+def route(number: str, kiosk_id: str, service_id: str, catalogue_version: int, fee_total: int,
+          catalogue: cat.Catalogue | UrError, defs: dict[str, workflows.Definition], now: datetime) -> Routing:
+    """Route one stored application into its workflow, or refuse it with the reason
+    (unknown catalogue or service, informational service, a fee that is not the
+    catalogue's); pure, so a slice is decided without the database."""
+    def refused(reason: str) -> Routing:
+        return Routing((audit.Entry(number, "system", kiosk_id, "refuse", {"reason": reason}, now),),
+                       (number, workflows.REJECTED, now, {"note": reason, "action": "refuse"}), None)
+
+    if isinstance(catalogue, UrError):
+        return refused(str(catalogue))
     try:
-        c = catalogue_at(session, app.catalogue_version)
-        svc = c.service(app.service_id)
-        fee = cat.fee_for(c, svc.id)
-        if fee.total != app.fee_total:
-            raise UrError(f"fee {app.fee_total} IQD is not the fee of catalogue v{c.version} ({fee.total} IQD)")
-        defn = workflows.pick(definitions(), svc.kind, svc.workflow)
+        svc = catalogue.service(service_id)
+        fee = cat.fee_for(catalogue, svc.id)
+        if fee.total != fee_total:
+            raise UrError(f"fee {fee_total} IQD is not the fee of catalogue v{catalogue.version} ({fee.total} IQD)")
+        defn = workflows.pick(defs, svc.kind, svc.workflow)
     except UrError as e:
-        audit.append(session, number, "system", app.kiosk_id, "refuse", {"reason": str(e)}, at=now)
-        applications.set_status(session, number, workflows.REJECTED, at=now, note=str(e), action="refuse")
+        return refused(str(e))
+    case, ev = workflows.start(number, defn, workflows.resolve(defn, svc.institution, svc.agencies), now)
+    submit = audit.Entry(number, "citizen", kiosk_id, "submit",
+                         {"service": svc.id, "catalogue_version": catalogue_version, "fee_total": fee_total}, now)
+    row = {"number": number, "subject": APPLICATION, "service_id": svc.id, "workflow": defn.name,
+           **_columns(case, now)}
+    return Routing((submit, _entry(number, ev, kiosk_id)), (number, _shown(case, ev), ev.at, detail(case, ev)), row)
+
+
+def start_applications(session: Session, numbers: list[str], now: datetime | None = None) -> None:
+    """SUBMISSION_HOOK: start the workflows of stored applications (those without a
+    case yet) with a constant number of statements: a slice of thousands is a few
+    SELECTs and bulk writes, not a dozen ORM round trips per application."""
+    now = now or datetime.now(UTC)
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
         return
-    audit.append(session, number, "citizen", app.kiosk_id, "submit",
-                 {"service": svc.id, "catalogue_version": app.catalogue_version, "fee_total": app.fee_total},
-                 at=now)
-    open_case(session, number, APPLICATION, defn, svc.institution, svc.agencies, app.kiosk_id, svc.id, now)
+    A = applications.Application
+    apps = {r.tracking: r for r in session.execute(
+        select(A.tracking, A.kiosk_id, A.service_id, A.catalogue_version, A.fee_total)
+        .where(A.tracking.in_(wanted)))}
+    has_case = set(session.scalars(select(CaseRow.number).where(CaseRow.number.in_(wanted))))
+    todo = [apps[n] for n in wanted if n in apps and n not in has_case]
+    if not todo:
+        return
+    catalogues = catalogues_at(session, {a.catalogue_version for a in todo})
+    defs = definitions()
+    plans = [route(a.tracking, a.kiosk_id, a.service_id, a.catalogue_version, a.fee_total,
+                   catalogues[a.catalogue_version], defs, now) for a in todo]
+    rows = [p.case for p in plans if p.case is not None]
+    if rows:
+        session.execute(insert(CaseRow.__table__), rows)  # Core: no ORM per-row bookkeeping
+    audit.append_many(session, [e for p in plans for e in p.entries])
+    # Applications only: their notifier is applications.set_status, here in bulk.
+    applications.set_status_many(session, [p.status for p in plans])
+
+
+def start_application(session: Session, number: str, now: datetime | None = None) -> None:
+    """One application (see start_applications)."""
+    start_applications(session, [number], now)
 
 
 def load_case(session: Session, number: str) -> tuple[CaseRow, workflows.Case]:
@@ -230,5 +305,5 @@ def handle_correction(session: Session, kiosk_id: str, message_id: str, payload:
     act(session, number, "resubmit", "citizen", kiosk_id)  # central's clock: kiosk clocks may be off
 
 
-if start_application not in applications.SUBMISSION_HOOKS:
-    applications.SUBMISSION_HOOKS.append(start_application)
+if start_applications not in applications.SUBMISSION_HOOKS:
+    applications.SUBMISSION_HOOKS.append(start_applications)

@@ -37,6 +37,14 @@ def get(session: Session, name: str, version: int) -> Dataset | None:
     return session.get(Dataset, (name, version))
 
 
+def get_many(session: Session, name: str, versions: set[int] | list[int]) -> dict[int, Dataset]:
+    """Several versions of `name` in one SELECT (missing ones are absent)."""
+    if not versions:
+        return {}
+    rows = session.scalars(select(Dataset).where(Dataset.name == name, Dataset.version.in_(sorted(versions))))
+    return {d.version: d for d in rows}
+
+
 def publish(session: Session, name: str, body: bytes) -> Dataset:
     """Store `body` as the next version of `name` unless it equals the latest."""
     digest = hashlib.sha256(body).hexdigest()

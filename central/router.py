@@ -1,8 +1,8 @@
 """The application router: starts workflows for applications the ingest worker
 stored (`applications.route_pending`), in its own process.
 
-Starting a workflow is ORM-heavy (case row, audit chain, status event: about a
-dozen statements per application), so `ur-central serve` runs it here, beside
+Starting workflows (case rows, audit chains, status events; set-based, a dozen
+statements per slice) still costs CPU, so `ur-central serve` runs it here, beside
 the ingest worker, instead of in the worker's loop: ingest and acks keep their
 own core, and each routing transaction is short (a few applications) so it
 never holds the claimed rows for long. `serve` starts one only on PostgreSQL

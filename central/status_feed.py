@@ -36,7 +36,8 @@ def push(session: Session, kiosk_id: str, kind: str, payload: dict[str, Any]) ->
 
 
 def push_many(session: Session, events: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Bulk form of `push` for ingest's fast path: (kiosk_id, kind, payload) each."""
+    """Bulk form of `push` for ingest's fast path and workflow start: (kiosk_id, kind,
+    payload) each, in order; a Core INSERT, as new rows need no ORM bookkeeping."""
     now = datetime.now(UTC)
     session.execute(insert(KioskEvent.__table__), [
         {"kiosk_id": k, "kind": kind, "payload": json.dumps(p, ensure_ascii=False, default=str), "created_at": now}

@@ -134,7 +134,7 @@ def test_mutated_real_envelopes_never_crash_the_parser(data: st.DataObject) -> N
 
 def test_deferred_routing_runs_hooks_once_after_commit(sessions) -> None:  # type: ignore[no-untyped-def]
     calls: list[str] = []
-    applications.SUBMISSION_HOOKS.append(lambda _s, n: calls.append(n))
+    applications.SUBMISSION_HOOKS.append(lambda _s, ns: calls.extend(ns))
     try:
         k = FakeKioskSigner(sessions)
         token = applications.DEFER_ROUTING.set(True)

@@ -4,6 +4,7 @@ and random action sequences that must never reach an undefined state."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -111,10 +112,19 @@ def test_escalation_once_per_step_to_the_supervisor() -> None:
     assert not c.escalated and c.role == "counter"
 
 
+def _asdict_json(c: wf.Case) -> str:
+    """The encoding Case.to_json had when it used dataclasses.asdict."""
+    d = asdict(c)
+    d["since"] = c.since.isoformat()
+    d["sla_due"] = c.sla_due.isoformat() if c.sla_due else None
+    return json.dumps(d, ensure_ascii=False, sort_keys=True)
+
+
 def test_case_json_round_trip() -> None:
     c = _case("participatory")
     c, _ = wf.act(c, "return", T0, "x", note="n")
     assert wf.Case.from_json(c.to_json()) == c
+    assert c.to_json() == _asdict_json(c)
 
 
 def _write(tmp: Path, obj: object) -> Path:
@@ -203,5 +213,6 @@ def test_random_sequences_stay_defined_and_clocks_are_right(setup: tuple[str, st
         if c.status == wf.COMPLETED:
             assert c.visits == {"procedural": 1, "participatory": 0, "complaint": 0}.get(c.kind, c.visits)
         assert wf.Case.from_json(c.to_json()) == c
+        assert c.to_json() == _asdict_json(c)  # stored states keep their exact bytes
         if not c.open:
             assert wf.allowed(c) == ()

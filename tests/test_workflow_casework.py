@@ -4,15 +4,17 @@ catches edits and deletions."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 
 from central import applications, audit, casework, complaints, db, status_feed, workflows
 from central import catalogue as central_catalogue
+from contract import catalogue as cat
 from contract import tracking
 from contract.errors import UrError
 from tests import support
@@ -195,3 +197,172 @@ def test_corrections_only_from_the_same_kiosk_and_only_when_returned(S) -> None:
         assert json.loads(s.get(applications.Application, n).fields)["full_name"] == "y"
         trail = audit.trail(s, n)
         assert trail[-1]["action"] == "resubmit" and trail[-1]["actor"] == "citizen" and trail[-1]["origin"] == "K1"
+
+
+# --- workflow start in bulk --------------------------------------------------------
+
+T = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+# (serial, kiosk, service, catalogue version, fee): started, refused and skipped side by side.
+_MIX = [
+    (101, "K1", "non-conviction-certificate", 1, 10000),   # procedural
+    (102, "K1", "non-conviction-certificate", 2, 11000),   # the same service at v2's fee
+    (103, "K2", "subscriber-name-change", 1, 5000),        # participatory, two agencies
+    (104, "K2", "local-company-registration", 2, 260000),  # participatory, three agencies
+    (105, "K1", "birth-registration", 1, 0),               # a named workflow
+    (106, "K2", "tax-clearance", 1, 5000),                 # interactive; its chain has an entry already
+    (107, "K1", "ordinary-passport", 1, 25000),            # wrong fee
+    (108, "K2", "non-conviction-certificate", 2, 10000),   # v1's fee under v2: wrong
+    (109, "K1", "vehicle-fines-info", 1, 0),               # informational
+    (110, "K2", "non-conviction-certificate", 99, 10000),  # catalogue never published
+    (111, "K1", "no-such-service", 1, 0),                  # unknown service
+    (112, "K1", "tax-clearance", 1, 5000),                 # routed before: has its case
+]
+
+
+def _dearer_certificate() -> cat.Catalogue:
+    """Catalogue v2: the non-conviction certificate costs 1000 IQD more."""
+    c = central_catalogue.load_seed()
+    svcs = list(c.services)
+    s0 = next(s for s in svcs if s.id == "non-conviction-certificate")
+    svcs[svcs.index(s0)] = s0.model_copy(update={"fees": cat.Fees(statutory=s0.fees.statutory + 1000,
+                                                                   service=s0.fees.service)})
+    return c.model_copy(update={"services": svcs})
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def two(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Two fresh central databases of one kind (catalogue v1 and v2 published), to run
+    the bulk and the one-by-one workflow start side by side on the same input."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgres":
+            reason = support.postgres_available()
+            if reason:
+                pytest.skip(reason)
+            urls = [stack.enter_context(support.postgres_schema()) for _ in range(2)]
+        else:
+            urls = [support.sqlite_url(tmp_path / f"c{i}.db") for i in range(2)]
+        out = []
+        for url in urls:
+            engine = db.make_engine(url)
+            stack.callback(engine.dispose)
+            db.init_schema(engine)
+            sessions = db.sessions(engine)
+            with sessions.begin() as s:
+                assert central_catalogue.publish(s, central_catalogue.load_seed()) == 1
+                assert central_catalogue.publish(s, _dearer_certificate()) == 2
+            out.append(sessions)
+        yield out
+
+
+def _store_mix(S) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
+    """Store _MIX unrouted, give 106 an audit entry and 112 its case; returns the
+    numbers to route (plus one never stored) and the last feed id before routing."""
+    token = applications.DEFER_ROUTING.set(True)
+    try:
+        with S.begin() as s:
+            for serial, kiosk, service, version, fee in _MIX:
+                applications.handle_many(s, kiosk, [(f"m-{serial}", {
+                    "tracking": tracking.make(7, serial), "service_id": service, "catalogue_version": version,
+                    "fee_total": fee, "fields": _FIELDS, "submitted_at": T.isoformat()})])
+    finally:
+        applications.DEFER_ROUTING.reset(token)
+    with S.begin() as s:
+        mark = s.scalar(select(func.max(status_feed.KioskEvent.id)))
+        audit.append(s, tracking.make(7, 106), "clerk-ali", "baghdad-tax", "note", {"text": "called back"},
+                     at=T - timedelta(minutes=5))
+        casework.start_application(s, tracking.make(7, 112), now=T - timedelta(minutes=1))
+    return [tracking.make(7, serial) for serial, *_ in _MIX] + [tracking.make(7, 199)], mark
+
+
+def _snapshot(S, mark: int) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def, type-arg]
+    """Everything workflow start writes, but auto ids and the feed's write clock."""
+    C, E, H = casework.CaseRow, audit.AuditEntry, audit.AuditHead
+    K, A = status_feed.KioskEvent, applications.Application
+    with S() as s:
+        def rows(*cols, where=True, order) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
+            return [tuple(r) for r in s.execute(select(*cols).where(where).order_by(order))]
+        return {
+            "cases": rows(C.number, C.subject, C.service_id, C.workflow, C.status, C.agency, C.role, C.sla_due,
+                          C.escalated, C.state, C.updated_at, order=C.number),
+            "audit": rows(E.subject, E.seq, E.at, E.actor, E.origin, E.action, E.data, E.prev_hash, E.hash,
+                          order=E.id),
+            "heads": rows(H.subject, H.seq, H.hash, order=H.subject),
+            "feed": rows(K.kiosk_id, K.kind, K.payload, where=K.id > mark, order=K.id),
+            "applications": rows(A.tracking, A.status, A.status_at, order=A.tracking),
+        }
+
+
+def test_bulk_start_writes_what_one_by_one_writes(two) -> None:  # type: ignore[no-untyped-def]
+    bulk, single = two
+    numbers, mark = _store_mix(bulk)
+    assert _store_mix(single) == (numbers, mark)
+    with bulk.begin() as s:
+        casework.start_applications(s, [*numbers, numbers[0]], now=T)  # a repeat is routed once
+    for n in numbers:
+        with single.begin() as s:
+            casework.start_application(s, n, now=T)
+    got, want = _snapshot(bulk, mark), _snapshot(single, mark)
+    for part in want:
+        assert got[part] == want[part], part
+    for S in two:
+        with S() as s:
+            assert audit.verify(s)[1] == []
+
+    n = {serial: tracking.make(7, serial) for serial, *_ in _MIX}
+    assert [c[0] for c in got["cases"]] == [n[i] for i in (101, 102, 103, 104, 105, 106, 112)]
+    with bulk() as s:
+        assert [t["action"] for t in audit.trail(s, n[106])] == ["note", "submit", "start"]
+        assert [t["action"] for t in audit.trail(s, n[112])] == ["submit", "start"]
+        assert [t["action"] for t in audit.trail(s, n[107])] == ["refuse"]
+        assert audit.trail(s, tracking.make(7, 199)) == []
+        assert s.get(casework.CaseRow, n[104]).agency == "mot-companies"
+    feed = [json.loads(p) for _k, _kind, p in got["feed"]]
+    assert [e["tracking"] for e in feed] == [n[112]] + [n[i] for i in range(101, 112)]  # in routing order
+    why = {e["tracking"]: e.get("note", "") for e in feed if e["status"] == workflows.REJECTED}
+    assert "not the fee of catalogue v1 (91000 IQD)" in why[n[107]]
+    assert "not the fee of catalogue v2 (11000 IQD)" in why[n[108]]
+    assert "informational" in why[n[109]]
+    assert "catalogue version 99 was never published" in why[n[110]]
+    assert "unknown service 'no-such-service'" in why[n[111]]
+    assert len(why) == 5 and all(e["action"] == "refuse" for e in feed if e["status"] == workflows.REJECTED)
+    assert {e["status"] for e in feed} == {"received", workflows.REJECTED}
+
+
+def _statements_to_route(S) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(statements, applications) of one route_pending slice, counted at the cursor."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    engine = S.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with S.begin() as s:
+            routed = applications.route_pending(s, 100)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen), routed
+
+
+def test_routing_a_slice_takes_the_same_statements_for_4_or_40(S) -> None:  # type: ignore[no-untyped-def]
+    """Set-based: no statement per application, so a slice costs Python, not round trips."""
+    counts = []
+    for base, size in ((400, 4), (500, 40)):
+        token = applications.DEFER_ROUTING.set(True)
+        try:
+            with S.begin() as s:
+                applications.handle_many(s, "K1", [(f"m-{base + i}", {
+                    "tracking": tracking.make(7, base + i), "catalogue_version": 1, "fields": _FIELDS,
+                    "service_id": "non-conviction-certificate" if i % 2 else "ordinary-passport",
+                    "fee_total": 10000, "submitted_at": T.isoformat()}) for i in range(size)])
+        finally:
+            applications.DEFER_ROUTING.reset(token)
+        statements, routed = _statements_to_route(S)
+        assert routed == size
+        counts.append(statements)
+    with S() as s:
+        assert s.scalar(select(func.count()).select_from(casework.CaseRow)) == 22  # the odd ones
+        assert audit.verify(s) == (22 * 2 + 22, [])
+    assert counts[0] == counts[1] <= 13, counts  # BEGIN (SQLite) and a dozen statements
