@@ -55,17 +55,19 @@ def _routed(db_url: str) -> int:
     return support.sql_count(db_url, "SELECT count(*) FROM applications WHERE routed")
 
 
-def _replay(root: Path, broker: support.Broker, db_url: str | None) -> tuple[float, float]:
-    """Seconds until all are applied and acked, and until all workflows have started."""
+def _replay(root: Path, broker: support.Broker, db_url: str | None) -> dict[str, float]:
+    """Seconds from starting the kiosk's sync process until the last ack, until it
+    is idle (status events fetched too), until every workflow has started; and the
+    flow time from its first send to the last ack (throughput without start-up)."""
     dep = support.Deployment(root, db_url)
     dep.init_central()
-    dep.enroll("K1", broker.url)
-    support.fill_outbox(dep.kiosk_dir("K1"), REPLAY_N)
+    kdir = dep.enroll("K1", broker.url)
+    support.fill_outbox(kdir, REPLAY_N)
     dep.serve(broker.url)
     try:
-        t0 = time.perf_counter()
+        w0, t0 = time.time(), time.perf_counter()
         r = dep.kiosk("K1", "sync", "--until-idle", "--timeout", "300", "--heartbeat", "0", "--window", "1000")
-        dt = time.perf_counter() - t0
+        idle = time.perf_counter() - t0
         assert "0 pending" in r.stdout, r.stdout
         c = support.central_counts(dep.db_url)
         assert c["applications"] == REPLAY_N == c["distinct"], c
@@ -73,7 +75,9 @@ def _replay(root: Path, broker: support.Broker, db_url: str | None) -> tuple[flo
         routed = time.perf_counter() - t0
     finally:
         dep.stop_all()
-    return dt, routed
+    with sqlite3.connect(kdir / "kiosk.db") as db:
+        first_sent, last_ack = db.execute("SELECT min(last_sent), max(delivered_at) FROM outbox").fetchone()
+    return {"acked": last_ack - w0, "idle": idle, "routed": routed, "flow": last_ack - first_sent}
 
 
 WRITER = """
@@ -135,14 +139,16 @@ def main() -> None:
                 backends.append(("postgresql", pg_ctx.__enter__()))
             try:
                 for name, url in backends:
-                    dt, routed = _replay(Path(tmp) / f"replay-{name}", broker, url)
-                    rate = REPLAY_N / dt
-                    rows.append((f"[{name}] replay {REPLAY_N:,} queued envelopes until all acked", dt, "s",
-                                 "< 10 s", ""))
-                    rows.append((f"[{name}] ... until every workflow has started (after the acks)", routed, "s",
-                                 "", "routing runs after each commit"))
+                    r = _replay(Path(tmp) / f"replay-{name}", broker, url)
+                    rate = REPLAY_N / r["flow"]
+                    rows.append((f"[{name}] replay {REPLAY_N:,} queued envelopes until all acked", r["acked"], "s",
+                                 "< 10 s", "from starting `ur-kiosk sync`"))
+                    rows.append((f"[{name}] ... until the kiosk is idle (status events fetched)", r["idle"], "s",
+                                 "", ""))
+                    rows.append((f"[{name}] ... until every workflow has started", r["routed"], "s",
+                                 "", "routing yields to ingest"))
                     rows.append((f"[{name}] end-to-end throughput (applied + acked)", rate, "msg/s",
-                                 f">= {raw / 2:,.0f}", f"{100 * rate / raw:.0f}% of raw"))
+                                 f">= {raw / 2:,.0f}", f"{100 * rate / raw:.0f}% of raw; first send to last ack"))
                     if url is not None:  # fresh schema per scenario
                         pg_ctx.__exit__(None, None, None)  # type: ignore[union-attr]
                         pg_ctx = support.postgres_schema()

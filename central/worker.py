@@ -25,6 +25,11 @@ from contract import mqtt_conn, topics
 from contract.errors import UrError
 
 log = logging.getLogger("ur.central.worker")
+# While uplink keeps coming (none missed for this long), routing gets one slice per
+# this interval, so ingest and acks keep the CPU and a steady trickle of messages
+# does not pay a routing transaction after every batch; when it is quiet, routing
+# runs in 20 ms budgets until the backlog is done.
+QUIET_S = 0.1
 
 
 class Worker:
@@ -53,6 +58,8 @@ class Worker:
         # between batches (checked once at start: a previous worker may have died mid-way).
         self.route_inline = route_inline
         self.routing_backlog = route_inline
+        self.last_uplink = 0.0
+        self.next_busy_route = 0.0
         # Fault injection for failure tests: share of acks silently not sent.
         self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
@@ -101,10 +108,11 @@ class Worker:
                 self.client.loop(timeout=0)  # is more uplink already waiting?
             except Exception:  # noqa: BLE001 - the next poll reports it
                 pass
-            if self.inbox:
-                self.route_pending(budget_s=0.0, slice_=2)  # busy: a token slice
-            else:
+            if not self.inbox and now - self.last_uplink >= QUIET_S:
                 self.route_pending()
+            elif now >= self.next_busy_route:
+                self.next_busy_route = now + QUIET_S
+                self.route_pending(budget_s=0.0)  # busy: one slice now and then, so it never starves
         if now >= self.next_housekeeping and self.connected:
             self.next_housekeeping = now + 1.0
             self._housekeeping()
@@ -113,6 +121,7 @@ class Worker:
         uplink = [(t, p) for t, p, _ in batch if "/up/" in t]
         requests = [(t, p, props) for t, p, props in batch if "/req/" in t]
         if uplink:
+            self.last_uplink = time.monotonic()
             try:
                 token = applications.DEFER_ROUTING.set(True)
                 try:
@@ -134,7 +143,7 @@ class Worker:
         if uplink and self.route_inline:
             self.routing_backlog = True
 
-    def route_pending(self, budget_s: float = 0.02, slice_: int = 20) -> int:
+    def route_pending(self, budget_s: float = 0.02, slice_: int = 50) -> int:
         """Start workflows for what was stored, a slice at a time so the network
         loop stays responsive: ingest and acks come first, routing fills the gaps
         (and gets a small slice even under a flood, so it never starves)."""

@@ -7,12 +7,15 @@ process (CLI while the sync loop runs) waits instead of failing.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 READ_ONLY = "ur_read_only"
+BUSY_TIMEOUT_S = 30.0
 
 
 def reader(engine: Engine) -> Engine:
@@ -33,7 +36,7 @@ def install(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -44,4 +47,29 @@ def install(engine: Engine) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            begin_immediate(conn.connection.dbapi_connection)
+
+
+def begin_immediate(dbapi_conn: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
+    """Take the write lock, polling every fraction of a millisecond.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, so a
+    writer that commits every few milliseconds (the kiosk taking applications at
+    a steady rate) can keep another (the sync loop marking acks) waiting for
+    hundreds of milliseconds: that was the ack-latency tail. Polling finds the gap
+    between two commits. Other statements keep the busy timeout."""
+    deadline = time.monotonic() + timeout
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        delay = 0.0002
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.002)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
