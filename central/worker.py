@@ -182,7 +182,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         if self.route_inline:
-            self.route_pending()  # leftovers of a worker that died between commit and routing
+            self.routing_backlog = True  # leftovers of a worker that died between commit and routing
         now = time.monotonic()
         if now >= self.next_list_refresh:
             self.next_list_refresh = now + 600.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,24 @@ class Base(DeclarativeBase):
 
 def data_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("UR_KIOSK_DATA") or "var/kiosk")
+
+
+class ChangeWatch:
+    """Whether another connection committed since the last look: PRAGMA
+    data_version on a connection of its own costs microseconds, so the sync loop
+    can look every few milliseconds and query the outbox only when it changed."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.last: int | None = None
+
+    def changed(self) -> bool:
+        v = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        seen, self.last = self.last, v
+        return v != seen
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 class KioskStore:
@@ -118,6 +137,10 @@ class KioskStore:
         """One write transaction: commit on success, roll back on any error."""
         with self._sessions.begin() as s:
             yield s
+
+    def watch(self) -> ChangeWatch:
+        """A cheap "did anyone commit?" probe for loops that poll the store."""
+        return ChangeWatch(self.path)
 
     @contextmanager
     def soft_tx(self) -> Iterator[Session]:

@@ -134,7 +134,7 @@ def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: flo
     deadlines: dict[str, float] = {}
     first = [r for r in rows if r.attempts == 0]
     if first:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in first])).values(
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in first]), OutboxRow.state == PENDING).values(
             attempts=1, last_sent=now, next_attempt=now + ack_timeout), execution_options={"synchronize_session": False})
         deadlines.update((r.message_id, now + ack_timeout) for r in first)
     again = [r for r in rows if r.attempts > 0]
@@ -142,7 +142,7 @@ def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: flo
         params = [{"rid": r.id, "att": r.attempts + 1,
                    "nxt": now + ack_timeout + backoff(r.attempts, ack_timeout, RESEND_BACKOFF_CAP)} for r in again]
         t = OutboxRow.__table__
-        session.connection().execute(update(t).where(t.c.id == bindparam("rid")).values(
+        session.connection().execute(update(t).where(t.c.id == bindparam("rid"), t.c.state == PENDING).values(
             attempts=bindparam("att"), last_sent=now, next_attempt=bindparam("nxt")), params)
         deadlines.update((r.message_id, p["nxt"]) for r, p in zip(again, params, strict=True))
     return deadlines
