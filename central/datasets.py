@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, select
+from sqlalchemy import DateTime, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central.db import Base
@@ -63,7 +64,19 @@ def publish(session: Session, name: str, body: bytes) -> Dataset:
     return ds
 
 
-def manifests(session: Session) -> list[Dataset]:
-    """The latest version of every dataset."""
-    names = session.scalars(select(Dataset.name).distinct()).all()
-    return [d for n in names if (d := latest(session, n)) is not None]
+class Manifest(NamedTuple):
+    name: str
+    version: int
+    sha256: str
+    size: int
+
+
+def manifests(session: Session) -> list[Manifest]:
+    """The latest version of every dataset, without the bodies: the worker checks
+    this every second, and bodies run to megabytes (catalogue, status lists)."""
+    top = select(Dataset.name, func.max(Dataset.version).label("v")).group_by(Dataset.name).subquery()
+    rows = session.execute(
+        select(Dataset.name, Dataset.version, Dataset.sha256, func.length(Dataset.body))
+        .join(top, (Dataset.name == top.c.name) & (Dataset.version == top.c.v))
+        .order_by(Dataset.name))
+    return [Manifest(n, int(v), sha, int(size)) for n, v, sha, size in rows]

@@ -55,7 +55,7 @@ def manifest_payloads(session: Session) -> dict[str, tuple[int, bytes]]:
     """name -> (version, retained manifest payload) for every dataset."""
     out: dict[str, tuple[int, bytes]] = {}
     for ds in datasets.manifests(session):
-        out[ds.name] = (ds.version, downlink.manifest(ds.name, ds.version, ds.sha256, len(ds.body)))
+        out[ds.name] = (ds.version, downlink.manifest(ds.name, ds.version, ds.sha256, ds.size))
     return out
 
 

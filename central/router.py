@@ -28,7 +28,9 @@ log = logging.getLogger("ur.central.router")
 SLICE = 50
 
 
-def run(db_url: str | None, parent_pid: int | None = None, idle_sleep: float = 0.05) -> None:
+def run(db_url: str | None, parent_pid: int | None = None, idle_sleep: float = 0.2) -> None:
+    """Route until stopped; between passes that found less than a slice, sleep
+    `idle_sleep` (fewer, fuller slices: less CPU taken from ingest)."""
     engine = db.make_engine(db_url)
     db.load_models()
     sessions = db.sessions(engine)

@@ -1,0 +1,141 @@
+"""The kiosk's send window and its SQLite write lock, against a real Mosquitto
+and real SQLite files: at most `window` messages unacknowledged, payments
+first, a central ack frees room, an ack timeout resends; a writer that holds
+the lock delays but never fails the sync loop's bookkeeping."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from contract import downlink as dl
+from contract import envelope, sqlite_pragmas, topics
+from kiosk import identity
+from kiosk.store import KioskStore
+from kiosk.sync import outbox
+from kiosk.sync.client import SyncClient, SyncConfig
+from tests import support
+
+
+class Listener:
+    """Stands where central's worker would: records what the kiosk publishes."""
+
+    def __init__(self, broker: support.Broker, kiosk_id: str) -> None:
+        self.got: list[tuple[str, str]] = []  # (stream, message id)
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.c.on_message = lambda _c, _u, m: self.got.append(
+            (m.topic.rsplit("/", 1)[1], envelope.open_unverified(m.payload)[0].message_id))
+        self.c.connect("127.0.0.1", broker.port)
+        self.c.subscribe(f"{topics.ROOT}/kiosk/{kiosk_id}/up/#", qos=1)
+        self.c.loop_start()
+        time.sleep(0.3)
+
+    def ack(self, kiosk_id: str, ids: list[str]) -> None:
+        self.c.publish(topics.down(kiosk_id, "ack"), dl.ack(ids, []), qos=1).wait_for_publish(5)
+
+    def stop(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def _run(client: SyncClient, until: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached"
+        client.step(0.005)
+
+
+def test_window_priority_ack_frees_room_and_timeout_resends(tmp_path: Path) -> None:
+    broker = support.Broker(tmp_path / "broker").start()
+    listener = None
+    try:
+        dep = support.Deployment(tmp_path)
+        dep.init_central()
+        kdir = dep.enroll("K1", broker.url)
+        support.fill_outbox(kdir, 30)
+        store = KioskStore(kdir)
+        ident = identity.load(store)
+        with store.tx() as s:  # queued last, sent first
+            pay = outbox.enqueue(s, ident, "payments", {"collection_id": "c1", "amount": 25000}).message_id
+        listener = Listener(broker, ident.kiosk_id)
+        client = SyncClient(store, ident, broker.url, SyncConfig(window=10, ack_timeout=2.0, heartbeat_s=0,
+                                                                 first_delay_max=0))
+        _run(client, lambda: len(listener.got) >= 10)
+        for _ in range(40):  # a while longer: nothing beyond the window goes out
+            client.step(0.005)
+        assert len(listener.got) == 10 and len({m for _s, m in listener.got}) == 10
+        assert listener.got[0] == ("payments", pay)
+        with store.session() as s:
+            st = outbox.stats(s)
+        assert (st.pending, st.in_flight, st.delivered) == (31, 10, 0)
+
+        first_four = [m for _s, m in listener.got[:4]]
+        listener.ack(ident.kiosk_id, first_four)
+        _run(client, lambda: len(listener.got) >= 14)
+        for _ in range(40):
+            client.step(0.005)
+        assert len(listener.got) == 14 and len({m for _s, m in listener.got}) == 14
+        with store.session() as s:
+            st = outbox.stats(s)
+        assert (st.pending, st.in_flight, st.delivered) == (27, 10, 4)
+
+        # No acks for the other ten: after the ack timeout they go out again.
+        _run(client, lambda: len(listener.got) >= 24, timeout=20)
+        again = [m for _s, m in listener.got[14:24]]
+        assert set(again) == {m for _s, m in listener.got[4:14]}
+        client.close()
+    finally:
+        if listener is not None:
+            listener.stop()
+        broker.stop()
+
+
+def test_write_lock_is_polled_until_free_and_other_errors_are_not_retried(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    waiter = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    released = threading.Event()
+
+    def release() -> None:
+        time.sleep(0.3)
+        holder.execute("COMMIT")
+        released.set()
+
+    threading.Thread(target=release).start()
+    sqlite_pragmas.begin_immediate(waiter)  # waits for the holder, then has the lock
+    assert released.is_set()
+    waiter.execute("INSERT INTO t VALUES (2)")
+    waiter.execute("COMMIT")
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == int(sqlite_pragmas.BUSY_TIMEOUT_S * 1000)
+
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite_pragmas.begin_immediate(waiter, timeout=0.2)  # never freed: gives up at its timeout
+    holder.execute("ROLLBACK")
+    waiter.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+        sqlite_pragmas.begin_immediate(waiter)  # not a lock problem: raised at once
+    waiter.execute("ROLLBACK")
+    assert [r[0] for r in waiter.execute("SELECT x FROM t ORDER BY x")] == [1, 2]
+
+
+def test_change_watch_sees_other_connections_commits(tmp_path: Path) -> None:
+    dep = support.Deployment(tmp_path)
+    dep.init_central()
+    store = KioskStore(dep.enroll("K1", "mqtt://127.0.0.1:1"))
+    watch = store.watch()
+    watch.changed()  # first look
+    assert not watch.changed()
+    support.fill_outbox(store.dir, 1)  # another connection commits
+    assert watch.changed()
+    assert not watch.changed()
+    watch.close()
