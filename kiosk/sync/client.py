@@ -124,8 +124,11 @@ class SyncClient:
         room = self.cfg.window - len(self.in_flight)
         if not self.maybe_due or room <= 0:
             return 0
+        # Acks of this step are not written yet: their rows still look pending.
+        settled = set(self.acked) | {m for m, _r in self.rejected}
         with self.store.session() as s:
-            rows = [r for r in outbox.due(s, room, now) if r.message_id not in self.in_flight]
+            rows = [r for r in outbox.due(s, room + len(settled), now)
+                    if r.message_id not in self.in_flight and r.message_id not in settled][:room]
         self.next_due_check = time.monotonic() + 1.0
         self.maybe_due = len(rows) >= room  # a full window: more may be waiting
         sent = []
