@@ -1,7 +1,9 @@
-"""Applying uplink messages: verify, dedup, order, apply, all in one transaction.
+"""Applying uplink messages: verify, then dedup, order, apply in one transaction.
 
 `process_batch` takes raw (topic, bytes) pairs as MQTT delivered them and
-returns what to ack. A batch is one database transaction (one commit for many
+returns what to ack. Envelopes are decoded and their signatures checked first,
+outside the write transaction (half of a large batch on a helper thread: Ed25519
+releases the GIL). The rest of a batch is one database transaction (one commit for many
 messages is what makes ingest fast); each message runs in its own SAVEPOINT so
 a bad one cannot spoil the others. Messages are handled sorted by (kiosk,
 stream, seq) and the per-stream cursor row is locked (`FOR UPDATE`) so several
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
 from central.streams import STREAMS
-from contract import envelope, hlc, topics
+from contract import envelope, hlc, sqlite_pragmas, topics
 from contract.envelope import Envelope, EnvelopeError
 from contract.errors import UrError
 
@@ -83,36 +86,85 @@ class _Parsed:
     raw: bytes
 
 
-def _parse(session: Session, topic: str, data: bytes, now: datetime,
-           known: dict[str, kiosk_registry.Kiosk | None]) -> _Parsed | Outcome:
+@dataclass
+class _Refused:
+    """A message dropped before it reached the database: counted, never acked."""
+
+    code: str
+    detail: str
+
+
+def _open(topic: str, data: bytes) -> tuple[Envelope, bytes, bytes] | _Refused:
+    """Decode one message and check it belongs on its topic (pure: no database)."""
     try:
         t_kiosk, direction, t_stream = topics.parse_kiosk_topic(topic)
         if direction != "up":
             raise UrError(f"not an uplink topic: {topic}")
     except UrError as e:
-        _count(session, "topic", str(e))
-        return Outcome(None, None, "dropped", "topic")
+        return _Refused("topic", str(e))
     try:
         env, body, sig = envelope.open_unverified(data)
     except EnvelopeError as e:
-        _count(session, e.code, f"{t_kiosk}: {e}")
-        return Outcome(None, None, "dropped", e.code)
+        return _Refused(e.code, f"{t_kiosk}: {e}")
     if env.kiosk_id != t_kiosk or env.stream != t_stream:
-        _count(session, "topic", f"envelope {env.kiosk_id}/{env.stream} on topic {topic}")
-        return Outcome(None, None, "dropped", "topic")
-    if env.kiosk_id not in known:  # a batch is mostly a few kiosks: look each up once
-        known[env.kiosk_id] = session.get(kiosk_registry.Kiosk, env.kiosk_id)
-    kiosk = known[env.kiosk_id]
-    if kiosk is None:
-        _count(session, "unknown_kiosk", env.kiosk_id)
-        return Outcome(None, None, "dropped", "unknown_kiosk")
-    try:
-        envelope.verify(body, sig, envelope.public_key_from_hex(kiosk.public_key))
-    except EnvelopeError as e:
-        _count(session, e.code, f"{env.kiosk_id}: {e}")
-        return Outcome(None, None, "dropped", e.code)  # never ack a forgery
-    kiosk_registry.touch(session, kiosk, hlc.physical_ms(env.hlc), now)
-    return _Parsed(env, bytes(data))
+        return _Refused("topic", f"envelope {env.kiosk_id}/{env.stream} on topic {topic}")
+    return env, body, sig
+
+
+def _verify_all(jobs: list[tuple[bytes, bytes, str]]) -> list[str | None]:
+    """None where the signature is good, else the refusal code and reason."""
+    out: list[str | None] = []
+    for body, sig, key in jobs:
+        try:
+            envelope.verify(body, sig, envelope.public_key_from_hex(key))
+            out.append(None)
+        except EnvelopeError as e:
+            out.append(f"{e.code}|{e}")
+        except UrError as e:
+            out.append(f"signature|{e}")
+    return out
+
+
+# Ed25519 verification is most of a message's cost and the cryptography library
+# releases the GIL while it runs: half of each batch is checked on this thread, so
+# the single-threaded worker uses a second core for it.
+_VERIFIER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ur-verify")
+PARALLEL_FROM = 16  # smaller batches: not worth the hand-over
+
+
+def _check(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> list[_Parsed | _Refused]:
+    """Decode and verify before the write transaction (pure but for one read of
+    the kiosks' keys), so the write lock is not held while signatures are checked."""
+    opened = [_open(t, d) for t, d in items]
+    ids = sorted({o[0].kiosk_id for o in opened if not isinstance(o, _Refused)})
+    keys: dict[str, str] = {}
+    if ids:
+        with sessions() as s:
+            s.connection(execution_options={sqlite_pragmas.READ_ONLY: True})
+            rows = s.execute(select(kiosk_registry.Kiosk.kiosk_id, kiosk_registry.Kiosk.public_key)
+                             .where(kiosk_registry.Kiosk.kiosk_id.in_(ids)))
+            keys = {k: key for k, key in rows}
+    jobs = [(o[1], o[2], keys[o[0].kiosk_id]) for o in opened
+            if not isinstance(o, _Refused) and o[0].kiosk_id in keys]
+    if len(jobs) >= PARALLEL_FROM:
+        half = len(jobs) // 2
+        other = _VERIFIER.submit(_verify_all, jobs[half:])
+        verdicts = _verify_all(jobs[:half]) + other.result()
+    else:
+        verdicts = _verify_all(jobs)
+    out: list[_Parsed | _Refused] = []
+    v = iter(verdicts)
+    for o, (_t, data) in zip(opened, items, strict=True):
+        if isinstance(o, _Refused):
+            out.append(o)
+        elif o[0].kiosk_id not in keys:
+            out.append(_Refused("unknown_kiosk", o[0].kiosk_id))
+        elif (bad := next(v)) is not None:
+            code, reason = bad.split("|", 1)
+            out.append(_Refused(code, f"{o[0].kiosk_id}: {reason}"))  # never ack a forgery
+        else:
+            out.append(_Parsed(o[0], bytes(data)))
+    return out
 
 
 def _apply_one(session: Session, env: Envelope) -> Outcome:
@@ -244,17 +296,27 @@ def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]
 
 
 def _process_once(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> list[Outcome]:
+    checked = _check(sessions, items)
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
     with sessions.begin() as session:
         parsed: list[_Parsed] = []
-        known: dict[str, kiosk_registry.Kiosk | None] = {}
-        for topic, data in items:
-            r = _parse(session, topic, data, now, known)
-            if isinstance(r, Outcome):
-                outcomes.append(r)
-            else:
-                parsed.append(r)
+        kiosks: dict[str, kiosk_registry.Kiosk | None] = {}
+        for c in checked:
+            if isinstance(c, _Refused):
+                _count(session, c.code, c.detail)
+                outcomes.append(Outcome(None, None, "dropped", c.code))
+                continue
+            k = c.env.kiosk_id
+            if k not in kiosks:
+                kiosks[k] = session.get(kiosk_registry.Kiosk, k)
+            kiosk = kiosks[k]
+            if kiosk is None:  # removed since it was verified
+                _count(session, "unknown_kiosk", k)
+                outcomes.append(Outcome(None, None, "dropped", "unknown_kiosk"))
+                continue
+            kiosk_registry.touch(session, kiosk, hlc.physical_ms(c.env.hlc), now)
+            parsed.append(c)
         # One order for all workers: no lock-order deadlocks, sequences applied in order.
         parsed.sort(key=lambda p: (p.env.kiosk_id, p.env.stream, p.env.seq))
         i = 0

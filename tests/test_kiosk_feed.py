@@ -4,6 +4,7 @@ without holding up the rest (real SQLite store, real enrolled kiosk)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from contract import downlink as dl
@@ -12,6 +13,10 @@ from kiosk.store import KioskStore
 from kiosk.sync import cursor, downlink
 from tests import support
 
+# Central's times are after the kiosk took the applications (now), except T_OLD.
+_BASE = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+T0, T1, T_OLD = (_BASE.isoformat(), (_BASE + timedelta(minutes=5)).isoformat(),
+                 (_BASE - timedelta(minutes=30)).isoformat())
 FORM = {"full_name": "Ali", "national_id": "199001234567", "mobile": "07701234567"}
 
 
@@ -32,14 +37,14 @@ def _ev(eid: int, number: str, status: str, at: str, **extra: object) -> dict[st
 def test_page_applied_at_once_matches_one_by_one_and_skips_bad_events(tmp_path: Path) -> None:
     store, (a, b, c) = _store(tmp_path)
     page = [
-        _ev(1, a, "received", "2026-11-29T10:00:00+00:00"),
-        _ev(2, b, "received", "2026-11-29T10:00:00+00:00"),
-        _ev(3, a, "in_review", "2026-11-29T10:05:00+00:00", step="check", agency="moi"),
+        _ev(1, a, "received", T0),
+        _ev(2, b, "received", T0),
+        _ev(3, a, "in_review", T1, step="check", agency="moi"),
         {"id": 4, "kind": "status", "payload": {"status": "approved"}},  # no tracking number
-        _ev(5, b, "approved", "2026-11-29T09:00:00+00:00"),  # older than b's current: history only
+        _ev(5, b, "approved", T_OLD),  # older than b's current: history only
         {"id": 6, "kind": "no_such_kind", "payload": {}},
-        _ev(7, c, "received", "2026-11-29T10:00:00+00:00"),
-        _ev(8, c, "returned", "2026-11-29T10:00:00+00:00", note="photo"),  # same time: the later wins
+        _ev(7, c, "received", T0),
+        _ev(8, c, "returned", T0, note="photo"),  # same time: the later wins
     ]
     feed = downlink.Downlink(store, "K1")
     feed.on_response("events", dl.encode("events", events=page, more=False))

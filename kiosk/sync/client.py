@@ -32,6 +32,7 @@ from kiosk.sync import downlink, outbox
 log = logging.getLogger("ur.kiosk.sync")
 SESSION_EXPIRY_S = 7 * 86400
 MANIFEST_GRACE_S = 0.5
+BOOKKEEPING_S = 0.02
 
 
 @dataclass
@@ -66,9 +67,9 @@ class SyncClient:
         self.watch = store.watch()
         self.maybe_due = True
         self.next_due_check = 0.0
-        # Written once per step by _write_bookkeeping.
-        self.acked: list[str] = []
-        self.rejected: list[tuple[str, str]] = []
+        # Written every BOOKKEEPING_S by _write_bookkeeping: (received at, acked, rejected).
+        self.ack_groups: list[tuple[float, list[str], list[tuple[str, str]]]] = []
+        self.next_bookkeeping = 0.0
         self.sent: list[outbox.DueRow] = []
         self.stopping = False
         self.heartbeat_extra: dict[str, Any] = {}
@@ -125,7 +126,8 @@ class SyncClient:
         if not self.maybe_due or room <= 0:
             return 0
         # Acks of this step are not written yet: their rows still look pending.
-        settled = set(self.acked) | {m for m, _r in self.rejected}
+        settled = {m for _t, acked, _r in self.ack_groups for m in acked} | {
+            m for _t, _a, rejected in self.ack_groups for m, _r in rejected}
         with self.store.session() as s:
             rows = [r for r in outbox.due(s, room + len(settled), now)
                     if r.message_id not in self.in_flight and r.message_id not in settled][:room]
@@ -144,17 +146,23 @@ class SyncClient:
         self.sent.extend(sent)
         return len(sent)
 
-    def _write_bookkeeping(self) -> None:
-        """Acks and sent marks of this step in one fsync-free transaction: one
-        write lock per step, not one per publish round and per ack message. Lost
-        on a crash, they only cause a resend, which central's inbox absorbs."""
-        if not (self.acked or self.rejected or self.sent):
+    def _write_bookkeeping(self, force: bool = False) -> None:
+        """Acks and sent marks in one fsync-free transaction at most every
+        BOOKKEEPING_S: beside a kiosk that commits every few milliseconds, each
+        write lock is a wait, so few are taken. An ack is recorded with the time
+        it arrived. Lost on a crash, they only cause a resend, which central's
+        inbox absorbs."""
+        if not (self.ack_groups or self.sent):
             return
-        acked, rejected, sent = self.acked, self.rejected, self.sent
-        self.acked, self.rejected, self.sent = [], [], []
+        if not force and time.monotonic() < self.next_bookkeeping:
+            return
+        self.next_bookkeeping = time.monotonic() + BOOKKEEPING_S
+        groups, sent = self.ack_groups, self.sent
+        self.ack_groups, self.sent = [], []
         with self.store.soft_tx() as s:
-            if acked or rejected:
-                outbox.mark_acked(s, acked, rejected)
+            for at, acked, rejected in groups:
+                outbox.mark_acked(s, acked, rejected, now=at)
+            if groups:
                 downlink.note_success(s)
             if sent:
                 deadlines = outbox.mark_sent(s, sent, self.cfg.ack_timeout)
@@ -191,8 +199,7 @@ class SyncClient:
             self.in_flight.pop(mid, None)
         if acked or rejected:
             self.maybe_due = True  # room in the window again
-        self.acked.extend(acked)
-        self.rejected.extend(rejected)
+            self.ack_groups.append((time.time(), acked, rejected))
 
     def step(self, timeout: float = 0.01) -> None:
         now = time.monotonic()
@@ -201,7 +208,7 @@ class SyncClient:
         if self.received:
             self._handle_received()
         if not self.connected:
-            self._write_bookkeeping()  # acks that came before the link went
+            self._write_bookkeeping(force=True)  # acks that came before the link went
             return
         self._publish_due()
         self._write_bookkeeping()
@@ -254,7 +261,7 @@ class SyncClient:
 
     def close(self) -> None:
         try:
-            self._write_bookkeeping()
+            self._write_bookkeeping(force=True)
         except Exception as e:  # noqa: BLE001 - losing them only repeats sends
             log.warning("could not record the last acks: %s", e)
         self.watch.close()
