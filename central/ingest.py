@@ -111,17 +111,17 @@ def _open(topic: str, data: bytes) -> tuple[Envelope, bytes, bytes] | _Refused:
     return env, body, sig
 
 
-def _verify_all(jobs: list[tuple[bytes, bytes, str]]) -> list[str | None]:
-    """None where the signature is good, else the refusal code and reason."""
-    out: list[str | None] = []
+def _verify_all(jobs: list[tuple[bytes, bytes, str]]) -> list[tuple[str, str] | None]:
+    """None where the signature is good, else (refusal code, reason)."""
+    out: list[tuple[str, str] | None] = []
     for body, sig, key in jobs:
         try:
             envelope.verify(body, sig, envelope.public_key_from_hex(key))
             out.append(None)
         except EnvelopeError as e:
-            out.append(f"{e.code}|{e}")
-        except UrError as e:
-            out.append(f"signature|{e}")
+            out.append((e.code, str(e)))
+        except UrError as e:  # a stored key that is not a key
+            out.append(("signature", str(e)))
     return out
 
 
@@ -160,8 +160,7 @@ def _check(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> l
         elif o[0].kiosk_id not in keys:
             out.append(_Refused("unknown_kiosk", o[0].kiosk_id))
         elif (bad := next(v)) is not None:
-            code, reason = bad.split("|", 1)
-            out.append(_Refused(code, f"{o[0].kiosk_id}: {reason}"))  # never ack a forgery
+            out.append(_Refused(bad[0], f"{o[0].kiosk_id}: {bad[1]}"))  # never ack a forgery
         else:
             out.append(_Parsed(o[0], bytes(data)))
     return out

@@ -72,4 +72,4 @@ def begin_immediate(dbapi_conn: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.002)
     finally:
-        dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")

@@ -121,6 +121,7 @@ def test_write_lock_is_polled_until_free_and_other_errors_are_not_retried(tmp_pa
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         sqlite_pragmas.begin_immediate(waiter, timeout=0.2)  # never freed: gives up at its timeout
     holder.execute("ROLLBACK")
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == int(sqlite_pragmas.BUSY_TIMEOUT_S * 1000)
     waiter.execute("BEGIN")
     with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
         sqlite_pragmas.begin_immediate(waiter)  # not a lock problem: raised at once
