@@ -31,9 +31,10 @@ def _deploy(tmp: Path, broker_url: str, db_url: str | None = None) -> support.De
 
 
 def _spawn_kiosk_sync(dep: support.Deployment, broker_url: str, name: str = "kiosk",
-                      env: dict[str, str] | None = None, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
+                      env: dict[str, str] | None = None, prefix: list[str] | None = None,
+                      sync: list[str] = SYNC) -> subprocess.Popen[bytes]:
     full_env = {"UR_SYNC_FIRST_DELAY": "0", **(env or {})}
-    p = support.spawn_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *SYNC, "--broker", broker_url],
+    p = support.spawn_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *sync, "--broker", broker_url],
                           env=full_env, log=dep.root / f"{name}.log", prefix=prefix)
     dep.procs.append(p)
     return p
@@ -106,7 +107,10 @@ def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path) -> None:
     try:
         support.fill_outbox(dep.kiosk_dir("K1"), 1000)
         dep.serve(broker.url, env={"UR_FAULT_DROP_ACKS": "0.3"})
-        _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"})
+        # A 1 s ack timeout: every lost ack costs a resend round with growing jittered
+        # waits, and the test is about the outcome, not the waiting.
+        _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"},
+                          sync=["sync", "--ack-timeout", "1", "--heartbeat", "0"])
         _wait_all_applied(dep, 1000, timeout=300)
     finally:
         dep.stop_all()
