@@ -56,36 +56,6 @@ def definitions() -> dict[str, workflows.Definition]:
     return workflows.load_definitions()
 
 
-@lru_cache(maxsize=8)
-def _catalogue_body(body: bytes) -> cat.Catalogue:
-    return cat.parse(body)
-
-
-def catalogues_at(session: Session, versions: set[int]) -> dict[int, cat.Catalogue | UrError]:
-    """Each version's catalogue, or the UrError saying why there is none (one SELECT)."""
-    from central import datasets
-
-    found = datasets.get_many(session, central_catalogue.DATASET, versions)
-    out: dict[int, cat.Catalogue | UrError] = {}
-    for v in versions:
-        ds = found.get(v)
-        if ds is None:
-            out[v] = UrError(f"catalogue version {v} was never published")
-            continue
-        try:
-            out[v] = _catalogue_body(ds.body)
-        except UrError as e:
-            out[v] = e
-    return out
-
-
-def catalogue_at(session: Session, version: int) -> cat.Catalogue:
-    c = catalogues_at(session, {version})[version]
-    if isinstance(c, UrError):
-        raise c
-    return c
-
-
 def _aware(d: datetime | None) -> datetime | None:
     return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
 
@@ -196,7 +166,7 @@ def start_applications(session: Session, numbers: list[str], now: datetime | Non
     todo = [apps[n] for n in wanted if n in apps and n not in has_case]
     if not todo:
         return
-    catalogues = catalogues_at(session, {a.catalogue_version for a in todo})
+    catalogues = central_catalogue.catalogues_at(session, {a.catalogue_version for a in todo})
     defs = definitions()
     plans = [route(a.tracking, a.kiosk_id, a.service_id, a.catalogue_version, a.fee_total,
                    catalogues[a.catalogue_version], defs, now) for a in todo]

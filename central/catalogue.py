@@ -15,6 +15,7 @@ A file may also hold a whole catalogue ({"institutions": [...], "services": [...
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -166,11 +167,33 @@ def current(session: Session) -> cat.Catalogue | None:
     return cat.parse(ds.body) if ds else None
 
 
+@lru_cache(maxsize=8)
+def _parsed(body: bytes) -> cat.Catalogue:
+    """Published versions never change: workflow start asks for the same few again and again."""
+    return cat.parse(body)
+
+
+def catalogues_at(session: Session, versions: set[int]) -> dict[int, cat.Catalogue | UrError]:
+    """Each version's catalogue, or the UrError saying why there is none (one SELECT)."""
+    found = datasets.get_many(session, DATASET, versions)
+    out: dict[int, cat.Catalogue | UrError] = {}
+    for v in versions:
+        ds = found.get(v)
+        if ds is None:
+            out[v] = UrError(f"catalogue version {v} was never published")
+            continue
+        try:
+            out[v] = _parsed(ds.body)
+        except UrError as e:
+            out[v] = e
+    return out
+
+
 def at_version(session: Session, version: int) -> cat.Catalogue:
-    ds = datasets.get(session, DATASET, version)
-    if ds is None:
-        raise UrError(f"catalogue version {version} was never published")
-    return cat.parse(ds.body)
+    c = catalogues_at(session, {version})[version]
+    if isinstance(c, UrError):
+        raise c
+    return c
 
 
 def fee_for_application(session: Session, service_id: str, version: int) -> cat.FeeQuote:

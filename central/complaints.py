@@ -64,7 +64,7 @@ def _institution(session: Session, application: str | None, office: str | None, 
         app = session.get(applications.Application, application)
         if app is not None:
             try:
-                return casework.catalogue_at(session, app.catalogue_version).service(app.service_id).institution
+                return central_catalogue.at_version(session, app.catalogue_version).service(app.service_id).institution
             except UrError:
                 pass
     cat_now = central_catalogue.current(session)
