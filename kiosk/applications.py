@@ -128,13 +128,6 @@ def apply_status_events(session: Session, events: list[tuple[int, dict[str, Any]
     return problems
 
 
-def apply_status_event(session: Session, event_id: int, payload: dict[str, Any]) -> None:
-    """One status change (UrError if it is malformed)."""
-    problems = apply_status_events(session, [(event_id, payload)])
-    if problems:
-        raise UrError(problems[0])
-
-
 def _aware(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 

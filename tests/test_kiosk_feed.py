@@ -57,7 +57,7 @@ def test_page_applied_at_once_matches_one_by_one_and_skips_bad_events(tmp_path: 
         got = sorted(s.query(applications.StatusHistory.event_id).all())
     assert [g[0] for g in got] == [1, 2, 3, 5, 7, 8]
 
-    # One by one through the single-event API gives the same application rows.
+    # One event at a time gives the same application rows.
     other, (a2, b2, c2) = _store(tmp_path / "other")
     rename = {a: a2, b: b2, c: c2}
     with other.tx() as s:
@@ -66,7 +66,7 @@ def test_page_applied_at_once_matches_one_by_one_and_skips_bad_events(tmp_path: 
             if ev["kind"] != "status" or "tracking" not in p:
                 continue
             p["tracking"] = rename[str(p["tracking"])]
-            applications.apply_status_event(s, int(ev["id"]), p)  # type: ignore[call-overload]
+            assert applications.apply_status_events(s, [(int(ev["id"]), p)]) == []  # type: ignore[call-overload]
     with store.session() as s1, other.session() as s2:
         for n in (a, b, c):
             r1 = s1.get(applications.KioskApplication, n)
