@@ -14,10 +14,10 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, func, insert, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import status_feed
+from central import bulk, status_feed
 from central.db import Base
 from contract import tracking
 from contract.errors import UrError
@@ -99,7 +99,7 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
         taken.add(row["tracking"])
         fresh.append(row)
     if fresh:
-        session.execute(insert(Application.__table__), fresh)
+        bulk.insert_rows(session, Application.__table__, fresh)
         status_feed.push_many(session, [
             (kiosk_id, "status", {"tracking": r["tracking"], "status": "received", "at": now.isoformat()})
             for r in fresh])

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, insert, select, update
+from sqlalchemy import Integer, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import bulk
 from central.db import Base
 
 GENESIS = "0" * 64
@@ -93,12 +94,12 @@ def append_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
         .where(AuditHead.subject.in_(subjects)).order_by(AuditHead.subject).with_for_update())}
     rows = link(entries, heads, datetime.now(UTC))
     # Core INSERTs on the tables: new rows need none of the ORM bulk path's per-row bookkeeping.
-    session.execute(insert(AuditEntry.__table__), rows)
+    bulk.insert_rows(session, AuditEntry.__table__, rows)
     ends = {r["subject"]: {"subject": r["subject"], "seq": r["seq"], "hash": r["hash"]} for r in rows}
     fresh = [h for s, h in ends.items() if s not in heads]
     moved = [h for s, h in ends.items() if s in heads]
     if fresh:
-        session.execute(insert(AuditHead.__table__), fresh)
+        bulk.insert_rows(session, AuditHead.__table__, fresh)
     if moved:
         session.execute(update(AuditHead), moved)  # by primary key; loaded heads stay in step
     return rows

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, String, Text, insert, select
+from sqlalchemy import Boolean, DateTime, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import applications, audit, workflows
+from central import applications, audit, bulk, workflows
 from central import catalogue as central_catalogue
 from central.db import Base
 from contract import catalogue as cat
@@ -172,7 +172,7 @@ def start_applications(session: Session, numbers: list[str], now: datetime | Non
                    catalogues[a.catalogue_version], defs, now) for a in todo]
     rows = [p.case for p in plans if p.case is not None]
     if rows:
-        session.execute(insert(CaseRow.__table__), rows)  # Core: no ORM per-row bookkeeping
+        bulk.insert_rows(session, CaseRow.__table__, rows)  # no ORM per-row bookkeeping
     audit.append_many(session, [e for p in plans for e in p.entries])
     # Applications only: their notifier is applications.set_status, here in bulk.
     applications.set_status_many(session, [p.status for p in plans])

@@ -24,6 +24,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from central import bulk
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
 from central.streams import STREAMS
@@ -378,9 +379,9 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
                   "seq": p.env.seq, "hlc": p.env.hlc, "received_at": now, "outcome": "held", "reason": ""}
                  for p in held]
         if rows:
-            session.execute(insert(InboxEntry.__table__), rows)  # Core executemany: no ORM cost per row
+            bulk.insert_rows(session, InboxEntry.__table__, rows)  # no ORM cost per row
         if held:
-            session.execute(insert(HeldMessage.__table__), [
+            bulk.insert_rows(session, HeldMessage.__table__, [
                 {"kiosk_id": p.env.kiosk_id, "stream": p.env.stream, "seq": p.env.seq,
                  "message_id": p.env.message_id, "envelope": p.raw} for p in held])
         sp.commit()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("route", help="run an application router (serve starts one by itself)")
-    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--from-worker", action="store_true", help=argparse.SUPPRESS)  # busy notes on stdin
     p.set_defaults(func=cmd_route)
 
     k = sub.add_parser("kiosks", help="enroll and list kiosks").add_subparsers(dest="sub", required=True)
@@ -76,7 +75,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from central.worker import Worker
+    from central.router import WorkerNotes
+    from central.worker import QUIET_S, Worker
 
     mqtt_conn.parse_url(args.broker)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -87,9 +87,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_router and not db.resolve_url(args.db).startswith("sqlite"):
         # Workflow starts run beside the worker (central/router.py): acks never wait for them.
         router = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", db.resolve_url(args.db),
-                                   "route", "--parent", str(os.getpid())])
+                                   "route", "--from-worker"], stdin=subprocess.PIPE)
     try:
-        Worker(args.db, args.broker, args.worker_id, route_inline=router is None).run()
+        notes = WorkerNotes(router.stdin, QUIET_S / 2) if router is not None and router.stdin else None
+        Worker(args.db, args.broker, args.worker_id, route_inline=router is None, router_notes=notes).run()
     finally:
         if router is not None:
             router.terminate()
@@ -102,7 +103,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _engine(args).dispose()
-    router.run(args.db, args.parent)
+    router.run(args.db, sys.stdin.buffer if args.from_worker else None)
     return 0
 
 

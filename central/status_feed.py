@@ -11,9 +11,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, insert, select
+from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import bulk
 from central.db import Base
 
 
@@ -37,9 +38,9 @@ def push(session: Session, kiosk_id: str, kind: str, payload: dict[str, Any]) ->
 
 def push_many(session: Session, events: list[tuple[str, str, dict[str, Any]]]) -> None:
     """Bulk form of `push` for ingest's fast path and workflow start: (kiosk_id, kind,
-    payload) each, in order; a Core INSERT, as new rows need no ORM bookkeeping."""
+    payload) each, in order; bulk rows, as new ones need no ORM bookkeeping."""
     now = datetime.now(UTC)
-    session.execute(insert(KioskEvent.__table__), [
+    bulk.insert_rows(session, KioskEvent.__table__, [
         {"kiosk_id": k, "kind": kind, "payload": json.dumps(p, ensure_ascii=False, default=str), "created_at": now}
         for k, kind, p in events])
 

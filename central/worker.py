@@ -20,6 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from central import applications, db, downlink, ingest
+from central.router import WorkerNotes
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
@@ -34,7 +35,8 @@ QUIET_S = 0.1
 
 class Worker:
     def __init__(self, db_url: str | None, broker_url: str, worker_id: str | None = None,
-                 batch_max: int = 500, route_inline: bool = True) -> None:
+                 batch_max: int = 500, route_inline: bool = True,
+                 router_notes: WorkerNotes | None = None) -> None:
         self.engine = db.make_engine(db_url)
         db.load_models()
         self.sessions = db.sessions(self.engine)
@@ -57,6 +59,7 @@ class Worker:
         # Without a router process beside it, the worker starts workflows itself,
         # between batches (checked once at start: a previous worker may have died mid-way).
         self.route_inline = route_inline
+        self.router_notes = router_notes  # tells a router process beside us that uplink floods in
         self.routing_backlog = route_inline
         self.last_uplink = 0.0
         self.next_busy_route = 0.0
@@ -122,6 +125,8 @@ class Worker:
         requests = [(t, p, props) for t, p, props in batch if "/req/" in t]
         if uplink:
             self.last_uplink = time.monotonic()
+            if self.router_notes is not None:
+                self.router_notes.busy(self.last_uplink)
             try:
                 token = applications.DEFER_ROUTING.set(True)
                 try:

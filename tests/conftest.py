@@ -30,3 +30,18 @@ def pg_url() -> Iterator[str]:
         pytest.skip(reason)
     with support.postgres_schema() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def central_sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """Sessions on a fresh central schema, once on SQLite and once on PostgreSQL
+    (skipped with the reason when PostgreSQL does not answer)."""
+    from central import db
+
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else support.sqlite_url(tmp_path / "c.db")
+    engine = db.make_engine(url)
+    db.init_schema(engine)
+    try:
+        yield db.sessions(engine)
+    finally:
+        engine.dispose()

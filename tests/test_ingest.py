@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,28 +13,11 @@ from sqlalchemy import func, select
 from central import applications, db, ingest, kiosks
 from central.inbox import HeldMessage
 from contract import envelope, ids, topics, tracking
-from tests import support
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[db.sessionmaker]:  # type: ignore[name-defined]
-    if request.param == "sqlite":
-        url = support.sqlite_url(tmp_path / "c.db")
-        ctx = None
-    else:
-        reason = support.postgres_available()
-        if reason:
-            pytest.skip(reason)
-        ctx = support.postgres_schema()
-        url = ctx.__enter__()
-    engine = db.make_engine(url)
-    db.init_schema(engine)
-    try:
-        yield db.sessions(engine)
-    finally:
-        engine.dispose()
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
+@pytest.fixture
+def sessions(central_sessions: db.sessionmaker) -> db.sessionmaker:  # type: ignore[name-defined]
+    return central_sessions
 
 
 class FakeKioskSigner:
