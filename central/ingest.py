@@ -1,9 +1,10 @@
 """Applying uplink messages: verify, then dedup, order, apply in one transaction.
 
-`process_batch` takes raw (topic, bytes) pairs as MQTT delivered them and
+`process_batch` takes (topic, bytes) pairs as MQTT delivered them and
 returns what to ack. Envelopes are decoded and their signatures checked first,
-outside the write transaction (half of a large batch on a helper thread: Ed25519
-releases the GIL). The rest of a batch is one database transaction (one commit for many
+outside the write transaction, on a helper thread where it pays (Ed25519
+releases the GIL): the worker hands over chunks as they arrive (`precheck`), and
+half of whatever is still unchecked when the batch is applied goes there too. The rest of a batch is one database transaction (one commit for many
 messages is what makes ingest fast); each message runs in its own SAVEPOINT so
 a bad one cannot spoil the others. Messages are handled sorted by (kiosk,
 stream, seq) and the per-stream cursor row is locked (`FOR UPDATE`) so several
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -112,32 +113,69 @@ def _open(topic: str, data: bytes) -> tuple[Envelope, bytes, bytes] | _Refused:
     return env, body, sig
 
 
-def _verify_all(jobs: list[tuple[bytes, bytes, str]]) -> list[tuple[str, str] | None]:
+def _verify_one(body: bytes, sig: bytes, key: str) -> tuple[str, str] | None:
     """None where the signature is good, else (refusal code, reason)."""
-    out: list[tuple[str, str] | None] = []
-    for body, sig, key in jobs:
-        try:
-            envelope.verify(body, sig, envelope.public_key_from_hex(key))
-            out.append(None)
-        except EnvelopeError as e:
-            out.append((e.code, str(e)))
-        except UrError as e:  # a stored key that is not a key
-            out.append(("signature", str(e)))
-    return out
+    try:
+        envelope.verify(body, sig, envelope.public_key_from_hex(key))
+        return None
+    except EnvelopeError as e:
+        return (e.code, str(e))
+    except UrError as e:  # a stored key that is not a key
+        return ("signature", str(e))
+
+
+def _verify_all(jobs: list[tuple[bytes, bytes, str]]) -> list[tuple[str, str] | None]:
+    return [_verify_one(body, sig, key) for body, sig, key in jobs]
 
 
 # Ed25519 verification is most of a message's cost and the cryptography library
-# releases the GIL while it runs: half of each batch is checked on this thread, so
-# the single-threaded worker uses a second core for it.
+# releases the GIL while it runs, so it runs on this thread beside the
+# single-threaded worker: as messages arrive (`precheck`), and for half of
+# whatever is left unchecked when a batch is applied.
 _VERIFIER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ur-verify")
 PARALLEL_FROM = 16  # smaller batches: not worth the hand-over
 
 
-def _check(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> list[_Parsed | _Refused]:
-    """Decode and verify before the write transaction (pure but for one read of
-    the kiosks' keys), so the write lock is not held while signatures are checked."""
-    opened = [_open(t, d) for t, d in items]
-    ids = sorted({o[0].kiosk_id for o in opened if not isinstance(o, _Refused)})
+@dataclass
+class Arrived:
+    """An uplink message, decoded; `key` is the kiosk key its signature was
+    checked against on arrival (None: not checked yet) and `verdict` the result
+    (None: good)."""
+
+    data: bytes
+    opened: tuple[Envelope, bytes, bytes] | _Refused
+    key: str | None = None
+    verdict: tuple[str, str] | None = None
+
+
+def arrive(items: list[tuple[str, bytes]], keys: dict[str, str] | None = None) -> list[Arrived]:
+    """Decode messages and check the signatures of those whose kiosk key is in
+    `keys` (pure: no database)."""
+    out = []
+    for topic, data in items:
+        a = Arrived(data, _open(topic, data))
+        if keys and not isinstance(a.opened, _Refused):
+            key = keys.get(a.opened[0].kiosk_id)
+            if key is not None:
+                a.key, a.verdict = key, _verify_one(a.opened[1], a.opened[2], key)
+        out.append(a)
+    return out
+
+
+def precheck(items: list[tuple[str, bytes]], keys: dict[str, str]) -> Future[list[Arrived]]:
+    """`arrive` on the helper thread, while the worker goes on receiving. `keys`
+    is the worker's cache of kiosk keys, copied: when the batch is applied, each
+    message whose key has changed since (or was unknown) is checked again with
+    the key in the database then."""
+    return _VERIFIER.submit(arrive, items, dict(keys))
+
+
+def _check(sessions: sessionmaker[Session], arrived: list[Arrived],
+           key_cache: dict[str, str] | None = None) -> list[_Parsed | _Refused]:
+    """Verify before the write transaction (pure but for one read of the kiosks'
+    keys), so the write lock is not held while signatures are checked. Keys
+    read here are what counts; `key_cache` is updated with them."""
+    ids = sorted({a.opened[0].kiosk_id for a in arrived if not isinstance(a.opened, _Refused)})
     keys: dict[str, str] = {}
     if ids:
         with sessions() as s:
@@ -145,25 +183,35 @@ def _check(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> l
             rows = s.execute(select(kiosk_registry.Kiosk.kiosk_id, kiosk_registry.Kiosk.public_key)
                              .where(kiosk_registry.Kiosk.kiosk_id.in_(ids)))
             keys = {k: key for k, key in rows}
-    jobs = [(o[1], o[2], keys[o[0].kiosk_id]) for o in opened
-            if not isinstance(o, _Refused) and o[0].kiosk_id in keys]
+    if key_cache is not None:
+        for k in ids:
+            if k in keys:
+                key_cache[k] = keys[k]
+            else:
+                key_cache.pop(k, None)
+    todo = [a for a in arrived if not isinstance(a.opened, _Refused)
+            and a.opened[0].kiosk_id in keys and a.key != keys[a.opened[0].kiosk_id]]
+    jobs = [(a.opened[1], a.opened[2], keys[a.opened[0].kiosk_id]) for a in todo]  # type: ignore[index]
     if len(jobs) >= PARALLEL_FROM:
         half = len(jobs) // 2
         other = _VERIFIER.submit(_verify_all, jobs[half:])
         verdicts = _verify_all(jobs[:half]) + other.result()
     else:
         verdicts = _verify_all(jobs)
+    for a, (_b, _s, key), verdict in zip(todo, jobs, verdicts, strict=True):
+        a.key, a.verdict = key, verdict
     out: list[_Parsed | _Refused] = []
-    v = iter(verdicts)
-    for o, (_t, data) in zip(opened, items, strict=True):
-        if isinstance(o, _Refused):
-            out.append(o)
-        elif o[0].kiosk_id not in keys:
-            out.append(_Refused("unknown_kiosk", o[0].kiosk_id))
-        elif (bad := next(v)) is not None:
-            out.append(_Refused(bad[0], f"{o[0].kiosk_id}: {bad[1]}"))  # never ack a forgery
+    for a in arrived:
+        if isinstance(a.opened, _Refused):
+            out.append(a.opened)
+            continue
+        env = a.opened[0]
+        if env.kiosk_id not in keys:
+            out.append(_Refused("unknown_kiosk", env.kiosk_id))
+        elif a.verdict is not None:
+            out.append(_Refused(a.verdict[0], f"{env.kiosk_id}: {a.verdict[1]}"))  # never ack a forgery
         else:
-            out.append(_Parsed(o[0], bytes(data)))
+            out.append(_Parsed(env, bytes(a.data)))
     return out
 
 
@@ -277,15 +325,16 @@ class _Retry(Exception):
     """Another worker committed the same message meanwhile: redo the batch."""
 
 
-def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]],
-                  attempts: int = 5) -> list[Outcome]:
-    """Apply a batch of raw uplink messages in one transaction; returns outcomes
-    for acking (only after the commit). Retries the batch on a lost race or a
-    deadlock between workers."""
+def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]] | list[Arrived],
+                  attempts: int = 5, key_cache: dict[str, str] | None = None) -> list[Outcome]:
+    """Apply a batch of uplink messages (raw, or as `arrive`/`precheck` left
+    them) in one transaction; returns outcomes for acking (only after the
+    commit). Retries the batch on a lost race or a deadlock between workers."""
+    arrived = [i if isinstance(i, Arrived) else arrive([i])[0] for i in items]
     last_exc: Exception | None = None
     for _ in range(attempts):
         try:
-            return _process_once(sessions, items)
+            return _process_once(sessions, arrived, key_cache)
         except _Retry as e:
             last_exc = e
         except Exception as e:  # noqa: BLE001 - DB deadlock / serialization: retry whole batch
@@ -295,8 +344,9 @@ def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]
     raise RuntimeError(f"batch failed after {attempts} attempts: {last_exc}")
 
 
-def _process_once(sessions: sessionmaker[Session], items: list[tuple[str, bytes]]) -> list[Outcome]:
-    checked = _check(sessions, items)
+def _process_once(sessions: sessionmaker[Session], arrived: list[Arrived],
+                  key_cache: dict[str, str] | None) -> list[Outcome]:
+    checked = _check(sessions, arrived, key_cache)
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
     with sessions.begin() as session:

@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import Future
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,6 +32,8 @@ log = logging.getLogger("ur.central.worker")
 # does not pay a routing transaction after every batch; when it is quiet, routing
 # runs in 20 ms budgets until the backlog is done.
 QUIET_S = 0.1
+# Uplink handed to the verifier thread in chunks of this many as it arrives.
+PRECHECK_CHUNK = 32
 
 
 class Worker:
@@ -48,7 +51,13 @@ class Worker:
         self.link = mqtt_conn.Link(self.client, self.addr, clean_start=True, backoff_cap=30.0)
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self.inbox: list[tuple[str, bytes, Any]] = []
+        self.inbox: list[tuple[str, bytes, Any]] = []  # requests
+        # Uplink of the batch being received: chunks already handed to the
+        # verifier thread, and what has not been handed over yet.
+        self.prechecks: list[Future[list[ingest.Arrived]]] = []
+        self.unchecked: list[tuple[str, bytes]] = []
+        self.received = 0
+        self.key_cache: dict[str, str] = {}
         self.published_manifests: dict[str, int] = {}
         self.poke_cursor = -1
         self.next_housekeeping = 0.0
@@ -80,7 +89,19 @@ class Worker:
             log.error("subscription refused: %s", codes)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
+        self.received += 1
+        if "/up/" not in msg.topic:
+            self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
+            return
+        self.unchecked.append((msg.topic, bytes(msg.payload)))
+        if len(self.unchecked) >= PRECHECK_CHUNK:
+            # Signatures are checked on the helper thread while this one receives on.
+            chunk, self.unchecked = self.unchecked, []
+            try:
+                self.prechecks.append(ingest.precheck(chunk, self.key_cache))
+            except Exception as e:  # noqa: BLE001 - never raise in a callback; checked at apply time
+                log.warning("precheck hand-over failed: %s", e)
+                self.unchecked = chunk + self.unchecked
 
     # --- the loop ---------------------------------------------------------------------
     @property
@@ -94,24 +115,23 @@ class Worker:
         # Drain everything the socket already has before committing a batch (paho
         # reads one packet per loop call): one commit per few hundred messages.
         for _ in range(self.batch_max):
-            if len(self.inbox) >= self.batch_max or not self.connected:
+            if self.received >= self.batch_max or not self.connected:
                 break
-            before = len(self.inbox)
+            before = self.received
             try:
                 self.client.loop(timeout=0)
             except Exception:  # noqa: BLE001
                 break
-            if len(self.inbox) == before:
+            if self.received == before:
                 break
-        if self.inbox:
-            batch, self.inbox = self.inbox, []
-            self._process(batch)
+        if self.received:
+            self._process()
         if self.routing_backlog:
             try:
                 self.client.loop(timeout=0)  # is more uplink already waiting?
             except Exception:  # noqa: BLE001 - the next poll reports it
                 pass
-            if not self.inbox and now - self.last_uplink >= QUIET_S:
+            if not self.received and now - self.last_uplink >= QUIET_S:
                 self.route_pending()
             elif now >= self.next_busy_route:
                 self.next_busy_route = now + QUIET_S
@@ -120,9 +140,10 @@ class Worker:
             self.next_housekeeping = now + 1.0
             self._housekeeping()
 
-    def _process(self, batch: list[tuple[str, bytes, Any]]) -> None:
-        uplink = [(t, p) for t, p, _ in batch if "/up/" in t]
-        requests = [(t, p, props) for t, p, props in batch if "/req/" in t]
+    def _process(self) -> None:
+        uplink = [a for f in self.prechecks for a in self._arrived(f)] + ingest.arrive(self.unchecked)
+        requests = [(t, p, props) for t, p, props in self.inbox if "/req/" in t]
+        self.prechecks, self.unchecked, self.inbox, self.received = [], [], [], 0
         if uplink:
             self.last_uplink = time.monotonic()
             if self.router_notes is not None:
@@ -130,7 +151,7 @@ class Worker:
             try:
                 token = applications.DEFER_ROUTING.set(True)
                 try:
-                    outcomes = ingest.process_batch(self.sessions, uplink)
+                    outcomes = ingest.process_batch(self.sessions, uplink, key_cache=self.key_cache)
                 finally:
                     applications.DEFER_ROUTING.reset(token)
             except Exception as e:  # noqa: BLE001 - DB down: nothing acked, kiosks resend
@@ -147,6 +168,14 @@ class Worker:
             self._answer(topic, payload, props)
         if uplink and self.route_inline:
             self.routing_backlog = True
+
+    @staticmethod
+    def _arrived(f: Future[list[ingest.Arrived]]) -> list[ingest.Arrived]:
+        try:
+            return f.result()
+        except Exception as e:  # noqa: BLE001 - cannot happen short of a bug; nothing acked, kiosks resend
+            log.error("precheck failed, its messages are dropped unacked: %s", e)
+            return []
 
     def route_pending(self, budget_s: float = 0.02, slice_: int = 50) -> int:
         """Start workflows for what was stored, a slice at a time so the network

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from central import applications, db, ingest, kiosks
 from central.inbox import HeldMessage
 from contract import envelope, ids, topics, tracking
+from contract.errors import UrError
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_mutated_real_envelopes_never_crash_the_parser(data: st.DataObject) -> N
         raw[i] = data.draw(st.integers(0, 255))
     try:
         got, body, sig = envelope.open_unverified(bytes(raw))
-        envelope.verify(body, sig, key.public_key())
+        envelope.verify(body, sig, envelope.public_key_from_hex(key.public_key().public_bytes_raw().hex()))
     except envelope.EnvelopeError:
         return
     assert got.kiosk_id  # survived mutation only if still well-formed and signed
@@ -136,3 +137,55 @@ def test_deferred_routing_runs_hooks_once_after_commit(sessions) -> None:  # typ
             assert applications.route_pending(s, 10) == 0
     finally:
         applications.SUBMISSION_HOOKS.pop()
+
+
+def test_libsodium_verifier_accepts_what_the_kiosk_signer_signs_and_nothing_else() -> None:
+    """Kiosks sign with cryptography (OpenSSL), central verifies with PyNaCl
+    (libsodium): the two must agree on every good signature and refuse others."""
+    key = Ed25519PrivateKey.generate()
+    pub = envelope.public_key_from_hex(key.public_key().public_bytes_raw().hex())
+    for i in range(50):
+        body = bytes([i]) * (i * 7 + 1)
+        sig = key.sign(body)
+        envelope.verify(body, sig, pub)
+        with pytest.raises(envelope.EnvelopeError, match="does not verify"):
+            envelope.verify(body + b"x", sig, pub)
+        with pytest.raises(envelope.EnvelopeError, match="does not verify"):
+            envelope.verify(body, sig[:-1] + bytes([sig[-1] ^ 1]), pub)
+        with pytest.raises(envelope.EnvelopeError, match="does not verify"):
+            envelope.verify(body, sig[:40], pub)  # wrong length: refused, not a crash
+    other = envelope.public_key_from_hex(Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex())
+    with pytest.raises(envelope.EnvelopeError, match="does not verify"):
+        envelope.verify(b"body", key.sign(b"body"), other)
+    for bad in ("", "zz" * 32, "00" * 31, "00" * 33):
+        with pytest.raises(UrError, match="not an Ed25519 public key"):
+            envelope.public_key_from_hex(bad)
+
+
+def test_checked_on_arrival_counts_only_with_the_key_in_the_database_when_applied(sessions) -> None:  # type: ignore[no-untyped-def]
+    """The worker checks signatures as messages arrive, against its cache of kiosk
+    keys; when the batch is applied, the key in the database decides."""
+    k = FakeKioskSigner(sessions)
+    with sessions() as s:
+        real = s.get(kiosks.Kiosk, "K1").public_key
+    stale = Ed25519PrivateKey.generate()
+    stale_hex = stale.public_key().public_bytes_raw().hex()
+    # Checked on arrival with a stale key: a good message looked forged, a forgery looked good.
+    good, forged = k.app(1), k.app(2, key=stale)
+    cache = {"K1": stale_hex}
+    arrived = ingest.precheck([good, forged], cache).result()
+    assert [a.verdict is None for a in arrived] == [False, True]
+    out = ingest.process_batch(sessions, arrived, key_cache=cache)
+    assert sorted(o.result for o in out) == ["applied", "dropped"] and _count(sessions) == 1
+    assert cache == {"K1": real}  # the database's key, for the next arrivals
+    # Checked on arrival with the current key: the verdict is used as it is.
+    arrived = ingest.precheck([k.app(2), k.app(3, key=stale)], cache).result()
+    assert [a.key for a in arrived] == [real, real]
+    out = ingest.process_batch(sessions, arrived, key_cache=cache)
+    assert sorted(o.result for o in out) == ["applied", "dropped"] and _count(sessions) == 2
+    # A kiosk removed since its messages arrived: refused, and dropped from the cache.
+    with sessions.begin() as s:
+        s.delete(s.get(kiosks.Kiosk, "K1"))
+    out = ingest.process_batch(sessions, ingest.precheck([k.app(3)], cache).result(), key_cache=cache)
+    assert [o.result for o in out] == ["dropped"] and cache == {}
+    assert _count(sessions) == 2
