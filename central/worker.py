@@ -119,8 +119,11 @@ class Worker:
                 break
             before = self.received
             try:
-                self.client.loop(timeout=0)
-            except Exception:  # noqa: BLE001
+                # loop_read, not loop: no select() and housekeeping per packet
+                # (link.poll does those once per step).
+                if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            except Exception:  # noqa: BLE001 - the next poll reports it
                 break
             if self.received == before:
                 break
