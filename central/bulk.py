@@ -48,17 +48,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if defaults is None or len(rows) < COPY_FROM:
         session.execute(insert(table), rows)
         return
-    keys = list(rows[0]) + list(defaults)
+    given = list(rows[0])
     quote: Callable[[str], str] = conn.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(table.c[k].name) for k in keys)}) FROM STDIN"
+    columns = ", ".join(quote(table.c[k].name) for k in given + list(defaults))
+    sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
     raw = conn.connection.driver_connection
-    fixed = [defaults[k] for k in defaults]
-    n = len(rows[0])
+    fixed = list(defaults.values())
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
             for r in rows:
-                if len(r) != n:
+                if len(r) != len(given):
                     raise ValueError(f"{table.name}: rows must all have the same columns")
-                copy.write_row([r[k] for k in keys[:n]] + fixed)
+                copy.write_row([r[k] for k in given] + fixed)
     except conn.dialect.dbapi.Error as e:  # type: ignore[union-attr]
         raise exc.DBAPIError.instance(sql, None, e, conn.dialect.dbapi.Error) from e  # type: ignore[union-attr]

@@ -3,8 +3,9 @@
 `process_batch` takes (topic, bytes) pairs as MQTT delivered them and
 returns what to ack. Envelopes are decoded and their signatures checked first,
 outside the write transaction, on a helper thread where it pays (Ed25519
-releases the GIL): the worker hands over chunks as they arrive (`precheck`), and
-half of whatever is still unchecked when the batch is applied goes there too. The rest of a batch is one database transaction (one commit for many
+releases the GIL): the worker hands over chunks as they arrive (`precheck`),
+and half of whatever is still unchecked when the batch is applied goes there
+too. The rest of a batch is one database transaction (one commit for many
 messages is what makes ingest fast); each message runs in its own SAVEPOINT so
 a bad one cannot spoil the others. Messages are handled sorted by (kiosk,
 stream, seq) and the per-stream cursor row is locked (`FOR UPDATE`) so several
