@@ -20,20 +20,13 @@ from contract.errors import UrError
 from tests import support
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def S(request, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The same casework on SQLite and on PostgreSQL (skipped when it does not answer)."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = support.sqlite_url(tmp_path / "c.db")
-    engine = db.make_engine(url)
-    db.init_schema(engine)
-    sessions = db.sessions(engine)
-    with sessions.begin() as s:
+@pytest.fixture
+def S(central_sessions):  # type: ignore[no-untyped-def]
+    """The same casework on SQLite and on PostgreSQL (skipped when it does not answer),
+    with the seed catalogue published."""
+    with central_sessions.begin() as s:
         central_catalogue.publish(s, central_catalogue.load_seed())
-    yield sessions
-    engine.dispose()
+    return central_sessions
 
 
 _FIELDS = {"full_name": "x", "national_id": "199001234567", "mobile": "07701234567"}
