@@ -19,12 +19,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 3)")
     p.add_argument("--ack-timeout", type=float, default=10.0, help="resend when no ack after this")
     p.add_argument("--window", type=int, default=500, help="most unacknowledged messages in flight")
+    p.add_argument("--resend-cap", type=float, default=outbox.RESEND_BACKOFF_CAP,
+                   help="longest jittered wait before a resend, in seconds, on top of the ack timeout")
     p.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats (0: none)")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("run", help="run the kiosk: sync loop (the UI starts it too)")
     p.add_argument("--broker", help="override the enrolled broker URL")
-    p.set_defaults(func=cmd_run, until_idle=False, timeout=None, ack_timeout=10.0, window=500, heartbeat=60.0)
+    p.set_defaults(func=cmd_run, until_idle=False, timeout=None, ack_timeout=10.0, window=500, heartbeat=60.0,
+                   resend_cap=outbox.RESEND_BACKOFF_CAP)
 
     p = sub.add_parser("queue", help="outbox: pending, in flight, delivered, oldest age, last sync")
     p.set_defaults(func=cmd_queue)
@@ -33,12 +36,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def cmd_sync(args: argparse.Namespace) -> int:
     if args.broker:
         mqtt_conn.parse_url(args.broker)
-    if args.window < 1 or args.ack_timeout <= 0:
-        raise UrError("--window must be >= 1 and --ack-timeout > 0")
+    if args.window < 1 or args.ack_timeout <= 0 or args.resend_cap < 0:
+        raise UrError("--window must be >= 1, --ack-timeout > 0 and --resend-cap >= 0")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     store, ident = open_enrolled(args)
     client = SyncClient(store, ident, args.broker, SyncConfig(
-        window=args.window, ack_timeout=args.ack_timeout, heartbeat_s=args.heartbeat))
+        window=args.window, ack_timeout=args.ack_timeout, heartbeat_s=args.heartbeat,
+        resend_cap=args.resend_cap))
     try:
         idle = client.run(until_idle=args.until_idle, timeout=args.timeout)
     finally:

@@ -79,6 +79,7 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path: Path) -> None:
         (["apply", "--service", "vehicle-fines-info"], "informational"),
         (["status", "1234-000001-0"], "check digit"),
         (["sync", "--broker", "http://x"], "mqtt://"),
+        (["sync", "--resend-cap", "-1"], "--resend-cap >= 0"),
         (["no-such-command"], "invalid choice"),
     ]
     for args, needle in cases:

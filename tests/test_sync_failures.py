@@ -107,10 +107,10 @@ def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path) -> None:
     try:
         support.fill_outbox(dep.kiosk_dir("K1"), 1000)
         dep.serve(broker.url, env={"UR_FAULT_DROP_ACKS": "0.3"})
-        # A 1 s ack timeout: every lost ack costs a resend round with growing jittered
-        # waits, and the test is about the outcome, not the waiting.
+        # Every lost ack costs a resend round with growing jittered waits (up to 30 s by
+        # default; one run took 91 s). The test is about the outcome, not the waiting.
         _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"},
-                          sync=["sync", "--ack-timeout", "1", "--heartbeat", "0"])
+                          sync=["sync", "--ack-timeout", "1", "--resend-cap", "2", "--heartbeat", "0"])
         _wait_all_applied(dep, 1000, timeout=300)
     finally:
         dep.stop_all()

@@ -43,6 +43,7 @@ class SyncConfig:
     catch_up_s: float = 30.0
     first_delay_max: float = field(default_factory=lambda: float(os.environ.get("UR_SYNC_FIRST_DELAY", "2.0")))
     backoff_cap: float = 60.0
+    resend_cap: float = outbox.RESEND_BACKOFF_CAP
 
 
 class SyncClient:
@@ -165,7 +166,7 @@ class SyncClient:
             if groups:
                 downlink.note_success(s)
             if sent:
-                deadlines = outbox.mark_sent(s, sent, self.cfg.ack_timeout)
+                deadlines = outbox.mark_sent(s, sent, self.cfg.ack_timeout, resend_cap=self.cfg.resend_cap)
         if sent:
             for mid, deadline in deadlines.items():
                 if mid in self.in_flight:

@@ -126,7 +126,8 @@ def backoff(attempts: int, base: float, cap: float = 300.0) -> float:
     return mqtt_conn.full_jitter(attempts, base, cap)
 
 
-def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: float | None = None) -> dict[str, float]:
+def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: float | None = None,
+              resend_cap: float = RESEND_BACKOFF_CAP) -> dict[str, float]:
     """Next try only if no ack by then: first sends wait one ack timeout (one
     bulk UPDATE), resends back off with jitter on top. Returns each message's
     deadline."""
@@ -140,7 +141,7 @@ def mark_sent(session: Session, rows: list[DueRow], ack_timeout: float, now: flo
     again = [r for r in rows if r.attempts > 0]
     if again:
         params = [{"rid": r.id, "att": r.attempts + 1,
-                   "nxt": now + ack_timeout + backoff(r.attempts, ack_timeout, RESEND_BACKOFF_CAP)} for r in again]
+                   "nxt": now + ack_timeout + backoff(r.attempts, ack_timeout, resend_cap)} for r in again]
         t = OutboxRow.__table__
         session.connection().execute(update(t).where(t.c.id == bindparam("rid"), t.c.state == PENDING).values(
             attempts=bindparam("att"), last_sent=now, next_attempt=bindparam("nxt")), params)
