@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,25 @@ from tests import support
 FIELDS = {"full_name": "x", "national_id": "199001234567", "mobile": "07701234567"}
 
 
-@pytest.fixture
-def kiosk(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = support.sqlite_url(tmp_path / "c.db")
+@pytest.fixture(scope="module")
+def enrolled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One kiosk enrolled through the real CLIs; each test gets a copy (the CLIs
+    take seconds, the copy milliseconds)."""
+    root = tmp_path_factory.mktemp("enrolled")
+    url = support.sqlite_url(root / "c.db")
     assert support.run_cli(["ur-central", "--db", url, "init"]).returncode == 0
-    bundle = tmp_path / "b.json"
+    bundle = root / "b.json"
     assert support.run_cli(["ur-central", "--db", url, "kiosks", "enroll", "K9", "--out", str(bundle),
                             "--broker", "mqtt://127.0.0.1:1"]).returncode == 0
-    kdir = tmp_path / "k"
+    kdir = root / "k"
     assert support.run_cli(["ur-kiosk", "--data", str(kdir), "init", "--bundle", str(bundle)]).returncode == 0
+    return kdir
+
+
+@pytest.fixture
+def kiosk(enrolled: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    kdir = tmp_path / "k"
+    shutil.copytree(enrolled, kdir)
     store = KioskStore(kdir)
     yield kdir, store, identity.load(store)
     store.close()
