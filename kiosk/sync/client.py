@@ -229,6 +229,8 @@ class SyncClient:
 
     def idle(self) -> bool:
         """Nothing left to send or fetch (used by `ur-kiosk sync --until-idle`)."""
+        if self.in_flight or self.sent or self.ack_groups:
+            return False  # known without asking the database (a replay asks often)
         with self.store.session() as s:
             pending = outbox.has_pending(s)
         # Retained manifests arrive right after the SUBACK; give them a moment so
