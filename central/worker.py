@@ -21,16 +21,16 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from central import applications, db, downlink, ingest
-from central.router import WorkerNotes
+from central.router import BUSY_EVERY_S, WorkerNotes
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
 
 log = logging.getLogger("ur.central.worker")
 # While uplink keeps coming (none missed for this long), routing gets one slice per
-# this interval, so ingest and acks keep the CPU and a steady trickle of messages
-# does not pay a routing transaction after every batch; when it is quiet, routing
-# runs in 20 ms budgets until the backlog is done.
+# router.BUSY_EVERY_S, so ingest and acks keep the CPU and a steady trickle of
+# messages does not pay a routing transaction after every batch; when it is quiet,
+# routing runs in 20 ms budgets until the backlog is done.
 QUIET_S = 0.1
 # Uplink handed to the verifier thread in chunks of this many as it arrives.
 PRECHECK_CHUNK = 32
@@ -137,8 +137,10 @@ class Worker:
             if not self.received and now - self.last_uplink >= QUIET_S:
                 self.route_pending()
             elif now >= self.next_busy_route:
-                self.next_busy_route = now + QUIET_S
-                self.route_pending(budget_s=0.0)  # busy: one slice now and then, so it never starves
+                # Busy: one slice now and then, so it never starves; as often as a
+                # router process takes one (routing was ~16% of this thread at QUIET_S).
+                self.next_busy_route = now + BUSY_EVERY_S
+                self.route_pending(budget_s=0.0)
         if now >= self.next_housekeeping and self.connected:
             self.next_housekeeping = now + 1.0
             self._housekeeping()
