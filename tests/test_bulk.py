@@ -1,4 +1,4 @@
-"""central.bulk: COPY on PostgreSQL and executemany on SQLite store the same rows,
+"""central.bulk: COPY on PostgreSQL and the driver's executemany on SQLite store the same rows as a Core insert,
 inside the session's transaction and savepoints, and a duplicate key is the
 same IntegrityError either way."""
 
@@ -67,3 +67,21 @@ def test_rows_with_different_columns_are_refused(central_sessions) -> None:  # t
     del rows[5]["status_at"]
     with central_sessions.begin() as s, pytest.raises(Exception, match="status_at|same columns|NOT NULL|null"):
         bulk.insert_rows(s, Application.__table__, rows)
+
+
+def test_bulk_rows_are_stored_exactly_as_a_core_insert_stores_them(central_sessions) -> None:  # type: ignore[no-untyped-def]
+    """Byte for byte, as the database holds them (text of timestamps, booleans,
+    JSON): rows from the bulk path and from SQLAlchemy's own insert must not be
+    told apart, or reads that compare or sort them would differ."""
+    from sqlalchemy import insert, text
+
+    with central_sessions.begin() as s:
+        bulk.insert_rows(s, Application.__table__, _apps(20))  # the bulk path (COPY / driver executemany)
+        s.execute(insert(Application.__table__), _apps(1, start=100))  # SQLAlchemy's own
+    with central_sessions() as s:
+        cols = "fee_total, fields, submitted_at, received_at, status, status_at, routed, kiosk_id, service_id"
+        raw = s.execute(text(f"SELECT tracking, {cols} FROM applications ORDER BY tracking")).all()
+    assert raw[-1][0] == "T0000100"
+    core = tuple(raw[-1][2:])
+    assert [r[1] for r in raw] == [10_000 + i for i in range(20)] + [10_000]
+    assert [tuple(r[2:]) for r in raw[:-1]] == [core] * 20
