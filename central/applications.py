@@ -84,7 +84,8 @@ def handle_many(session: Session, kiosk_id: str, items: list[tuple[str, dict[str
                      "status": "received", "status_at": now, "routed": not DEFER_ROUTING.get()})
         results.append(("applied", ""))
     numbers = [r["tracking"] for r in rows]
-    taken = set(session.scalars(select(Application.tracking).where(Application.tracking.in_(numbers)))) if numbers else set()
+    taken = set(session.scalars(select(Application.tracking).where(
+        bulk.among(session, Application.tracking, numbers)))) if numbers else set()
     fresh: list[dict[str, Any]] = []
     i = 0
     for n, (res, _reason) in enumerate(results):

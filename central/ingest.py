@@ -392,7 +392,7 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
     ids_ = [p.env.message_id for p in group]
     known = {m: (o, r) for m, o, r in session.execute(
         select(InboxEntry.message_id, InboxEntry.outcome, InboxEntry.reason).where(
-            InboxEntry.kiosk_id == first.kiosk_id, InboxEntry.message_id.in_(ids_)))}
+            InboxEntry.kiosk_id == first.kiosk_id, bulk.among(session, InboxEntry.message_id, ids_)))}
     out: list[Outcome] = []
     fresh: list[_Parsed] = []
     seen: set[str] = set()

@@ -85,3 +85,13 @@ def test_bulk_rows_are_stored_exactly_as_a_core_insert_stores_them(central_sessi
     core = tuple(raw[-1][2:])
     assert [r[1] for r in raw] == [10_000 + i for i in range(20)] + [10_000]
     assert [tuple(r[2:]) for r in raw[:-1]] == [core] * 20
+
+
+@pytest.mark.parametrize("wanted", [[], ["T0000003"], ["T0000001", "nope", "T0000007", "O'Brien", "علي"]])
+def test_among_selects_what_in_selects(central_sessions, wanted: list[str]) -> None:  # type: ignore[no-untyped-def]
+    with central_sessions.begin() as s:
+        bulk.insert_rows(s, Application.__table__, _apps(10))
+    with central_sessions() as s:
+        got = set(s.scalars(select(Application.tracking).where(bulk.among(s, Application.tracking, wanted))))
+        assert got == set(s.scalars(select(Application.tracking).where(Application.tracking.in_(wanted))))
+        assert got == {w for w in wanted if w.startswith("T")}
