@@ -138,12 +138,18 @@ class Link:
                 self._schedule_retry(now)
                 log.info("broker unreachable (%s); retry in %.1fs", e, self.next_connect - now)
         try:
-            if self.client.loop(timeout=timeout) != mqtt.MQTT_ERR_SUCCESS:
+            rc = self.client.loop(timeout=timeout)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
                 self.connected = False
         except Exception as e:  # noqa: BLE001 - the network loop must survive anything
             log.warning("network loop error: %s", e)
             self.connected = False
+            rc = mqtt.MQTT_ERR_UNKNOWN
         if not self.connected and self.next_connect < now:
             self._schedule_retry(now)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            # No socket (waiting out the backoff or the first delay): paho returns at
+            # once then, and the owner's loop would spin a core until the next try.
+            time.sleep(max(0.0, min(timeout, self.next_connect - time.monotonic())))
         up, self._just_connected = self._just_connected, False
         return up and self.connected

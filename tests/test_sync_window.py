@@ -140,3 +140,24 @@ def test_change_watch_sees_other_connections_commits(tmp_path: Path) -> None:
     assert watch.changed()
     assert not watch.changed()
     watch.close()
+
+
+def test_an_unreachable_broker_is_waited_for_not_spun_on(tmp_path: Path) -> None:
+    """Between connection attempts paho's loop returns at once (there is no
+    socket): the sync loop must sleep out the backoff, not burn a core beside the
+    kiosk's screens. Measured as this thread's CPU time over 3 s of run()."""
+    dep = support.Deployment(tmp_path)
+    dep.init_central()
+    closed = f"mqtt://127.0.0.1:{support.free_port()}"  # nobody listens there
+    kdir = dep.enroll("K1", closed)
+    support.fill_outbox(kdir, 5)
+    store = KioskStore(kdir)
+    client = SyncClient(store, identity.load(store), closed,
+                        SyncConfig(heartbeat_s=0, first_delay_max=1.0, backoff_cap=2.0))
+    cpu0, wall0 = time.thread_time(), time.monotonic()
+    assert client.run(until_idle=True, timeout=3.0) is False
+    cpu, wall = time.thread_time() - cpu0, time.monotonic() - wall0
+    client.close()
+    assert wall >= 3.0
+    assert client.link.failures >= 1  # it did try, and went on trying
+    assert cpu < 0.25 * wall, f"sync loop used {cpu:.2f} s of CPU in {wall:.2f} s with no broker"
