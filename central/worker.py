@@ -21,7 +21,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from central import applications, db, downlink, ingest
-from central.router import BUSY_EVERY_S, WorkerNotes
+from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
@@ -182,7 +182,7 @@ class Worker:
             log.error("precheck failed, its messages are dropped unacked: %s", e)
             return []
 
-    def route_pending(self, budget_s: float = 0.02, slice_: int = 50) -> int:
+    def route_pending(self, budget_s: float = 0.02, slice_: int = SLICE) -> int:
         """Start workflows for what was stored, a slice at a time so the network
         loop stays responsive: ingest and acks come first, routing fills the gaps
         (and gets a small slice even under a flood, so it never starves)."""
