@@ -66,37 +66,32 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         session.execute(insert(table), rows)
         return
     given = list(rows[0])
-    quote: Callable[[str], str] = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(table.c[k].name) for k in given + list(defaults))
-    if dialect == "sqlite":
-        _executemany(conn, table, given, defaults, columns, rows)
-        return
-    sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
-    raw = conn.connection.driver_connection
     fixed = list(defaults.values())
+    values = []
+    for r in rows:
+        if len(r) != len(given):
+            raise ValueError(f"{table.name}: rows must all have the same columns")
+        values.append([r[k] for k in given] + fixed)
+    keys = given + list(defaults)
+    quote: Callable[[str], str] = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(table.c[k].name) for k in keys)})"
+    if dialect == "sqlite":
+        _executemany(conn, table, keys, target, values)
+        return
+    sql = f"COPY {target} FROM STDIN"
+    raw = conn.connection.driver_connection
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for r in rows:
-                if len(r) != len(given):
-                    raise ValueError(f"{table.name}: rows must all have the same columns")
-                copy.write_row([r[k] for k in given] + fixed)
+            for v in values:
+                copy.write_row(v)
     except conn.dialect.dbapi.Error as e:  # type: ignore[union-attr]
         raise exc.DBAPIError.instance(sql, None, e, conn.dialect.dbapi.Error) from e  # type: ignore[union-attr]
 
 
-def _executemany(conn: Any, table: Table, given: list[str], defaults: dict[str, Any], columns: str,
-                 rows: list[dict[str, Any]]) -> None:
+def _executemany(conn: Any, table: Table, keys: list[str], target: str, values: list[list[Any]]) -> None:
     """The driver's executemany with SQLAlchemy's own bind processors (so values
     are stored exactly as a Core insert stores them); errors come wrapped by
     SQLAlchemy, a duplicate as IntegrityError."""
-    procs = [table.c[k].type._cached_bind_processor(conn.dialect) for k in given]
-    fixed = tuple(p(v) if p else v for p, v in zip(
-        (table.c[k].type._cached_bind_processor(conn.dialect) for k in defaults), defaults.values(), strict=True))
-    marks = ", ".join("?" * (len(given) + len(defaults)))
-    params = []
-    for r in rows:
-        if len(r) != len(given):
-            raise ValueError(f"{table.name}: rows must all have the same columns")
-        params.append(tuple([p(r[k]) if p else r[k] for k, p in zip(given, procs, strict=True)]) + fixed)
-    conn.exec_driver_sql(f"INSERT INTO {conn.dialect.identifier_preparer.quote(table.name)} ({columns}) "
-                         f"VALUES ({marks})", params)
+    procs = [table.c[k].type._cached_bind_processor(conn.dialect) for k in keys]
+    params = [tuple([p(x) if p else x for p, x in zip(procs, v, strict=True)]) for v in values]
+    conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({', '.join('?' * len(keys))})", params)
