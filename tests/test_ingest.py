@@ -108,7 +108,7 @@ def test_mutated_real_envelopes_never_crash_the_parser(data: st.DataObject) -> N
         raw[i] = data.draw(st.integers(0, 255))
     try:
         got, body, sig = envelope.open_unverified(bytes(raw))
-        envelope.verify(body, sig, envelope.public_key_from_hex(key.public_key().public_bytes_raw().hex()))
+        envelope.verify(body, sig, envelope.public_key_from_hex(envelope.raw_public_hex(key)))
     except envelope.EnvelopeError:
         return
     assert got.kiosk_id  # survived mutation only if still well-formed and signed
@@ -143,7 +143,7 @@ def test_libsodium_verifier_accepts_what_the_kiosk_signer_signs_and_nothing_else
     """Kiosks sign with cryptography (OpenSSL), central verifies with PyNaCl
     (libsodium): the two must agree on every good signature and refuse others."""
     key = Ed25519PrivateKey.generate()
-    pub = envelope.public_key_from_hex(key.public_key().public_bytes_raw().hex())
+    pub = envelope.public_key_from_hex(envelope.raw_public_hex(key))
     for i in range(50):
         body = bytes([i]) * (i * 7 + 1)
         sig = key.sign(body)
@@ -154,7 +154,7 @@ def test_libsodium_verifier_accepts_what_the_kiosk_signer_signs_and_nothing_else
             envelope.verify(body, sig[:-1] + bytes([sig[-1] ^ 1]), pub)
         with pytest.raises(envelope.EnvelopeError, match="does not verify"):
             envelope.verify(body, sig[:40], pub)  # wrong length: refused, not a crash
-    other = envelope.public_key_from_hex(Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex())
+    other = envelope.public_key_from_hex(envelope.raw_public_hex(Ed25519PrivateKey.generate()))
     with pytest.raises(envelope.EnvelopeError, match="does not verify"):
         envelope.verify(b"body", key.sign(b"body"), other)
     for bad in ("", "zz" * 32, "00" * 31, "00" * 33):
@@ -169,7 +169,7 @@ def test_checked_on_arrival_counts_only_with_the_key_in_the_database_when_applie
     with sessions() as s:
         real = s.get(kiosks.Kiosk, "K1").public_key
     stale = Ed25519PrivateKey.generate()
-    stale_hex = stale.public_key().public_bytes_raw().hex()
+    stale_hex = envelope.raw_public_hex(stale)
     # Checked on arrival with a stale key: a good message looked forged, a forgery looked good.
     good, forged = k.app(1), k.app(2, key=stale)
     cache = {"K1": stale_hex}
