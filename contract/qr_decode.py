@@ -1,7 +1,7 @@
 """Image -> raw payload bytes of every QR code in it (zbar in binary mode).
 
 zbar guesses a charset for byte-mode QR and transcodes, corrupting payloads
-(FIELD_NOTES, charset trap); ZBAR_CFG_BINARY makes it hand back the bytes as
+(many short Arabic/Kurdish UTF-8 payloads come back wrong); ZBAR_CFG_BINARY makes it hand back the bytes as
 encoded. Only QR is enabled (no EAN false positives from text on a letter).
 If a frame yields nothing, a contrast-stretched copy is tried once, which
 rescues faded or noisy photos at little cost. Shared by central (`--image`)

@@ -1,4 +1,4 @@
-"""SQLite settings both sides need for durability (see DESIGN.md, Kiosk store).
+"""SQLite settings both sides need for durability (kiosk store and small central).
 
 WAL so readers never block the writer; synchronous=FULL because NORMAL can
 roll back committed transactions on power loss; a busy timeout so a second

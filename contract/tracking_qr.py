@@ -1,6 +1,6 @@
 """The QR code printed on a tracking slip: the tracking number in QR
 alphanumeric mode (upper case, digits, '-' and ':' only), ECC M, never Micro QR
-(zbar cannot read it; see FIELD_NOTES). A phone or the kiosk's scanner reads
+(zbar does not decode Micro QR). A phone or the kiosk's scanner reads
 it back with `parse_qr_text`.
 """
 

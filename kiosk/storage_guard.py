@@ -1,6 +1,7 @@
 """Keep the kiosk from losing data when its storage fills.
 
-Order of sacrifice (DESIGN.md): telemetry first (old, delivered rows and
+Order of sacrifice (a citizen's money outranks their application, which
+outranks our telemetry): telemetry first (old, delivered rows and
 undelivered heartbeats are evicted), then new applications are refused with a
 clear message and an alarm is raised; payments are never evicted or refused
 here. The limit is set per kiosk by `UR_KIOSK_STORE_LIMIT_BYTES`.

@@ -102,7 +102,7 @@ def postgres_schema() -> Iterator[str]:
 
 
 def kivy_env(home: Path | None = None) -> dict[str, str]:
-    """Environment for real offscreen Kivy rendering (see FIELD_NOTES: no mock GL)."""
+    """Environment for real offscreen Kivy rendering (Mesa's software GL: no mock of the GL context)."""
     home = home or Path(tempfile.mkdtemp(prefix="kivy-home-"))
     return {
         "SDL_VIDEODRIVER": "offscreen",

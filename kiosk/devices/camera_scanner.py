@@ -2,7 +2,7 @@
 
 Why zbar through its C API: pyzbar's `decode()` cannot switch on zbar's binary
 mode, and without it zbar guesses a charset for byte-mode QR and corrupts many
-short UTF-8 payloads (FIELD_NOTES "QR"). `decode_frame` enables
+short UTF-8 payloads (133 of 440 random Arabic/Kurdish strings came back wrong). `decode_frame` enables
 ZBAR_CFG_BINARY (4) for QR only and returns the raw bytes. The camera loop caps
 the frame rate, downscales large frames and reports each code once while it
 stays in view, as the same `ScannedCode` events the serial scanner yields.

@@ -5,7 +5,8 @@ bit for bit, and a fuzzer must be able to throw any byte at the parser. Nothing
 here touches a port, a clock or a thread.
 
 Status byte shape (Epson-compatible): `0xx1xx10b` -- bits 1 and 4 set, bits 0 and
-7 clear. Bit meanings are in FIELD_NOTES ("ESC/POS").
+7 clear. Bit meanings follow Epson's DLE EOT reference (n=1 printer, 2 offline
+cause, 3 error cause, 4 paper sensor); see the constants below.
 """
 
 from __future__ import annotations

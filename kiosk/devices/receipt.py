@@ -1,7 +1,7 @@
 """Receipt templates (data) rendered to ESC/POS bytes by a pure function.
 
 Why this split: Arabic and Kurdish printed through code pages come out as `?`
-or unjoined letters (FIELD_NOTES), but a whole receipt sent as one bitmap is
+or unjoined letters (printers have no Arabic shaping), but a whole receipt sent as one bitmap is
 slow over serial. So each line goes the cheapest way that prints correctly:
 plain ASCII lines (Latin, digits) as printer text, anything else shaped by
 Pillow + raqm into a bitmap only as wide as its ink, QR codes natively

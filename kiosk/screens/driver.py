@@ -1,7 +1,7 @@
 """Drive the real Kivy kiosk app without a person: build it in the one window a
 process has, touch widgets found by their kiosk id, type on the on-screen
 keyboard and take screenshots from the framebuffer on flip (a screenshot taken
-from a Clock callback can be black; see FIELD_NOTES). Used by the scripted demo,
+from a Clock callback came out black when tried). Used by the scripted demo,
 the UI bench and the UI tests.
 """
 

@@ -4,7 +4,8 @@ Kivy reads its config when the window is created, so fullscreen, borderless, the
 hidden cursor, Escape-does-not-quit and the single-touch mouse provider must be
 set first. `KIVY_TEXT=pil` selects the Pillow text provider, whose raqm layout
 (HarfBuzz + FriBiDi) is the only one in Kivy 2.3.1 that joins Arabic and Sorani
-letters and orders mixed right-to-left text correctly (see FIELD_NOTES, Kivy).
+letters and orders mixed right-to-left text correctly (the default SDL2 provider
+does not shape).
 """
 
 from __future__ import annotations
