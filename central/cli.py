@@ -24,7 +24,8 @@ COMMAND_MODULES: list[str] = [
 
 
 def _globals(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="database URL (default $UR_CENTRAL_DB or sqlite:///var/central.db)")
+    p.add_argument("--db", help="database URL (default $UR_CENTRAL_DB or sqlite:///var/central.db); "
+                                "a URL with a password belongs in $UR_CENTRAL_DB: argv is visible in ps")
 
 
 def build_parser() -> argparse.ArgumentParser:

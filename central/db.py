@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from contract import sqlite_pragmas
+from contract import private_files, sqlite_pragmas
 
 DEFAULT_URL = "sqlite:///var/central.db"
 
@@ -23,6 +23,7 @@ DEFAULT_URL = "sqlite:///var/central.db"
 MODEL_MODULES: list[str] = [
     "central.datasets",
     "central.kiosks",
+    "central.downlink_key",
     "central.inbox",
     "central.status_feed",
     "central.applications",
@@ -46,14 +47,23 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("UR_CENTRAL_DB") or DEFAULT_URL
 
 
+def redacted_url(url: str) -> str:
+    """`url` fit to print or log: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = resolve_url(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and "?" not in path:
+            # The database holds personal data and keys: 0600 from its first byte.
+            private_files.private_db(path)
         engine = create_engine(url, connect_args={"timeout": 30})
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from central import applications, catalogue, datasets, db, keys, kiosks, pki, registry
 from central.inbox import InboxEntry, RejectCount
-from contract import cli_base, mqtt_conn
+from contract import cli_base, mqtt_conn, private_files
 from contract.errors import UrError
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -69,8 +70,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         keys.ensure(s, now)
         if datasets.latest(s, "status_list") is None:
             registry.publish_status(s, now)
-    cli_base.emit(args, {"database": db.resolve_url(args.db), "catalogue_version": version},
-                  f"central ready at {db.resolve_url(args.db)} (catalogue v{version})")
+    shown = db.redacted_url(db.resolve_url(args.db))  # never print the password
+    cli_base.emit(args, {"database": shown, "catalogue_version": version},
+                  f"central ready at {shown} (catalogue v{version})")
     return 0
 
 
@@ -86,8 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # for the lock, so on SQLite the worker routes between its batches itself.
     if not args.no_router and not db.resolve_url(args.db).startswith("sqlite"):
         # Workflow starts run beside the worker (central/router.py): acks never wait for them.
-        router = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", db.resolve_url(args.db),
-                                   "route", "--from-worker"], stdin=subprocess.PIPE)
+        # The URL (password included) goes by environment, not argv: argv is world-readable in ps.
+        router = subprocess.Popen([sys.executable, "-m", "central.cli", "route", "--from-worker"],
+                                  stdin=subprocess.PIPE, env={**os.environ, "UR_CENTRAL_DB": db.resolve_url(args.db)})
     try:
         notes = WorkerNotes(router.stdin, QUIET_S / 2) if router is not None and router.stdin else None
         Worker(args.db, args.broker, args.worker_id, route_inline=router is None, router_notes=notes).run()
@@ -121,9 +124,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         if cat is not None:
             bundle["catalogue"] = json.loads(catalogue.serialise(cat))
     out = Path(args.out)
-    try:
-        out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1))
-        out.chmod(0o600)
+    try:  # carries the kiosk's private key: 0600 from the first byte
+        private_files.write_private(out, json.dumps(bundle, ensure_ascii=False, indent=1))
     except OSError as e:
         raise UrError(f"cannot write bundle {out}: {e.strerror}") from None
     cli_base.emit(args, {"kiosk_id": args.kiosk_id, "kiosk_code": bundle["kiosk_code"], "bundle": str(out)},
@@ -140,8 +142,7 @@ def cmd_broker_tls(args: argparse.Namespace) -> int:
             files = pki.broker_files(s, out, args.port)
             cert, key = pki.issue(s, pki.CENTRAL_USER)
             (out / "central.crt").write_text(cert)
-            (out / "central.key").write_text(key)
-            (out / "central.key").chmod(0o600)
+            private_files.write_private(out / "central.key", key)
         except OSError as e:
             raise UrError(f"cannot write broker files in {out}: {e.strerror}") from None
     url = (f"mqtts://127.0.0.1:{args.port}?ca={files['ca']}&cert={out / 'central.crt'}"

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from contract import sqlite_pragmas
+from contract import private_files, sqlite_pragmas
 from contract.errors import UrError
 
 MODEL_MODULES: list[str] = [
@@ -71,8 +71,7 @@ class KioskStore:
     """Opens (and creates) the kiosk database in `directory`."""
 
     def __init__(self, directory: Path | str) -> None:
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_files.private_dir(directory)
         self.path = self.dir / "kiosk.db"
         for name in MODEL_MODULES:
             importlib.import_module(name)
@@ -116,6 +115,8 @@ class KioskStore:
                 command.upgrade(cfg, "head")
 
     def _open(self) -> Engine:
+        # PIN hashes, personal data and the outbox: 0600 from the first byte (and the -wal/-shm).
+        private_files.private_db(self.path)
         engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
         sqlite_pragmas.install(engine)
         return engine
