@@ -1,0 +1,91 @@
+"""Central's sealing key for personal data on the wire (contract.pii_seal).
+
+Kiosks seal applications, complaints and corrections to this X25519 key
+(pinned from the enrollment bundle), so the broker and anyone reading it see
+none of a citizen's data; the ingest worker opens them before the stream's
+handler runs. Everything that touches the private key goes through this
+module (`ensure`, `public_hex`, `decryptor`, `clear_payload`), so moving the
+key into a hardware token changes this file only.
+
+Decision (for now): the private key is stored the way central's other keys
+are today, raw in the central database (table `pii_keys`), which the database
+file's 0600 mode and the host's disk encryption protect. Old keys are kept
+(inactive) so messages sealed before a key change still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import Boolean, DateTime, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from central.db import Base
+from contract import pii_seal
+
+
+class PiiKey(Base):
+    __tablename__ = "pii_keys"
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)  # hex of pii_seal.key_id
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+def ensure(session: Session) -> PiiKey:
+    """The active sealing key, made on first use."""
+    row = session.scalars(select(PiiKey).where(PiiKey.active).order_by(PiiKey.created_at.desc())).first()
+    if row is not None:
+        return row
+    k = X25519PrivateKey.generate()
+    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    priv = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                           serialization.NoEncryption())
+    row = PiiKey(kid=pii_seal.key_id(pub).hex(), public_key=pub, private_key=priv,
+                 created_at=datetime.now(UTC), active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def public_hex(session: Session) -> str:
+    """What an enrollment bundle carries as `pii_public_key`."""
+    return ensure(session).public_key.hex()
+
+
+# Opened keys by (database, kid): a key's bytes never change once written, and
+# the worker opens one per message. The database is part of the key so two
+# centrals in one process (tests) never open each other's messages.
+_OPENED: dict[tuple[str, bytes], pii_seal.SoftwareRecipient] = {}
+
+
+def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
+    """`find(kid) -> Recipient | None` over this database's sealing keys."""
+    where = str(session.get_bind().url)
+
+    def find(kid: bytes) -> pii_seal.Recipient | None:
+        hit = _OPENED.get((where, kid))
+        if hit is None:
+            row = session.get(PiiKey, kid.hex())
+            if row is None:
+                return None
+            hit = pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key))
+            _OPENED[(where, kid)] = hit
+        return hit
+
+    return find
+
+
+def clear_payload(session: Session, kiosk_id: str, stream: str, message_id: str,
+                  payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload a handler works on: opened if it came sealed, as it is if it
+    came in the clear (older kiosks, or messages queued before the kiosk had
+    central's key: accepted during the migration). SealError if it does not open."""
+    if not pii_seal.is_sealed(payload):
+        return dict(payload)
+    return pii_seal.open_payload(payload, decryptor(session), kiosk_id, stream, message_id)

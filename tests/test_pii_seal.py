@@ -1,0 +1,132 @@
+"""The sealing format for personal data on the wire (contract.pii_seal): what
+opens, what does not, and that nothing that does not open raises anything but
+a SealError naming the fault."""
+
+from __future__ import annotations
+
+import random
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from contract import pii_seal
+from contract.errors import UrError
+
+PAYLOAD = {"tracking": "1001-000001-3", "service_id": "ordinary-passport", "fee_total": 25000,
+           "fields": {"full_name": "زينب قاسم الموسوي", "national_id": "199912345678",
+                      "mobile": "07812345678", "birth_date": "1999-03-04"},
+           "application": None}
+WHERE = ("K1", "applications", "01890a5d-ac96-774b-bcce-b302099a8057")
+
+
+@pytest.fixture
+def central() -> pii_seal.SoftwareRecipient:
+    return pii_seal.SoftwareRecipient(X25519PrivateKey.generate())
+
+
+def _finder(*recipients: pii_seal.SoftwareRecipient):  # type: ignore[no-untyped-def]
+    by_kid = {pii_seal.key_id(r.public_raw): r for r in recipients}
+    return by_kid.get
+
+
+def test_round_trip_hides_every_personal_value(central: pii_seal.SoftwareRecipient) -> None:
+    sealed = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)
+    assert list(sealed) == ["sealed"] and isinstance(sealed["sealed"], bytes)
+    wire = cbor2.dumps(sealed)
+    for value in ("زينب", "199912345678", "07812345678", "1999-03-04", "1001-000001-3"):
+        assert value.encode() not in wire
+    assert pii_seal.open_payload(sealed, _finder(central), *WHERE) == PAYLOAD
+    # The same payload sealed twice looks different (fresh ephemeral key each time).
+    assert pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE) != sealed
+
+
+@pytest.mark.parametrize("other", [("K2", "applications", WHERE[2]), ("K1", "complaints", WHERE[2]),
+                                   ("K1", "applications", "01890a5d-ac96-774b-bcce-b302099a8058")])
+def test_a_blob_moved_to_another_kiosk_stream_or_message_does_not_open(
+        central: pii_seal.SoftwareRecipient, other: tuple[str, str, str]) -> None:
+    sealed = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)
+    with pytest.raises(pii_seal.SealError) as e:
+        pii_seal.open_payload(sealed, _finder(central), *other)
+    assert e.value.code == "open" and "sealed for another message" in str(e.value)
+
+
+def test_every_single_byte_change_is_refused_with_its_reason(central: pii_seal.SoftwareRecipient) -> None:
+    blob = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)["sealed"]
+    codes: dict[str, int] = {}
+    for i in range(len(blob)):
+        bad = bytearray(blob)
+        bad[i] ^= 0x01
+        with pytest.raises(pii_seal.SealError) as e:
+            pii_seal.open_payload({"sealed": bytes(bad)}, _finder(central), *WHERE)
+        codes[e.value.code] = codes.get(e.value.code, 0) + 1
+        if i == 0:
+            assert e.value.code == "malformed" and "version" in str(e.value)
+        elif i <= pii_seal.KID_BYTES:
+            assert e.value.code == "key"
+        else:
+            assert e.value.code == "open"
+    assert codes == {"malformed": 1, "key": pii_seal.KID_BYTES, "open": len(blob) - 1 - pii_seal.KID_BYTES}
+
+
+def test_framing_faults_name_what_is_wrong(central: pii_seal.SoftwareRecipient) -> None:
+    blob = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)["sealed"]
+    find = _finder(central)
+    cases = [
+        ({"sealed": blob[:40]}, "malformed", "shorter than"),
+        ({"sealed": b""}, "malformed", "shorter than"),
+        ({"sealed": "text"}, "malformed", "must be bytes"),
+        ({"sealed": bytes([1]) + bytes(pii_seal.MAX_BLOB_BYTES)}, "malformed", "maximum"),
+        ({"sealed": blob, "fee_total": 1}, "malformed", "holds only 'sealed'"),
+        # An all-zero ephemeral key is a low-order point: no shared secret, refused, not a crash.
+        ({"sealed": blob[:9] + bytes(32) + blob[41:]}, "open", "not a usable"),
+    ]
+    for payload, code, words in cases:
+        with pytest.raises(pii_seal.SealError) as e:
+            pii_seal.open_payload(payload, find, *WHERE)
+        assert e.value.code == code and words in str(e.value), (payload.keys(), str(e.value))
+    other = pii_seal.SoftwareRecipient(X25519PrivateKey.generate())
+    with pytest.raises(pii_seal.SealError) as e:
+        pii_seal.open_payload({"sealed": blob}, _finder(other), *WHERE)
+    assert e.value.code == "key" and pii_seal.key_id(central.public_raw).hex() in str(e.value)
+
+
+def test_opened_content_must_be_a_strict_cbor_map(central: pii_seal.SoftwareRecipient) -> None:
+    bound = pii_seal.context(*WHERE)
+    for plain, words in [(cbor2.dumps([1, 2]), "not a map"), (cbor2.dumps({1: "x"}), "text keys"),
+                         (cbor2.dumps({"a": 1.5}), "floating-point"), (cbor2.dumps({"a": 1}) + b"\x00", "trailing"),
+                         (b"\x5a\xff\xff\xff\xff", "declared length")]:
+        blob = pii_seal.seal(central.public_raw, plain, bound)
+        with pytest.raises(pii_seal.SealError) as e:
+            pii_seal.open_payload({"sealed": blob}, _finder(central), *WHERE)
+        assert e.value.code == "content" and words in str(e.value)
+    with pytest.raises(UrError, match="cannot be sealed"):  # the kiosk refuses what central would
+        pii_seal.seal_payload({"amount": 1.5}, central.public_raw, *WHERE)
+
+
+def test_random_bytes_only_ever_give_seal_errors(central: pii_seal.SoftwareRecipient) -> None:
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    rnd = random.Random(seed)
+    blob = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)["sealed"]
+    kid = pii_seal.key_id(central.public_raw)
+    find = _finder(central)
+    for _ in range(500):
+        n = rnd.choice([0, 1, 9, 41, 56, 57, 58, 100, rnd.randrange(300)])
+        junk = bytes(rnd.randrange(256) for _ in range(n))
+        if rnd.random() < 0.5 and n > 9:  # right version and key id: reaches the exchange and the tag
+            junk = bytes([1]) + kid + junk[9:]
+        if rnd.random() < 0.2:  # a genuine blob, cut or extended
+            junk = blob[:rnd.randrange(len(blob))] if rnd.random() < 0.5 else blob + (junk or b"\x00")
+        with pytest.raises(pii_seal.SealError):
+            pii_seal.open_payload({"sealed": junk}, find, *WHERE)
+
+
+def test_pinned_key_text_is_checked() -> None:
+    key = pii_seal.SoftwareRecipient(X25519PrivateKey.generate()).public_raw
+    assert pii_seal.public_key_from_hex(key.hex().upper() + "\n") == key
+    for text, words in [("zz", "must be hex"), ("00" * 31, "must be 32 bytes")]:
+        with pytest.raises(UrError, match=words):
+            pii_seal.public_key_from_hex(text)
+    with pytest.raises(UrError, match="not a usable"):
+        pii_seal.seal(bytes(32), b"x", b"")  # an all-zero key would give a known secret
