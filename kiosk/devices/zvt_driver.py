@@ -87,7 +87,13 @@ def to_minor(amount: int | str | Decimal, exponent: int) -> int:
 
 # -- PAN masking -------------------------------------------------------------------------
 
-_PANLIKE = re.compile(r"(?<![\d*])\d(?:[ \-]?[\d*]){12,18}(?![\d*])")
+# Between two digits of a card number: up to three separator characters of any
+# kind (spaces, tabs, no-break and zero-width spaces, dots, dashes, slashes ...),
+# that is anything but a letter, a digit, a newline or ':' and '=' (times and
+# track data delimit numbers, they do not group them). A run of 13 or more digits
+# is masked whatever its length: a PAN beside other digits is still a PAN.
+_SEP = r"(?:[^\w\n*:=]|_)"
+_PANLIKE = re.compile(rf"(?<![\d*])\d(?:{_SEP}{{0,3}}[\d*]){{12,}}(?![\d*])")
 
 
 def _mask_run(m: re.Match[str]) -> str:
@@ -98,7 +104,9 @@ def _mask_run(m: re.Match[str]) -> str:
 
 
 def mask_pan(text: str | None) -> str | None:
-    """Mask every 13-19 digit card-number-like run to first 6 + last 4 digits."""
+    """Mask every card-number-like run (13 or more digits, grouped by any
+    separators) to its first 6 + last 4 digits: PCI DSS allows no more on a
+    receipt or in a log."""
     if text is None:
         return None
     return _PANLIKE.sub(_mask_run, text)
