@@ -26,13 +26,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from central import bulk
+from central import bulk, pii_key
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
 from central.streams import STREAMS
 from contract import envelope, hlc, sqlite_pragmas, topics
 from contract.envelope import Envelope, EnvelopeError
 from contract.errors import UrError
+from contract.pii_seal import SealError
 
 log = logging.getLogger("ur.central.ingest")
 _logged_codes: set[str] = set()
@@ -216,12 +217,29 @@ def _check(sessions: sessionmaker[Session], arrived: list[Arrived],
     return out
 
 
+def _sealed_refusal(session: Session, env: Envelope, e: SealError) -> Outcome:
+    """A sealed payload that does not open. Sealed to a key central does not
+    hold: dropped (not acked, so the kiosk keeps it and sends it again once the
+    key is back). Tampered with, moved from another message, or junk inside:
+    the kiosk signed it, so it is refused for good and the kiosk told."""
+    where = f"{env.kiosk_id}/{env.stream}#{env.seq}: {e}"
+    if e.code == "key":
+        _count(session, "sealed_key", where)
+        return Outcome(env.kiosk_id, env.message_id, "dropped", "sealed_key")
+    _count(session, "sealed", where)
+    return Outcome(env.kiosk_id, env.message_id, "rejected", str(e)[:250])
+
+
 def _apply_one(session: Session, env: Envelope) -> Outcome:
     """Run the stream's handler in a savepoint; a refusal is recorded, not raised."""
     spec = STREAMS[env.stream]
+    try:
+        payload = pii_key.clear_payload(session, env.kiosk_id, env.stream, env.message_id, env.payload)
+    except SealError as e:
+        return _sealed_refusal(session, env, e)
     sp = session.begin_nested()
     try:
-        spec.handler(session, env.kiosk_id, env.message_id, dict(env.payload))
+        spec.handler(session, env.kiosk_id, env.message_id, payload)
         sp.commit()
         return Outcome(env.kiosk_id, env.message_id, "applied")
     except UrError as e:
@@ -420,9 +438,14 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
                 nxt = max(nxt, p.env.seq + 1)
             else:
                 held.append(p)
+    try:
+        items = [(p.env.message_id, pii_key.clear_payload(session, p.env.kiosk_id, p.env.stream,
+                                                          p.env.message_id, p.env.payload)) for p in run]
+    except SealError:  # one does not open: the per-message path refuses just that one
+        return out + [_handle(session, p, now) for p in fresh]
     sp = session.begin_nested()
     try:
-        results = spec.bulk(session, first.kiosk_id, [(p.env.message_id, dict(p.env.payload)) for p in run])
+        results = spec.bulk(session, first.kiosk_id, items)
         rows = [{"kiosk_id": p.env.kiosk_id, "message_id": p.env.message_id, "stream": p.env.stream,
                  "seq": p.env.seq, "hlc": p.env.hlc, "received_at": now, "outcome": res, "reason": reason[:256]}
                 for p, (res, reason) in zip(run, results, strict=True)]
