@@ -84,6 +84,14 @@ def _count(session: Session, code: str, detail: str) -> None:
         log.warning("rejected uplink (%s): %s", code, detail)
 
 
+def count_refusals(sessions: sessionmaker[Session], refused: list[tuple[str, str]]) -> None:
+    """Count messages the worker dropped before ingest (requests without a
+    response topic, on a wrong topic ...), one transaction for all."""
+    with sessions.begin() as session:
+        for code, detail in refused:
+            _count(session, code, detail)
+
+
 @dataclass
 class _Parsed:
     env: Envelope

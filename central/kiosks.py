@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import downlink_key
 from central.db import Base
 from contract import envelope
 from contract.errors import UrError
@@ -45,7 +46,9 @@ def enroll(session: Session, kiosk_id: str, broker_url: str, office: str = "") -
                       public_key=envelope.raw_public_hex(key), enrolled_at=datetime.now(UTC)))
     session.flush()
     return {"kiosk_id": kiosk_id, "kiosk_code": code, "office": office, "broker_url": broker_url,
-            "private_key": envelope.raw_private_hex(key)}
+            "private_key": envelope.raw_private_hex(key),
+            # Pinned by the kiosk: it acts only on downlink messages this key signed.
+            "downlink_public_key": downlink_key.signer(session).public_hex}
 
 
 def record_heartbeat(session: Session, kiosk_id: str, payload: dict[str, Any]) -> None:

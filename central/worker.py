@@ -20,7 +20,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from central import applications, db, downlink, ingest
+from central import applications, db, downlink, downlink_key, ingest
 from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import mqtt_conn, topics
@@ -44,6 +44,8 @@ class Worker:
         db.load_models()
         self.sessions = db.sessions(self.engine)
         self.readers = db.read_sessions(self.engine)
+        with self.sessions.begin() as s:
+            self.signer = downlink_key.signer(s)  # signs every message sent to kiosks
         self.addr = mqtt_conn.parse_url(broker_url)
         self.worker_id = worker_id or f"central-{os.getpid()}-{random.randrange(1 << 20):05x}"
         self.batch_max = batch_max
@@ -52,6 +54,7 @@ class Worker:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.inbox: list[tuple[str, bytes, Any]] = []  # requests
+        self.refused: list[tuple[str, str]] = []  # (code, detail) dropped outside ingest: counted
         # Uplink of the batch being received: chunks already handed to the
         # verifier thread, and what has not been handed over yet.
         self.prechecks: list[Future[list[ingest.Arrived]]] = []
@@ -90,7 +93,7 @@ class Worker:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
-        if "/up/" not in msg.topic:
+        if not _is_uplink(msg.topic):
             self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
             return
         self.unchecked.append((msg.topic, bytes(msg.payload)))
@@ -147,7 +150,7 @@ class Worker:
 
     def _process(self) -> None:
         uplink = [a for f in self.prechecks for a in self._arrived(f)] + ingest.arrive(self.unchecked)
-        requests = [(t, p, props) for t, p, props in self.inbox if "/req/" in t]
+        requests = self.inbox
         self.prechecks, self.unchecked, self.inbox, self.received = [], [], [], 0
         if uplink:
             self.last_uplink = time.monotonic()
@@ -167,10 +170,18 @@ class Worker:
             for kiosk_id in set(acks.acked) | set(acks.rejected):
                 if self.drop_acks and random.random() < self.drop_acks:
                     continue
-                self.client.publish(topics.down(kiosk_id, "ack"),
-                                    dl.ack(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, [])), qos=1)
+                # One signed ack per kiosk per batch (not per message).
+                self.client.publish(topics.down(kiosk_id, "ack"), dl.seal(
+                    self.signer.sign, "ack", kiosk_id,
+                    dl.ack_fields(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, []))), qos=1)
         for topic, payload, props in requests:
             self._answer(topic, payload, props)
+        if self.refused:
+            refused, self.refused = self.refused, []
+            try:
+                ingest.count_refusals(self.sessions, refused)
+            except Exception as e:  # noqa: BLE001 - a count lost to a DB outage is logged, not fatal
+                log.warning("could not count %d dropped requests: %s", len(refused), e)
         if uplink and self.route_inline:
             self.routing_backlog = True
 
@@ -204,18 +215,30 @@ class Worker:
                 return done
 
     def _answer(self, topic: str, payload: bytes, props: Any) -> None:
+        """Answer one request, signed for the asking kiosk with its correlation
+        data inside the signature; a request that cannot be answered is dropped
+        and counted by reason (`ur-central stats`)."""
         try:
-            kiosk_id, _req, kind = topics.parse_kiosk_topic(topic)
+            try:
+                kiosk_id, direction, kind = topics.parse_kiosk_topic(topic)
+                if direction != "req":
+                    raise UrError(f"not a request topic: {topic}")
+            except UrError as e:
+                self.refused.append(("topic", str(e)))
+                return
             resp_topic = getattr(props, "ResponseTopic", None)
-            if not resp_topic or not resp_topic.startswith(topics.down(kiosk_id, "")):
-                raise UrError(f"request on {topic} without a response topic of that kiosk")
+            if not resp_topic or resp_topic != topics.down(kiosk_id, kind):
+                self.refused.append(("request_no_response_topic",
+                                     f"{topic}: response topic {resp_topic!r} is not {topics.down(kiosk_id, kind)}"))
+                return
             corr = getattr(props, "CorrelationData", None)
+            if not corr or len(corr) > 64:
+                self.refused.append(("request_no_correlation", f"{topic}: correlation data missing or over 64 bytes"))
+                return
             with self.readers() as s:
-                body = downlink.answer(s, kiosk_id, kind, payload)
-            self.client.publish(resp_topic, body, qos=1,
-                                properties=mqtt_conn.publish_props(resp_topic, corr) if corr else None)
-        except UrError as e:
-            log.warning("bad request: %s", e)
+                reply_kind, fields = downlink.answer(s, kiosk_id, kind, payload)
+            self.client.publish(resp_topic, dl.seal(self.signer.sign, reply_kind, kiosk_id, fields, re=bytes(corr)),
+                                qos=1, properties=mqtt_conn.publish_props(resp_topic, corr))
         except Exception as e:  # noqa: BLE001 - one bad request must not stop the worker
             log.warning("request on %s failed: %s", topic, e)
 
@@ -244,7 +267,7 @@ class Worker:
                 log.warning("escalation pass failed: %s", e)
         try:
             with self.readers() as s:
-                manifests = downlink.manifest_payloads(s)
+                manifests = downlink.manifest_fields(s)
                 top, kiosks = downlink.pending_pokes(s, max(self.poke_cursor, 0))
                 if self.poke_cursor < 0:
                     kiosks = set()  # at start, kiosks catch up on connect anyway
@@ -252,12 +275,14 @@ class Worker:
         except Exception as e:  # noqa: BLE001
             log.warning("housekeeping failed: %s", e)
             return
-        for name, (version, payload) in manifests.items():
+        for name, (version, fields) in manifests.items():
             if self.published_manifests.get(name) != version:
-                self.client.publish(topics.manifest(name), payload, qos=1, retain=True)
+                # Retained and shared by every kiosk: signed as a broadcast.
+                self.client.publish(topics.manifest(name), dl.seal(self.signer.sign, "manifest", dl.BROADCAST, fields),
+                                    qos=1, retain=True)
                 self.published_manifests[name] = version
         for k in kiosks:
-            self.client.publish(topics.down(k, "poke"), dl.encode("poke"), qos=1)
+            self.client.publish(topics.down(k, "poke"), dl.seal(self.signer.sign, "poke", k), qos=1)
 
     def run(self) -> None:
         def _stop(*_: Any) -> None:
@@ -273,3 +298,9 @@ class Worker:
             pass
 
 
+def _is_uplink(topic: str) -> bool:
+    """`ur/v1/kiosk/K/up/...` and also `ur/v1/kiosk/K/up` itself (the shared
+    filter's `#` matches the parent level): junk there goes to ingest, which
+    counts it, instead of vanishing among the requests."""
+    parts = topic.split("/", 5)
+    return len(parts) >= 5 and parts[4] == "up"

@@ -7,13 +7,17 @@ q: per-kiosk-per-stream sequence, t: HLC timestamp, p: payload map} and
 the exact body bytes (not a re-encoding) keeps verification independent of
 CBOR canonicalisation.
 
-`decode` is a pure parser: any bytes in, an `Envelope` or an `EnvelopeError`
+Strict: the envelope and its body are each exactly one CBOR item; trailing
+bytes make the message junk (`malformed`), even after a genuine envelope.
+
+`open_unverified` is a pure parser: any bytes in, an `Envelope` or an `EnvelopeError`
 with a short machine code (counted by central) and a message naming the fault.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from contract import cbor_strict
 from contract.errors import UrError
 
 VERSION = 1
@@ -82,10 +87,27 @@ def _thaw(v: Any) -> Any:
 
 
 def _loads(data: bytes, what: str) -> Any:
+    """Exactly one CBOR item filling `data`: cbor2.loads stops after the first
+    item, so `envelope + 00 ff` used to pass as the envelope; the position
+    after decoding is what refuses the trailing bytes."""
+    fp = io.BytesIO(data)
     try:
-        return cbor2.loads(data)
+        value = cbor2.CBORDecoder(fp).decode()
     except Exception as e:  # noqa: BLE001 - cbor2 raises several types for junk
         raise EnvelopeError("malformed", f"{what} is not valid CBOR ({type(e).__name__})") from None
+    if fp.tell() != len(data):
+        raise EnvelopeError("malformed", f"{len(data) - fp.tell()} trailing bytes after the {what}")
+    return value
+
+
+def _outer(data: bytes) -> Any:
+    """The outer array with the strict reader (bounded lengths, no indefinite
+    items, nothing after it): it is small, and its byte strings are sliced, not
+    trusted for their declared length."""
+    try:
+        return cbor_strict.loads(data, max_depth=1)
+    except cbor_strict.CborError as e:
+        raise EnvelopeError("malformed", f"envelope: {e}") from None
 
 
 def open_unverified(data: bytes) -> tuple[Envelope, bytes, bytes]:
@@ -95,7 +117,7 @@ def open_unverified(data: bytes) -> tuple[Envelope, bytes, bytes]:
         raise EnvelopeError("malformed", "envelope must be bytes")
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError("oversize", f"{len(data)} bytes > {MAX_ENVELOPE_BYTES}")
-    outer = _loads(bytes(data), "envelope")
+    outer = _outer(bytes(data))
     if not isinstance(outer, (list, tuple)) or len(outer) != 3:
         raise EnvelopeError("malformed", "envelope must be a 3-element array [version, body, signature]")
     version, body, sig = outer

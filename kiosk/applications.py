@@ -96,14 +96,17 @@ def submit(store: KioskStore, ident: Identity, service_id: str, fields: dict[str
 def apply_status_events(session: Session, events: list[tuple[int, dict[str, Any]]]) -> list[str]:
     """Record a page of status changes from central in a few statements
     (idempotent by central's event id); returns what was wrong with events that
-    were skipped. Applying them one by one gives the same result: each
-    application ends at its newest change, the later one on a tie."""
+    were skipped. Order is central's event ids, never clocks: each application
+    ends at the change with the highest event id it has seen, whatever the
+    times in the events or the kiosk's own clock say (a kiosk hours ahead
+    used to keep "queued" for ever). Times are kept for display only. Applying
+    the events one by one gives the same result."""
     problems: list[str] = []
     ids = [eid for eid, _ in events]
     known = set(session.scalars(select(StatusHistory.event_id).where(StatusHistory.event_id.in_(ids)))) if ids else set()
     rows: list[dict[str, Any]] = []
-    newest: dict[str, tuple[datetime, str, str]] = {}
-    for eid, payload in events:
+    newest: dict[str, tuple[int, datetime, str, str]] = {}
+    for eid, payload in sorted(events, key=lambda e: e[0]):
         if eid in known:
             continue
         number = str(payload.get("tracking", ""))
@@ -116,14 +119,19 @@ def apply_status_events(session: Session, events: list[tuple[int, dict[str, Any]
         detail = json.dumps({k: v for k, v in payload.items() if k not in ("tracking", "status", "at")},
                             ensure_ascii=False)
         rows.append({"event_id": eid, "tracking": number, "status": status, "detail": detail, "at": at})
-        if number not in newest or at >= newest[number][0]:
-            newest[number] = (at, status, detail)
+        newest[number] = (eid, at, status, detail)  # ascending ids: the last one wins
+    if newest:
+        # An event older than one already recorded for the same application (a
+        # late page) goes to the history only.
+        seen = dict(session.execute(
+            select(StatusHistory.tracking, func.max(StatusHistory.event_id))
+            .where(StatusHistory.tracking.in_(list(newest))).group_by(StatusHistory.tracking)).all())
     if rows:
         session.execute(insert(StatusHistory), rows)
     if newest:
         for app in session.scalars(select(KioskApplication).where(KioskApplication.tracking.in_(list(newest)))):
-            at, status, detail = newest[app.tracking]
-            if at >= _aware(app.status_at):
+            eid, at, status, detail = newest[app.tracking]
+            if eid > (seen.get(app.tracking) or 0):
                 app.status, app.status_at, app.status_detail = status, at, detail[:512]
     return problems
 
@@ -143,7 +151,7 @@ def status(session: Session, text: str) -> dict[str, Any]:
     number = tracking.parse(text)
     app = session.get(KioskApplication, number)
     history = list(session.scalars(
-        select(StatusHistory).where(StatusHistory.tracking == number).order_by(StatusHistory.at, StatusHistory.event_id)
+        select(StatusHistory).where(StatusHistory.tracking == number).order_by(StatusHistory.event_id)
     ))
     if app is None and not history:
         raise UrError(f"no application {number} is known at this kiosk")

@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from contract import envelope, mqtt_conn
+from contract import downlink, envelope, mqtt_conn
 from contract.errors import UrError
 from kiosk.store import Base, KioskStore
+
+DOWNLINK_PIN = "downlink.pub"  # central's downlink public key (hex), in secrets/
 
 
 class IdentityRow(Base):
@@ -41,6 +43,9 @@ class Identity:
     broker_url: str
     key: Ed25519PrivateKey
     fernet: Fernet
+    # Central's downlink key (hex), pinned at enrollment: the kiosk acts only on
+    # downlink messages it signed (contract/downlink.py).
+    downlink_public_key: str = ""
 
 
 def _secrets(store: KioskStore) -> Path:
@@ -70,6 +75,9 @@ def parse_bundle(text: str) -> dict[str, object]:
         if not isinstance(b.get(k), t):
             raise UrError(f"enrollment bundle: field {k!r} missing or not {t.__name__}")
     envelope.private_key_from_hex(str(b["private_key"]))
+    if not isinstance(b.get("downlink_public_key"), str):
+        raise UrError("enrollment bundle: field 'downlink_public_key' missing or not str")
+    downlink.verify_key_from_hex(str(b["downlink_public_key"]))
     return b
 
 
@@ -79,6 +87,8 @@ def enroll(store: KioskStore, bundle: dict[str, object]) -> None:
             raise UrError(f"kiosk in {store.dir} is already enrolled")
         sec = _secrets(store)
         _write_secret(sec / "kiosk.key", str(bundle["private_key"]).encode())
+        if isinstance(bundle.get("downlink_public_key"), str):  # parse_bundle requires it
+            _write_secret(sec / DOWNLINK_PIN, str(bundle["downlink_public_key"]).strip().lower().encode())
         tls = bundle.get("tls")
         if isinstance(tls, dict):
             for name, field in (("ca.crt", "ca"), ("client.crt", "cert"), ("client.key", "key")):
@@ -117,6 +127,7 @@ def load(store: KioskStore, session: Session | None = None) -> Identity:
     try:
         key = envelope.private_key_from_hex((sec / "kiosk.key").read_text().strip())
         fernet = Fernet((sec / "data.key").read_bytes().strip())
+        pin = (sec / DOWNLINK_PIN).read_text().strip() if (sec / DOWNLINK_PIN).exists() else ""
     except OSError as e:
         raise UrError(f"kiosk secrets unreadable in {sec}: {e.strerror}") from None
-    return Identity(row.kiosk_id, row.kiosk_code, row.office, row.broker_url, key, fernet)
+    return Identity(row.kiosk_id, row.kiosk_code, row.office, row.broker_url, key, fernet, pin)

@@ -11,6 +11,8 @@ from kiosk.context import open_enrolled, open_store
 from kiosk.sync import cursor, downlink, outbox
 from kiosk.sync.client import SyncClient, SyncConfig
 
+CLOCK_SKEW_ALARM_MS = 5 * 60 * 1000  # as central flags kiosks (central/kiosks.py)
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sync", help="exchange with central (until idle, or forever)")
@@ -29,7 +31,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_run, until_idle=False, timeout=None, ack_timeout=10.0, window=500, heartbeat=60.0,
                    resend_cap=outbox.RESEND_BACKOFF_CAP)
 
-    p = sub.add_parser("queue", help="outbox: pending, in flight, delivered, oldest age, last sync")
+    p = sub.add_parser("queue", help="outbox: pending, in flight, delivered, oldest age, last sync, "
+                                     "downlink messages dropped by reason, clock skew against central")
     p.set_defaults(func=cmd_queue)
 
 
@@ -63,10 +66,22 @@ def cmd_queue(args: argparse.Namespace) -> int:
     with store.session() as s:
         st = outbox.stats(s)
         last = cursor.get_float(s, downlink.LAST_SYNC)
+        dropped = downlink.dropped_counts(s)
+        skew = downlink.clock_skew(s)
     from datetime import UTC, datetime
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
     data = {"pending": st.pending, "in_flight": st.in_flight, "delivered": st.delivered,
             "rejected": st.rejected, "oldest_pending_age_s": st.oldest_pending_age_s,
-            "last_successful_sync": datetime.fromtimestamp(last, UTC).isoformat(timespec="seconds") if last else None}
+            "last_successful_sync": iso(last) if last else None,
+            # Unverifiable downlink (forged, another kiosk's, unsolicited ...), by reason.
+            "downlink_dropped": dropped,
+            # This kiosk's clock minus central's, from central's last signed answer:
+            # shown to the technician, never used to decide anything.
+            "clock_skew_s": round(skew[0] / 1000, 1) if skew else None,
+            "clock_skew_seen_at": iso(skew[1]) if skew else None,
+            "clock_skew_alarm": bool(skew and abs(skew[0]) > CLOCK_SKEW_ALARM_MS)}
     cli_base.emit(args, data)
     return 0

@@ -23,9 +23,16 @@ from tests import support
 
 
 class Listener:
-    """Stands where central's worker would: records what the kiosk publishes."""
+    """Stands where central's worker would: records what the kiosk publishes,
+    and acks with central's downlink key (read from the deployment's database)."""
 
-    def __init__(self, broker: support.Broker, kiosk_id: str) -> None:
+    def __init__(self, broker: support.Broker, kiosk_id: str, db_url: str) -> None:
+        from central import db, downlink_key
+
+        engine = db.make_engine(db_url)
+        with db.sessions(engine).begin() as s:
+            self.signer = downlink_key.signer(s)
+        engine.dispose()
         self.got: list[tuple[str, str]] = []  # (stream, message id)
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.c.on_message = lambda _c, _u, m: self.got.append(
@@ -36,7 +43,8 @@ class Listener:
         time.sleep(0.3)
 
     def ack(self, kiosk_id: str, ids: list[str]) -> None:
-        self.c.publish(topics.down(kiosk_id, "ack"), dl.ack(ids, []), qos=1).wait_for_publish(5)
+        self.c.publish(topics.down(kiosk_id, "ack"), dl.seal(self.signer.sign, "ack", kiosk_id, dl.ack_fields(ids, [])),
+                       qos=1).wait_for_publish(5)
 
     def stop(self) -> None:
         self.c.loop_stop()
@@ -62,7 +70,7 @@ def test_window_priority_ack_frees_room_and_timeout_resends(tmp_path: Path) -> N
         ident = identity.load(store)
         with store.tx() as s:  # queued last, sent first
             pay = outbox.enqueue(s, ident, "payments", {"collection_id": "c1", "amount": 25000}).message_id
-        listener = Listener(broker, ident.kiosk_id)
+        listener = Listener(broker, ident.kiosk_id, dep.db_url)
         client = SyncClient(store, ident, broker.url, SyncConfig(window=10, ack_timeout=2.0, heartbeat_s=0,
                                                                  first_delay_max=0))
         _run(client, lambda: len(listener.got) >= 10)

@@ -178,7 +178,8 @@ def test_catalogue_change_arrives_as_delta_and_old_fee_holds(tmp_path: Path) -> 
                         if x.id == "ordinary-passport" else x for x in c1.services]
                 assert central_catalogue.publish(s, c1.model_copy(update={"services": svcs})) == 2
             with rig.S() as s:  # central answers a kiosk at v1 with a delta, not the body
-                ans = dl.decode(downlink.answer(s, "K1", "dataset", dl.encode("request", name="catalogue", have=1)))
+                kind, ans = downlink.answer(s, "K1", "dataset", dl.encode("request", name="catalogue", have=1))
+                assert kind == "dataset"
                 assert "delta" in ans and "body" not in ans and len(ans["delta"]) < 5000  # one service, not 70 kB
             rig.pump_until(lambda: _installed(rig) == 2, "catalogue v2 installed at the kiosk")
             with rig.store.session() as s, rig.S() as cs:

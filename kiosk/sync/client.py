@@ -59,10 +59,10 @@ class SyncClient:
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
         self.subscribed_at: float | None = None
-        self.received: list[tuple[str, bytes]] = []
+        self.received: list[tuple[str, bytes, bytes | None]] = []  # topic, payload, correlation data
         self.next_heartbeat = 0.0
         self.next_catch_up = 0.0
-        self.downlink = downlink.Downlink(store, ident.kiosk_id)
+        self.downlink = downlink.Downlink(store, ident.kiosk_id, ident.downlink_public_key)
         self.publish_failures = 0
         self.in_flight: dict[str, float] = {}  # message id -> resend deadline (wall clock)
         self.watch = store.watch()
@@ -73,6 +73,7 @@ class SyncClient:
         self.next_bookkeeping = 0.0
         self.sent: list[outbox.DueRow] = []
         self.stopping = False
+        self.revocation_noted = False
         self.heartbeat_extra: dict[str, Any] = {}
         # Fault injection for failure tests: share of messages published twice.
         self.duplicate_sends = float(os.environ.get("UR_FAULT_DUPLICATE_SENDS", "0") or 0)
@@ -85,7 +86,8 @@ class SyncClient:
             log.error("subscription refused by the broker: %s", codes)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.received.append((msg.topic, bytes(msg.payload)))
+        corr = getattr(msg.properties, "CorrelationData", None) if msg.properties is not None else None
+        self.received.append((msg.topic, bytes(msg.payload), bytes(corr) if corr else None))
 
     def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, rc: Any, _p: Any = None) -> None:
         if not mqtt_conn.reason_ok(rc):
@@ -153,7 +155,7 @@ class SyncClient:
         write lock is a wait, so few are taken. An ack is recorded with the time
         it arrived. Lost on a crash, they only cause a resend, which central's
         inbox absorbs."""
-        if not (self.ack_groups or self.sent):
+        if not (self.ack_groups or self.sent or self.downlink.dropped):
             return
         if not force and time.monotonic() < self.next_bookkeeping:
             return
@@ -165,6 +167,7 @@ class SyncClient:
                 outbox.mark_acked(s, acked, rejected, now=at)
             if groups:
                 downlink.note_success(s)
+            self.downlink.flush(s)
             if sent:
                 deadlines = outbox.mark_sent(s, sent, self.cfg.ack_timeout, resend_cap=self.cfg.resend_cap)
         if sent:
@@ -176,20 +179,29 @@ class SyncClient:
         batch, self.received = self.received, []
         acked: list[str] = []
         rejected: list[tuple[str, str]] = []
-        for topic, payload in batch:
+        for topic, payload, corr in batch:
             try:
-                if topic.startswith(topics.ROOT + "/manifest/"):
-                    self.downlink.on_manifest(payload)
+                # Verified (central's signature, this kiosk, the right topic, an
+                # answer to our own request) or dropped and counted.
+                v = self.downlink.accept(topic, payload, corr)
+                if v is None:
                     continue
-                _k, _d, kind = topics.parse_kiosk_topic(topic)
-                if kind == "ack":
-                    m = dl.decode(payload, "ack")
-                    acked.extend(str(x) for x in m.get("acked", []))
-                    rejected.extend((str(r.get("m")), str(r.get("reason", ""))) for r in m.get("rejected", []))
-                elif kind == "poke":
+                m = v.msg
+                if m.kind == "manifest":
+                    self.downlink.on_manifest(m)
+                elif m.kind == "ack":
+                    a, r = _ack_ids(m)
+                    if a is None or r is None:
+                        self.downlink.drop("malformed", f"ack fields {m.fields!r:.200}")
+                        continue
+                    # Honoured only for rows of our own outbox (outbox.mark_acked
+                    # updates pending rows by message id; others match nothing).
+                    acked += a
+                    rejected += r
+                elif m.kind == "poke":
                     self.next_catch_up = 0.0
-                elif kind in ("events", "dataset"):
-                    self.downlink.on_response(kind, payload)
+                else:
+                    self.downlink.on_response(v)
             except UrError as e:
                 log.warning("ignored downlink message on %s: %s", topic, e)
             except Exception as e:  # noqa: BLE001 - never let one message stop sync
@@ -206,6 +218,10 @@ class SyncClient:
         now = time.monotonic()
         if self.link.poll(timeout):
             self._on_connected()
+        if self.link.certificate_revoked and not self.revocation_noted:
+            self.revocation_noted = True  # the broker said our certificate is revoked
+            with self.store.soft_tx() as s:
+                identity.set_out_of_service(s, "certificate_refused")
         if self.received:
             self._handle_received()
         if not self.connected:
@@ -272,3 +288,14 @@ class SyncClient:
             self.client.disconnect()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _ack_ids(m: dl.Message) -> tuple[list[str] | None, list[tuple[str, str]] | None]:
+    """The ack's message ids and rejections, or (None, None) if malformed."""
+    acked, rejected = m.get("acked", []), m.get("rejected", [])
+    if not isinstance(acked, list) or not isinstance(rejected, list):
+        return None, None
+    if not all(isinstance(x, str) for x in acked) or not all(
+            isinstance(r, dict) and isinstance(r.get("m"), str) for r in rejected):
+        return None, None
+    return acked, [(r["m"], str(r.get("reason", ""))) for r in rejected]
