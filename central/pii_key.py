@@ -15,6 +15,8 @@ file's 0600 mode and the host's disk encryption protect. Old keys are kept
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -58,10 +60,38 @@ def public_hex(session: Session) -> str:
     return ensure(session).public_key.hex()
 
 
-# Opened keys by (database, kid): a key's bytes never change once written, and
-# the worker opens one per message. The database is part of the key so two
+SHARED_CACHE = 4096  # ephemeral keys remembered per sealing key (one per kiosk process and interval)
+
+
+class _Remembering:
+    """A Recipient that keeps the shared secret per ephemeral key: a kiosk
+    reuses its ephemeral key for a while (contract.pii_seal), so most messages
+    need no exchange at all. Failed exchanges are not kept."""
+
+    def __init__(self, inner: pii_seal.Recipient) -> None:
+        self.inner = inner
+        self.public_raw = inner.public_raw
+        self._shared: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def exchange(self, peer_public_raw: bytes) -> bytes:
+        with self._lock:
+            hit = self._shared.get(peer_public_raw)
+            if hit is not None:
+                self._shared.move_to_end(peer_public_raw)
+                return hit
+        shared = self.inner.exchange(peer_public_raw)
+        with self._lock:
+            self._shared[peer_public_raw] = shared
+            while len(self._shared) > SHARED_CACHE:
+                self._shared.popitem(last=False)
+        return shared
+
+
+# Opened keys by (database, kid): a key never changes once written, and the
+# worker opens one per message. The database is part of the key so two
 # centrals in one process (tests) never open each other's messages.
-_OPENED: dict[tuple[str, bytes], pii_seal.SoftwareRecipient] = {}
+_OPENED: dict[tuple[str, bytes], _Remembering] = {}
 
 
 def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
@@ -74,7 +104,7 @@ def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
             row = session.get(PiiKey, kid.hex())
             if row is None:
                 return None
-            hit = pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key))
+            hit = _Remembering(pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key)))
             _OPENED[(where, kid)] = hit
         return hit
 

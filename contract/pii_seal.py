@@ -12,20 +12,31 @@ The seal is an HPKE-like one-shot box (base mode, no sender authentication:
 the Ed25519 envelope signature already says which kiosk sent it):
 
     blob = version (1 byte, 1) | kid (8) | ephemeral X25519 public key (32)
-           | AES-256-GCM ciphertext with its 16-byte tag
+           | salt (16, random) | AES-256-GCM ciphertext with its 16-byte tag
 
     shared     = X25519(ephemeral private, central public)
-    key, nonce = HKDF-SHA256(shared, salt = "", info = LABEL | kid | ephemeral
+    key, nonce = HKDF-SHA256(shared, salt, info = LABEL | kid | ephemeral
                              public | central public, 44 bytes) -> 32 + 12
-    aad        = version | kid | ephemeral public | context
+    aad        = version | kid | ephemeral public | salt | context
 
 `kid` (the first 8 bytes of SHA-256 over the public key) says which of
 central's keys opens it, so a key can be replaced while old messages wait in
-outboxes. A fresh ephemeral key per message makes key and nonce single-use.
-`context` binds the blob to the kiosk id, the stream and the envelope's
-message id: a blob copied into another message (or another kiosk's message)
-does not open. The plaintext is the canonical CBOR of the payload map; the
-reader is `contract.cbor_strict` (bounded, no floats, no duplicate keys).
+outboxes. `context` binds the blob to the kiosk id, the stream and the
+envelope's message id: a blob copied into another message (or another kiosk's
+message) does not open. The plaintext is the canonical CBOR of the payload
+map; the reader is `contract.cbor_strict` (bounded, no floats, no duplicate
+keys).
+
+Decision: a sealing process reuses its ephemeral key for a while
+(`EPHEMERAL_USES` messages or `EPHEMERAL_SECONDS`, in memory only, never
+stored), and every blob has its own random 128-bit salt, so key and nonce are
+still fresh per message. Why: the X25519 exchange is most of the cost of
+opening, and central's private key is meant to sit in a token where one
+exchange takes the better part of a millisecond; with reuse central does one
+exchange per kiosk process and interval and keeps the shared secret in memory.
+What reuse gives up is small: the ephemeral private key opens only the
+messages that same kiosk process sealed (and had in the clear) in that
+interval.
 
 Pure: bytes in, bytes out. Where the private key lives is the caller's
 business: opening takes a `Recipient`, anything that can do the X25519
@@ -35,7 +46,11 @@ exchange for one key (software key here; a token could do it too).
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import cbor2
@@ -51,13 +66,16 @@ from contract.errors import UrError
 VERSION = 1
 KID_BYTES = 8
 KEY_BYTES = 32
+SALT_BYTES = 16
 TAG_BYTES = 16
-HEADER_BYTES = 1 + KID_BYTES + KEY_BYTES
+HEADER_BYTES = 1 + KID_BYTES + KEY_BYTES + SALT_BYTES
 MIN_BLOB_BYTES = HEADER_BYTES + TAG_BYTES
 # An envelope is at most 256 KiB (contract.envelope); a sealed payload stays well inside.
 MAX_BLOB_BYTES = 192 * 1024
 MAX_DEPTH = 6  # payload map -> fields map -> value: a few levels are all that is used
 LABEL = b"ur/v1 pii-seal"
+EPHEMERAL_USES = 10_000
+EPHEMERAL_SECONDS = 600.0
 
 # The uplink streams whose payloads are sealed (the kiosk seals them all when
 # it has central's key; central opens whatever arrives sealed).
@@ -83,7 +101,10 @@ class Recipient(Protocol):
     @property
     def public_raw(self) -> bytes: ...
 
-    def exchange(self, peer_public_raw: bytes) -> bytes: ...
+    def exchange(self, peer_public_raw: bytes) -> bytes:
+        """The X25519 shared secret with `peer_public_raw`; ValueError if the
+        peer key is unusable (low order)."""
+        ...
 
 
 class SoftwareRecipient:
@@ -119,25 +140,53 @@ def context(kiosk_id: str, stream: str, message_id: str) -> bytes:
     return cbor2.dumps([kiosk_id, stream, message_id])
 
 
-def _schedule(shared: bytes, kid: bytes, eph: bytes, recipient: bytes) -> tuple[bytes, bytes]:
-    okm = HKDF(hashes.SHA256(), 44, salt=None, info=LABEL + kid + eph + recipient).derive(shared)
+def _schedule(shared: bytes, salt: bytes, kid: bytes, eph: bytes, recipient: bytes) -> tuple[bytes, bytes]:
+    okm = HKDF(hashes.SHA256(), 44, salt=salt, info=LABEL + kid + eph + recipient).derive(shared)
     return okm[:32], okm[32:]
 
 
-def seal(recipient_public: bytes, plaintext: bytes, bound_to: bytes) -> bytes:
+@dataclass
+class _Ephemeral:
+    public: bytes
+    shared: bytes
+    made: float
+    uses: int = 0
+
+
+# Sealing side: the current ephemeral key per recipient (see the module docstring).
+_EPHEMERAL: dict[bytes, _Ephemeral] = {}
+_EPHEMERAL_LOCK = threading.Lock()
+
+
+def _ephemeral(recipient_public: bytes, fresh: bool) -> tuple[bytes, bytes]:
+    """(ephemeral public key, shared secret) to seal one more message with."""
+    with _EPHEMERAL_LOCK:
+        cur = _EPHEMERAL.get(recipient_public)
+        now = time.monotonic()
+        if fresh or cur is None or cur.uses >= EPHEMERAL_USES or now - cur.made >= EPHEMERAL_SECONDS:
+            eph_key = X25519PrivateKey.generate()
+            try:
+                shared = eph_key.exchange(X25519PublicKey.from_public_bytes(recipient_public))
+            except ValueError:  # a low-order point: no secret can be agreed with it
+                raise UrError("central's sealing key is not a usable X25519 public key") from None
+            cur = _Ephemeral(eph_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                               serialization.PublicFormat.Raw), shared, now)
+            _EPHEMERAL[recipient_public] = cur
+        cur.uses += 1
+        return cur.public, cur.shared
+
+
+def seal(recipient_public: bytes, plaintext: bytes, bound_to: bytes, fresh: bool = False) -> bytes:
     """Encrypt `plaintext` so only the holder of `recipient_public`'s private key
-    opens it, and only together with the same `bound_to` bytes."""
+    opens it, and only together with the same `bound_to` bytes (`fresh`: a new
+    ephemeral key for this blob alone)."""
     if len(recipient_public) != KEY_BYTES:
         raise UrError(f"sealing key must be {KEY_BYTES} bytes, got {len(recipient_public)}")
-    eph_key = X25519PrivateKey.generate()
-    eph = eph_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    try:
-        shared = eph_key.exchange(X25519PublicKey.from_public_bytes(recipient_public))
-    except ValueError:  # a low-order point: no secret can be agreed with it
-        raise UrError("central's sealing key is not a usable X25519 public key") from None
+    eph, shared = _ephemeral(bytes(recipient_public), fresh)
     kid = key_id(recipient_public)
-    header = bytes([VERSION]) + kid + eph
-    key, nonce = _schedule(shared, kid, eph, recipient_public)
+    salt = os.urandom(SALT_BYTES)
+    header = bytes([VERSION]) + kid + eph + salt
+    key, nonce = _schedule(shared, salt, kid, eph, recipient_public)
     return header + AESGCM(key).encrypt(nonce, plaintext, header + bound_to)
 
 
@@ -163,12 +212,13 @@ def open_sealed(blob: bytes, bound_to: bytes, find: Callable[[bytes], Recipient 
         raise SealError("key", f"sealed to key {kid.hex()}, which is not held here")
     if key_id(recipient.public_raw) != kid:
         raise SealError("key", f"the key found for {kid.hex()} has another id")
-    eph = blob[1 + KID_BYTES:HEADER_BYTES]
+    eph = blob[1 + KID_BYTES:1 + KID_BYTES + KEY_BYTES]
+    salt = blob[1 + KID_BYTES + KEY_BYTES:HEADER_BYTES]
     try:
         shared = recipient.exchange(eph)
     except ValueError:  # low-order or otherwise unusable ephemeral key
         raise SealError("open", "the ephemeral key is not a usable X25519 public key") from None
-    key, nonce = _schedule(shared, kid, eph, recipient.public_raw)
+    key, nonce = _schedule(shared, salt, kid, eph, recipient.public_raw)
     try:
         return AESGCM(key).decrypt(nonce, blob[HEADER_BYTES:], blob[:HEADER_BYTES] + bound_to)
     except InvalidTag:

@@ -37,8 +37,21 @@ def test_round_trip_hides_every_personal_value(central: pii_seal.SoftwareRecipie
     for value in ("زينب", "199912345678", "07812345678", "1999-03-04", "1001-000001-3"):
         assert value.encode() not in wire
     assert pii_seal.open_payload(sealed, _finder(central), *WHERE) == PAYLOAD
-    # The same payload sealed twice looks different (fresh ephemeral key each time).
+    # The same payload sealed twice looks different (a fresh salt each time).
     assert pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE) != sealed
+
+
+def test_ephemeral_key_is_reused_for_a_while_but_every_blob_has_its_own_salt(
+        central: pii_seal.SoftwareRecipient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pii_seal, "EPHEMERAL_USES", 3)
+    eph = slice(1 + pii_seal.KID_BYTES, 1 + pii_seal.KID_BYTES + pii_seal.KEY_BYTES)
+    salt = slice(eph.stop, pii_seal.HEADER_BYTES)
+    first = pii_seal.seal(central.public_raw, b"x", b"", fresh=True)
+    more = [pii_seal.seal(central.public_raw, b"x", b"") for _ in range(3)]
+    assert [b[eph] for b in more] == [first[eph], first[eph], more[2][eph]] and more[2][eph] != first[eph]
+    assert len({b[salt] for b in [first, *more]}) == 4 and len({b[pii_seal.HEADER_BYTES:] for b in more}) == 3
+    for b in [first, *more]:
+        assert pii_seal.open_sealed(b, b"", _finder(central)) == b"x"
 
 
 @pytest.mark.parametrize("other", [("K2", "applications", WHERE[2]), ("K1", "complaints", WHERE[2]),
