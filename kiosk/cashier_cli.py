@@ -74,7 +74,8 @@ def _station(args: argparse.Namespace, with_terminal: bool = False) -> CashierSt
     svc = None
     if with_terminal:
         receipts = PaymentReceipts(None, PrintJournal(store), ident, merchant_copy=True)
-        svc = PaymentService(store, ident, terminal_factory(args), receipts=receipts, exponent=args.exponent)
+        svc = PaymentService(store, ident, terminal_factory(args), receipts=receipts, exponent=args.exponent,
+                             card_wait_s=args.card_wait or None, busy_wait_s=args.busy_wait)
     return CashierStation(store, svc)
 
 
@@ -156,7 +157,8 @@ def cmd_close_day(args: argparse.Namespace) -> int:
             f"  refunds  {rep.refunds['count']} / {rep.refunds['amount']} IQD",
             f"  central  {rep.central['acknowledged']} acknowledged, {rep.central['pending']} pending sync"]
     text += [f"  DIFFERENCE {d}" for d in rep.differences]
-    text += [f"  UNRESOLVED {u['id']} {u['fee_ref']} {u['state']}" for u in rep.unresolved]
+    text += [f"  UNRESOLVED {u['id']} {u['fee_ref']} {u['amount']} IQD {u['at']} {u['state']}: {u['why']}"
+             for u in rep.unresolved]
     cli_base.emit(args, rep.payload(), "\n".join(text))
     return 0 if rep.status == "MATCHED" else 1
 

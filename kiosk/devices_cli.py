@@ -134,6 +134,10 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         options["out"] = args.out
     if args.stdin:
         options["stdin"] = "1"
+    if args.journal:
+        if args.kind != "terminal":
+            raise UrError("--journal is for the terminal emulator only")
+        options["journal"] = args.journal
 
     def ready(path: str) -> None:
         if getattr(args, "json", False):
@@ -192,6 +196,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--out", help="printer: directory for receipt PNGs")
     p.add_argument("--option", action="append", help="emulator option key=value (repeatable)")
     p.add_argument("--stdin", action="store_true", help="read control lines on stdin")
+    p.add_argument("--journal", metavar="FILE", help="terminal: append its own journal to FILE (JSON lines)")
     p.set_defaults(func=cmd_emulate)
 
     cfg = sub.add_parser("config", help="device profiles and device maps")

@@ -8,6 +8,11 @@ close, or an automatic end-of-day the terminal announced (04 FF 0F) - those paym
 are listed apart because no totals of ours cover them. Any difference is shown in the
 report, synced to central and never corrected (shared/research/payments.md (c) 10).
 Collection ids are UUIDv7 (time-ordered), so a boundary is simply an id.
+
+Before the terminal closes its batch, payments whose outcome is unknown are settled
+from its totals where they single one out (`PaymentService.settle_from_totals`): the
+batch is the last place that still holds the answer. What stays unresolved is listed on
+the Z-report with amount, time and fee (printed and synced), never hidden in a count.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class BatchBoundary(Base):
     __tablename__ = "terminal_batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     from_id: Mapped[str] = mapped_column(String(36))
-    reason: Mapped[str] = mapped_column(String(16))  # end_of_day | auto
+    reason: Mapped[str] = mapped_column(String(16))  # end_of_day | auto | terminal_changed
     at: Mapped[str] = mapped_column(String(32))
 
 
@@ -93,6 +98,27 @@ def note_auto_end_of_day(s: Session, payment_id: str) -> None:
     s.add(BatchBoundary(from_id=payment_id, reason="auto", at=dt.datetime.now().isoformat(timespec="seconds")))
 
 
+def note_terminal_changed(s: Session, why: str) -> None:
+    """Another (or a reset) terminal answers now: its batch totals do not cover what the
+    journal holds since the last close, so they settle nothing until the next close."""
+    s.add(BatchBoundary(from_id=ids.new_id(), reason="terminal_changed",
+                        at=dt.datetime.now().isoformat(timespec="seconds")))
+
+
+def unresolved_item(r: PaymentRow) -> dict[str, Any]:
+    """An unresolved payment as the Z-report lists it: with amount, time and fee."""
+    e = entry_of(r)
+    when = e.sent_at or e.created_at or r.updated_at
+    return {"id": r.payment_id, "fee_ref": r.fee_ref, "state": r.state, "amount": r.dinars,
+            "at": when.isoformat(timespec="seconds") if when else "",
+            "why": r.refund_due or r.reversal_due or e.flagged or ""}
+
+
+def _charged(r: PaymentRow) -> bool:
+    """In the terminal's batch totals: approved (a receipt number) or settled PAID."""
+    return r.state != "REVERSED" and (entry_of(r).receipt_no is not None or r.state in ("PAID", "REFUNDED"))
+
+
 @dataclass
 class EndOfDayReport:
     business_date: str
@@ -105,7 +131,7 @@ class EndOfDayReport:
     refunds: dict[str, int]
     central: dict[str, int]  # acknowledged / pending collection records
     differences: list[str]
-    unresolved: list[dict[str, str]]
+    unresolved: list[dict[str, Any]]
     supervisor: str
     auto_closed: dict[str, int]
     groups: dict[str, list[int]]
@@ -120,7 +146,7 @@ def _boundaries(s: Session) -> tuple[str, list[BatchBoundary]]:
     rows = list(s.scalars(select(BatchBoundary).order_by(BatchBoundary.id)))
     closes = [b.from_id for b in rows if b.reason == "end_of_day"]
     start = max(closes) if closes else ""
-    autos = [b for b in rows if b.reason == "auto" and b.from_id > start]
+    autos = [b for b in rows if b.reason in ("auto", "terminal_changed") and b.from_id > start]
     return start, autos
 
 
@@ -140,8 +166,7 @@ def preview(store: KioskStore, ident: Identity, exponent: int = 0) -> dict[str, 
     """What the journal and central hold now (no terminal call): for screens and checks."""
     with store.session() as s:
         start, autos = _boundaries(s)
-        rows = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start))
-                if entry_of(r).receipt_no is not None and r.state != "REVERSED"]
+        rows = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start)) if _charged(r)]
         return {"journal": {"count": len(rows), "amount": sum(r.dinars for r in rows)},
                 "central": _central_acks(s, ident), "unresolved": len(open_rows(s))}
 
@@ -157,12 +182,16 @@ def close_day(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriv
     with store.session() as s:
         if s.get(ZReportRow, date) is not None:
             raise DayNotClosable(f"day {date} is already closed")
-        unresolved = [{"id": r.payment_id, "fee_ref": r.fee_ref, "state": r.state,
-                       "why": r.refund_due or r.reversal_due or ""} for r in open_rows(s)]
+        pending = bool(open_rows(s))
+    if pending:
+        settle_open(store, ident, terminal, exponent, receipts)
+    with store.session() as s:
+        unresolved = [unresolved_item(r) for r in open_rows(s)]
     if unresolved and not supervisor:
-        listing = "; ".join(f"{u['id']} {u['fee_ref']} {u['state']}" for u in unresolved)
-        raise DayNotClosable(f"{len(unresolved)} unresolved payment(s): {listing}. Resolve them "
-                             "(ur-kiosk payments recover) or close with a supervisor")
+        listing = "; ".join(f"{u['id']} {u['fee_ref']} {u['amount']} IQD {u['state']}" for u in unresolved)
+        raise DayNotClosable(f"{len(unresolved)} unresolved payment(s): {listing}. Next: a supervisor resolves "
+                             "each (ur-kiosk payments resolve ID --as paid|not-charged --evidence TEXT), or "
+                             "closes the day with them listed (--supervisor)")
     boundary = ids.new_id()  # every payment after this is in the next batch
     with terminal() as t:
         totals = t.end_of_day()
@@ -175,7 +204,7 @@ def close_day(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriv
         last_auto = max((b.from_id for b in autos), default="")
         rows = list(s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start,
                                                        PaymentRow.payment_id < boundary)))
-        approved = [r for r in rows if entry_of(r).receipt_no is not None]
+        approved = [r for r in rows if entry_of(r).receipt_no is not None or r.state in ("PAID", "REFUNDED")]
         in_batch = [r for r in approved if r.state != "REVERSED" and r.payment_id >= last_auto]
         auto = [r for r in approved if r.state != "REVERSED" and r.payment_id < last_auto]
         refunds = [r for r in approved if r.state == "REFUNDED"]
@@ -213,6 +242,35 @@ def close_day(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriv
     return report
 
 
+def settle_open(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriver], exponent: int = 0,
+                receipts: Any | None = None) -> None:
+    """Before the batch closes: recover what the terminal can settle, then let its totals
+    decide the UNKNOWN payments of this batch (only when no auto end-of-day or terminal
+    change since our last close means the totals cover exactly our journal)."""
+    from kiosk.devices.zvt_driver import TerminalError
+    from kiosk.payments import PaymentService
+
+    svc = PaymentService(store, ident, terminal, receipts=receipts, exponent=exponent)
+    try:
+        svc.recover()
+    except TerminalError:
+        pass
+    with store.session() as s:
+        start, autos = _boundaries(s)
+        unknown = [r.payment_id for r in open_rows(s) if r.state == "UNKNOWN" and r.payment_id > start]
+        if not unknown or autos:
+            return
+        batch = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start)) if _charged(r)]
+        journal = (len(batch), sum(entry_of(r).amount for r in batch))
+    try:
+        with terminal() as t:
+            tot = t.totals()
+    except TerminalError:
+        return  # the day cannot close without the terminal anyway
+    if tot.ok:
+        svc.settle_from_totals(unknown, journal, (tot.count, tot.amount or 0))
+
+
 def z_lines(r: EndOfDayReport) -> dict[str, Any]:
     """Receipt data for the printed Z-report (kiosk/devices/receipt_templates/z_report.toml)."""
     return {
@@ -221,7 +279,10 @@ def z_lines(r: EndOfDayReport) -> dict[str, Any]:
         "j_count": r.journal["count"], "j_amount": r.journal["amount"],
         "refunds": f"{r.refunds['count']} / {r.refunds['amount']}",
         "central": f"{r.central['acknowledged']} acknowledged, {r.central['pending']} pending",
-        "differences": "; ".join(r.differences), "unresolved": str(len(r.unresolved)) if r.unresolved else "",
+        "differences": "; ".join(r.differences),
+        "unresolved": (f"{len(r.unresolved)}, {sum(int(u.get('amount', 0)) for u in r.unresolved)} IQD: " + "; ".join(
+            f"{u['id'][-12:]} {u['fee_ref']} {u.get('amount', '?')} IQD {str(u.get('at', ''))[11:16]}"
+            for u in r.unresolved)) if r.unresolved else "",
         "supervisor": r.supervisor,
     }
 

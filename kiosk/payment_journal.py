@@ -4,7 +4,9 @@
     APPROVED -> PAID (service delivered) | REVERSED (service failed, reversal done)
              | REFUNDED (service failed, reversal refused, supervisor refund)
     DECLINED -> FAILED
-    UNKNOWN  -> PAID | FAILED  (only by evidence from the terminal: `resolve_unknown`)
+    UNKNOWN  -> PAID | FAILED  (by evidence from the terminal: `resolve_unknown`, the batch
+                                totals at end of day: `settle_by_totals`, or a supervisor
+                                reading the terminal's printed journal: `resolve_by_person`)
     PAID     -> REVERSED | REFUNDED (supervisor)
     PENDING  -> FAILED when the request provably never reached the terminal
 
@@ -12,6 +14,9 @@ Why it looks like this (shared/research/payments.md): an entry is PENDING *befor
 the request is sent, so a crash or a lost answer leaves a trace that blocks a second
 charge for the same fee; an UNKNOWN outcome is settled by asking the terminal (repeat
 receipt, totals) and matching amount, time and trace - never by charging again.
+An UNKNOWN entry the terminal can no longer settle (its answers are ambiguous, or the
+terminal was swapped or reset: `session_changed`) is *flagged*: it stays UNKNOWN, it
+is reported with its amount, and only the batch totals or a person may close it.
 Every function returns a new entry; an illegal step raises `PaymentStateError`.
 """
 
@@ -89,6 +94,15 @@ class PaymentEntry:
     masked_pan: str | None = None
     must_reverse: str | None = None  # why this approval must be reversed, if it must
     approved_by: str | None = None  # supervisor for a refund
+    # The terminal as it was right before sending (totals 06 10): the session fingerprint
+    # a later answer must match, and the batch totals a missing charge shows up in.
+    terminal_before: str | None = None
+    count_before: int | None = None
+    amount_before: int | None = None
+    batch_from: int | None = None  # first receipt no. of the open batch (0: empty batch)
+    flagged: str | None = None  # why only the batch totals or a person can settle it now
+    resolved_by: str | None = None  # supervisor who decided an UNKNOWN entry
+    evidence: str | None = None  # what the supervisor read (e.g. the terminal's journal)
     history: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # (state, iso time, note)
 
 
@@ -120,9 +134,26 @@ def find(entries: list[PaymentEntry], payment_id: str) -> PaymentEntry | None:
     return next((e for e in entries if e.payment_id == payment_id), None)
 
 
-def mark_pending(e: PaymentEntry, now: dt.datetime, trace_before: int | None = None) -> PaymentEntry:
+@dataclass(frozen=True)
+class TerminalView:
+    """The terminal's counters at one moment (from its totals, 06 10)."""
+
+    terminal_id: str | None
+    trace: int | None
+    count: int | None
+    amount: int | None
+    batch_from: int | None
+
+
+def mark_pending(e: PaymentEntry, now: dt.datetime, trace_before: int | None = None,
+                 before: TerminalView | None = None) -> PaymentEntry:
     """Persist this *before* the authorization goes to the terminal."""
-    return _move(e, S.PENDING, now, "sent to terminal", sent_at=now, trace_before=trace_before)
+    extra: dict[str, object] = {}
+    if before is not None:
+        extra = dict(terminal_before=before.terminal_id, count_before=before.count,
+                     amount_before=before.amount, batch_from=before.batch_from)
+        trace_before = before.trace if trace_before is None else trace_before
+    return _move(e, S.PENDING, now, "sent to terminal", sent_at=now, trace_before=trace_before, **extra)
 
 
 def record_not_sent(e: PaymentEntry, now: dt.datetime, why: str) -> PaymentEntry:
@@ -297,6 +328,88 @@ def resolve_unknown(
     if totals_known and dc == 1 and da == entry.amount:
         return Decision("PAID", "terminal totals grew by exactly one payment of this amount")
     return Decision("UNDECIDED", "the terminal's answers neither confirm nor rule out the charge")
+
+
+def session_changed(e: PaymentEntry, now: TerminalView, last_terminal_id: str | None = None) -> str | None:
+    """Why the terminal answering now is not the session that took `e` (swapped, reset, or
+    its batch closed), or None. Its last transaction and totals then say nothing about `e`:
+    "no transaction after trace N" from another terminal must never read as "not charged"."""
+    before_tid = e.terminal_before
+    for tid in (now.terminal_id, last_terminal_id):
+        if before_tid and tid and tid != before_tid:
+            return f"the terminal id changed from {before_tid} to {tid} (terminal swapped)"
+    if e.trace_before is not None and now.trace is not None and now.trace < e.trace_before:
+        return (f"the terminal's trace counter went down from {e.trace_before} to {now.trace} "
+                "(terminal swapped or reset)")
+    if e.count_before is not None and now.count is not None and now.count < e.count_before:
+        return (f"the terminal's batch holds {now.count} payments, {e.count_before} before this one "
+                "(batch closed, or terminal swapped)")
+    if (e.count_before and now.count and e.batch_from and now.batch_from
+            and now.batch_from != e.batch_from):
+        return (f"the terminal's batch now starts at receipt {now.batch_from}, not {e.batch_from} "
+                "(batch closed, or terminal swapped)")
+    return None
+
+
+def flag(e: PaymentEntry, why: str, now: dt.datetime) -> PaymentEntry:
+    """The terminal cannot settle `e` any more: it stays UNKNOWN, flagged for the batch
+    totals or a supervisor (it blocks its fee and the station's next charge meanwhile)."""
+    if e.state is not S.UNKNOWN:
+        raise PaymentStateError(f"payment {e.payment_id}: only an UNKNOWN payment can be flagged, not {e.state}")
+    return replace(e, flagged=why[:300], history=e.history + ((S.UNKNOWN.value, now.isoformat(),
+                                                                f"flagged for resolution: {why}"),))
+
+
+RESOLVE_AS = ("paid", "not-charged")
+
+
+def resolve_by_person(e: PaymentEntry, outcome: str, supervisor: str, evidence: str,
+                      now: dt.datetime) -> PaymentEntry:
+    """A supervisor decides an UNKNOWN entry from evidence the software cannot read (the
+    terminal's printed journal, the acquirer's statement). Never for a PENDING one: that
+    is a crash recovery has not looked at yet."""
+    if e.state is not S.UNKNOWN:
+        raise PaymentStateError(f"payment {e.payment_id} is {e.state}: only an UNKNOWN payment is resolved "
+                                "by a supervisor" + (" (run `ur-kiosk payments recover` first)"
+                                                     if e.state in (S.CREATED, S.PENDING) else ""))
+    if outcome not in RESOLVE_AS:
+        raise UrError(f"resolve as one of {', '.join(RESOLVE_AS)}, not {outcome!r}")
+    if not supervisor:
+        raise UrError(f"payment {e.payment_id}: a resolution needs a supervisor")
+    evidence = " ".join(str(evidence or "").split())
+    if len(evidence) < 5:
+        raise UrError("--evidence must say what was checked (at least 5 characters), e.g. "
+                      "'terminal journal: receipt 0042 approved 25000'")
+    to = S.PAID if outcome == "paid" else S.FAILED
+    return _move(e, to, now, f"resolved by supervisor {supervisor} as {outcome}: {evidence}",
+                 resolved_by=supervisor, evidence=evidence[:300])
+
+
+def settle_by_totals(unknown: list[PaymentEntry], journal: tuple[int, int],
+                     terminal: tuple[int, int]) -> dict[str, Decision]:
+    """End of day: the terminal's batch totals minus what the journal knows it charged
+    (count, minor units) is what the UNKNOWN entries of that batch charged. Decided only
+    when that difference names them unambiguously: nothing (all FAILED), exactly one
+    entry of exactly that amount (it PAID, the rest FAILED), or all of them. Anything
+    else stays UNDECIDED, for a person."""
+    if not unknown:
+        return {}
+    dc, da = terminal[0] - journal[0], terminal[1] - journal[1]
+    if (dc, da) == (0, 0):
+        return {e.payment_id: Decision("FAILED", "the terminal's batch totals equal the journal's: not charged")
+                for e in unknown}
+    single = [e for e in unknown if e.amount == da]
+    if dc == 1 and len(single) == 1:
+        hit = single[0].payment_id
+        return {e.payment_id: Decision("PAID", f"the terminal's batch holds exactly one payment of {da} "
+                                               "more than the journal") if e.payment_id == hit else
+                Decision("FAILED", f"the batch's one missing charge is payment {hit}") for e in unknown}
+    if dc == len(unknown) and da == sum(e.amount for e in unknown):
+        return {e.payment_id: Decision("PAID", f"the terminal's batch holds {dc} payments ({da}) more "
+                                               "than the journal: all of the open ones") for e in unknown}
+    why = (f"the terminal's batch differs from the journal by {dc} payments / {da}, which does not "
+           "single out the open payments")
+    return {e.payment_id: Decision("UNDECIDED", why) for e in unknown}
 
 
 def apply_decision(e: PaymentEntry, d: Decision, now: dt.datetime) -> PaymentEntry:

@@ -12,12 +12,24 @@ finishes by asking the terminal - never by charging again.
     service failed after approval -> reversal (06 30); refused -> refund_due, and only a
     supervisor-approved refund (06 31) may follow: never both.
 
+Settle before anything else: before any new transaction at the terminal (a charge, a
+void, a refund) every open row of the station is settled from the terminal first, while
+its last transaction, repeat receipt and batch totals can still prove what happened;
+what the terminal cannot settle is *flagged* (amount, time, fee; synced as
+"unresolved") and stops new card payments here until the end-of-day batch totals or a
+supervisor (`resolve_manually`, audited) close it. A payment is matched only against
+the terminal session that took it (terminal id, trace, batch - `payment_journal.
+session_changed`), so a swapped or reset terminal never reads as "nothing was charged".
+One payment operation per station at a time, across processes too (a file lock): a
+PENDING row found while holding the lock is a crash, never someone else's payment.
+
 No card number is stored: the driver masks PANs, and receipts keep its masked lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import functools
 import json
 import os
@@ -28,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import ids
@@ -53,6 +65,8 @@ STREAM = "payments"
 IQD = 368
 CRASH_ENV = "UR_PAY_CRASH_AT"  # fault injection for the SIGKILL recovery tests
 Progress = Callable[[str, str], None]
+BUSY_WAIT_S = 60.0  # how long recovery waits out a busy terminal (bounded, with progress)
+KIOSK_CARD_WAIT_S = 60.0  # default card wait (profile key card_wait_s)
 
 
 class PaymentBlocked(UrError):
@@ -159,14 +173,32 @@ def _checkpoint(step: str) -> None:
 
 
 def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
-    """One terminal per station: a second screen/thread gets a clear refusal instead of
-    opening the port twice (the driver's own lock only covers one driver object)."""
+    """One terminal per station: a second screen/thread (or a second process: the CLI next
+    to the UI) gets a clear refusal instead of opening the port twice. Holding the file
+    lock is also what makes a PENDING row found by recovery a crash, never a payment
+    another process is still running (the kernel drops the lock of a killed process)."""
     @functools.wraps(method)
     def locked(self: PaymentService, *args: Any, **kwargs: Any) -> Any:
         if not self._lock.acquire(blocking=False):
-            raise PaymentBlocked("another payment operation is running at this station; try again")
+            raise PaymentBlocked("another payment operation is running at this station; try again in a minute")
         try:
-            return method(self, *args, **kwargs)
+            if self._depth == 0:
+                fd = os.open(self.store.dir / "payments.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    raise PaymentBlocked("another program at this station is using the card terminal "
+                                         "(a payment or a recovery); try again in a minute") from None
+                self._lock_fd = fd
+            self._depth += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)  # releases the flock
+                    self._lock_fd = None
         finally:
             self._lock.release()
     return locked
@@ -175,10 +207,15 @@ def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
 MESSAGES = {
     "insert_card": "Insert, tap or swipe your card",
     "approved": "Payment approved",
-    "declined": "Payment declined - you were not charged",
-    "unknown": "Could not confirm the payment - do NOT pay again; staff will check it",
-    "unavailable": "The card terminal is not answering - you were not charged",
+    "declined": "Payment declined - you were not charged; you may try another card",
+    "cancelled": "Payment cancelled - you were not charged",
+    "unknown": "Your payment is being checked - do NOT pay again; staff will settle it",
+    "unavailable": "The card terminal is not answering - you were not charged; try again in a minute or ask staff",
+    "busy": "The card terminal is busy finishing something; waiting",
 }
+RESOLVE_HINT = ("a supervisor reads the terminal's printed journal, then runs "
+                "`ur-kiosk payments resolve {pid} --as paid|not-charged --evidence TEXT`; "
+                "or close the day (the terminal's batch totals may settle it)")
 
 
 class PaymentService:
@@ -190,7 +227,8 @@ class PaymentService:
 
     def __init__(self, store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDriver],
                  receipts: Any | None = None, exponent: int = 0, currency: int = IQD,
-                 deliver: Callable[[PaymentRow], None] | None = None) -> None:
+                 deliver: Callable[[PaymentRow], None] | None = None, card_wait_s: float | None = None,
+                 busy_wait_s: float = BUSY_WAIT_S) -> None:
         self.store = store
         self.ident = ident
         self.terminal = terminal
@@ -198,7 +236,12 @@ class PaymentService:
         self.exponent = exponent
         self.currency = currency
         self.deliver = deliver
+        self.card_wait_s = card_wait_s  # None: the terminal's own timeout decides
+        self.busy_wait_s = busy_wait_s
         self._lock = threading.RLock()
+        self._depth = 0
+        self._lock_fd: int | None = None
+        self._cancel = threading.Event()
 
     # -- queries ----------------------------------------------------------------------------
     def get(self, payment_id: str) -> PaymentRow:
@@ -224,17 +267,28 @@ class PaymentService:
         row.updated_at = _now()
         if row.state != prev and row.state in (S.PAID, S.REVERSED, S.REFUNDED):
             outbox.enqueue(s, self.ident, STREAM, self._record(row, e))
+        elif row.state != prev and row.state == S.FAILED and prev == S.UNKNOWN and (e.flagged or e.resolved_by):
+            # Central was told it is unresolved (or a supervisor decided): tell it how it ended.
+            outbox.enqueue(s, self.ident, STREAM, self._record(row, e, "not_charged"))
 
-    def _record(self, row: PaymentRow, e: pj.PaymentEntry) -> dict[str, Any]:
+    def _record(self, row: PaymentRow, e: pj.PaymentEntry, event: str | None = None) -> dict[str, Any]:
         """What central's ledger keeps: one record per collection id, its latest state."""
-        return {
-            "collection_id": row.payment_id, "event": row.state.lower(), "fee_ref": row.fee_ref,
+        rec = {
+            "collection_id": row.payment_id, "event": event or row.state.lower(), "fee_ref": row.fee_ref,
             "kind": row.kind, "amount": row.dinars, "statutory": row.statutory, "service": row.service,
             "catalogue_version": row.catalogue_version, "office": self.ident.office,
             "station": self.ident.kiosk_id, "operator": row.operator,
-            "terminal_id": e.terminal_id, "trace": e.trace, "receipt_no": e.receipt_no,
+            "terminal_id": e.terminal_id or e.terminal_before, "trace": e.trace, "receipt_no": e.receipt_no,
             "business_date": row.business_date, "at": _now().isoformat(),
         }
+        if e.flagged:
+            rec["flagged"] = e.flagged
+            rec["sent_at"] = e.sent_at.isoformat() if e.sent_at else None
+        if e.state in (S.PAID, S.FAILED) and e.history and e.history[-1][2].startswith("resolved"):
+            rec["resolution"] = {"outcome": "paid" if e.state is S.PAID else "not_charged",
+                                 "by": e.resolved_by or "terminal", "evidence": e.evidence or e.history[-1][2][:300],
+                                 "at": e.history[-1][1]}
+        return rec
 
     def _note_trace(self, s: Session, r: TransactionResult | None, trace: int | None = None) -> None:
         t = trace if trace is not None else (r.trace if r else None)
@@ -249,27 +303,80 @@ class PaymentService:
         if r is not None and r.terminal_id:
             st.terminal_id = r.terminal_id
 
-    def _trace_before(self, t: ZvtDriver) -> int | None:
-        with self.store.session() as s:
-            st = s.get(TerminalTrace, 1)
-            if st is not None and st.last_trace is not None:
-                return st.last_trace
-        # First payment at this station: learn where the terminal's trace counter is.
-        tot = t.totals()
+    def _wait_ready(self, t: ZvtDriver, say: Progress) -> None:
+        """Wait out a busy terminal (it is often still finishing the crashed transaction
+        with nobody listening) with progress, bounded by `busy_wait_s`."""
+        deadline = time.monotonic() + self.busy_wait_s
+        failures, last_said = 0, -1
+        while True:
+            try:
+                if t.status().ready:
+                    return
+                why = "busy"
+            except TerminalBusy as x:
+                why = str(x)
+            except (TerminalUnavailable, OutcomeUnknown):
+                raise  # no ACK, or no answer at all: not busy, not there
+            except TerminalError as x:  # a half-heard frame of the exchange that died with us
+                failures += 1
+                if failures >= 3:
+                    raise
+                why = str(x)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TerminalBusy(f"the terminal was still busy after {self.busy_wait_s:g} s ({why}): wait until "
+                                   "it shows its idle screen, then run `ur-kiosk payments recover` again")
+            if int(left) // 5 != last_said:
+                last_said = int(left) // 5
+                say("terminal_busy", f"{MESSAGES['busy']} (up to {int(left)} s more)")
+            time.sleep(0.3)
+
+    def _ask(self, t: ZvtDriver, call: Callable[[], Any], say: Progress) -> Any:
+        """One enquiry; a busy answer waits until ready and asks again (never a money command)."""
+        for _ in range(5):
+            try:
+                return call()
+            except TerminalBusy:
+                self._wait_ready(t, say)
+        return call()
+
+    def _terminal_view(self, t: ZvtDriver, say: Progress) -> pj.TerminalView:
+        """The terminal's counters now (totals, 06 10): the fingerprint a pending payment is
+        later matched against. A terminal id that changed or a trace that went down since the
+        last transaction here means another (or a reset) terminal: noted as a batch boundary."""
+        tot = self._ask(t, t.totals, say)
+        view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from)
         with self.store.tx() as s:
-            self._note_trace(s, None, tot.trace)
-        return tot.trace
+            st = s.get(TerminalTrace, 1)
+            if st is None:
+                s.add(TerminalTrace(id=1, last_trace=view.trace, terminal_id=view.terminal_id))
+                return view
+            changed = ((st.terminal_id and view.terminal_id and st.terminal_id != view.terminal_id)
+                       or (st.last_trace is not None and view.trace is not None and view.trace < st.last_trace))
+            if changed:
+                from kiosk.end_of_day import note_terminal_changed
+
+                note_terminal_changed(s, f"terminal {st.terminal_id} trace {st.last_trace} -> "
+                                         f"{view.terminal_id} trace {view.trace}")
+                st.last_trace = view.trace
+            elif view.trace is not None and (st.last_trace is None or view.trace > st.last_trace):
+                st.last_trace = view.trace
+            if view.terminal_id:
+                st.terminal_id = view.terminal_id
+        return view
 
     # -- pay ----------------------------------------------------------------------------------
     @_one_at_a_time
     def pay(self, fee_ref: str, on_progress: Progress | None = None, payment_id: str | None = None,
             operator: str = "") -> PaymentResult:
         """Charge the fee `fee_ref` once. The same `payment_id` again returns the stored
-        result (idempotent); a fee that is paid, in progress or UNKNOWN is refused."""
+        result (idempotent); a fee that is paid, in progress or UNKNOWN is refused, and so
+        is any new charge while an earlier payment of this station is not settled."""
         say = on_progress or (lambda _e, _m: None)
+        self._cancel.clear()
         pid = payment_id or ids.new_id()
         if payment_id is None or self._find(pid) is None:
-            self._settle_unknowns()
+            self._settle_before_charge(say)
         now = _now()
         with self.store.tx() as s:
             existing = s.get(PaymentRow, pid)
@@ -282,7 +389,8 @@ class PaymentService:
             why = pj.can_start(entries, fee_ref)
             if why:
                 blocker = next(e for e in entries if e.state in pj.OPEN_OR_CHARGED)
-                raise PaymentBlocked(why + (": resolve it with the terminal first"
+                raise PaymentBlocked(why + (": it is being checked; a supervisor settles it "
+                                            f"(ur-kiosk payments show {blocker.payment_id})"
                                             if blocker.state in (S.UNKNOWN, S.PENDING) else ""))
             e = pj.create(pid, fee_ref, payable.amount * 10 ** self.exponent, self.currency, now)
             row = PaymentRow(payment_id=pid, fee_ref=fee_ref, kind=payable.kind, state=e.state.value,
@@ -294,21 +402,21 @@ class PaymentService:
         _checkpoint("created")
         try:
             with self.terminal() as t:
-                trace_before = self._trace_before(t)
+                before = self._terminal_view(t, say)
                 with self.store.tx() as s:
                     row = s.get(PaymentRow, pid)
-                    e = pj.mark_pending(entry_of(row), _now(), trace_before)
+                    e = pj.mark_pending(entry_of(row), _now(), before=before)
                     self._save(s, row, e)
                 _checkpoint("pending")
                 say("insert_card", MESSAGES["insert_card"])
-                res = t.authorize(e.amount, self.currency)
+                res = self._authorize(t, e.amount, say)
         except OutcomeUnknown as x:
             with self.store.tx() as s:
                 row = s.get(PaymentRow, pid)
                 self._save(s, row, pj.record_unknown(entry_of(row), _now(), str(x)))
             say("unknown", MESSAGES["unknown"])
             try:
-                return self.resolve(pid)
+                return self._resolve(pid, say)
             except TerminalError:
                 return self.result(self.get(pid), MESSAGES["unknown"])
         except (TerminalUnavailable, TerminalBusy, TerminalError) as x:
@@ -335,12 +443,47 @@ class PaymentService:
                 e = pj.close_declined(e, _now())
             self._save(s, row, e)
         if not res.approved:
+            if res.result_code == 0x6C:
+                say("cancelled", MESSAGES["cancelled"])
+                return self.result(self.get(pid), MESSAGES["cancelled"])
             text = RESULT_TEXT.get(res.result_code, f"code {res.result_code:02X}")
             say("declined", f"{MESSAGES['declined']} ({text})")
             return self.result(self.get(pid), f"{MESSAGES['declined']} ({text})")
         _checkpoint("approved")
         say("approved", MESSAGES["approved"])
         return self._finish(pid)
+
+    def _authorize(self, t: ZvtDriver, amount: int, say: Progress) -> TransactionResult:
+        """06 01 with the card wait: a countdown each second, and at zero (or on `cancel`)
+        an abort at the terminal. The terminal's answer is still what counts: an abort it
+        refuses (the card was already read) ends in its real result."""
+        done = threading.Event()
+
+        def watch() -> None:
+            end = time.monotonic() + self.card_wait_s if self.card_wait_s else None
+            shown = None
+            while not done.wait(0.2):
+                if self._cancel.is_set() or (end is not None and time.monotonic() >= end):
+                    t.abort()  # asked again until the exchange ends: it may not have started
+                    continue
+                if end is not None:
+                    left = max(0, int(end - time.monotonic() + 0.999))
+                    if left != shown:
+                        shown = left
+                        say("card_wait", str(left))
+
+        watcher = threading.Thread(target=watch, name="card-wait", daemon=True)
+        watcher.start()
+        try:
+            return t.authorize(amount, self.currency)
+        finally:
+            done.set()
+            watcher.join(2)
+
+    def cancel(self) -> None:
+        """The citizen's or cashier's Cancel: abort the card wait at the terminal (the
+        running `pay` returns the terminal's answer: cancelled, or charged if too late)."""
+        self._cancel.set()
 
     # -- after approval -------------------------------------------------------------------
     def _finish(self, pid: str) -> PaymentResult:
@@ -422,6 +565,7 @@ class PaymentService:
         row = self.get(payment_id)
         if row.state not in (S.PAID, S.APPROVED):
             raise UrError(f"payment {payment_id} is {row.state}: only a paid payment can be voided")
+        self._settle_before_charge(lambda _e, _m: None)
         return self._reverse(payment_id, why)
 
     @_one_at_a_time
@@ -441,10 +585,12 @@ class PaymentService:
         if row.refund_sent_by:
             raise PaymentBlocked(f"a refund of payment {payment_id} was sent and its outcome is unknown: "
                                  "run recovery with the terminal before anything else")
+        if self.unsettled():
+            self._settle_before_charge(lambda _e, _m: None)
         e = entry_of(row)
         try:
             with self.terminal() as t:
-                before = self._trace_before(t)
+                before = self._terminal_view(t, lambda _e, _m: None).trace
                 with self.store.tx() as s:
                     r = s.get(PaymentRow, payment_id)
                     r.refund_sent_by, r.refund_sent_trace = supervisor[:64], before
@@ -497,67 +643,147 @@ class PaymentService:
 
     # -- recovery ---------------------------------------------------------------------------
     @_one_at_a_time
-    def resolve(self, payment_id: str) -> PaymentResult:
+    def resolve(self, payment_id: str, on_progress: Progress | None = None) -> PaymentResult:
         """Settle an UNKNOWN payment by asking the terminal (status, repeat receipt, totals)."""
-        row = self.get(payment_id)
-        e = entry_of(row)
-        if e.state is not S.UNKNOWN:
-            return self.result(row)
+        return self._resolve(payment_id, on_progress or (lambda _e, _m: None))
+
+    def _claimed_traces(self, payment_id: str) -> frozenset[int]:
+        claimed: set[int] = set()
         with self.store.session() as s:
-            claimed = set()
-            for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id != payment_id)):
+            for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id != payment_id,
+                                                        PaymentRow.state.notin_([S.CREATED, S.FAILED]))):
                 o = entry_of(r)
                 if o.trace is not None:
                     claimed.add(o.trace)
                 claimed.update(int(x) for x in r.extra_traces.split())
+        return frozenset(claimed)
+
+    def _resolve(self, payment_id: str, say: Progress) -> PaymentResult:
+        row = self.get(payment_id)
+        e = entry_of(row)
+        if e.state is not S.UNKNOWN:
+            return self.result(row)
+        if e.flagged:  # the terminal's answers were already exhausted
+            return self.result(row, f"NEEDS RESOLUTION: {e.flagged}; next: {RESOLVE_HINT.format(pid=payment_id)}")
+        claimed = self._claimed_traces(payment_id)
         with self.terminal() as t:
-            if not t.status().ready and not t.wait_ready(10.0):
-                raise TerminalBusy("terminal is not ready; the payment stays unresolved")
+            self._wait_ready(t, say)
             try:
-                last: TransactionResult | None = t.repeat_receipt()
+                last: TransactionResult | None = self._ask(t, t.repeat_receipt, say)
+            except (TerminalBusy, TerminalUnavailable, OutcomeUnknown):
+                raise
             except TerminalError:
                 last = None  # 06 1E: the terminal has no transaction to repeat
             if last is not None and not last.approved and last.receipt_no is None:
                 last = None
+            tot = self._ask(t, t.totals, say)
+        now_view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from)
+        changed = pj.session_changed(e, now_view, last.terminal_id if last else None)
+        if changed:
+            with self.store.tx() as s:
+                from kiosk.end_of_day import note_terminal_changed
+
+                note_terminal_changed(s, changed)
+                st = s.get(TerminalTrace, 1)
+                if st is not None:
+                    st.last_trace, st.terminal_id = now_view.trace, now_view.terminal_id or st.terminal_id
+            return self._flag(payment_id, f"cannot be matched any more: {changed}")
         d = pj.resolve_unknown(e, pj.TerminalAnswers(
-            last=outcome_of(last) if last else None, claimed_traces=frozenset(claimed)))
+            last=outcome_of(last) if last else None, claimed_traces=claimed,
+            count_before=e.count_before, amount_before=e.amount_before,
+            count_now=now_view.count if e.count_before is not None else None,
+            amount_now=now_view.amount if e.amount_before is not None else None))
+        if d.outcome == "UNDECIDED":
+            return self._flag(payment_id, f"the terminal's answers do not settle it: {d.reason}")
         with self.store.tx() as s:
             row = s.get(PaymentRow, payment_id)
             e = pj.apply_decision(entry_of(row), d, _now())
-            if last is not None and d.outcome == "PAID":
+            if last is not None and d.outcome == "PAID" and d.receipt_no is not None:
                 row.terminal_receipt = json.dumps({"customer": last.receipt_lines_customer,
                                                    "merchant": last.receipt_lines_merchant})
             self._note_trace(s, last)
+            self._note_trace(s, None, now_view.trace)
             self._save(s, row, e)
         if d.outcome == "PAID":
             return self._finish(payment_id)
-        return self.result(self.get(payment_id), f"{d.outcome}: {d.reason}")
+        return self.result(self.get(payment_id), f"not charged: {d.reason}")
+
+    def _flag(self, payment_id: str, why: str) -> PaymentResult:
+        """Only the batch totals or a person can settle it now: report it (with its amount)
+        to central at once, and say what to do."""
+        with self.store.tx() as s:
+            row = s.get(PaymentRow, payment_id)
+            e = entry_of(row)
+            if not e.flagged:
+                e = pj.flag(e, why, _now())
+                self._save(s, row, e)
+                outbox.enqueue(s, self.ident, STREAM, self._record(row, e, "unresolved"))
+        return self.result(self.get(payment_id), f"NEEDS RESOLUTION: {why}; next: "
+                                                 f"{RESOLVE_HINT.format(pid=payment_id)}")
+
+    @_one_at_a_time
+    def resolve_manually(self, payment_id: str, outcome: str, supervisor: str, evidence: str) -> PaymentResult:
+        """A supervisor's decision on an UNKNOWN payment (the caller checked the PIN and
+        writes the audit entry). "paid" delivers the service and books it; "not-charged"
+        closes it and frees the fee. Synced to central with who decided and why."""
+        row = self.get(payment_id)
+        with self.store.tx() as s:
+            row = s.get(PaymentRow, payment_id)
+            e = pj.resolve_by_person(entry_of(row), outcome, supervisor, evidence, _now())
+            self._save(s, row, e)
+        if outcome == "paid":
+            return self._finish(payment_id)
+        return self.result(self.get(payment_id), f"resolved by {supervisor} as not charged")
+
+    def settle_from_totals(self, unknown_ids: list[str], journal: tuple[int, int],
+                           terminal: tuple[int, int]) -> list[PaymentResult]:
+        """End of day: decide UNKNOWN payments of the open batch from its totals
+        (`payment_journal.settle_by_totals`); undecided ones are flagged."""
+        entries = [entry_of(self.get(pid)) for pid in unknown_ids]
+        out = []
+        for pid, d in pj.settle_by_totals(entries, journal, terminal).items():
+            if d.outcome == "UNDECIDED":
+                out.append(self._flag(pid, d.reason))
+                continue
+            with self.store.tx() as s:
+                row = s.get(PaymentRow, pid)
+                self._save(s, row, pj.apply_decision(entry_of(row), d, _now()))
+            out.append(self._finish(pid) if d.outcome == "PAID" else self.result(self.get(pid), d.reason))
+        return out
 
     def _find(self, payment_id: str) -> PaymentRow | None:
         with self.store.session() as s:
             return s.get(PaymentRow, payment_id)
 
-    def _settle_unknowns(self) -> None:
-        """Before the terminal takes another transaction, ask it about UNKNOWN ones: its
-        repeat receipt only shows the *last* transaction, so this is the moment it can
-        still prove what happened. Errors leave them UNKNOWN (still blocking their fee)."""
+    def unsettled(self) -> list[PaymentRow]:
+        """Payments whose outcome is not known (in flight, UNKNOWN, flagged): while any
+        exists this station takes no new card payment."""
         with self.store.session() as s:
-            unknown = list(s.scalars(select(PaymentRow.payment_id).where(PaymentRow.state == S.UNKNOWN)))
-        for pid in unknown:
-            try:
-                self.resolve(pid)
-            except TerminalError:
-                return
+            return list(s.scalars(select(PaymentRow).where(
+                PaymentRow.state.in_([S.CREATED, S.PENDING, S.UNKNOWN])).order_by(PaymentRow.payment_id)))
+
+    def _settle_before_charge(self, say: Progress) -> None:
+        """Before the terminal takes another transaction, settle every open row from it: its
+        repeat receipt only shows the *last* transaction, so this is the moment it can still
+        prove what happened. What stays unsettled refuses the new charge, naming it."""
+        if not self.open_payments():
+            return
+        self._recover_all(say)
+        left = [r for r in self.unsettled()]
+        if left:
+            raise PaymentBlocked(blocked_message(left))
 
     def open_payments(self) -> list[PaymentRow]:
         with self.store.session() as s:
-            rows = s.scalars(select(PaymentRow).where(
-                PaymentRow.state.in_([S.CREATED, S.PENDING, S.UNKNOWN, S.APPROVED, S.PAID])))
-            return [r for r in rows if _is_open(r)]
+            return open_rows(s)
 
     @_one_at_a_time
-    def recover(self) -> list[PaymentResult]:
-        """Start-up: finish every payment a crash or a lost link left open."""
+    def recover(self, on_progress: Progress | None = None) -> list[PaymentResult]:
+        """Start-up (and before every charge): finish every payment a crash or a lost link
+        left open, asking the terminal; waits out a busy terminal with progress."""
+        return self._recover_all(on_progress or (lambda _e, _m: None))
+
+    def _recover_all(self, say: Progress) -> list[PaymentResult]:
         out = []
         for row in self.open_payments():
             pid = row.payment_id
@@ -567,7 +793,7 @@ class PaymentService:
                         r = s.get(PaymentRow, pid)
                         e = pj.mark_pending(entry_of(r), _now())
                         self._save(s, r, pj.record_not_sent(e, _now(), "station restarted before sending"))
-                    out.append(self.result(self.get(pid)))
+                    out.append(self.result(self.get(pid), "not charged: the station stopped before sending it"))
                     continue
                 if row.state == S.PENDING:
                     with self.store.tx() as s:
@@ -575,18 +801,33 @@ class PaymentService:
                         self._save(s, r, pj.recover_after_restart(entry_of(r), _now()))
                     row = self.get(pid)
                 if row.state == S.UNKNOWN:
-                    out.append(self.resolve(pid))
+                    out.append(self._resolve(pid, say))
                 elif row.refund_sent_by:
                     out.append(self._settle_refund(pid))
                 elif row.reversal_due:
                     out.append(self._reverse(pid, row.reversal_due))
                 elif row.refund_due:
-                    out.append(self.result(row))
+                    out.append(self.result(row, f"a supervisor-approved refund is due ({row.refund_due}): "
+                                                f"ur-kiosk cashier refund {pid}"))
                 else:  # APPROVED, or PAID by resolution but not yet delivered
                     out.append(self._finish(pid))
             except TerminalError as x:
-                out.append(self.result(self.get(pid), f"still open: {x}"))
+                out.append(self.result(self.get(pid), f"still open, the terminal did not settle it ({x}); next: "
+                                                      "check the terminal is on and connected, then run "
+                                                      "`ur-kiosk payments recover`"))
         return out
+
+
+def blocked_message(rows: list[PaymentRow]) -> str:
+    r = rows[0]
+    e = entry_of(r)
+    when = (e.sent_at or e.created_at or r.updated_at).strftime("%Y-%m-%d %H:%M")
+    more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+    step = (RESOLVE_HINT.format(pid=r.payment_id) if e.flagged else
+            "wait until the terminal shows its idle screen, then run `ur-kiosk payments recover`")
+    return (f"card payments are stopped at this station: payment {r.payment_id} ({r.fee_ref}, {r.dinars} IQD, "
+            f"{when}) is not settled{more} - {e.flagged or 'the terminal has not confirmed its outcome'}. "
+            f"Next: {step}")
 
 
 def _is_open(r: PaymentRow) -> bool:
@@ -598,7 +839,11 @@ def _is_open(r: PaymentRow) -> bool:
 
 
 def open_rows(session: Session, business_date: str | None = None) -> list[PaymentRow]:
-    q = select(PaymentRow).where(PaymentRow.state.in_([S.CREATED, S.PENDING, S.UNKNOWN, S.APPROVED, S.PAID]))
+    q = select(PaymentRow).where(or_(
+        PaymentRow.state.in_([S.CREATED, S.PENDING, S.UNKNOWN, S.APPROVED]),
+        (PaymentRow.state == S.PAID) & (PaymentRow.delivered.is_(False) | PaymentRow.reversal_due.is_not(None)
+                                        | PaymentRow.refund_due.is_not(None)
+                                        | PaymentRow.refund_sent_by.is_not(None)))).order_by(PaymentRow.payment_id)
     if business_date:
         q = q.where(PaymentRow.business_date == business_date)
     return [r for r in session.scalars(q) if _is_open(r)]

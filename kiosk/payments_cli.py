@@ -23,6 +23,10 @@ def _terminal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baud", type=int, default=9600)
     p.add_argument("--exponent", type=int, default=0, help="IQD exponent the terminal uses (0..3)")
     p.add_argument("--terminal-timeout", type=float, default=180.0)
+    p.add_argument("--card-wait", type=float, default=60.0,
+                   help="seconds to wait for the card before the payment is aborted at the terminal (0: no limit)")
+    p.add_argument("--busy-wait", type=float, default=60.0,
+                   help="seconds to wait out a busy terminal before settling a payment")
     p.add_argument("--printer", help="receipt printer port: print the receipt now (else it is only journaled)")
     p.add_argument("--printer-profile", default="epson_tm_t20ii_80mm", help="firmware_config printer profile")
 
@@ -34,22 +38,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     _terminal_args(p)
     p.set_defaults(func=cmd_pay)
 
-    p = sub.add_parser("payments", help="the payment journal: list, show, resolve, recover, reprint")
-    ps = p.add_subparsers(dest="payments_cmd", required=True, parser_class=cli_base.Parser)
+    p = sub.add_parser("payments", help="the payment journal: " + ", ".join(PAYMENTS_COMMANDS))
+    ps = p.add_subparsers(dest="payments_cmd", required=True, parser_class=cli_base.Parser,
+                          metavar="{" + ",".join(PAYMENTS_COMMANDS) + "}")
     q = ps.add_parser("list", help="payments of a day (default: all)")
     q.add_argument("--date")
     q.set_defaults(func=cmd_list)
-    q = ps.add_parser("show")
+    q = ps.add_parser("show", help="one payment: its history and, if open, the next step")
     q.add_argument("payment_id")
     q.set_defaults(func=cmd_show)
-    q = ps.add_parser("recover", help="finish payments a crash or a lost link left open")
+    q = ps.add_parser("recover", help="finish payments a crash or a lost link left open (asks the terminal)")
     _terminal_args(q)
     q.set_defaults(func=cmd_recover)
+    q = ps.add_parser("resolve", help="a supervisor settles an unresolved payment from the terminal's printed "
+                      "journal (PIN from $UR_SUPERVISOR_PIN)")
+    q.add_argument("payment_id")
+    q.add_argument("--as", dest="outcome", required=True, choices=["paid", "not-charged"])
+    q.add_argument("--evidence", required=True, help="what was checked, e.g. 'terminal journal: receipt 0042 "
+                   "approved 25000'")
+    q.add_argument("--supervisor", required=True, help="supervisor user id")
+    q.add_argument("--printer", help="receipt printer port (a receipt is printed when resolved as paid)")
+    q.add_argument("--printer-profile", default="epson_tm_t20ii_80mm")
+    q.set_defaults(func=cmd_resolve)
     q = ps.add_parser("reprint", help="print the citizen copy again, marked REPRINT")
     q.add_argument("payment_id")
     q.set_defaults(func=cmd_reprint)
 
-    q = ps.add_parser("day", help="a closed day: the Z-report and central's ledger check of it")
+    q = ps.add_parser("day", help="a closed day: the Z-report and central's ledger check of it (a table; "
+                      "--json for data)")
     q.add_argument("date")
     q.set_defaults(func=cmd_day)
     q = ps.add_parser("verify", help="verify a receipt code offline (trust list + this station's journal)")
@@ -59,6 +75,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser("fines", help="vehicle fines for a plate (from central's fines list)")
     p.add_argument("plate")
     p.set_defaults(func=cmd_fines)
+
+
+PAYMENTS_COMMANDS = ("list", "show", "recover", "resolve", "reprint", "day", "verify")
 
 
 def terminal_factory(args: argparse.Namespace) -> Callable[[], ZvtDriver]:
@@ -77,7 +96,23 @@ def service(args: argparse.Namespace) -> PaymentService:
 
         spooler = make_spooler(store, profile_dict(load_profile(args.printer_profile)), args.printer)
     receipts = PaymentReceipts(spooler, PrintJournal(store), ident)
-    return PaymentService(store, ident, terminal_factory(args), receipts=receipts, exponent=args.exponent)
+    if not hasattr(args, "terminal"):  # `payments resolve`: no terminal is asked
+        def no_terminal() -> ZvtDriver:
+            raise UrError("this command does not use the card terminal")
+        return PaymentService(store, ident, no_terminal, receipts=receipts)
+    return PaymentService(store, ident, terminal_factory(args), receipts=receipts, exponent=args.exponent,
+                          card_wait_s=args.card_wait or None, busy_wait_s=args.busy_wait)
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str, str], None]:
+    def progress(event: str, message: str) -> None:
+        if args.json:
+            return
+        if event == "card_wait":  # a countdown on one line
+            print(f"\r... {message} s left to present the card ", end="", flush=True)
+        else:
+            print(f"... {message}", flush=True)
+    return progress
 
 
 def _show(args: argparse.Namespace, r: PaymentResult) -> int:
@@ -87,18 +122,35 @@ def _show(args: argparse.Namespace, r: PaymentResult) -> int:
 
 def cmd_pay(args: argparse.Namespace) -> int:
     svc = service(args)
-    def progress(_event: str, message: str) -> None:
-        if not args.json:
-            print(f"... {message}", flush=True)
-    return _show(args, svc.pay(args.fee_ref, progress, payment_id=args.payment_id))
+    r = svc.pay(args.fee_ref, _progress(args), payment_id=args.payment_id)
+    if not args.json and args.card_wait:
+        print()
+    return _show(args, r)
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
     svc = service(args)
-    out = svc.recover()
+    out = svc.recover(_progress(args))
+    left = svc.open_payments()
     cli_base.emit(args, [r.as_dict() for r in out],
-                  "\n".join(f"{r.payment_id} {r.fee_ref}: {r.state} - {r.message}" for r in out) or "nothing open")
-    return 0 if not svc.open_payments() else 1
+                  "\n".join(f"{r.payment_id} {r.fee_ref} {r.amount} IQD: {r.state} - {r.message}" for r in out)
+                  or "nothing open: every payment of this station is settled")
+    return 0 if not left else 1
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from kiosk.cashier import CashierStation, audit
+    from kiosk.cashier_cli import _pin
+
+    svc = service(args)
+    sup = CashierStation(svc.store).supervisor(args.supervisor, _pin("UR_SUPERVISOR_PIN", args.supervisor))
+    before = svc.get(args.payment_id)
+    r = svc.resolve_manually(args.payment_id, args.outcome, sup.user_id, args.evidence)
+    with svc.store.tx() as s:
+        audit(s, sup.user_id, "payment_resolve", args.payment_id,
+              {"as": args.outcome, "evidence": args.evidence, "was": before.state, "now": r.state,
+               "amount": r.amount, "fee_ref": r.fee_ref})
+    return _show(args, r)
 
 
 def _row_dict(r: PaymentRow) -> dict[str, object]:
@@ -106,7 +158,8 @@ def _row_dict(r: PaymentRow) -> dict[str, object]:
     return {"payment_id": r.payment_id, "fee_ref": r.fee_ref, "state": r.state, "amount": r.dinars,
             "statutory": r.statutory, "service": r.service, "date": r.business_date,
             "terminal_id": e.terminal_id, "trace": e.trace, "receipt_no": e.receipt_no,
-            "refund_due": r.refund_due, "history": [list(h) for h in e.history]}
+            "refund_due": r.refund_due, "flagged": e.flagged, "resolved_by": e.resolved_by,
+            "evidence": e.evidence, "history": [list(h) for h in e.history]}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -175,10 +228,31 @@ def cmd_day(args: argparse.Namespace) -> int:
     store, _ident = open_enrolled(args)
     z = end_of_day.z_report(store, args.date)
     check = end_of_day.central_check(store, args.date)
-    text = [f"{args.date}: station {z['status']}, terminal {z['terminal']}, journal {z['journal']}",
-            f"central: {check['status']}, holds {check['central'][0]} / {check['central'][1]} IQD"
-            if check else "central: no answer yet (sync, then ask again)"]
-    if check:
-        text += [f"  {p['status']}: {p['id']} {p['amount']} IQD {p['detail']}" for p in check["problems"]]
-    cli_base.emit(args, {"z_report": z, "central": check}, "\n".join(text))
+    cli_base.emit(args, {"z_report": z, "central": check}, day_table(args.date, z, check))
     return 0 if z["status"] == "MATCHED" and check and check["status"] == "MATCHED" else 1
+
+
+def day_table(date: str, z: dict[str, object], check: dict[str, object] | None) -> str:
+    """`payments day` for people: one row per view of the day, then what differs."""
+    def cell(v: object) -> tuple[str, str]:
+        if isinstance(v, dict):
+            return str(v.get("count", "")), str(v.get("amount", ""))
+        if isinstance(v, list | tuple) and len(v) == 2:
+            return str(v[0]), str(v[1])
+        return "-", "-"
+    rows = [("terminal", *cell(z.get("terminal")), str(z.get("status", ""))),
+            ("journal", *cell(z.get("journal")), ""),
+            ("central", *(cell(check.get("central")) if check else ("-", "-")),
+             str(check.get("status")) if check else "no answer yet: sync, then ask again")]
+    out = [f"Day {date}  station {z.get('station', '')}  terminal {z.get('terminal_id', '') or '-'}",
+           f"{'view':<10}{'payments':>10}{'IQD':>14}  status", "-" * 50]
+    out += [f"{v:<10}{c:>10}{a:>14}  {st}" for v, c, a, st in rows]
+    for d in z.get("differences", []) or []:  # type: ignore[union-attr]
+        out.append(f"difference: {d}")
+    for u in z.get("unresolved", []) or []:  # type: ignore[union-attr]
+        out.append(f"UNRESOLVED {u['id']} {u['fee_ref']} {u.get('amount', '?')} IQD {u.get('at', '')} "
+                   f"{u['state']}: {u.get('why', '')}")
+    if check:
+        for p in check.get("problems", []) or []:  # type: ignore[union-attr]
+            out.append(f"central {p['status']}: {p['id']} {p['amount']} IQD {p['detail']}")
+    return "\n".join(out)

@@ -24,8 +24,8 @@ def enrolled_store(path: Path, kiosk_id: str = "kiosk-1", code: int = 11, office
                    fine_list: list[dict] | None = None) -> tuple[KioskStore, identity.Identity]:  # type: ignore[type-arg]
     store = KioskStore(path)
     key = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
-    identity.enroll(store, {"kiosk_id": kiosk_id, "kiosk_code": code, "office": office,
-                            "broker_url": "mqtt://127.0.0.1:1", "private_key": key})
+    identity.install(store, {"kiosk_id": kiosk_id, "kiosk_code": code, "office": office,
+                             "broker_url": "mqtt://127.0.0.1:1"}, key)
     install_fines(store, fine_list if fine_list is not None else FINES)
     return store, identity.load(store)
 
@@ -39,13 +39,14 @@ def install_fines(store: KioskStore, fine_list: list[dict], version: int = 1) ->
 
 
 @contextmanager
-def terminal(knobs: Knobs | None = None, baudrate: int = 115200) -> Iterator[tuple[EmulatorHandle, object]]:
+def terminal(knobs: Knobs | None = None, baudrate: int = 115200,
+             timeout: float = 5.0) -> Iterator[tuple[EmulatorHandle, object]]:
     """(emulator handle, factory) - factory() opens a fresh ZvtDriver on the pty."""
     pty = PtyPair()
     try:
         with run_in_thread(pty.fd, knobs or Knobs(card_delay_s=0.0)) as h:
             def factory() -> ZvtDriver:
-                return ZvtDriver(pty.device, baudrate=baudrate, timeout=5.0, ack_timeout=0.5)
+                return ZvtDriver(pty.device, baudrate=baudrate, timeout=timeout, ack_timeout=0.5)
             factory.device = pty.device  # type: ignore[attr-defined]
             yield h, factory
     finally:

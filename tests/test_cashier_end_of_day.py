@@ -101,30 +101,96 @@ def test_mismatch_is_reported_not_corrected(tmp_path: Path) -> None:
     assert end_of_day.z_report(store, rep.business_date)["status"] == "MISMATCH"
 
 
-def test_terminal_eod_failure_records_nothing_and_supervisor_path(tmp_path: Path) -> None:
-    with terminal(Knobs(eod_fail=0x77, approve_then_silence=1, card_delay_s=0)) as (h, factory):
+def _unknown_payment(h, factory, store, ident, ref: str = "fine:F-0001"):  # type: ignore[no-untyped-def]
+    """A payment the terminal charged and never confirmed, with the link cut for the enquiry."""
+    svc = PaymentService(store, ident, factory)
+    calls = {"n": 0}
+
+    def cut_after_first():  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 1:
+            h.emulator.knobs.drop_ack = True
+        return factory()
+    svc.terminal = cut_after_first
+    h.emulator.knobs.approve_then_silence = 1
+    r = svc.pay(ref)
+    assert r.state == "UNKNOWN"
+    h.emulator.knobs.drop_ack = False
+    return r
+
+
+def test_close_day_settles_from_the_terminal_first_and_a_failed_eod_records_nothing(tmp_path: Path) -> None:
+    """Behaviour since issue 19: close-day first settles what the terminal can still settle
+    (here: its repeat receipt proves the charge), then runs the terminal's end-of-day."""
+    with terminal(Knobs(eod_fail=0x77, card_delay_s=0), timeout=1.5) as (h, factory):
+        store, ident = enrolled_store(tmp_path / "k")
+        r = _unknown_payment(h, factory, store, ident)
+        with pytest.raises(end_of_day.DayNotClosable, match="end-of-day not possible"):
+            end_of_day.close_day(store, ident, factory)
+        assert PaymentService(store, ident, factory).get(r.payment_id).state == "PAID"
+        h.emulator.knobs.eod_fail = None
+        rep = end_of_day.close_day(store, ident, factory)
+    assert rep.status == "MATCHED" and not rep.unresolved
+    assert rep.terminal == rep.journal == {"count": 1, "amount": r.amount}
+
+
+def _flag(store, pid: str, why: str = "the terminal's answers do not settle it") -> None:  # type: ignore[no-untyped-def]
+    """What recovery does when the terminal's last transaction no longer tells (UNDECIDED)."""
+    import datetime as dt
+
+    from kiosk import payment_journal as pj
+    from kiosk.payments import PaymentRow, entry_of, entry_to_json
+
+    with store.tx() as s:
+        row = s.get(PaymentRow, pid)
+        row.entry_json = entry_to_json(pj.flag(entry_of(row), why, dt.datetime.now()))
+
+
+def test_batch_totals_settle_a_single_missing_charge(tmp_path: Path) -> None:
+    with terminal(Knobs(card_delay_s=0), timeout=1.5) as (h, factory):
         store, ident = enrolled_store(tmp_path / "k")
         svc = PaymentService(store, ident, factory)
-        calls = {"n": 0}
+        assert svc.pay("fine:F-0002").paid
+        r = _unknown_payment(h, factory, store, ident, "fine:F-0003")
+        _flag(store, r.payment_id)
+        rep = end_of_day.close_day(store, ident, factory)  # no supervisor needed: the totals decide
+    row = svc.get(r.payment_id)
+    assert row.state == "PAID" and row.delivered and "batch holds exactly one payment" in row.entry_json
+    assert rep.status == "MATCHED" and not rep.unresolved and rep.terminal == rep.journal
+    assert len([e for e in h.journal if e.kind == "payment" and e.receipt_no]) == 2
 
-        def cut_after_first():  # type: ignore[no-untyped-def]
-            calls["n"] += 1
-            if calls["n"] > 1:
-                h.emulator.knobs.drop_ack = True
-            return factory()
-        svc.terminal = cut_after_first
-        assert svc.pay("fine:F-0001").state == "UNKNOWN"
-        h.emulator.knobs.drop_ack = False
-        with pytest.raises(end_of_day.DayNotClosable, match="unresolved"):
+
+def test_unresolved_payment_is_on_the_z_report_with_its_amount(tmp_path: Path) -> None:
+    """Totals that do not single it out (two open payments of the same amount, one charged):
+    the day closes only with a supervisor, and the Z-report lists both with amount and time."""
+    with terminal(Knobs(card_delay_s=0), timeout=1.5) as (h, factory):
+        store, ident = enrolled_store(tmp_path / "k")
+        a = _unknown_payment(h, factory, store, ident, "fine:F-0001")  # 26000, charged
+        _flag(store, a.payment_id)
+        b = PaymentService(store, ident, factory)
+        import datetime as dt
+
+        from kiosk import payment_journal as pj
+        from kiosk.payments import PaymentRow, entry_of, entry_to_json
+
+        with store.tx() as s:  # a second open one of the same amount the terminal never saw
+            row = s.get(PaymentRow, a.payment_id)
+            e2 = pj.flag(pj.record_unknown(pj.mark_pending(pj.create("01" + a.payment_id[2:-1] + "f", "fine:F-0008",
+                                                                      entry_of(row).amount, 368, dt.datetime.now()),
+                                                            dt.datetime.now()), dt.datetime.now(), "crash"),
+                         "ambiguous", dt.datetime.now())
+            s.add(PaymentRow(payment_id=e2.payment_id, fee_ref="fine:F-0008", kind="fine", state="UNKNOWN",
+                             dinars=row.dinars, statutory=row.dinars, service=0, description="x",
+                             catalogue_version=None, business_date=row.business_date, operator="",
+                             delivered=False, entry_json=entry_to_json(e2), updated_at=dt.datetime.now()))
+        with pytest.raises(end_of_day.DayNotClosable, match=f"2 unresolved.*{row.dinars} IQD"):
             end_of_day.close_day(store, ident, factory)
-        with pytest.raises(end_of_day.DayNotClosable, match="end-of-day not possible"):
-            end_of_day.close_day(store, ident, factory, supervisor="sup")
-        h.emulator.knobs.eod_fail = None
         rep = end_of_day.close_day(store, ident, factory, supervisor="sup")
-    # The charge the kiosk could not confirm is in the terminal's totals, not in the journal:
-    # shown as a difference and listed as unresolved, never booked silently.
-    assert rep.status == "MISMATCH" and rep.unresolved[0]["state"] == "UNKNOWN"
-    assert rep.terminal["count"] == 1 and rep.journal["count"] == 0
+        assert b.get(a.payment_id).state == "UNKNOWN"
+    assert rep.status == "MISMATCH" and {u["id"] for u in rep.unresolved} == {a.payment_id, e2.payment_id}
+    assert all(u["amount"] == row.dinars and u["at"] and u["fee_ref"] for u in rep.unresolved)
+    lines = end_of_day.z_lines(rep)["unresolved"]
+    assert lines.startswith(f"2, {2 * row.dinars} IQD") and "fine:F-0008" in lines
 
 
 def test_auto_end_of_day_batch_is_accounted(tmp_path: Path) -> None:

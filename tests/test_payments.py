@@ -60,13 +60,21 @@ def test_busy_terminal_sends_no_second_authorization(tmp_path: Path) -> None:
     store, ident = enrolled_store(tmp_path / "k")
     with terminal(Knobs(busy=2, card_delay_s=0)) as (h, factory):
         svc = PaymentService(store, ident, factory)
+        # The payment waits out the busy terminal (status enquiries) before anything is
+        # sent: one authorization, sent once the terminal said ready, one charge.
         r = svc.pay("fine:F-0003")
-        assert r.state == "FAILED" and h.journal == []
-        # The terminal is ready again later: a new attempt charges exactly once.
-        with factory() as t:
-            assert t.wait_ready(5)
-        r2 = svc.pay("fine:F-0003")
-        assert r2.paid and charges(h) == 1
+        assert r.paid and charges(h) == 1
+        assert h.emulator.received.count("authorization") == 1
+        assert h.emulator.received.index("status enquiry") < h.emulator.received.index("authorization")
+
+
+def test_a_terminal_busy_for_longer_than_the_wait_charges_nothing(tmp_path: Path) -> None:
+    store, ident = enrolled_store(tmp_path / "k")
+    with terminal(Knobs(busy=1000, card_delay_s=0)) as (h, factory):
+        svc = PaymentService(store, ident, factory, busy_wait_s=1.0)
+        r = svc.pay("fine:F-0003")
+        assert r.state == "FAILED" and h.journal == [] and "authorization" not in h.emulator.received
+        assert "still busy" in r.message
 
 
 @pytest.mark.parametrize("code", [0x6C, 0x05, 0xA3, 0x9B])
@@ -74,7 +82,8 @@ def test_declines_cancel_and_acquirer_offline_record_failed(tmp_path: Path, code
     store, ident = enrolled_store(tmp_path / "k")
     with terminal(Knobs(decline=code, card_delay_s=0)) as (h, factory):
         r = PaymentService(store, ident, factory).pay("fine:F-0004")
-    assert r.state == "FAILED" and "declined" in r.message
+    assert r.state == "FAILED" and ("cancelled" if code == 0x6C else "declined") in r.message
+    assert "not charged" in r.message
     row = PaymentService(store, ident, factory).get(r.payment_id)
     assert "DECLINED" in row.entry_json and charges(h) == 0 and outbox_events(store) == []
 
@@ -93,7 +102,7 @@ def test_unknown_outcome_blocks_then_resolves_paid_by_enquiry(tmp_path: Path) ->
 
 def test_unknown_stays_blocking_while_the_terminal_is_unreachable(tmp_path: Path) -> None:
     store, ident = enrolled_store(tmp_path / "k")
-    with terminal(Knobs(approve_then_silence=1, card_delay_s=0)) as (h, factory):
+    with terminal(Knobs(approve_then_silence=1, card_delay_s=0), timeout=1.5) as (h, factory):
         svc = PaymentService(store, ident, factory)
         # The link drops after the request: the answer never comes and enquiries fail.
         def broken():  # type: ignore[no-untyped-def]
@@ -107,8 +116,10 @@ def test_unknown_stays_blocking_while_the_terminal_is_unreachable(tmp_path: Path
         svc.terminal = flaky
         r = svc.pay("fine:F-0006")
         assert r.state == "UNKNOWN" and "do NOT pay again" in r.message
-        with pytest.raises(PaymentBlocked, match="UNKNOWN"):
+        with pytest.raises(PaymentBlocked, match="F-0006.*not settled.*Next: wait until the terminal"):
             svc.pay("fine:F-0006")
+        with pytest.raises(PaymentBlocked, match="card payments are stopped.*F-0006"):
+            svc.pay("fine:F-0007")  # no other fee either: the terminal must settle it first
         h.emulator.knobs.drop_ack = False
         svc.terminal = factory
         out = svc.recover()

@@ -154,6 +154,7 @@ class Totals:
     trace: int | None = None
     receipt_lines: list[str] = field(default_factory=list)
     message: str = ""
+    terminal_id: str | None = None
 
     @property
     def count(self) -> int:
@@ -503,6 +504,7 @@ class ZvtDriver:
             result_code=code, ok=run.completion is not None and code == 0, amount=f.amount,
             receipt_from=rf, receipt_to=rt, groups=groups, trace=f.trace,
             receipt_lines=admin or merchant, message=RESULT_TEXT.get(code, f"result code {code:02X}"),
+            terminal_id=f.terminal_id,
         )
 
     def end_of_day(self) -> Totals:

@@ -15,6 +15,7 @@ driver masks them itself.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import select
 import threading
@@ -76,6 +77,7 @@ class Knobs:
     terminal_id: str = "52500123"
     ack_timeout_s: float = 1.0  # our T3 for the ECR's ACK byte
     answer_timeout_s: float = 5.0  # how long we wait for the ECR's 80 00 00
+    journal: str = ""  # append the journal to this file as JSON lines (ground truth for tests)
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> Knobs:
@@ -172,6 +174,7 @@ class TerminalEmulator:
         self.link.corrupt_first = self.knobs.corrupt_crc
         self.link.corrupt_all = self.knobs.corrupt_crc_always
         self.journal: list[JournalEntry] = []
+        self._journal_file = open(self.knobs.journal, "a", encoding="utf-8") if self.knobs.journal else None  # noqa: SIM115
         self.received: list[str] = []  # names of commands received, in order
         self.batch = 1
         self.trace = 0
@@ -357,7 +360,19 @@ class TerminalEmulator:
             self.receipt += 1
             entry.receipt_no = self.receipt
         self.journal.append(entry)
+        self._write_journal("entry", entry)
         return entry
+
+    def _write_journal(self, event: str, e: JournalEntry | None = None, **extra: object) -> None:
+        """One JSON line per journal change, flushed at once: what the terminal did is on
+        disk even if whoever drives it is killed (`read_journal` folds it back)."""
+        if self._journal_file is None:
+            return
+        rec: dict[str, object] = {"event": event, **extra}
+        if e is not None:
+            rec.update({k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in e.__dict__.items()})
+        self._journal_file.write(json.dumps(rec) + "\n")
+        self._journal_file.flush()
 
     def _status_fields(self, e: JournalEntry) -> tuple[tuple[int, bytes], ...]:
         pan = TEST_CARDS[self.knobs.card][0] if self.knobs.full_pan else e.pan_masked
@@ -475,6 +490,7 @@ class TerminalEmulator:
             return
         assert target is not None
         target.reversed = True
+        self._write_journal("reversed", receipt_no=target.receipt_no, batch=target.batch)
         e = self._new_entry("reversal", target.amount, target.currency, RC_OK)
         e.reverses = target.receipt_no
         self._finish_tx(e)
@@ -520,6 +536,7 @@ class TerminalEmulator:
 
     def _close_batch(self) -> None:
         self.batch += 1
+        self._write_journal("batch_closed", batch=self.batch - 1)
 
     def _end_of_day(self, msg: ap.Command) -> None:
         self._send(ap.Ack())
@@ -540,6 +557,32 @@ class TerminalEmulator:
             return
         self._queue(self._msg(ap.StatusInformation(self._status_fields(last))))
         self._queue(*self._receipt_steps(last), self._msg(ap.Completion()))
+
+
+def read_journal(path: str | os.PathLike[str]) -> list[JournalEntry]:
+    """The journal a terminal emulator wrote with the `journal` knob (`--journal FILE`)."""
+    out: list[JournalEntry] = []
+    by_receipt: dict[tuple[int, int], JournalEntry] = {}
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        event = rec.pop("event")
+        if event == "entry":
+            rec["time"] = dt.datetime.fromisoformat(rec["time"])
+            e = JournalEntry(**rec)
+            out.append(e)
+            if e.receipt_no is not None and e.kind == "payment":
+                by_receipt[(e.batch, e.receipt_no)] = e
+        elif event == "reversed":
+            hit = by_receipt.get((rec["batch"], rec["receipt_no"]))
+            if hit is not None:
+                hit.reversed = True
+    return out
 
 
 # -- running it ------------------------------------------------------------------------
