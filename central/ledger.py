@@ -8,6 +8,11 @@ one (other amount or fee) is rejected for good and shows in the report, never me
 Reconciliation compares three views of a station's day - the terminal's end-of-day
 totals, the station's journal (both from its Z-report) and what this ledger holds - and
 lists matched, missing and mismatched items. Nothing is ever corrected silently.
+
+A payment a station could not settle from its terminal arrives as "unresolved" (with
+its amount) and stays listed as `unresolved_at_station` - also when only the Z-report
+names it - until a "paid" or "not_charged" record with the station's resolution (who
+decided, on what evidence) replaces it; resolutions are kept in `ledger_resolutions`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from central import fines, status_feed
 from central.db import Base
 from contract.errors import UrError
 
-EVENTS = ("paid", "reversed", "refunded")
+EVENTS = ("paid", "reversed", "refunded", "unresolved", "not_charged")
+UNSETTLED_STATES = ("CREATED", "PENDING", "UNKNOWN")  # Z-report states that are unresolved
 # A refund is a separate outflow: the payment stays in the terminal's batch totals.
 COUNTS_AS_TAKEN = ("paid", "refunded")
 
@@ -49,6 +55,18 @@ class Collection(Base):
     operator: Mapped[str] = mapped_column(String(64), default="")
     problem: Mapped[str] = mapped_column(String(256), default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Resolution(Base):
+    """How a station settled a payment it could not settle from the terminal at once."""
+
+    __tablename__ = "ledger_resolutions"
+    collection_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    station: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # paid | not_charged
+    decided_by: Mapped[str] = mapped_column(String(64))  # supervisor id, or "terminal" / "batch totals"
+    evidence: Mapped[str] = mapped_column(String(300), default="")
+    decided_at: Mapped[str] = mapped_column(String(32), default="")
 
 
 class ZReport(Base):
@@ -101,9 +119,15 @@ def record_collection(session: Session, kiosk_id: str, p: dict[str, Any]) -> Col
         if c.station != kiosk_id or c.amount != amount or c.fee_ref != fee_ref:
             raise UrError(f"collection {cid} already recorded from {c.station} for {c.fee_ref} {c.amount} IQD; "
                           f"this record says {kiosk_id} {fee_ref} {amount} IQD")
-        if c.state == event or c.state in ("reversed", "refunded"):
+        if c.state == event or c.state in ("reversed", "refunded", "not_charged") or event == "unresolved":
             return c  # the same news again, or news older than what we hold
         c.state, c.updated_at = event, now
+        if c.terminal_id == "" and isinstance(p.get("terminal_id"), str):
+            c.terminal_id = p["terminal_id"][:16]
+        if isinstance(p.get("trace"), int):
+            c.trace = p["trace"]
+        if isinstance(p.get("receipt_no"), int):
+            c.receipt_no = p["receipt_no"]
     else:
         c = Collection(collection_id=cid, station=kiosk_id, office=_str(p, "office", 64, False),
                        terminal_id=_str(p, "terminal_id", 16, False), business_date=date, fee_ref=fee_ref,
@@ -112,7 +136,17 @@ def record_collection(session: Session, kiosk_id: str, p: dict[str, Any]) -> Col
                        receipt_no=p.get("receipt_no") if isinstance(p.get("receipt_no"), int) else None,
                        operator=_str(p, "operator", 64, False), problem="", updated_at=now)
         session.add(c)
-    if c.kind == "fine":
+    res = p.get("resolution")
+    if isinstance(res, dict) and event in ("paid", "not_charged"):
+        r = session.get(Resolution, cid) or Resolution(collection_id=cid, station=kiosk_id)
+        r.outcome = event
+        r.decided_by = str(res.get("by", ""))[:64]
+        r.evidence = str(res.get("evidence", ""))[:300]
+        r.decided_at = str(res.get("at", ""))[:32]
+        session.add(r)
+    if c.kind == "fine" and event in ("unresolved", "not_charged") and c.state == event:
+        fines.mark_unpaid(session, fee_ref.partition(":")[2], cid)
+    elif c.kind == "fine":
         fine_id = fee_ref.partition(":")[2]
         if event == "paid":
             c.problem = (fines.mark_paid(session, fine_id, cid, amount) or "")[:256]
@@ -132,6 +166,11 @@ def record_z_report(session: Session, kiosk_id: str, p: dict[str, Any]) -> ZRepo
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("id"), str)
                                                and isinstance(i.get("amount"), int) for i in items):
         raise UrError(f"z-report {kiosk_id} {date}: items must be a list of {{id, amount, state}}")
+    unresolved = p.get("unresolved", [])
+    if not isinstance(unresolved, list) or not all(
+            isinstance(u, dict) and isinstance(u.get("id"), str) and isinstance(u.get("amount", 0), int)
+            for u in unresolved):
+        raise UrError(f"z-report {kiosk_id} {date}: unresolved must be a list of {{id, amount, state}}")
     z = session.get(ZReport, (kiosk_id, date))
     if z is None:
         z = ZReport(station=kiosk_id, business_date=date, body="", received_at=datetime.now(UTC))
@@ -168,6 +207,7 @@ class StationDay:
     central_count: int
     central_amount: int
     items: list[dict[str, Any]] = field(default_factory=list)
+    resolutions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -198,6 +238,18 @@ def reconcile(session: Session, date: str) -> list[StationDay]:
             len(taken), sum(c.amount for c in taken),
         )
         reported = {i["id"]: i for i in body.get("items", [])}
+        listed = {u["id"]: u for u in body.get("unresolved", []) or []
+                  if isinstance(u, dict) and isinstance(u.get("id"), str) and u.get("state") in UNSETTLED_STATES}
+        for cid in sorted(set(listed) | {c.collection_id for c in mine.values() if c.state == "unresolved"}):
+            c = mine.get(cid)
+            if c is not None and c.state != "unresolved":
+                continue  # settled since: the station's resolution record is here
+            u = listed.get(cid, {})
+            amount = c.amount if c is not None else u.get("amount", 0)
+            fee = c.fee_ref if c is not None else u.get("fee_ref", "")
+            day.items.append({"id": cid, "status": "unresolved_at_station", "amount": amount if isinstance(
+                amount, int) else 0, "detail": f"{fee}: the station could not settle it from its terminal"
+                + (f" ({u.get('at', '')})" if u.get("at") else "")})
         for cid, item in sorted(reported.items()):
             c = mine.get(cid)
             state = str(item.get("state", "paid"))
@@ -215,9 +267,15 @@ def reconcile(session: Session, date: str) -> list[StationDay]:
                     day.items.append({"id": cid, "status": "missing_at_station", "amount": c.amount,
                                       "detail": f"central has it {c.state}, the station's Z-report does not"})
         for c in mine.values():
+            if c.state == "unresolved" or c.collection_id in listed:
+                continue
             if c.problem:
                 day.items.append({"id": c.collection_id, "status": "mismatched", "amount": c.amount,
                                   "detail": c.problem})
+        day.resolutions = [{"id": r.collection_id, "outcome": r.outcome, "by": r.decided_by,
+                            "evidence": r.evidence, "at": r.decided_at}
+                           for r in session.scalars(select(Resolution).where(
+                               Resolution.collection_id.in_(list(mine)))).all()] if mine else []
         out.append(day)
     return out
 
@@ -232,4 +290,7 @@ def report_csv(days: list[StationDay]) -> str:
                     f"{d.journal_count}/{d.journal_amount} central {d.central_count}/{d.central_amount}"])
         for i in d.items:
             w.writerow([d.date, d.office, d.station, d.terminal_id, i["id"], i["status"], i["amount"], i["detail"]])
+        for r in d.resolutions:
+            w.writerow([d.date, d.office, d.station, d.terminal_id, r["id"], f"resolved_{r['outcome']}", "",
+                        f"by {r['by']} at {r['at']}: {r['evidence']}"])
     return buf.getvalue()

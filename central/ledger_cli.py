@@ -65,17 +65,23 @@ def cmd_report(args: argparse.Namespace) -> int:
              "terminal": [d.terminal_count, d.terminal_amount], "journal": [d.journal_count, d.journal_amount],
              "central": [d.central_count, d.central_amount],
              "items": {k: sum(1 for i in d.items if i["status"] == k)
-                       for k in ("matched", "missing_at_central", "missing_at_station", "mismatched")},
-             "problems": [i for i in d.items if i["status"] != "matched"]} for d in days]
+                       for k in ("matched", "missing_at_central", "missing_at_station", "mismatched",
+                                 "unresolved_at_station")},
+             "unresolved_amount": sum(i["amount"] for i in d.items if i["status"] == "unresolved_at_station"),
+             "problems": [i for i in d.items if i["status"] != "matched"],
+             "resolutions": d.resolutions} for d in days]
     lines = [f"{'station':<14}{'terminal':<10}{'status':<12}{'terminal n/IQD':>18}{'journal n/IQD':>18}"
-             f"{'central n/IQD':>18}  matched missing mismatched"]
+             f"{'central n/IQD':>18}  matched missing mismatched unresolved"]
     for d, row in zip(days, data, strict=True):
         it = row["items"]
         lines.append(f"{d.station:<14}{d.terminal_id:<10}{d.status:<12}"
                      f"{f'{d.terminal_count}/{d.terminal_amount}':>18}{f'{d.journal_count}/{d.journal_amount}':>18}"
                      f"{f'{d.central_count}/{d.central_amount}':>18}  {it['matched']:>7} "
-                     f"{it['missing_at_central'] + it['missing_at_station']:>7} {it['mismatched']:>10}")
+                     f"{it['missing_at_central'] + it['missing_at_station']:>7} {it['mismatched']:>10} "
+                     f"{it['unresolved_at_station']:>10}")
         lines += [f"  {p['status']}: {p['id']} {p['amount']} IQD {p['detail']}" for p in row["problems"]]
+        lines += [f"  resolved {r['outcome']}: {r['id']} by {r['by']} at {r['at']}: {r['evidence']}"
+                  for r in row["resolutions"]]
     cli_base.emit(args, data, "\n".join(lines) if days else f"no collections on {args.date}")
     return 0 if all(d.status == "MATCHED" for d in days) else 1
 
@@ -83,10 +89,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with _session(args)() as s:
         rows = list(s.scalars(select(ledger.Collection).where(ledger.Collection.business_date == _date(args.date))))
+        res = {r.collection_id: r for r in s.scalars(select(ledger.Resolution).where(
+            ledger.Resolution.collection_id.in_([c.collection_id for c in rows])))} if rows else {}
     data = [{"id": c.collection_id, "station": c.station, "fee_ref": c.fee_ref, "amount": c.amount,
-             "state": c.state} for c in rows]
-    cli_base.emit(args, data, "\n".join(f"{d['id']} {d['station']} {d['fee_ref']} {d['amount']} {d['state']}"
-                                        for d in data))
+             "state": c.state, "resolution": {"outcome": res[c.collection_id].outcome,
+                                              "by": res[c.collection_id].decided_by,
+                                              "evidence": res[c.collection_id].evidence}
+             if c.collection_id in res else None} for c in rows]
+    cli_base.emit(args, data, "\n".join(
+        f"{d['id']} {d['station']} {d['fee_ref']} {d['amount']} {d['state']}"
+        + (f" (resolved by {d['resolution']['by']}: {d['resolution']['evidence']})" if d["resolution"] else "")
+        for d in data))
     return 0
 
 

@@ -82,6 +82,39 @@ def test_report_matched_missing_mismatched_and_csv(session: Session) -> None:
     assert k1.status == "MISMATCH" and any(i["status"] == "missing_at_station" for i in k1.items)
 
 
+def test_unresolved_payments_are_listed_with_amounts_until_a_resolution_arrives(session: Session) -> None:
+    fines.add(session, "12B0001", 25000, fine_id="F-1")
+    fines.add(session, "12B0002", 30000, fine_id="F-2")
+    ledger.handle(session, "K1", "m1", rec("u1", fee_ref="fine:F-1", event="unresolved", trace=None, receipt_no=None))
+    ledger.handle(session, "K1", "m2", rec("u1", fee_ref="fine:F-1", event="unresolved"))  # again: nothing new
+    assert session.get(fines.Fine, "F-1").status == "unpaid"
+    body = z([], (0, 0), (0, 0))
+    body["unresolved"] = [{"id": "u1", "fee_ref": "fine:F-1", "amount": 25000, "state": "UNKNOWN",
+                           "at": "2026-11-22T10:00:00"},
+                          {"id": "u2", "fee_ref": "fine:F-2", "amount": 30000, "state": "UNKNOWN",
+                           "at": "2026-11-22T11:00:00"},  # only the Z-report names it
+                          {"id": "r1", "fee_ref": "fine:F-3", "amount": 7000, "state": "PAID"}]  # refund due
+    ledger.handle(session, "K1", "z", body)
+    day = ledger.reconcile(session, "2026-11-22")[0]
+    unresolved = {i["id"]: i["amount"] for i in day.items if i["status"] == "unresolved_at_station"}
+    assert unresolved == {"u1": 25000, "u2": 30000} and day.status == "MISMATCH"
+    rows = [r for r in csv.reader(io.StringIO(ledger.report_csv([day]))) if r[5] == "unresolved_at_station"]
+    assert sorted((r[4], r[6]) for r in rows) == [("u1", "25000"), ("u2", "30000")]
+    # The station's supervisor settles u1 as paid, the batch totals settle u2 as not charged.
+    ledger.handle(session, "K1", "m3", rec("u1", fee_ref="fine:F-1", resolution={
+        "outcome": "paid", "by": "sup", "evidence": "terminal journal receipt 0042", "at": "2026-11-22T12:00"}))
+    ledger.handle(session, "K1", "m4", rec("u2", 30000, fee_ref="fine:F-2", event="not_charged", resolution={
+        "outcome": "not_charged", "by": "batch totals", "evidence": "batch equals journal", "at": "x"}))
+    ledger.handle(session, "K1", "m5", rec("u1", fee_ref="fine:F-1", event="unresolved"))  # stale: ignored
+    assert session.get(fines.Fine, "F-1").status == "paid" and session.get(fines.Fine, "F-2").status == "unpaid"
+    day = ledger.reconcile(session, "2026-11-22")[0]
+    assert not [i for i in day.items if i["status"] == "unresolved_at_station"]
+    assert {(r["id"], r["outcome"], r["by"]) for r in day.resolutions} == {
+        ("u1", "paid", "sup"), ("u2", "not_charged", "batch totals")}
+    assert any(r[5] == "resolved_paid" and "terminal journal receipt 0042" in r[7]
+               for r in csv.reader(io.StringIO(ledger.report_csv([day]))))
+
+
 def test_fine_paid_twice_is_flagged_not_merged(session: Session) -> None:
     fines.add(session, "12B0001", 25000, fine_id="F-1")
     ledger.handle(session, "K1", "m1", rec("c1", fee_ref="fine:F-1"))
@@ -99,6 +132,7 @@ def test_fine_paid_twice_is_flagged_not_merged(session: Session) -> None:
     ({**rec("x"), "amount": "25000"}, "amount must be a whole number"),
     ({"event": "z_report", "business_date": "2026-11-22", "terminal": {}}, "terminal needs whole-number"),
     ({**z([], (0, 0), (0, 0)), "items": [{"id": 1}]}, "items must be a list"),
+    ({**z([], (0, 0), (0, 0)), "unresolved": 5}, "unresolved must be a list"),
 ])
 def test_bad_payloads_rejected_with_reason(session: Session, bad: dict[str, Any], msg: str) -> None:
     with pytest.raises(UrError, match=msg):
@@ -107,9 +141,10 @@ def test_bad_payloads_rejected_with_reason(session: Session, bad: dict[str, Any]
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(st.dictionaries(st.sampled_from(["event", "collection_id", "amount", "statutory", "service", "fee_ref",
-                                        "business_date", "kind", "items", "terminal", "journal"]),
+                                        "business_date", "kind", "items", "terminal", "journal",
+                                        "unresolved", "resolution"]),
                        st.one_of(st.none(), st.integers(-5, 10**9), st.text(max_size=40),
-                                 st.sampled_from(["paid", "reversed", "z_report"]),
+                                 st.sampled_from(["paid", "reversed", "z_report", "unresolved", "not_charged"]),
                                  st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3),
                                                                                       st.integers(), max_size=2))))
 def test_fuzzed_payloads_never_crash(session: Session, payload: dict[str, Any]) -> None:
