@@ -34,6 +34,10 @@ log = logging.getLogger("ur.central.worker")
 QUIET_S = 0.1
 # Uplink handed to the verifier thread in chunks of this many as it arrives.
 PRECHECK_CHUNK = 32
+# Retained manifests are signed again and republished this often even when
+# unchanged: on a plain broker anyone can overwrite a retained message, and a
+# kiosk that connects after that would see only the (refused) forgery.
+MANIFEST_REFRESH_S = 60.0
 
 
 class Worker:
@@ -62,6 +66,7 @@ class Worker:
         self.received = 0
         self.key_cache: dict[str, str] = {}
         self.published_manifests: dict[str, int] = {}
+        self.next_manifest_refresh = 0.0
         self.poke_cursor = -1
         self.next_housekeeping = 0.0
         self.next_escalation = 0.0
@@ -275,6 +280,9 @@ class Worker:
         except Exception as e:  # noqa: BLE001
             log.warning("housekeeping failed: %s", e)
             return
+        if now >= self.next_manifest_refresh:
+            self.next_manifest_refresh = now + MANIFEST_REFRESH_S
+            self.published_manifests.clear()
         for name, (version, fields) in manifests.items():
             if self.published_manifests.get(name) != version:
                 # Retained and shared by every kiosk: signed as a broadcast.

@@ -6,6 +6,7 @@ cursor (real SQLite store, real enrolled kiosk, central's real downlink key)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from central import db, downlink_key
 from contract import downlink as dl
 from contract import topics
-from kiosk import applications, identity
+from kiosk import applications, datasets, identity
 from kiosk.store import KioskStore
 from kiosk.sync import cursor, downlink
 from tests import support
@@ -135,3 +136,38 @@ def test_only_signed_solicited_pages_for_this_kiosk_move_the_cursor(tmp_path: Pa
         assert downlink.dropped_counts(s)["unsolicited"] == 2
         skew = downlink.clock_skew(s)
         assert skew is not None and abs(skew[0]) < 60_000  # same machine: central's clock and ours agree
+
+
+def test_dataset_installed_only_as_a_signed_manifest_announced_it(tmp_path: Path) -> None:
+    store, ident, _numbers, signer = _store(tmp_path)
+    feed = downlink.Downlink(store, "K1", ident.downlink_public_key)
+    body = b'{"fines": []}'
+    sha = hashlib.sha256(body).hexdigest()
+    answer_topic = topics.down("K1", "dataset")
+
+    def answer(version: int, digest: str = sha) -> None:
+        corr = feed.expect("dataset:fines")
+        v = feed.accept(answer_topic, dl.seal(signer.sign, "dataset", "K1", {
+            "name": "fines", "version": version, "sha256": digest, "body": body}, re=corr))
+        assert v is not None
+        feed.on_response(v)
+
+    answer(3)  # signed, solicited, but no manifest announced fines at all
+    manifest = dl.seal(signer.sign, "manifest", dl.BROADCAST, dl.manifest_fields("fines", 3, sha, len(body)))
+    m = feed.accept(topics.manifest("fines"), manifest)
+    assert m is not None
+    feed.on_manifest(m.msg)
+    assert feed.wanted == {"fines": (3, sha)}
+    answer(10**9)  # a version jump beyond the manifest
+    answer(3, "00" * 32)  # the announced version with another hash
+    with store.session() as s:
+        assert datasets.current(s, "fines") is None
+    answer(3)  # what the manifest announced
+    feed.flush()
+    with store.session() as s:
+        ds = datasets.current(s, "fines")
+        assert ds is not None and (ds.version, ds.body) == (3, body)
+        assert downlink.dropped_counts(s) == {"not_announced": 3}
+    assert feed.wanted == {}
+    # The manifest of one dataset on another dataset's topic is refused.
+    assert feed.accept(topics.manifest("catalogue"), manifest) is None
