@@ -25,23 +25,30 @@ from sqlalchemy.orm import Session
 from central import datasets
 from central.datasets import Dataset
 from contract import catalogue as cat
+from contract import input_limits
 from contract.errors import UrError, ValidationError
 
 DATA_DIR = Path(__file__).with_name("catalogue_data")
+MAX_FILE_BYTES = 32 * 1024 * 1024  # a 5,000-service catalogue in one file is ~8 MB
 DATASET = "catalogue"
 
 
 def _file_problems(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(institutions, services, problems) of one file; problems name file and path."""
     name = path.name
-    try:
-        raw = json.loads(path.read_bytes())
-    except OSError as e:
-        return [], [], [f"{name}: cannot read: {e.strerror}"]
-    except (ValueError, UnicodeDecodeError) as e:
+    try:  # size and nesting are capped before the parser sees the file (contract.input_limits)
+        data = input_limits.read_capped(path, MAX_FILE_BYTES, "catalogue file")
+        input_limits.check_json(data, name, MAX_FILE_BYTES)
+        raw = json.loads(data)
+    except UrError as e:
+        return [], [], [str(e)]
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         return [], [], [f"{name}: not valid JSON: {e}"]
     if not isinstance(raw, dict):
         return [], [], [f"{name}: (top): must be a JSON object"]
+    for key in ("institutions", "services"):
+        if key in raw and not isinstance(raw[key], list):
+            return [], [], [f"{name}: {key}: must be a list, not {type(raw[key]).__name__}"]
     extra = set(raw) - {"institution", "institutions", "services", "version"}
     problems = [f"{name}: {k}: unknown key" for k in sorted(extra)]
     insts: list[Any] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -31,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
+from contract import input_limits
 from contract.errors import UrError, ValidationError
 
 Kind = Literal["informational", "participatory", "procedural", "interactive"]
@@ -39,6 +41,8 @@ LANGS: tuple[str, ...] = ("ar", "ckb", "en")
 FIELD_TYPES: tuple[str, ...] = ("text", "arabic_text", "national_id", "mobile", "plate", "date",
                                 "choice", "number")
 _ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
+MAX_TEXT = 4000  # a name, step or description; the longest in the seed is ~250
+MAX_BODY = 64 * 1024 * 1024  # a whole catalogue (5,000 services are ~8 MB)
 
 
 class _Strict(BaseModel):
@@ -48,9 +52,9 @@ class _Strict(BaseModel):
 class Texts(_Strict):
     """The same text in Arabic, Kurdish (Sorani) and English; none may be empty."""
 
-    ar: str = Field(min_length=1)
-    ckb: str = Field(min_length=1)
-    en: str = Field(min_length=1)
+    ar: str = Field(min_length=1, max_length=MAX_TEXT)
+    ckb: str = Field(min_length=1, max_length=MAX_TEXT)
+    en: str = Field(min_length=1, max_length=MAX_TEXT)
 
     def get(self, lang: str) -> str:
         return str(getattr(self, lang if lang in LANGS else "ar"))
@@ -228,6 +232,7 @@ def parse(data: bytes | str) -> Catalogue:
 
 @lru_cache(maxsize=4)
 def _parse_cached(data: bytes) -> Catalogue:
+    input_limits.check_json(data, "catalogue", MAX_BODY)  # before the parser recurses into it
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
@@ -331,7 +336,50 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
-def _normalise(f: FormField, value: str) -> tuple[str, str | None]:
+# A date before this is a typing error on any form we take.
+DATE_MIN = date(1900, 1, 1)
+# How far ahead a date may lie (a validity start, an appointment); birth dates not at all.
+DATE_AHEAD_DAYS = 5 * 366
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ZWNJ = "\u200c"
+
+
+def _text_problem(value: str) -> str | None:
+    """Why a free-text value (a name) cannot be stored, or None. Control characters
+    (C0, DEL, C1), bidi overrides and isolates (U+202E makes "ali.exe" print as
+    "exe.ila" on a clerk's screen), zero-width and other invisible format characters,
+    private-use, surrogate and unassigned code points are refused: a name must read
+    the same on every screen and printout. The one exception is U+200C (ZWNJ)
+    between two Arabic-script letters, which Kurdish and Persian spelling needs."""
+    for i, ch in enumerate(value):
+        cat_ = unicodedata.category(ch)
+        if cat_ == "Cc" and ch not in "\t\n\r":  # those three fold into spaces
+            return f"contains control characters (U+{ord(ch):04X})"
+        if ch in _BIDI:
+            return f"contains a text-direction control character (U+{ord(ch):04X})"
+        if ch == _ZWNJ and 0 < i < len(value) - 1 and _ARABIC_LETTER.match(value[i - 1]) \
+                and _ARABIC_LETTER.match(value[i + 1]):
+            continue
+        if cat_ == "Cf":
+            return f"contains an invisible formatting character (U+{ord(ch):04X})"
+        if cat_ in ("Co", "Cs", "Cn"):
+            return f"contains a character that is not a letter of any script (U+{ord(ch):04X})"
+    return None
+
+
+def _date_problem(f: FormField, d: date, today: date) -> str | None:
+    """Sane ranges: from DATE_MIN, and not in the future for a birth date, nor more
+    than DATE_AHEAD_DAYS ahead for any other date."""
+    if d < DATE_MIN:
+        return f"must be on or after {DATE_MIN.isoformat()}"
+    if "birth" in f.name and d > today:
+        return "must not be in the future"
+    if (d - today).days > DATE_AHEAD_DAYS:
+        return f"must be at most {DATE_AHEAD_DAYS // 366} years ahead"
+    return None
+
+
+def _normalise(f: FormField, value: str, today: date | None = None) -> tuple[str, str | None]:
     """(normalised value, problem or None) for one non-empty value."""
     if f.type in ("national_id", "mobile", "number", "date", "plate"):
         value = value.translate(_DIGITS)
@@ -344,9 +392,10 @@ def _normalise(f: FormField, value: str) -> tuple[str, str | None]:
         return value, None if rx.match(value) else why
     if f.type == "date":
         try:
-            return date.fromisoformat(value).isoformat(), None
+            d = date.fromisoformat(value)
         except ValueError:
             return value, "must be a real date YYYY-MM-DD"
+        return d.isoformat(), _date_problem(f, d, today or date.today())
     if f.type == "plate":
         plate = re.sub(r"[\s-]", "", value).upper()
         if not _PLATE.match(plate):
@@ -354,17 +403,19 @@ def _normalise(f: FormField, value: str) -> tuple[str, str | None]:
         return plate, None
     if f.type == "choice":
         return value, None if value in f.choices else f"must be one of {', '.join(f.choices)}"
+    if (problem := _text_problem(value)) is not None:  # before \s+ folds NEL (U+0085) into a space
+        return value, problem
     value = re.sub(r"\s+", " ", value)
     if len(value) > f.max_length:
         return value, f"is longer than {f.max_length} characters"
-    if any(ord(ch) < 32 for ch in value):
-        return value, "contains control characters"
     if f.type == "arabic_text" and not (_ARABIC_TEXT_OK.match(value) and _ARABIC_LETTER.search(value)):
         return value, "must be written in Arabic letters"
     return value, None
 
 
-def validate_form(service: Service, fields: dict[str, str]) -> dict[str, str]:
+def validate_form(service: Service, fields: dict[str, str], today: date | None = None) -> dict[str, str]:
+    """Normalised values, or ValidationError listing every bad field; `today`
+    (default: the local date) bounds date fields."""
     if not service.accepts_applications:
         raise UrError(f"service {service.id!r} is informational and takes no application")
     known = {f.name: f for f in service.form}
@@ -377,7 +428,7 @@ def validate_form(service: Service, fields: dict[str, str]) -> dict[str, str]:
             if f.required:
                 problems.append(f"field {f.name!r} is required")
             continue
-        value, problem = _normalise(f, value)
+        value, problem = _normalise(f, value, today)
         if problem:
             problems.append(f"field {f.name!r} {problem}")
         out[f.name] = value

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
+from contract import input_limits
 from contract.errors import UrError, ValidationError
 from firmware_config import capabilities as caps
 
@@ -241,11 +242,16 @@ def _problems(e: PydanticError, drop_tag: bool = False) -> list[str]:
     return out
 
 
+MAX_TOML_BYTES = 1024 * 1024  # profiles and device maps are a few kB
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """Size and nesting are capped before tomllib (which recurses per level) sees the file."""
+    data = input_limits.read_capped(path, MAX_TOML_BYTES, "config file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UrError(f"{path}: no such file") from None
+        text = data.decode("utf-8")
+        input_limits.check_toml(text, str(path))
+        return tomllib.loads(text)
     except UnicodeDecodeError as e:
         raise ValidationError(f"{path}: not UTF-8 text", [str(e)]) from None
     except tomllib.TOMLDecodeError as e:

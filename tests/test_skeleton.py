@@ -81,6 +81,19 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path: Path) -> None:
         (["sync", "--broker", "http://x"], "mqtt://"),
         (["sync", "--resend-cap", "-1"], "--resend-cap >= 0"),
         (["no-such-command"], "invalid choice"),
+        # Names that read differently on another screen, and dates no one has (issue 13).
+        (["apply", "--service", "non-conviction-certificate", "--field", "full_name=Ali\u202etxt.exe",
+          "--field", "national_id=199012345678", "--field", "mobile=07701234567"], "text-direction"),
+        (["apply", "--service", "non-conviction-certificate", "--field", "full_name=Ali\x9bHassan",
+          "--field", "national_id=199012345678", "--field", "mobile=07701234567"], "control characters (U+009B)"),
+        (["apply", "--service", "non-conviction-certificate", "--field", "full_name=Ali\u200bHassan",
+          "--field", "national_id=199012345678", "--field", "mobile=07701234567"], "invisible"),
+        (["apply", "--service", "ordinary-passport", "--field", "full_name=Ali Hassan", "--field",
+          "national_id=199012345678", "--field", "mobile=07701234567", "--field", "passport_type=new",
+          "--field", "birth_date=9999-12-31"], "birth_date' must not be in the future"),
+        (["apply", "--service", "ordinary-passport", "--field", "full_name=Ali Hassan", "--field",
+          "national_id=199012345678", "--field", "mobile=07701234567", "--field", "passport_type=new",
+          "--field", "birth_date=0001-01-01"], "on or after 1900-01-01"),
     ]
     for args, needle in cases:
         r = dep.kiosk("K1", *args, check=False)
