@@ -63,7 +63,7 @@ def public_hex(session: Session) -> str:
 SHARED_CACHE = 4096  # ephemeral keys remembered per sealing key (one per kiosk process and interval)
 
 
-class _Remembering:
+class Remembering:
     """A Recipient that keeps the shared secret per ephemeral key: a kiosk
     reuses its ephemeral key for a while (contract.pii_seal), so most messages
     need no exchange at all. Failed exchanges are not kept."""
@@ -91,7 +91,7 @@ class _Remembering:
 # Opened keys by (database, kid): a key never changes once written, and the
 # worker opens one per message. The database is part of the key so two
 # centrals in one process (tests) never open each other's messages.
-_OPENED: dict[tuple[str, bytes], _Remembering] = {}
+_OPENED: dict[tuple[str, bytes], Remembering] = {}
 
 
 def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
@@ -104,7 +104,7 @@ def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
             row = session.get(PiiKey, kid.hex())
             if row is None:
                 return None
-            hit = _Remembering(pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key)))
+            hit = Remembering(pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key)))
             _OPENED[(where, kid)] = hit
         return hit
 
