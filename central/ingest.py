@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +32,7 @@ from central import bulk, pii_key
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
 from central.streams import STREAMS
-from contract import envelope, hlc, sqlite_pragmas, topics
+from contract import envelope, hlc, sqlite_pragmas, topics, tracking
 from contract.envelope import Envelope, EnvelopeError
 from contract.errors import UrError
 from contract.pii_seal import SealError
@@ -187,12 +189,15 @@ def _check(sessions: sessionmaker[Session], arrived: list[Arrived],
     read here are what counts; `key_cache` is updated with them."""
     ids = sorted({a.opened[0].kiosk_id for a in arrived if not isinstance(a.opened, _Refused)})
     keys: dict[str, str] = {}
+    revoked: set[str] = set()  # `ur-central kiosks revoke`: refused whatever they sign
     if ids:
         with sessions() as s:
             s.connection(execution_options={sqlite_pragmas.READ_ONLY: True})
-            rows = s.execute(select(kiosk_registry.Kiosk.kiosk_id, kiosk_registry.Kiosk.public_key)
-                             .where(kiosk_registry.Kiosk.kiosk_id.in_(ids)))
-            keys = {k: key for k, key in rows}
+            rows = list(s.execute(select(kiosk_registry.Kiosk.kiosk_id, kiosk_registry.Kiosk.public_key,
+                                         kiosk_registry.Kiosk.revoked_at)
+                                  .where(kiosk_registry.Kiosk.kiosk_id.in_(ids))))
+            keys = {k: key for k, key, revoked_at in rows if revoked_at is None}
+            revoked = {k for k, _key, revoked_at in rows if revoked_at is not None}
     if key_cache is not None:
         for k in ids:
             if k in keys:
@@ -216,7 +221,9 @@ def _check(sessions: sessionmaker[Session], arrived: list[Arrived],
             out.append(a.opened)
             continue
         env = a.opened[0]
-        if env.kiosk_id not in keys:
+        if env.kiosk_id in revoked:
+            out.append(_Refused("revoked", f"{env.kiosk_id}/{env.stream}#{env.seq}"))
+        elif env.kiosk_id not in keys:
             out.append(_Refused("unknown_kiosk", env.kiosk_id))
         elif a.verdict is not None:
             out.append(_Refused(a.verdict[0], f"{env.kiosk_id}: {a.verdict[1]}"))  # never ack a forgery
@@ -238,6 +245,23 @@ def _sealed_refusal(session: Session, env: Envelope, e: SealError) -> Outcome:
     return Outcome(env.kiosk_id, env.message_id, "rejected", str(e)[:250])
 
 
+def _foreign_tracking(session: Session, kiosk_id: str, stream: str, payload: Mapping[str, Any]) -> str | None:
+    """Why a message may not claim its tracking number, or None. A kiosk mints
+    numbers only under its own code, so one under another kiosk's code is a rogue
+    or broken kiosk squatting a number that kiosk will use (and would then be
+    refused as taken). A malformed number is left to the handler to refuse."""
+    if not STREAMS[stream].mints_tracking:
+        return None
+    kiosk = session.get(kiosk_registry.Kiosk, kiosk_id)  # in the session already (touch)
+    try:
+        owner = tracking.kiosk_code_of(str(payload["tracking"]))
+    except (KeyError, UrError):
+        return None
+    if kiosk is None or owner == kiosk.kiosk_code:
+        return None
+    return f"tracking number {payload['tracking']} is not under kiosk {kiosk_id}'s code {kiosk.kiosk_code:04d}"
+
+
 def _apply_one(session: Session, env: Envelope) -> Outcome:
     """Run the stream's handler in a savepoint; a refusal is recorded, not raised."""
     spec = STREAMS[env.stream]
@@ -245,6 +269,10 @@ def _apply_one(session: Session, env: Envelope) -> Outcome:
         payload = pii_key.clear_payload(session, env.kiosk_id, env.stream, env.message_id, env.payload)
     except SealError as e:
         return _sealed_refusal(session, env, e)
+    foreign = _foreign_tracking(session, env.kiosk_id, env.stream, payload)
+    if foreign is not None:
+        _count(session, "tracking_kiosk", f"{env.kiosk_id}/{env.stream}#{env.seq}: {foreign}")
+        return Outcome(env.kiosk_id, env.message_id, "rejected", foreign)
     sp = session.begin_nested()
     try:
         spec.handler(session, env.kiosk_id, env.message_id, payload)
@@ -451,6 +479,8 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
                                                           p.env.message_id, p.env.payload)) for p in run]
     except SealError:  # one does not open: the per-message path refuses just that one
         return out + [_handle(session, p, now) for p in fresh]
+    if any(_foreign_tracking(session, first.kiosk_id, first.stream, payload) for _m, payload in items):
+        return out + [_handle(session, p, now) for p in fresh]  # refused one by one, counted
     sp = session.begin_nested()
     try:
         results = spec.bulk(session, first.kiosk_id, items)

@@ -13,7 +13,17 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from central import applications, catalogue, datasets, db, keys, kiosks, pki, registry
+from central import (
+    applications,
+    catalogue,
+    datasets,
+    db,
+    enrollment_cli,
+    keys,
+    kiosks,
+    pki,
+    registry,
+)
 from central.inbox import InboxEntry, RejectCount
 from contract import cli_base, mqtt_conn, private_files
 from contract.errors import UrError
@@ -36,17 +46,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--from-worker", action="store_true", help=argparse.SUPPRESS)  # busy notes on stdin
     p.set_defaults(func=cmd_route)
 
-    k = sub.add_parser("kiosks", help="enroll and list kiosks").add_subparsers(dest="sub", required=True)
-    p = k.add_parser("enroll", help="register a kiosk and write its enrollment bundle")
-    p.add_argument("kiosk_id")
-    p.add_argument("--out", required=True, help="bundle file to write (carries the kiosk's private key)")
-    p.add_argument("--broker", default=DEFAULT_BROKER)
-    p.add_argument("--office", default="")
-    p.set_defaults(func=cmd_enroll)
+    k = sub.add_parser("kiosks", help="enroll, revoke and list kiosks").add_subparsers(dest="sub", required=True)
+    enrollment_cli.add_kiosk_commands(k)  # enroll | sign | revoke (CSR-style, central/enrollment_cli.py)
     p = k.add_parser("list", help="kiosks with last seen, clock skew and heartbeat")
     p.set_defaults(func=cmd_kiosks_list)
 
-    p = sub.add_parser("broker-tls", help="write CA, server and worker certificates, ACL and a TLS listener config")
+    p = sub.add_parser("broker-tls", help="write CA, server and worker certificates, ACL, CRL and a TLS listener config")
     p.add_argument("--out", required=True, help="directory for the files")
     p.add_argument("--port", type=int, default=8883)
     p.set_defaults(func=cmd_broker_tls)
@@ -110,29 +115,6 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_enroll(args: argparse.Namespace) -> int:
-    mqtt_conn.parse_url(args.broker)
-    engine = _engine(args)
-    with db.sessions(engine).begin() as s:
-        bundle = kiosks.enroll(s, args.kiosk_id, args.broker, args.office)
-        root = keys.ensure(s, int(time.time())).root
-        keys.publish_trust(s, int(time.time()))  # the new kiosk's key may sign receipts (central/receipt_keys.py)
-        bundle["root_public_key"] = root.public_key.hex()  # pinned by the kiosk at init
-        cert, key = pki.issue(s, args.kiosk_id)  # broker TLS identity: CN = kiosk id
-        bundle["tls"] = {"ca": pki.ca_pem(s), "cert": cert, "key": key}
-        cat = catalogue.current(s)
-        if cat is not None:
-            bundle["catalogue"] = json.loads(catalogue.serialise(cat))
-    out = Path(args.out)
-    try:  # carries the kiosk's private key: 0600 from the first byte
-        private_files.write_private(out, json.dumps(bundle, ensure_ascii=False, indent=1))
-    except OSError as e:
-        raise UrError(f"cannot write bundle {out}: {e.strerror}") from None
-    cli_base.emit(args, {"kiosk_id": args.kiosk_id, "kiosk_code": bundle["kiosk_code"], "bundle": str(out)},
-                  f"kiosk {args.kiosk_id} enrolled (code {bundle['kiosk_code']}); bundle written to {out}")
-    return 0
-
-
 def cmd_broker_tls(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UrError(f"--port {args.port} is not a TCP port")
@@ -147,8 +129,10 @@ def cmd_broker_tls(args: argparse.Namespace) -> int:
             raise UrError(f"cannot write broker files in {out}: {e.strerror}") from None
     url = (f"mqtts://127.0.0.1:{args.port}?ca={files['ca']}&cert={out / 'central.crt'}"
            f"&key={out / 'central.key'}")
-    cli_base.emit(args, {"listener_config": str(files["conf"]), "worker_broker_url": url},
-                  f"include {files['conf']} in mosquitto.conf; workers use --broker '{url}'")
+    cli_base.emit(args, {"listener_config": str(files["conf"]), "worker_broker_url": url, "crl": str(files["crl"])},
+                  f"include {files['conf']} in mosquitto.conf (and no plain listener, allow_anonymous false); "
+                  f"workers use --broker '{url}'; `ur-central kiosks revoke K` rewrites {files['crl']}, "
+                  "which Mosquitto reads again on SIGHUP (kill -HUP <mosquitto pid>)")
     return 0
 
 
@@ -158,13 +142,14 @@ def cmd_kiosks_list(args: argparse.Namespace) -> int:
                  "last_seen": k.last_seen.isoformat() if k.last_seen else None,
                  "clock_skew_s": round(k.clock_skew_ms / 1000, 1),
                  "skew_alarm": abs(k.clock_skew_ms) > kiosks.SKEW_ALARM_MS,
+                 "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
                  "heartbeat": json.loads(k.heartbeat or "{}")}
                 for k in s.scalars(select(kiosks.Kiosk).order_by(kiosks.Kiosk.kiosk_id))]
     if args.json:
         cli_base.emit(args, rows)
     else:
         for r in rows:
-            flag = "  CLOCK SKEW" if r["skew_alarm"] else ""
+            flag = ("  CLOCK SKEW" if r["skew_alarm"] else "") + ("  REVOKED" if r["revoked_at"] else "")
             print(f"{r['kiosk_id']}  code {r['code']}  last seen {r['last_seen']}  skew {r['clock_skew_s']}s{flag}")
     return 0
 

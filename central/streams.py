@@ -25,6 +25,9 @@ class StreamSpec:
     handler: Handler
     ordered: bool
     bulk: BulkHandler | None = None
+    # The payload's `tracking` is a new number the kiosk minted under its own code:
+    # ingest refuses one under another kiosk's code (counted as tracking_kiosk).
+    mints_tracking: bool = False
 
 
 def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, Any]) -> None:
@@ -33,9 +36,9 @@ def _heartbeat(session: Session, kiosk_id: str, _mid: str, payload: dict[str, An
 
 STREAMS: dict[str, StreamSpec] = {
     "applications": StreamSpec(applications.handle_submission, ordered=True,
-                               bulk=applications.handle_many),
+                               bulk=applications.handle_many, mints_tracking=True),
     "heartbeat": StreamSpec(_heartbeat, ordered=False),
-    "complaints": StreamSpec(complaints.handle, ordered=True),
+    "complaints": StreamSpec(complaints.handle, ordered=True, mints_tracking=True),
     "corrections": StreamSpec(casework.handle_correction, ordered=True),
     "payments": StreamSpec(ledger.handle, ordered=True),
 }

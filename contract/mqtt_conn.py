@@ -91,6 +91,11 @@ def reason_ok(rc: object) -> bool:
         return False
 
 
+def revoked_alert(text: str) -> bool:
+    """Whether an OpenSSL error is the peer's `certificate_revoked` alert (TLS alert 44)."""
+    return "CERTIFICATE_REVOKED" in text.upper().replace(" ", "_")
+
+
 def full_jitter(attempt: int, base: float, cap: float) -> float:
     """Full-jitter backoff (AWS architecture blog): uniform in [0, min(cap, base*2^n)],
     so many kiosks coming back at once spread out instead of storming the broker."""
@@ -111,8 +116,12 @@ class Link:
         self._just_connected = False
         self.failures = 0
         self.next_connect = time.monotonic() + random.uniform(0, first_delay)
+        # Set once the broker refused our certificate as revoked (TLS alert 44):
+        # the kiosk is out of service, not offline. Kept until the process ends.
+        self.certificate_revoked = False
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_log = self._on_log
 
     def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if rc.is_failure:
@@ -123,6 +132,19 @@ class Link:
 
     def _on_disconnect(self, *_a: Any) -> None:
         self.connected = False
+
+    def _on_log(self, _c: mqtt.Client, _u: Any, level: int, text: str) -> None:
+        # With TLS 1.3 the client finishes its handshake before the broker checks the
+        # certificate, so the broker's "certificate revoked" alert arrives on the first
+        # read, which paho reports only here (as a lost connection otherwise).
+        if level == mqtt.MQTT_LOG_ERR:
+            self._note_refusal(text)
+
+    def _note_refusal(self, text: str) -> None:
+        if revoked_alert(text):
+            if not self.certificate_revoked:
+                log.error("the broker refused this client's certificate as revoked: %s", text)
+            self.certificate_revoked = True
 
     def _schedule_retry(self, now: float) -> None:
         self.failures += 1
@@ -135,6 +157,7 @@ class Link:
                 connect(self.client, self.addr, self.clean_start)
                 self.next_connect = now + 5.0  # the CONNACK should come well before this
             except (OSError, mqtt.WebsocketConnectionError) as e:
+                self._note_refusal(str(e))  # TLS 1.2: the alert ends the handshake itself
                 self._schedule_retry(now)
                 log.info("broker unreachable (%s); retry in %.1fs", e, self.next_connect - now)
         try:

@@ -50,3 +50,9 @@ def parse(text: str) -> str:
     if damm(raw) != 0:
         raise UrError(f"tracking number {text!r} has a wrong check digit (mistyped?)")
     return f"{raw[:4]}-{raw[4:10]}-{raw[10]}"
+
+
+def kiosk_code_of(text: str) -> int:
+    """The code of the kiosk that minted a tracking number (its first four digits).
+    Central accepts a new number only from that kiosk (central/ingest.py)."""
+    return int(parse(text)[:4])

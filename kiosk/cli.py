@@ -15,6 +15,7 @@ from contract import cli_base
 # Modules that add subcommands; one line per concept keeps merges trivial.
 COMMAND_MODULES: list[str] = [
     "kiosk.applications_cli",
+    "kiosk.enrollment_cli",
     "kiosk.sync_cli",
     "kiosk.payments_cli",
     "kiosk.cashier_cli",

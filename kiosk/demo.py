@@ -1,7 +1,9 @@
 """`make demo`: the offline-then-delivered story with real parts, on embedded defaults.
 
-A private Mosquitto, central on SQLite and one kiosk, all in `demo-output/`:
-applications are taken while the broker is down (each gets its tracking
+A private Mosquitto, central on SQLite and one kiosk, all in `demo-output/`.
+The broker speaks only TLS, as deployed (`ur-central broker-tls`: client
+certificates, the ACL, the CRL; UR_DEMO_PLAIN=1 for a plain broker), and the
+kiosk enrolls CSR-style with a one-time code. Applications are taken while the broker is down (each gets its tracking
 number at once), then the broker and a central worker come up, the kiosk
 syncs, and the counts show every application arrived exactly once — also
 after everything is sent a second time. Further demo acts (devices, the
@@ -51,15 +53,27 @@ def main() -> int:
     OUT.mkdir(parents=True)
     db = f"sqlite:///{OUT / 'central.db'}"
     kdata = str(OUT / "kiosk-K-DEMO")
-    broker = LocalBroker(OUT / "broker")
+    tls = not os.environ.get("UR_DEMO_PLAIN")
+    broker = LocalBroker(OUT / "broker", plain=not tls)
+    worker_url = broker.url
     central_proc: subprocess.Popen[bytes] | None = None
     try:
         say("Central: create the database and publish the seed catalogue")
         print(cli("ur-central", "--db", db, "init").stdout.strip())
-        say("Enroll kiosk K-DEMO (bundle: its key, code, broker address, catalogue snapshot)")
-        bundle = OUT / "K-DEMO.bundle.json"
-        print(cli("ur-central", "--db", db, "kiosks", "enroll", "K-DEMO", "--out", str(bundle),
-                  "--broker", broker.url, "--office", "Baghdad/Karkh civil affairs").stdout.strip())
+        if tls:
+            say("Broker TLS: CA, server and worker certificates, ACL and CRL (no plain listener)")
+            out = json.loads(cli("ur-central", "--db", db, "--json", "broker-tls", "--out", str(OUT / "tls"),
+                                 "--port", str(broker.port)).stdout)
+            broker.extra = Path(out["listener_config"]).read_text()
+            worker_url = out["worker_broker_url"]
+            print(f"  TLS listener on {broker.url}: {out['listener_config']}")
+        say("Enroll kiosk K-DEMO: one-time code from central, keys made at the kiosk, central signs")
+        code, request, bundle = OUT / "K-DEMO.code", OUT / "K-DEMO.request.json", OUT / "K-DEMO.bundle.json"
+        print(cli("ur-central", "--db", db, "kiosks", "enroll", "K-DEMO", "--broker", broker.url,
+                  "--office", "Baghdad/Karkh civil affairs", "--code-out", str(code)).stdout.strip())
+        print(cli("ur-kiosk", "--data", kdata, "enroll-request", "--kiosk", "K-DEMO", "--out", str(request),
+                  "--code-file", str(code)).stdout.strip())
+        print(cli("ur-central", "--db", db, "kiosks", "sign", str(request), "--out", str(bundle)).stdout.strip())
         print(cli("ur-kiosk", "--data", kdata, "init", "--bundle", str(bundle)).stdout.strip())
 
         say(f"Network is DOWN (broker not running on {broker.url}); citizens apply anyway")
@@ -79,7 +93,7 @@ def main() -> int:
         say("Network comes back: broker and a central ingest worker start")
         broker.start()
         central_proc = subprocess.Popen(
-            [sys.executable, "-m", "central.cli", "--db", db, "serve", "--broker", broker.url],
+            [sys.executable, "-m", "central.cli", "--db", db, "serve", "--broker", worker_url],
             stdout=open(OUT / "central.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
         t0 = time.monotonic()
         print(cli("ur-kiosk", "--data", kdata, "sync", "--until-idle", "--timeout", "60", "--heartbeat", "0").stdout.strip())

@@ -431,14 +431,16 @@ class KioskServices:
         last exchange with central is under two minutes old; paper comes from the
         print spooler when one is attached."""
         try:
+            from kiosk import identity
             from kiosk.sync import cursor, downlink, outbox
 
             with self.store.session() as s:
                 queued = outbox.stats(s).pending
                 last = cursor.get_float(s, downlink.LAST_SYNC)
+                in_service = identity.out_of_service(s) is None
             online = time.time() - last < 120
         except Exception:  # noqa: BLE001 - a status strip must not take the screen down
-            online, queued = False, 0
+            online, queued, in_service = False, 0, True
         paper = "unknown"
         try:  # a missing printer must not hide the sync state
             if self._spooler() is not None:
@@ -448,7 +450,8 @@ class KioskServices:
                 paper = {"ready": "ok", "paper_near_end": "near_end", "paper_end": "out"}.get(state, "unknown")
         except Exception:  # noqa: BLE001
             paper = "unknown"
-        return StatusStrip(online=online, queued=queued, paper=paper)  # type: ignore[arg-type]
+        return StatusStrip(online=online, queued=queued, paper=paper,  # type: ignore[arg-type]
+                           in_service=in_service)
 
     def poll_scan(self) -> str | None:
         """The next code the device map's QR scanner read (None without a scanner)."""

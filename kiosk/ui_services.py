@@ -185,6 +185,7 @@ class StatusStrip:
     online: bool
     queued: int  # items waiting to go to central
     paper: Literal["ok", "near_end", "out", "unknown"]
+    in_service: bool = True  # False once central revoked this kiosk (screens say "out of service")
 
 
 @dataclass(frozen=True)

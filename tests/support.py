@@ -168,6 +168,28 @@ def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def enroll_kiosk(db_url: str, kiosk_id: str, kiosk_dir: Path, broker_url: str, work: Path,
+                 office: str = "") -> Path:
+    """Enroll a kiosk the way a technician does, through the real CLIs: central
+    issues a one-time code, the kiosk makes its keys and a request, central signs
+    it, the kiosk installs the bundle. Returns the kiosk's data directory."""
+    work.mkdir(parents=True, exist_ok=True)
+    code, req, bundle = (work / f"{kiosk_id}.{x}" for x in ("code", "request.json", "bundle.json"))
+    steps = [
+        ["ur-central", "--db", db_url, "kiosks", "enroll", kiosk_id, "--broker", broker_url, "--office", office,
+         "--code-out", str(code)],
+        ["ur-kiosk", "--data", str(kiosk_dir), "enroll-request", "--kiosk", kiosk_id, "--out", str(req),
+         "--code-file", str(code)],
+        ["ur-central", "--db", db_url, "kiosks", "sign", str(req), "--out", str(bundle)],
+        ["ur-kiosk", "--data", str(kiosk_dir), "init", "--bundle", str(bundle)],
+    ]
+    for args in steps:
+        r = run_cli(args)
+        if r.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}")
+    return kiosk_dir
+
+
 class Deployment:
     """A central database and enrolled kiosks in a temp dir, driven through the
     real CLIs (`ur-central`, `ur-kiosk`) as separate processes."""
@@ -198,11 +220,9 @@ class Deployment:
     def init_central(self) -> None:
         self.central("init")
 
-    def enroll(self, kiosk_id: str, broker_url: str) -> Path:
-        bundle = self.root / f"{kiosk_id}.bundle.json"
-        self.central("kiosks", "enroll", kiosk_id, "--out", str(bundle), "--broker", broker_url)
-        self.kiosk(kiosk_id, "init", "--bundle", str(bundle))
-        return self.kiosk_dir(kiosk_id)
+    def enroll(self, kiosk_id: str, broker_url: str, office: str = "") -> Path:
+        """Enroll through the real CLIs, CSR-style (see `enroll_kiosk`)."""
+        return enroll_kiosk(self.db_url, kiosk_id, self.kiosk_dir(kiosk_id), broker_url, self.root, office)
 
     def serve(self, broker_url: str, name: str = "worker", wait: bool = True,
               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -27,12 +27,7 @@ def enrolled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("enrolled")
     url = support.sqlite_url(root / "c.db")
     assert support.run_cli(["ur-central", "--db", url, "init"]).returncode == 0
-    bundle = root / "b.json"
-    assert support.run_cli(["ur-central", "--db", url, "kiosks", "enroll", "K9", "--out", str(bundle),
-                            "--broker", "mqtt://127.0.0.1:1"]).returncode == 0
-    kdir = root / "k"
-    assert support.run_cli(["ur-kiosk", "--data", str(kdir), "init", "--bundle", str(bundle)]).returncode == 0
-    return kdir
+    return support.enroll_kiosk(url, "K9", root / "k", "mqtt://127.0.0.1:1", root)
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ class FakeKioskSigner:
     """Builds real signed envelopes the way a kiosk does (no network involved)."""
 
     def __init__(self, sessions: db.sessionmaker, kiosk_id: str = "K1") -> None:  # type: ignore[name-defined]
+        self.key = Ed25519PrivateKey.generate()  # the kiosk's own key (CSR-style enrollment)
         with sessions.begin() as s:
-            bundle = kiosks.enroll(s, kiosk_id, "mqtt://x")
+            kiosk = kiosks.register(s, kiosk_id, envelope.raw_public_hex(self.key), "", datetime.now(UTC))
+            self.code = kiosk.kiosk_code
         self.kiosk_id = kiosk_id
-        self.code = int(bundle["kiosk_code"])
-        self.key = envelope.private_key_from_hex(str(bundle["private_key"]))
 
     def app(self, seq: int, key: Ed25519PrivateKey | None = None) -> tuple[str, bytes]:
         env = envelope.Envelope(self.kiosk_id, ids.new_id(), "applications", seq, seq << 16, {

@@ -116,14 +116,7 @@ def test_limit_and_national_size(ix: Index) -> None:
 def _kiosk_with_catalogue(tmp_path: Path) -> tuple[str, Path]:
     url = support.sqlite_url(tmp_path / "c.db")
     assert support.run_cli(["ur-central", "--db", url, "init"]).returncode == 0
-    bundle = tmp_path / "b.json"
-    r = support.run_cli(["ur-central", "--db", url, "kiosks", "enroll", "K1", "--out", str(bundle),
-                         "--broker", "mqtt://127.0.0.1:1"])
-    assert r.returncode == 0, r.stderr
-    kdir = tmp_path / "k1"
-    r = support.run_cli(["ur-kiosk", "--data", str(kdir), "init", "--bundle", str(bundle)])
-    assert r.returncode == 0, r.stderr
-    return url, kdir
+    return url, support.enroll_kiosk(url, "K1", tmp_path / "k1", "mqtt://127.0.0.1:1", tmp_path)
 
 
 def test_kiosk_cli_search_and_show_offline(tmp_path: Path) -> None:

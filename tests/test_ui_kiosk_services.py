@@ -98,8 +98,7 @@ def enrolled_store(tmp: Path) -> KioskStore:
     store = store_with_catalogue(tmp)
     raw = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()).hex()
-    identity.enroll(store, {"kiosk_id": "K1", "kiosk_code": 1234, "private_key": raw,
-                            "broker_url": "mqtt://127.0.0.1:1"})
+    identity.install(store, {"kiosk_id": "K1", "kiosk_code": 1234, "broker_url": "mqtt://127.0.0.1:1"}, raw)
     return store
 
 

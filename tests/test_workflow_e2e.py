@@ -32,13 +32,7 @@ class Rig:
     def __init__(self, tmp: Path, broker_url: str) -> None:
         self.url = support.sqlite_url(tmp / "central.db")
         assert support.run_cli(["ur-central", "--db", self.url, "init"]).returncode == 0
-        bundle = tmp / "k1.json"
-        r = support.run_cli(["ur-central", "--db", self.url, "kiosks", "enroll", "K1", "--out", str(bundle),
-                             "--broker", broker_url])
-        assert r.returncode == 0, r.stderr
-        self.kdir = tmp / "k1"
-        r = support.run_cli(["ur-kiosk", "--data", str(self.kdir), "init", "--bundle", str(bundle)])
-        assert r.returncode == 0, r.stderr
+        self.kdir = support.enroll_kiosk(self.url, "K1", tmp / "k1", broker_url, tmp)
         self.store = KioskStore(self.kdir)
         self.ident = identity.load(self.store)
         self.worker = Worker(self.url, broker_url, "w-test")

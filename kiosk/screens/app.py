@@ -20,6 +20,7 @@ from kiosk import i18n
 from kiosk.screens import theme
 from kiosk.screens.base import CitizenSession, KioskScreen
 from kiosk.screens.citizen import CITIZEN_SCREENS
+from kiosk.screens.out_of_service import OutOfServiceScreen
 from kiosk.screens.staff import STAFF_SCREENS
 from kiosk.screens.status_strip import StatusStripBar
 from kiosk.ui_services import UiServices
@@ -43,6 +44,7 @@ class KioskApp(App):
         self.high_contrast = False
         self.session = CitizenSession()
         self.staff_role = ""  # "cashier" / "technician" after a good PIN
+        self.out_of_service = False  # central revoked this kiosk (status strip polls it)
         self.pin_role = "cashier"  # which PIN the PIN screen asks for
         self.sm: ScreenManager | None = None
         self.strip: StatusStripBar | None = None
@@ -74,7 +76,7 @@ class KioskApp(App):
         root = BoxLayout(orientation="vertical")
         self.strip = StatusStripBar(self)
         self.sm = ScreenManager(transition=NoTransition())
-        for cls in (*CITIZEN_SCREENS, *STAFF_SCREENS):
+        for cls in (*CITIZEN_SCREENS, *STAFF_SCREENS, OutOfServiceScreen):
             self.sm.add_widget(cls(self, name=cls.screen_name))
         root.add_widget(self.strip)
         root.add_widget(self.sm)
@@ -132,10 +134,17 @@ class KioskApp(App):
         screen = self.sm.get_screen(name)
         if not getattr(screen, "citizen", True) and name != "pin" and self.staff_role != name:
             name = "home"  # never show a staff screen without the PIN for it
+        if self.out_of_service and getattr(self.sm.get_screen(name), "citizen", True) and name != "pin":
+            name = "out_of_service"  # revoked: no citizen screen, staff screens still open
         if self.sm.current == name:
             self.current_screen().refresh()
         else:
             self.sm.current = name  # on_pre_enter refreshes it
+
+    def set_out_of_service(self, out: bool) -> None:
+        if out != self.out_of_service:
+            self.out_of_service = out
+            self.go("out_of_service" if out else "home")
 
     def set_lang(self, lang: str) -> None:
         if lang not in i18n.LANGS:

@@ -30,6 +30,8 @@ class StatusStripBar(BoxLayout):
         if state != self.state:
             self.state = state
             self.refresh()
+            if state is not None:
+                self.app.set_out_of_service(not state.in_service)
 
     def refresh(self) -> None:
         app = self.app
@@ -52,10 +54,12 @@ class StatusStripBar(BoxLayout):
             info = [label(app, app.t("strip.status_unknown"), role="small", color=pal.warning,
                           kid="strip.online", wrap=False)]
         else:
+            online = ("strip.out_of_service" if not st.in_service
+                      else "strip.online" if st.online else "strip.offline")
             info = [
-                label(app, app.t("strip.online" if st.online else "strip.offline"), role="small",
-                      color=pal.ok if st.online else pal.warning, kid="strip.online", wrap=False,
-                      bold=True),
+                label(app, app.t(online), role="small",
+                      color=pal.ok if st.online and st.in_service else pal.warning, kid="strip.online",
+                      wrap=False, bold=True),
                 label(app, app.t("strip.queued", n=st.queued), role="small", color=light,
                       kid="strip.queued", wrap=False),
                 label(app, app.t(f"strip.paper.{st.paper}"), role="small",

@@ -73,6 +73,7 @@ class SyncClient:
         self.next_bookkeeping = 0.0
         self.sent: list[outbox.DueRow] = []
         self.stopping = False
+        self.revocation_noted = False
         self.heartbeat_extra: dict[str, Any] = {}
         # Fault injection for failure tests: share of messages published twice.
         self.duplicate_sends = float(os.environ.get("UR_FAULT_DUPLICATE_SENDS", "0") or 0)
@@ -217,6 +218,10 @@ class SyncClient:
         now = time.monotonic()
         if self.link.poll(timeout):
             self._on_connected()
+        if self.link.certificate_revoked and not self.revocation_noted:
+            self.revocation_noted = True  # the broker said our certificate is revoked
+            with self.store.soft_tx() as s:
+                identity.set_out_of_service(s, "certificate_refused")
         if self.received:
             self._handle_received()
         if not self.connected:

@@ -28,7 +28,7 @@ from contract import catalogue as cat
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
-from kiosk import applications, datasets, end_of_day
+from kiosk import applications, datasets, end_of_day, identity
 from kiosk.store import KioskStore
 from kiosk.sync import cursor
 
@@ -44,6 +44,7 @@ EventHandler = Callable[[Session, list[tuple[int, dict[str, Any]]]], list[str]]
 EVENT_HANDLERS: dict[str, EventHandler] = {
     "status": applications.apply_status_events,
     "ledger_check": end_of_day.apply_ledger_checks,
+    "service": identity.apply_service_events,  # central revoked this kiosk: out of service
 }
 # dataset name -> apply(old_body, delta_bytes) -> new_body
 DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {

@@ -47,7 +47,7 @@ class LocalBroker:
     the field. `extra` lines go into mosquitto.conf (e.g. max_queued_messages 5).
     """
 
-    def __init__(self, workdir: Path, extra: str = "", persistence: bool = True) -> None:
+    def __init__(self, workdir: Path, extra: str = "", persistence: bool = True, plain: bool = True) -> None:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
@@ -58,18 +58,21 @@ class LocalBroker:
         self.port = free_port()
         self.extra = extra
         self.persistence = persistence
+        # plain=False: no plain-TCP listener and no anonymous clients; `extra` then
+        # holds the TLS listener on `port` (`ur-central broker-tls --port PORT`).
+        self.plain = plain
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "mosquitto.log"
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtt' if self.plain else 'mqtts'}://127.0.0.1:{self.port}"
 
     def write_config(self) -> Path:
         conf = self.dir / "mosquitto.conf"
         lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            *([f"listener {self.port} 127.0.0.1", "allow_anonymous true"] if self.plain
+              else ["allow_anonymous false"]),
             # Run as the invoking user (root drops to `mosquitto` otherwise, which
             # cannot reach a private temp directory: persistence would silently fail).
             f"user {getpass.getuser()}",
@@ -119,6 +122,11 @@ class LocalBroker:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its config, ACL, certificates and CRL again."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
     def restart(self) -> LocalBroker:
         self.stop()
