@@ -193,6 +193,9 @@ class TerminalSettings(_Strict):
     currency: int = Field(default=368, ge=1, le=999)
     exponent: int = Field(default=0, ge=0, le=3)
     timeout_s: float = Field(default=180.0, gt=0, le=600)
+    # How long the citizen has to present the card before the payment is aborted at the
+    # terminal (a countdown on screen); 0 = the terminal's own timeout decides.
+    card_wait_s: float = Field(default=60.0, ge=0, le=600)
 
     @field_validator("password", mode="before")
     @classmethod

@@ -233,8 +233,39 @@ class KioskServices:
             factory, exponent = terminal_from_profile(dev.profile, dev.port)
             ident = self._ident()
             receipts = PaymentReceipts(self._spooler(), PrintJournal(self.store), ident)
-            self._payments = PaymentService(self.store, ident, factory, receipts=receipts, exponent=exponent)
+            from kiosk.payments import card_wait_from_profile
+
+            self._payments = PaymentService(self.store, ident, factory, receipts=receipts, exponent=exponent,
+                                            card_wait_s=card_wait_from_profile(dev.profile))
         return self._payments
+
+    def settle_payments_at_start(self) -> list[str]:
+        """Start-up of the screens: settle what a crash left open, from the terminal, before
+        anyone can start a new charge (kiosk.payments.PaymentService.recover). No terminal
+        configured: nothing to settle here. Returns one line per payment it touched."""
+        try:
+            svc = self._payment_service()
+        except NotAvailable:
+            return []
+        return [f"{r.payment_id} {r.fee_ref} {r.amount} IQD: {r.state} - {r.message}" for r in svc.recover()]
+
+    def unsettled_payments(self) -> list[dict[str, Any]]:
+        """Payments whose outcome is not settled (for the cashier's red banner): while any
+        exists this station takes no card payment."""
+        from sqlalchemy import select
+
+        from kiosk.end_of_day import unresolved_item
+        from kiosk.payments import PaymentRow
+
+        with self.store.session() as s:
+            rows = s.scalars(select(PaymentRow).where(PaymentRow.state.in_(["CREATED", "PENDING", "UNKNOWN"])))
+            return [unresolved_item(r) for r in rows]
+
+    def cancel_payment(self) -> None:
+        """The Cancel button during the card wait: aborts at the terminal (the payment's
+        final event says whether it was cancelled or already charged)."""
+        if self._payments is not None:
+            self._payments.cancel()
 
     def _fee_ref(self, reference: str) -> str:
         """Screens pass a tracking number, a fine id or a full fee reference."""
@@ -324,6 +355,8 @@ class KioskServices:
                 ev, msg = value
                 if ev == "insert_card":
                     yield PayEvent("insert_card", detail=msg)
+                elif ev == "card_wait":  # the countdown: seconds left to present the card
+                    yield PayEvent("insert_card", detail=f"countdown:{msg}")
                 elif ev in ("approved", "unknown"):
                     yield PayEvent("processing", detail=msg)  # receipt / enquiry still to come
                 continue
@@ -338,9 +371,10 @@ class KioskServices:
             return PayEvent("approved", receipt=self._receipt(self._payment_service().get(r.payment_id)),
                             detail=r.message)
         if r.state == "UNKNOWN" or r.needs_supervisor or r.state in ("PENDING", "APPROVED"):
-            # Charged or maybe charged and not settled: never invite a second payment.
-            return PayEvent("unknown", detail=f"{MESSAGES['unknown']} ({r.message})")
-        if r.state == "FAILED" and "declined" in r.message:
+            # Charged or maybe charged and not settled: never invite a second payment; the
+            # collection id is the tracking number staff settle it by.
+            return PayEvent("unknown", detail=f"tracking:{r.payment_id} {MESSAGES['unknown']} ({r.message})")
+        if r.state == "FAILED" and ("declined" in r.message or "cancelled" in r.message):
             return PayEvent("declined", detail=r.message)
         return PayEvent("error", detail=r.message)  # not answering, reversed after a failed receipt
 

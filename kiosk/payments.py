@@ -858,6 +858,14 @@ def _state_message(row: PaymentRow) -> str:
     }.get(S(row.state), row.state)
 
 
+def card_wait_from_profile(profile: dict[str, Any]) -> float | None:
+    """The profile's card wait (seconds; None: no limit of ours)."""
+    from kiosk.devices.terminal_device import terminal_settings
+
+    wait = float(terminal_settings(profile, "-")["card_wait_s"])
+    return wait or None
+
+
 def terminal_from_profile(profile: dict[str, Any], port: str | None = None) -> tuple[Callable[[], ZvtDriver], int]:
     """(driver factory, exponent) for a terminal device profile (firmware_config), so the
     app wires `PaymentService(store, ident, factory, exponent=exponent, ...)` from data."""

@@ -32,8 +32,9 @@ def _terminal_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("pay", help="collect a fee by card: app:<tracking>, item:<service>, fine:<id>")
-    p.add_argument("fee_ref")
+    p = sub.add_parser("pay", help="collect fees by card: app:<tracking>, item:<service>, fine:<id> (several: "
+                       "one card transaction each, in order, stopping at the first not paid)")
+    p.add_argument("fee_ref", nargs="+")
     p.add_argument("--payment-id", help="collection UUID (resending the same id never charges twice)")
     _terminal_args(p)
     p.set_defaults(func=cmd_pay)
@@ -121,11 +122,22 @@ def _show(args: argparse.Namespace, r: PaymentResult) -> int:
 
 
 def cmd_pay(args: argparse.Namespace) -> int:
+    if args.payment_id and len(args.fee_ref) > 1:
+        raise UrError("--payment-id names one payment: pass one fee with it")
     svc = service(args)
-    r = svc.pay(args.fee_ref, _progress(args), payment_id=args.payment_id)
-    if not args.json and args.card_wait:
-        print()
-    return _show(args, r)
+    out = []
+    for ref in args.fee_ref:  # e.g. all fines of a plate: one transaction each
+        r = svc.pay(ref, _progress(args), payment_id=args.payment_id)
+        if not args.json and args.card_wait:
+            print()
+        out.append(r)
+        if not r.paid:
+            break
+    if len(args.fee_ref) == 1:
+        return _show(args, out[0])
+    cli_base.emit(args, [r.as_dict() for r in out],
+                  "\n".join(f"{r.payment_id} {r.fee_ref} {r.amount} IQD: {r.state} - {r.message}" for r in out))
+    return 0 if len(out) == len(args.fee_ref) and all(r.paid for r in out) else 1
 
 
 def cmd_recover(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@
 SIGINT; `test` runs a registration (06 00), `diagnose` a status enquiry (05 01).
 Profiles are dicts with the keys of firmware_config/profiles/zvt_terminal_generic.toml
 (`[terminal]` table or the table's contents): port, baudrate, bytesize, parity,
-stopbits, password, currency, exponent, timeout_s.
+stopbits, password, currency, exponent, timeout_s, card_wait_s.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from kiosk.devices.zvt_emulator import Knobs, TerminalEmulator, serve_fd
 
 DEFAULTS: dict[str, Any] = {
     "baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2,
-    "password": "000000", "currency": 368, "exponent": 0, "timeout_s": 180.0,
+    "password": "000000", "currency": 368, "exponent": 0, "timeout_s": 180.0, "card_wait_s": 60.0,
 }
 
 
@@ -56,10 +56,11 @@ def terminal_settings(profile: dict[str, Any], port: str | None = None) -> dict[
         problems.append(f"parity: must be N, E, O, M or S, got {s['parity']!r}")
     if s["stopbits"] not in (1, 1.5, 2):
         problems.append(f"stopbits: must be 1, 1.5 or 2, got {s['stopbits']!r}")
-    try:
-        s["timeout_s"] = float(s["timeout_s"])
-    except (TypeError, ValueError):
-        problems.append(f"timeout_s: must be a number of seconds, got {s['timeout_s']!r}")
+    for key in ("timeout_s", "card_wait_s"):
+        try:
+            s[key] = float(s[key])
+        except (TypeError, ValueError):
+            problems.append(f"{key}: must be a number of seconds, got {s[key]!r}")
     if problems:
         raise ValidationError("terminal profile", problems)
     s["password"] = pw
