@@ -1,8 +1,9 @@
 """The cashier station: PIN login with lockout, shifts, collect / void / refund with a
 supervisor's PIN, every step in a hash-chained audit trail.
 
-PINs are stored as scrypt hashes with a per-user salt (a stolen station does not give
-the PINs away); five wrong PINs lock the user for 15 minutes, persisted so a restart
+PINs are stored as Argon2id hashes (kiosk/pin_hash.py: a stolen kiosk.db does not give
+a 6-digit PIN away in under a month on one core; older scrypt hashes are upgraded at the
+next login, and hashing runs outside the write transaction); five wrong PINs lock the user for 15 minutes, persisted so a restart
 does not reset the count. Collections go through the same `PaymentService` as the
 kiosk (one journal, one set of rules); the cashier adds who did it and who approved.
 """
@@ -10,9 +11,7 @@ kiosk (one journal, one set of rules); the cashier adds who did it and who appro
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import ids
 from contract.errors import UrError
+from kiosk import pin_hash
 from kiosk.payments import PaymentResult, PaymentService, Progress
 from kiosk.store import Base, KioskStore
 
@@ -66,10 +66,6 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-def _hash_pin(pin: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(pin.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
 
 
 def _check_pin_format(pin: str) -> None:
@@ -130,16 +126,24 @@ class CashierStation:
             if approved_by is None:
                 raise UrError("adding a user needs a supervisor's id and PIN")
             actor = self.supervisor(*approved_by).user_id
-        salt = os.urandom(16)
+        hashed = pin_hash.hash_pin(pin)  # seconds of CPU: before, not inside, the write transaction
         with self.store.tx() as s:
             if s.get(CashierUser, user_id) is not None:
                 raise UrError(f"user {user_id} already exists")
-            s.add(CashierUser(user_id=user_id, name=name[:100], role=role, salt=salt,
-                              pin_hash=_hash_pin(pin, salt), failures=0, locked_until=0.0))
+            s.add(CashierUser(user_id=user_id, name=name[:100], role=role, salt=b"",
+                              pin_hash=hashed, failures=0, locked_until=0.0))
             audit(s, actor, "user_add", user_id, {"role": role})
 
     def login(self, user_id: str, pin: str, now: float | None = None) -> Operator:
         now = time.time() if now is None else now
+        # The PIN is checked (and an old hash re-made) before the write transaction: Argon2id
+        # takes seconds, and the sync loop and payments must not wait on the store for it.
+        with self.store.session() as s:
+            row = s.get(CashierUser, user_id)
+            seen = None if row is None else row.pin_hash
+            verdict = (pin_hash.verify_pin(pin, row.salt, row.pin_hash)
+                       if row is not None and row.locked_until <= now else pin_hash.Verdict(False, False))
+        fresh = pin_hash.hash_pin(pin) if verdict.upgrade else None
         with self.store.tx() as s:
             u = s.get(CashierUser, user_id)
             if u is None:
@@ -149,7 +153,7 @@ class CashierStation:
                 audit(s, user_id, "login_locked", user_id)
                 until = datetime.fromtimestamp(u.locked_until, UTC).strftime("%H:%M UTC")
                 raise AuthError(f"user {user_id} is locked after {MAX_FAILURES} wrong PINs until {until}")
-            ok = isinstance(pin, str) and hmac.compare_digest(_hash_pin(pin, u.salt), u.pin_hash)
+            ok = verdict.ok and u.pin_hash == seen  # the PIN was not changed meanwhile
             if not ok:
                 u.failures += 1
                 if u.failures >= MAX_FAILURES:
@@ -160,7 +164,9 @@ class CashierStation:
                 failed = True
             else:
                 u.failures, u.locked_until = 0, 0.0
-                audit(s, user_id, "login", user_id)
+                if fresh is not None:
+                    u.pin_hash, u.salt = fresh, b""
+                audit(s, user_id, "login", user_id, {"pin_hash_upgraded": True} if fresh is not None else None)
                 failed = False
             role = u.role
         if failed:  # raised after the commit so the failure count is kept
@@ -263,7 +269,7 @@ def user_with_pin(store: KioskStore, role: str, pin: str, now: float | None = No
     with store.session() as s:
         users = list(s.scalars(select(CashierUser).where(CashierUser.role == role)))
     for u in users:
-        if u.locked_until <= now and hmac.compare_digest(_hash_pin(pin, u.salt), u.pin_hash):
+        if u.locked_until <= now and pin_hash.verify_pin(pin, u.salt, u.pin_hash).ok:
             return u.user_id
     return None
 

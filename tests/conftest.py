@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import support
+
+# Cashier PINs: Argon2id at its real cost takes seconds per hash and the suite logs in
+# hundreds of times, so tests use tiny parameters (kiosk/pin_hash.py FAST_ENV);
+# tests/test_pin_hash.py checks, without it, that the real ones are the default.
+os.environ["UR_INSECURE_FAST_PIN_HASH"] = "1"
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""Cashier PINs are Argon2id at the real parameters by default (through the real
+CLI, without the test suite's fast setting), stations' old scrypt hashes still
+log in and are upgraded at that login, and a hash is never weakened."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kiosk import pin_hash
+from kiosk.cashier import AuditEntry, AuthError, CashierStation, CashierUser
+from tests.payment_fixtures import enrolled_store
+from tests.support import run_cli
+
+REAL = f"$argon2id$v=19$m={pin_hash.MEMORY_KIB},t={pin_hash.TIME_COST},p={pin_hash.LANES}$"
+
+
+def _stored(data: Path, user: str) -> bytes:
+    with sqlite3.connect(data / "kiosk.db") as c:
+        return bytes(c.execute("SELECT pin_hash FROM cashier_users WHERE user_id=?", (user,)).fetchone()[0])
+
+
+def test_cli_stores_argon2id_at_the_real_parameters(tmp_path: Path) -> None:
+    data = tmp_path / "k"
+    enrolled_store(data, kiosk_id="cashier-1")[0].close()
+    env = {pin_hash.FAST_ENV: "0", "UR_NEW_PIN": "482913", "UR_CASHIER_PIN": "482913"}
+    base = ["ur-kiosk", "--data", str(data), "cashier"]
+    r = run_cli([*base, "user-add", "--user", "x", "--new-user", "sup", "--role", "supervisor"], env=env)
+    assert r.returncode == 0, r.stderr
+    stored = _stored(data, "sup")
+    assert stored.startswith(REAL.encode()), stored
+    assert b"482913" not in stored
+    assert run_cli([*base, "login", "--user", "sup"], env=env).returncode == 0
+    r = run_cli([*base, "login", "--user", "sup"], env={**env, "UR_CASHIER_PIN": "482914"})
+    assert r.returncode == 2 and "wrong user or PIN" in r.stderr
+
+
+def _legacy_user(store, user_id: str, pin: str) -> None:  # type: ignore[no-untyped-def]
+    """A user as stations stored them before: scrypt N=2^14 with a salt column."""
+    salt = b"0123456789abcdef"
+    with store.tx() as s:
+        s.add(CashierUser(user_id=user_id, name=user_id, role="supervisor", salt=salt,
+                          pin_hash=pin_hash.scrypt_pin(pin, salt), failures=0, locked_until=0.0))
+
+
+def test_old_scrypt_hash_logs_in_and_is_upgraded(tmp_path: Path) -> None:
+    store, _ = enrolled_store(tmp_path / "k")
+    _legacy_user(store, "sup", "1234")
+    st = CashierStation(store)
+    with pytest.raises(AuthError):
+        st.login("sup", "4321")
+    with store.session() as s:  # a wrong PIN changes nothing but the failure count
+        assert not s.get(CashierUser, "sup").pin_hash.startswith(pin_hash.PREFIX)
+    assert st.login("sup", "1234").role == "supervisor"
+    with store.session() as s:
+        u = s.get(CashierUser, "sup")
+        assert u.pin_hash.startswith(b"$argon2id$") and u.salt == b""
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert last is not None and last.action == "login" and "pin_hash_upgraded" in last.detail
+    assert st.login("sup", "1234").user_id == "sup"  # the new hash verifies
+    with pytest.raises(AuthError):
+        st.login("sup", "1235")
+    store.close()
+
+
+def test_weaker_argon2_is_upgraded_and_stronger_is_never_weakened(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = enrolled_store(tmp_path / "k")
+    st = CashierStation(store)
+    st.add_user("sup", "Sup", "supervisor", "1234")  # the suite's fast parameters
+    fast = _stored(tmp_path / "k", "sup")
+    assert fast.startswith(b"$argon2id$v=19$m=8192,t=1,p=1$")
+    monkeypatch.delenv(pin_hash.FAST_ENV)  # the station as deployed
+    st.login("sup", "1234")
+    real = _stored(tmp_path / "k", "sup")
+    assert real.startswith(REAL.encode())
+    monkeypatch.setenv(pin_hash.FAST_ENV, "1")  # a cheaper setting later must not weaken it
+    st.login("sup", "1234")
+    assert _stored(tmp_path / "k", "sup") == real
+    store.close()
+
+
+def test_verify_refuses_garbage_and_non_strings() -> None:
+    assert pin_hash.verify_pin("1234", b"", b"$argon2id$garbage") == pin_hash.Verdict(False, False)
+    assert pin_hash.verify_pin(1234, b"", pin_hash.hash_pin("1234")) == pin_hash.Verdict(False, False)  # type: ignore[arg-type]
+    assert pin_hash.verify_pin("1234", b"s", b"\x00" * 32) == pin_hash.Verdict(False, False)
