@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Float, Index, Integer, LargeBinary, String, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from contract import envelope, ids, mqtt_conn
+from contract import envelope, ids, mqtt_conn, pii_seal
 from contract.hlc import HLC
 from kiosk.identity import Identity
 from kiosk.store import Base
@@ -65,7 +65,10 @@ class ClockState(Base):
 
 def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, Any],
             now: float | None = None) -> OutboxRow:
-    """Seal and queue one message inside the caller's transaction."""
+    """Seal and queue one message inside the caller's transaction. Payloads of
+    pii_seal.SEALED_STREAMS are encrypted to central's pinned key first (a
+    kiosk set up without that key sends them in the clear form, which central
+    still accepts)."""
     now = time.time() if now is None else now
     seq_row = session.get(StreamSeq, stream)
     if seq_row is None:
@@ -80,6 +83,9 @@ def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, A
     ts = hlc.now(int(now * 1000))
     clock.last = ts
     mid = ids.new_id()
+    if stream in pii_seal.SEALED_STREAMS and ident.pii_public_key is not None:
+        # Personal data: only central opens it, not the broker (contract/pii_seal.py).
+        payload = pii_seal.seal_payload(payload, ident.pii_public_key, ident.kiosk_id, stream, mid)
     env = envelope.Envelope(ident.kiosk_id, mid, stream, seq_row.last_seq, ts, payload)
     row = OutboxRow(
         message_id=mid, stream=stream, seq=seq_row.last_seq, hlc=ts,
