@@ -254,10 +254,11 @@ class Worker:
         if now >= self.next_list_refresh:
             self.next_list_refresh = now + 600.0
             try:
-                from central import registry
+                from central import audit, registry
 
                 with self.sessions.begin() as s:
                     registry.refresh_lists_if_due(s, int(time.time()))
+                    audit.checkpoint_if_due(s, int(time.time()))  # signed anchor of the audit chains, hourly
             except Exception as e:  # noqa: BLE001
                 log.warning("list refresh failed: %s", e)
         if now >= self.next_escalation:
