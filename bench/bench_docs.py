@@ -1,5 +1,6 @@
 """Secured-document figures: kiosk per-frame verification, central online verification
-with many documents in PostgreSQL, status-list size, QR version and printed size.
+with many documents in PostgreSQL, status-list size, QR version and printed size, and
+what signing in the PKCS#11 token (SoftHSM2) costs against in-process signing.
 
 Run: PYTHONPATH=. python -m bench.bench_docs   (PostgreSQL from $UR_BENCH_PG or the test DSN)
 """
@@ -11,6 +12,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,69 @@ def bench_qr_and_kiosk(tmp: Path) -> None:
     engine.dispose()
 
 
+def _rate(fn, seconds: float = 2.0) -> float:  # type: ignore[no-untyped-def]
+    """Calls per second of `fn`, run for about `seconds`."""
+    n, t0 = 0, time.perf_counter()
+    while (el := time.perf_counter() - t0) < seconds:
+        for _ in range(20):
+            fn()
+        n += 20
+    return n / el
+
+
+def bench_token_signing(tmp: Path) -> None:
+    """Central's keys sign in the token (central/hsm.py): each signature is a C_Sign
+    through python-pkcs11 into SoftHSM2, against the in-process libraries they replaced."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.x509.oid import NameOID
+    from nacl.signing import SigningKey as NaclKey
+
+    from central import hsm
+
+    data = bytes(range(256)) + b"x" * 44  # ~ a document's COSE Sig_structure (300 bytes)
+    tok = hsm.token()
+    ed = hsm.Ed25519TokenKey(tok.generate_ed25519("bench"))
+    local, nacl = Ed25519PrivateKey.generate(), NaclKey.generate()
+    r_tok, r_local, r_nacl = _rate(lambda: ed.sign(data)), _rate(lambda: local.sign(data)), _rate(lambda: nacl.sign(data))
+    add("Ed25519 signatures/s, token (SoftHSM2)", round(r_tok), "1/s", "-",
+        f"{1e6 / r_tok:.0f} us each: root, document and downlink keys; python-pkcs11 CKM_EDDSA")
+    add("Ed25519 signatures/s, in process (cryptography)", round(r_local), "1/s", "-",
+        f"{r_local / r_tok:.0f}x the token: what documents and lists used before")
+    add("Ed25519 signatures/s, in process (PyNaCl)", round(r_nacl), "1/s", "-", "what the downlink key used before")
+    p256 = hsm.P256TokenKey(tok.generate_p256("bench-ca"))
+    local_ec = ec.generate_private_key(ec.SECP256R1())
+    r_ec, r_ec_local = _rate(lambda: p256.sign_sha256(data)), _rate(lambda: local_ec.sign(data, ec.ECDSA(hashes.SHA256())))
+    add("ECDSA P-256 signatures/s, token", round(r_ec), "1/s", "-", f"CA key; in process {round(r_ec_local):,}/s")
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
+    now = datetime.now(UTC)
+    b = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(local_ec.public_key())
+         .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=1)))
+    r_cert, r_cert_local = _rate(lambda: hsm.sign_certificate(b, p256), 1.0), _rate(lambda: b.sign(local_ec, hashes.SHA256()), 1.0)
+    add("certificates signed/s, token", round(r_cert), "1/s", "-",
+        f"TBS from cryptography, signed in the token, DER put together; in process {round(r_cert_local):,}/s")
+    # Whole documents (SQLite: allocate index, sign, insert, commit), signed in the token.
+    engine = db.make_engine(f"sqlite:///{tmp / 'issue.db'}")
+    db.init_schema(engine)
+    S = db.sessions(engine)
+    t = int(time.time())
+    with S.begin() as s:
+        keys.ensure(s, t - 60)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 3.0:
+        with S.begin() as s:
+            typical_doc(s, t)
+        n += 1
+    el = time.perf_counter() - t0
+    add("documents issued/s, token, SQLite", round(n / el), "1/s", "-",
+        f"{el / n * 1e3:.1f} ms each, of which {1e3 / r_tok:.1f} ms the token's signature")
+    engine.dispose()
+    tok.destroy(ed.kid)
+    tok.destroy(p256.kid)
+
+
 def bench_status_list_size() -> None:
     n = TARGET_DOCS
     rng = np.random.default_rng(3)
@@ -227,9 +292,12 @@ def bench_central_pg() -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
+        # A SoftHSM2 token of the bench's own unless one is configured (central/hsm.py).
+        os.environ.setdefault("UR_CENTRAL_HSM_DIR", str(Path(d) / "hsm"))
         bench_qr_and_kiosk(Path(d))
-    bench_status_list_size()
-    bench_central_pg()
+        bench_token_signing(Path(d))
+        bench_status_list_size()
+        bench_central_pg()
     load = os.getloadavg()
     add("machine load average (1/5 min) during run", f"{load[0]:.1f}/{load[1]:.1f}", "", "-",
         f"{os.cpu_count()} cores shared with other work; timings scale with it")

@@ -77,7 +77,12 @@ def load_models() -> None:
 
 
 def init_schema(engine: Engine) -> None:
+    from central import key_migration
+
     load_models()
+    # A database from before the PKCS#11 token still holds private keys: only
+    # `ur-central init` may open it, to move them into the token.
+    key_migration.refuse_legacy(engine)
     Base.metadata.create_all(engine)
 
 

@@ -1,17 +1,18 @@
 """Signing keys of the document registry: one root key and a chain of signing keys.
 
-Decision: private keys live in the central database (table `ur1_keys`), so
-every central worker can sign and the keys are backed up with the registry.
-That makes database access equivalent to signing power; a deployment that
-needs more moves the private bytes to an HSM/KMS behind the same functions
-(`signing_key()`, `root_key()`). The root key signs only the trust list and
-the status list; signing keys sign documents.
+Decision: private keys live in the PKCS#11 token (central/hsm.py), generated
+there and never extractable; table `ur1_keys` holds each key's public half,
+kid and validity window. Signing is a call into the token, so database access
+(or a stolen backup) no longer equals signing power. The root key signs only
+the trust list and the status list; signing keys sign documents.
 
-Rotation (`rotate`): the active signing key gets `not_after = now` and a new
-key becomes active; documents signed earlier stay valid because their issue
-time falls inside the old key's window. Compromise (`withdraw`): the key gets a
-cut-off `withdrawn_at`; documents claiming an issue time at or after it are
-refused everywhere once the new trust list arrives.
+Rotation (`rotate`): a new key is generated in the token and becomes active;
+the old one gets `not_after = now` and signs no more, while documents signed
+earlier stay valid because their issue time falls inside its window.
+Compromise (`withdraw`): the key gets a cut-off `withdrawn_at`; documents
+claiming an issue time at or after it are refused everywhere once the new
+trust list arrives, and its private half is destroyed in the token once the
+withdrawal is committed (so a rolled-back withdrawal leaves the key usable).
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import datasets
+from central import datasets, hsm
 from central.db import Base
 from central.receipt_keys import receipt_keys
 from contract import cose_sign1, trust_list
@@ -40,8 +39,7 @@ class SigningKey(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kid: Mapped[str] = mapped_column(String(16), index=True)
     role: Mapped[str] = mapped_column(String(8))  # "root" | "signing"
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # the private half is in the token
     agency: Mapped[str] = mapped_column(String(64), default=ANY)
     types: Mapped[str] = mapped_column(Text, default='["*"]')  # JSON list
     not_before: Mapped[int] = mapped_column(BigInteger)
@@ -49,8 +47,9 @@ class SigningKey(Base):
     withdrawn_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    def private(self) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(self.private_key)
+    def private(self) -> hsm.Ed25519TokenKey:
+        """The signer: every `sign` is a C_Sign in the token."""
+        return hsm.Ed25519TokenKey(self.public_key)
 
     @property
     def kid_bytes(self) -> bytes:
@@ -62,15 +61,26 @@ class SigningKey(Base):
 
 
 def _new(session: Session, role: str, now: int, agency: str = ANY, types: tuple[str, ...] = (ANY,)) -> SigningKey:
-    k = Ed25519PrivateKey.generate()
-    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    priv = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                           serialization.NoEncryption())
-    row = SigningKey(kid=cose_sign1.kid_of(pub).hex(), role=role, public_key=pub, private_key=priv,
+    pub = hsm.token().generate_ed25519(f"ur1-{role}")
+    row = SigningKey(kid=cose_sign1.kid_of(pub).hex(), role=role, public_key=pub,
                      agency=agency, types=json.dumps(list(types)), not_before=now, active=True)
     session.add(row)
     session.flush()
     return row
+
+
+_DESTROY = "hsm_destroy_after_commit"
+
+
+@event.listens_for(Session, "after_commit")
+def _destroy_withdrawn(session: Session) -> None:
+    for kid in session.info.pop(_DESTROY, ()):
+        hsm.token().destroy(kid)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_withdrawn(session: Session) -> None:
+    session.info.pop(_DESTROY, None)
 
 
 def root_key(session: Session) -> SigningKey | None:
@@ -128,6 +138,7 @@ def withdraw(session: Session, kid_hex: str, cutoff: int, now: int) -> SigningKe
         k.withdrawn_at = cutoff if k.withdrawn_at is None else min(k.withdrawn_at, cutoff)
         if k.active:
             rotate(session, now)
+        session.info.setdefault(_DESTROY, []).append(k.kid_bytes)
     publish_trust(session, now)
     return rows[0]
 

@@ -11,9 +11,9 @@ a certificate on a stolen or scrapped kiosk that somehow escapes revocation
 stops working within about a year, and a yearly re-enrollment is an ordinary
 technician visit. Renewal is by re-enrollment (no automatic renewal yet).
 
-Every signature the CA makes (certificates and CRLs) goes through `_sign`, so
-the CA key's home (database PEM today, a PKCS#11 token next) is one function.
-Keys and certificates live in the central database (table `pki`); issued
+Every signature the CA makes (certificates and CRLs) goes through `_sign`,
+into the PKCS#11 token that holds the CA key (central/hsm.py); the CA
+certificate lives in the central database (table `pki`), and issued
 certificates are listed in `pki_certs` with their serials, for the CRL.
 """
 
@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import hsm
 from central.db import Base
 from contract import topics
 
@@ -85,28 +86,31 @@ def _builder(subject_cn: str, public_key: ec.EllipticCurvePublicKey, issuer: x50
     return b
 
 
-def _ca(session: Session) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key_row, cert_row = session.get(PkiItem, "ca.key"), session.get(PkiItem, "ca.crt")
-    if key_row is None or cert_row is None:
-        key = ec.generate_private_key(ec.SECP256R1())
+def _ca(session: Session) -> tuple[x509.Certificate, hsm.P256TokenKey]:
+    """The CA certificate (database) and its key (made in the PKCS#11 token on first use)."""
+    cert_row = session.get(PkiItem, "ca.crt")
+    if cert_row is None:
+        key = hsm.P256TokenKey(hsm.token().generate_p256("ca"))
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ur Kiosk central CA")])
-        cert = _builder("Ur Kiosk central CA", key.public_key(), name, ca=True).sign(key, hashes.SHA256())
-        session.merge(PkiItem(name="ca.key", pem=_pem_key(key)))
+        cert = hsm.sign_certificate(_builder("Ur Kiosk central CA", key.public_key(), name, ca=True), key)
         session.merge(PkiItem(name="ca.crt", pem=cert.public_bytes(serialization.Encoding.PEM).decode()))
         session.flush()
         return cert, key
-    key = serialization.load_pem_private_key(key_row.pem.encode(), None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return x509.load_pem_x509_certificate(cert_row.pem.encode()), key
+    cert = x509.load_pem_x509_certificate(cert_row.pem.encode())
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    return cert, hsm.P256TokenKey(public)
 
 
 _Signed = TypeVar("_Signed", x509.Certificate, x509.CertificateRevocationList)
 
 
 def _sign(session: Session, builder: x509.CertificateBuilder | x509.CertificateRevocationListBuilder) -> _Signed:
-    """The CA's one signing operation (certificates and CRLs): swap this to move the key."""
+    """The CA's one signing operation (certificates and CRLs), in the token."""
     _cert, key = _ca(session)
-    return builder.sign(key, hashes.SHA256())  # type: ignore[return-value]
+    if isinstance(builder, x509.CertificateBuilder):
+        return hsm.sign_certificate(builder, key)  # type: ignore[return-value]
+    return hsm.sign_crl(builder, key)  # type: ignore[return-value]
 
 
 def ca_pem(session: Session) -> str:

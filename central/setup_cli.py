@@ -67,7 +67,11 @@ def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    engine = _engine(args)
+    from central import key_migration
+
+    engine = db.make_engine(args.db)
+    moved = key_migration.migrate(engine)  # an older database's raw keys go into the token
+    db.init_schema(engine)
     with db.sessions(engine).begin() as s:
         version = catalogue.publish(s, catalogue.load_seed())
         # Document keys and the signed lists exist from day one, so kiosks can verify.
@@ -76,8 +80,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         if datasets.latest(s, "status_list") is None:
             registry.publish_status(s, now)
     shown = db.redacted_url(db.resolve_url(args.db))  # never print the password
-    cli_base.emit(args, {"database": shown, "catalogue_version": version},
-                  f"central ready at {shown} (catalogue v{version})")
+    note = f"; moved private keys into the token: {', '.join(moved)}" if moved else ""
+    cli_base.emit(args, {"database": shown, "catalogue_version": version, "keys_moved_into_token": moved},
+                  f"central ready at {shown} (catalogue v{version}){note}")
     return 0
 
 

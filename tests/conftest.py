@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import support
+
+# Central's private keys live in a PKCS#11 token (central/hsm.py): each test process
+# gets its own SoftHSM2 token directory, made on first use, and the CLIs a test
+# starts inherit it through the environment.
+_HSM_DIR = tempfile.mkdtemp(prefix="ur-hsm-")
+os.environ["UR_CENTRAL_HSM_DIR"] = _HSM_DIR
+for _var in ("SOFTHSM2_CONF", "UR_CENTRAL_PIN_FILE", "UR_CENTRAL_TOKEN", "UR_CENTRAL_PKCS11_MODULE"):
+    os.environ.pop(_var, None)
+atexit.register(shutil.rmtree, _HSM_DIR, True)
 
 # Cashier PINs: Argon2id at its real cost takes seconds per hash and the suite logs in
 # hundreds of times, so tests use tiny parameters (kiosk/pin_hash.py FAST_ENV);
