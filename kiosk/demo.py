@@ -51,6 +51,8 @@ def main() -> int:
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
+    # Central's keys: a SoftHSM2 token made with the demo's database (central/hsm.py).
+    os.environ.setdefault("UR_CENTRAL_HSM_DIR", str(OUT / "central-hsm"))
     db = f"sqlite:///{OUT / 'central.db'}"
     kdata = str(OUT / "kiosk-K-DEMO")
     tls = not os.environ.get("UR_DEMO_PLAIN")
