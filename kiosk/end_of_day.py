@@ -262,12 +262,15 @@ def settle_open(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDr
             return
         batch = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start)) if _charged(r)]
         journal = (len(batch), sum(entry_of(r).amount for r in batch))
+        devices = {entry_of(r).serial_before for r in batch} | {entry_of(s.get(PaymentRow, u)).serial_before
+                                                                 for u in unknown}
     try:
         with terminal() as t:
             tot = t.totals()
     except TerminalError:
         return  # the day cannot close without the terminal anyway
-    if tot.ok:
+    # Only a batch every payment of which went to this very device says what they charged.
+    if tot.ok and devices <= {tot.serial}:
         svc.settle_from_totals(unknown, journal, (tot.count, tot.amount or 0))
 
 

@@ -97,6 +97,7 @@ class PaymentEntry:
     # The terminal as it was right before sending (totals 06 10): the session fingerprint
     # a later answer must match, and the batch totals a missing charge shows up in.
     terminal_before: str | None = None
+    serial_before: str | None = None  # the terminal's device serial, where it reports one
     count_before: int | None = None
     amount_before: int | None = None
     batch_from: int | None = None  # first receipt no. of the open batch (0: empty batch)
@@ -143,6 +144,7 @@ class TerminalView:
     count: int | None
     amount: int | None
     batch_from: int | None
+    serial: str | None = None
 
 
 def mark_pending(e: PaymentEntry, now: dt.datetime, trace_before: int | None = None,
@@ -150,7 +152,7 @@ def mark_pending(e: PaymentEntry, now: dt.datetime, trace_before: int | None = N
     """Persist this *before* the authorization goes to the terminal."""
     extra: dict[str, object] = {}
     if before is not None:
-        extra = dict(terminal_before=before.terminal_id, count_before=before.count,
+        extra = dict(terminal_before=before.terminal_id, serial_before=before.serial, count_before=before.count,
                      amount_before=before.amount, batch_from=before.batch_from)
         trace_before = before.trace if trace_before is None else trace_before
     return _move(e, S.PENDING, now, "sent to terminal", sent_at=now, trace_before=trace_before, **extra)
@@ -338,6 +340,8 @@ def session_changed(e: PaymentEntry, now: TerminalView, last_terminal_id: str | 
     for tid in (now.terminal_id, last_terminal_id):
         if before_tid and tid and tid != before_tid:
             return f"the terminal id changed from {before_tid} to {tid} (terminal swapped)"
+    if e.serial_before and now.serial and now.serial != e.serial_before:
+        return f"the terminal's serial number changed from {e.serial_before} to {now.serial} (terminal swapped)"
     if e.trace_before is not None and now.trace is not None and now.trace < e.trace_before:
         return (f"the terminal's trace counter went down from {e.trace_before} to {now.trace} "
                 "(terminal swapped or reset)")

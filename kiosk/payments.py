@@ -345,7 +345,7 @@ class PaymentService:
         later matched against. A terminal id that changed or a trace that went down since the
         last transaction here means another (or a reset) terminal: noted as a batch boundary."""
         tot = self._ask(t, t.totals, say)
-        view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from)
+        view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from, tot.serial)
         with self.store.tx() as s:
             st = s.get(TerminalTrace, 1)
             if st is None:
@@ -677,7 +677,8 @@ class PaymentService:
             if last is not None and not last.approved and last.receipt_no is None:
                 last = None
             tot = self._ask(t, t.totals, say)
-        now_view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from)
+        now_view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from,
+                                   tot.serial)
         changed = pj.session_changed(e, now_view, last.terminal_id if last else None)
         if changed:
             with self.store.tx() as s:

@@ -198,3 +198,60 @@ def test_dead_terminal_leaves_the_fee_unpaid(pty: PtyPair) -> None:
         e = pj.record_not_sent(e, dt.datetime.now(), str(ei.value))
     assert e.state is S.FAILED and emu.journal == []
     assert pj.can_start([e], "fee-4") is None
+
+
+# -- issue 19: session fingerprint, flags, batch totals, a supervisor's resolution ---------
+
+
+def _sent(trace_before: int = 7, count: int = 2, amount: int = 50000, batch_from: int = 1,
+          serial: str | None = "AB12") -> pj.PaymentEntry:
+    e = pj.create("uuid-1", "fee-1", 25000, 368, T0)
+    before = pj.TerminalView("52500123", trace_before, count, amount, batch_from, serial)
+    return pj.record_unknown(pj.mark_pending(e, at(1), before=before), at(5), "killed")
+
+
+def test_session_changed_names_swap_reset_and_closed_batch() -> None:
+    e = _sent()
+    same = pj.TerminalView("52500123", 9, 3, 75000, 1, "AB12")
+    assert pj.session_changed(e, same) is None
+    assert "terminal id changed" in (pj.session_changed(e, pj.TerminalView("52500999", 9, 3, 75000, 1, "AB12")) or "")
+    assert "serial number changed" in (pj.session_changed(e, pj.TerminalView("52500123", 99, 3, 75000, 1, "ZZ")) or "")
+    assert "trace counter went down" in (pj.session_changed(e, pj.TerminalView("52500123", 2, 3, 0, 1, "AB12")) or "")
+    assert "batch holds 0 payments" in (pj.session_changed(e, pj.TerminalView("52500123", 9, 0, 0, 0, "AB12")) or "")
+    assert "batch now starts at receipt 9" in (pj.session_changed(e, pj.TerminalView("52500123", 12, 3, 1, 9, "AB12"))
+                                               or "")
+    # The last transaction itself can name another terminal id.
+    assert pj.session_changed(e, same, last_terminal_id="52500999") is not None
+    # A terminal that reports no serial leaves the counters as the fingerprint.
+    assert pj.session_changed(_sent(serial=None), pj.TerminalView("52500123", 9, 3, 75000, 1, None)) is None
+
+
+def test_flagged_entry_stays_unknown_and_only_a_supervisor_or_the_totals_settle_it() -> None:
+    e = pj.flag(_sent(), "terminal swapped", at(9))
+    assert e.state is S.UNKNOWN and e.flagged == "terminal swapped"
+    with pytest.raises(pj.UrError, match="evidence"):
+        pj.resolve_by_person(e, "paid", "sup", "ok", at(10))
+    with pytest.raises(pj.UrError, match="resolve as one of"):
+        pj.resolve_by_person(e, "maybe", "sup", "terminal journal", at(10))
+    paid = pj.resolve_by_person(e, "paid", "sup", "terminal journal: receipt 0042 approved", at(10))
+    assert paid.state is S.PAID and paid.resolved_by == "sup" and "receipt 0042" in (paid.evidence or "")
+    assert pj.resolve_by_person(e, "not-charged", "sup", "terminal journal: nothing", at(10)).state is S.FAILED
+    pending = pj.mark_pending(pj.create("u2", "f", 1, 368, T0), at(1))
+    with pytest.raises(pj.PaymentStateError, match="payments recover"):
+        pj.resolve_by_person(pending, "paid", "sup", "terminal journal", at(2))
+
+
+def test_batch_totals_settle_only_what_they_single_out() -> None:
+    a = _sent()
+    b = pj.PaymentEntry(**{**a.__dict__, "payment_id": "uuid-2", "amount": 30000})
+    c = pj.PaymentEntry(**{**a.__dict__, "payment_id": "uuid-3"})  # same amount as a
+    out = pj.settle_by_totals([a, b], journal=(4, 100000), terminal=(4, 100000))
+    assert {k: d.outcome for k, d in out.items()} == {"uuid-1": "FAILED", "uuid-2": "FAILED"}
+    out = pj.settle_by_totals([a, b], journal=(4, 100000), terminal=(5, 130000))
+    assert {k: d.outcome for k, d in out.items()} == {"uuid-1": "FAILED", "uuid-2": "PAID"}
+    out = pj.settle_by_totals([a, b], journal=(4, 100000), terminal=(6, 155000))
+    assert {d.outcome for d in out.values()} == {"PAID"}
+    out = pj.settle_by_totals([a, c], journal=(4, 100000), terminal=(5, 125000))  # which one?
+    assert {d.outcome for d in out.values()} == {"UNDECIDED"}
+    out = pj.settle_by_totals([a], journal=(4, 100000), terminal=(3, 75000))  # fewer: not ours to read
+    assert {d.outcome for d in out.values()} == {"UNDECIDED"}

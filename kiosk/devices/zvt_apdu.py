@@ -238,6 +238,7 @@ class Tlv:
 
 
 MAX_TLV_DEPTH = 8
+SERIAL_TAG = 0x1F44  # the terminal's device serial number in BMP 06, where a terminal sends one
 
 
 def decode_tlv(raw: bytes, depth: int = 0) -> tuple[Tlv, ...]:

@@ -155,6 +155,7 @@ class Totals:
     receipt_lines: list[str] = field(default_factory=list)
     message: str = ""
     terminal_id: str | None = None
+    serial: str | None = None  # the device's serial number, if the terminal reports one
 
     @property
     def count(self) -> int:
@@ -185,6 +186,11 @@ class _Run:
     abort_refused: bool = False
     finished: bool = False
     undecodable: list[str] = field(default_factory=list)
+
+
+def _serial(tlv: tuple[ap.Tlv, ...]) -> str | None:
+    hit = ap.find_tlv(tlv, ap.SERIAL_TAG)
+    return hit.value.decode("ascii", "replace")[:32] if hit is not None and hit.value else None
 
 
 class ZvtDriver:
@@ -504,7 +510,7 @@ class ZvtDriver:
             result_code=code, ok=run.completion is not None and code == 0, amount=f.amount,
             receipt_from=rf, receipt_to=rt, groups=groups, trace=f.trace,
             receipt_lines=admin or merchant, message=RESULT_TEXT.get(code, f"result code {code:02X}"),
-            terminal_id=f.terminal_id,
+            terminal_id=f.terminal_id, serial=_serial(f.tlv),
         )
 
     def end_of_day(self) -> Totals:

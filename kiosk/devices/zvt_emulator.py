@@ -78,6 +78,7 @@ class Knobs:
     ack_timeout_s: float = 1.0  # our T3 for the ECR's ACK byte
     answer_timeout_s: float = 5.0  # how long we wait for the ECR's 80 00 00
     journal: str = ""  # append the journal to this file as JSON lines (ground truth for tests)
+    serial: str = ""  # the device's serial number (default: a new one per emulator = per device)
 
     @classmethod
     def from_options(cls, options: dict[str, str]) -> Knobs:
@@ -174,6 +175,8 @@ class TerminalEmulator:
         self.link.corrupt_first = self.knobs.corrupt_crc
         self.link.corrupt_all = self.knobs.corrupt_crc_always
         self.journal: list[JournalEntry] = []
+        if not self.knobs.serial:
+            self.knobs.serial = os.urandom(4).hex().upper()
         self._journal_file = open(self.knobs.journal, "a", encoding="utf-8") if self.knobs.journal else None  # noqa: SIM115
         self.received: list[str] = []  # names of commands received, in order
         self.batch = 1
@@ -523,6 +526,9 @@ class TerminalEmulator:
             (0x27, bytes([RC_OK])), (0x04, ap.amount_encode(total)), (0x0B, ap.bcd_encode(self.trace, 3)),
             (0x0C, bytes.fromhex(now.strftime("%H%M%S"))), (0x0D, bytes.fromhex(now.strftime("%m%d"))),
             (0x29, self._tid()), (0x60, ap.totals_encode(rf, rt, groups)),
+            # The device's serial number (TLV tag SERIAL_TAG in BMP 06): another device with
+            # the same terminal id is told apart by it.
+            (0x06, ap.encode_tlv((ap.Tlv(ap.SERIAL_TAG, self.knobs.serial.encode("ascii")),))),
         ))
         lines = [title, f"TID {self.knobs.terminal_id}", f"RECEIPTS {rf:04d}-{rt:04d}"]
         lines += [f"{name.upper()} {g.count} {g.amount}" for name, g in groups.items()]

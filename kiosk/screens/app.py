@@ -8,6 +8,8 @@ which is the part of `on_start` that binds the window.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from kivy.app import App
@@ -87,6 +89,24 @@ class KioskApp(App):
 
     def on_start(self) -> None:
         self.attach()
+        self.settle_payments()
+
+    def settle_payments(self) -> None:
+        """Start-up: the payment service settles what a crash left open, from the terminal,
+        on a worker thread (a busy terminal is waited out); a charge started meanwhile is
+        refused by the service itself, never interleaved."""
+        settle = getattr(self.services, "settle_payments_at_start", None)
+        if settle is None:
+            return
+
+        def work() -> None:
+            try:
+                for line in settle():
+                    logging.getLogger("kiosk.payments").info("settled at start-up: %s", line)
+            except Exception:  # noqa: BLE001 - logged; the pay screen refuses while unsettled
+                logging.getLogger("kiosk.payments").exception("settling payments at start-up failed")
+
+        threading.Thread(target=work, name="settle-payments", daemon=True).start()
 
     def attach(self) -> None:
         """Bind the window: kiosk key guards, idle timeout, status polling."""

@@ -421,6 +421,13 @@ class PayScreen(KioskScreen):
                  "error": pal.danger}.get(stage, pal.text)
         body.add_widget(label(a, self.t(f"pay.stage.{stage}"), role="huge", bold=True, color=color,
                               halign="center", kid="pay.stage"))
+        detail = getattr(self, "detail", "")
+        if stage == "insert_card" and detail.startswith("countdown:"):
+            # The card wait (terminal profile card_wait_s) counts down; Cancel aborts at the terminal.
+            body.add_widget(label(a, self.t("pay.countdown", seconds=detail.partition(":")[2]),
+                                  role="heading", halign="center", kid="pay.countdown"))
+            body.add_widget(row(a, [button(a, self.t("pay.cancel"), self.cancel, kid="pay.cancel",
+                                           role="danger")]))
         if stage == "error" and getattr(self, "detail", "").startswith("not_available"):
             body.add_widget(label(a, self.t("err.not_available"), kid="pay.detail"))
         actions: list[Widget] = []
@@ -432,11 +439,22 @@ class PayScreen(KioskScreen):
                                kid="pay.back", role="secondary"),
                         button(a, self.t("pay.retry"), self.retry, kid="pay.retry")]
         elif stage == "unknown":
+            if detail.startswith("tracking:"):  # the collection id staff settle it by
+                number = detail.partition(":")[2].split(" ", 1)[0]
+                body.add_widget(label(a, self.t("pay.tracking", number=isolate(number, a.lang)), role="heading",
+                                      bold=True, kid="pay.tracking"))
             body.add_widget(label(a, self.t("pay.unknown_help"), kid="pay.unknown_help"))
             actions.append(button(a, self.t("nav.home"), a.wipe, kid="pay.home", role="secondary"))
         if actions:
             body.add_widget(row(a, actions))
         return scroll(body)
+
+    def cancel(self) -> None:
+        """Cancel during the card wait: the terminal is asked to abort; the final event
+        still comes from the payment (cancelled, or charged if the card was already read)."""
+        cancel = getattr(self.app.services, "cancel_payment", None)
+        if cancel is not None:
+            self.call(cancel)
 
     def retry(self) -> None:
         self.stage, self.stages_shown = "", []

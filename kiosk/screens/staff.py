@@ -9,6 +9,7 @@ from typing import Any
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from kiosk.i18n import isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.citizen import start_payment
 from kiosk.screens.widgets import button, column, label, row, scroll
@@ -82,6 +83,13 @@ class CashierScreen(FieldsMixin, StaffScreen):
                    role="secondary"),
             button(a, self.t("staff.logout"), a.wipe, kid="staff.logout", font="small", role="danger"),
         ], spacing=8))
+        unsettled = getattr(a.services, "unsettled_payments", None)
+        open_payments = (self.call(unsettled) or []) if unsettled is not None else []
+        if open_payments:  # red banner: no card payment until these are settled
+            top.add_widget(label(a, self.t("cashier.unsettled", n=len(open_payments), amount=a.money(
+                sum(int(p.get("amount", 0)) for p in open_payments)),
+                ids=", ".join(isolate(str(p["id"]), a.lang) for p in open_payments[:3])),
+                role="heading", bold=True, color=a.palette.danger, kid="cashier.unsettled"))
         if self.s.message:
             top.add_widget(label(a, self.s.message, kid="cashier.message", color=a.palette.primary))
         top.add_widget(self.make_field(self.s.inputs, "reference", self.t("cashier.reference"), self.SPECS))
