@@ -58,7 +58,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    settle_payments(args)
     return cmd_sync(args)
+
+
+def settle_payments(args: argparse.Namespace) -> None:
+    """Before anything else runs: card payments a crash left open are settled from the
+    terminal of DATA/devices.toml (kiosk.payments; none configured: nothing to do). A
+    failure is logged and leaves them blocking new charges; the sync loop still starts."""
+    from kiosk.kiosk_services import KioskServices
+
+    store = open_store(args)
+    try:
+        for line in KioskServices(store).settle_payments_at_start():
+            print(f"payment settled at start-up: {line}", flush=True)
+    except UrError as e:
+        logging.getLogger("kiosk.payments").warning("payments not settled at start-up: %s", e)
 
 
 def cmd_queue(args: argparse.Namespace) -> int:

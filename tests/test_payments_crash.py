@@ -130,3 +130,33 @@ def test_sigkill_around_a_supervisor_refund_then_recover(tmp_path: Path, step: s
         assert [r.state for r in s.scalars(select(PaymentRow))] == ["REFUNDED"]
     assert identity.load(store).kiosk_id
     store.close()
+
+
+def test_ur_kiosk_run_settles_a_crashed_payment_before_its_sync_loop(tmp_path: Path) -> None:
+    """`ur-kiosk run` (the kiosk's long-running process) settles what a killed `pay` left
+    open from the terminal of DATA/devices.toml before it starts syncing."""
+    from tests import support
+
+    data = tmp_path / "k"
+    store, _ident = enrolled_store(data)
+    store.close()
+    with terminal() as (h, factory):
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0002", *term], env={"UR_PAY_CRASH_AT": "pending"})
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        (data / "devices.toml").write_text(
+            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n',  # type: ignore[attr-defined]
+            encoding="utf-8")
+        log = tmp_path / "run.log"
+        proc = support.spawn_cli(["ur-kiosk", "--data", str(data), "run", "--broker", "mqtt://127.0.0.1:1"], log=log)
+        try:
+            support.wait_until(lambda: "payment settled at start-up" in log.read_text(errors="replace"),
+                               timeout=60, what="the start-up settlement in ur-kiosk run's output")
+        finally:
+            support.kill_proc(proc)
+        assert "FAILED - not charged" in log.read_text()
+    store = KioskStore(data)
+    with store.session() as s:
+        assert [r.state for r in s.scalars(select(PaymentRow))] == ["FAILED"]
+    store.close()
+    assert h.journal == []
