@@ -64,4 +64,7 @@ def signer(session: Session) -> DownlinkSigner:
             sp.rollback()
             hsm.token().destroy(hsm.key_id(pub))
         row = session.scalars(select(DownlinkKeyRow).where(DownlinkKeyRow.id == 1)).one()
-    return DownlinkSigner(hsm.Ed25519TokenKey(bytes(row.public_key)))
+    key = hsm.Ed25519TokenKey(bytes(row.public_key))
+    if not hsm.token().has(key.kid):  # a worker fails at its start, not on its first ack
+        raise hsm.HsmError(f"the downlink key {key.kid.hex()} is not in token {hsm.config().label!r}")
+    return DownlinkSigner(key)

@@ -1,9 +1,10 @@
 """Central's private keys in a PKCS#11 token (an HSM; SoftHSM2 in tests and the demo).
 
-The root key, the document signing keys, the downlink key and the broker CA key
-are generated inside the token (CKA_SENSITIVE true, CKA_EXTRACTABLE false) and
-never leave it: the database keeps only public keys and key ids, and every
-signature is a C_Sign call. A stolen database or backup signs nothing.
+The root key, the document signing keys, the downlink key, the broker CA key
+and the personal-data sealing key are generated inside the token (CKA_SENSITIVE
+true, CKA_EXTRACTABLE false) and never leave it: the database keeps only public
+keys and key ids, and every signature and key exchange is a call into the
+token. A stolen database or backup signs nothing and opens nothing.
 
 Decisions:
 - Which token: the PKCS#11 module `$UR_CENTRAL_PKCS11_MODULE` (default Debian's
@@ -55,7 +56,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from pkcs11 import KDF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from contract import private_files
@@ -65,6 +67,9 @@ SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 DEFAULT_LABEL = "ur-central"
 DEFAULT_DIR = "var/hsm"
 ED25519_OID = "1.3.101.112"
+# X25519 (the personal-data sealing key). SoftHSM2 2.6 makes and uses it as a CKK_EC_EDWARDS
+# key on this curve (python-pkcs11 0.10 has no CKK_EC_MONTGOMERY, the PKCS#11 3.0 name).
+X25519_OID = "1.3.101.110"
 P256 = "secp256r1"
 ID_LEN = 8
 PIN_BYTES = 16  # 32 hex digits
@@ -224,19 +229,70 @@ class Token:
                 return False
 
     @staticmethod
-    def _private_template(label: str) -> dict[Attribute, Any]:
+    def _private_template(label: str, derive: bool = False) -> dict[Attribute, Any]:
+        """Sensitive, never extractable; a signing key or (`derive`) a key-agreement key."""
         return {Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False, Attribute.SIGN: True, Attribute.LABEL: label}
+                Attribute.EXTRACTABLE: False, Attribute.SIGN: not derive, Attribute.DERIVE: derive,
+                Attribute.LABEL: label}
 
-    def _generate(self, key_type: KeyType, curve: str, label: str) -> tuple[Any, Any]:
+    def _generate(self, key_type: KeyType, curve: str, label: str, derive: bool = False) -> tuple[Any, Any]:
         params = self._session.create_domain_parameters(
             key_type, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
         tmp = secrets.token_bytes(ID_LEN)  # the real id is known only once the public key is
+        usage = Attribute.DERIVE if derive else Attribute.VERIFY
         pub, priv = params.generate_keypair(
             store=True, id=tmp, label=label,
-            public_template={Attribute.TOKEN: True, Attribute.VERIFY: True, Attribute.LABEL: label},
-            private_template=self._private_template(label))
+            public_template={Attribute.TOKEN: True, usage: True, Attribute.LABEL: label},
+            private_template=self._private_template(label, derive))
         return pub, priv
+
+    def generate_x25519(self, label: str) -> bytes:
+        """A new X25519 key-agreement key in the token; returns the raw public key."""
+        with self._lock:
+            pub, priv = self._generate(KeyType.EC_EDWARDS, X25519_OID, label, derive=True)
+            raw = _raw_point(pub[Attribute.EC_POINT], 32)
+            kid = key_id(raw)
+            pub[Attribute.ID] = kid
+            priv[Attribute.ID] = kid
+            self._keys[kid] = priv
+            return raw
+
+    def import_x25519(self, private_raw: bytes, public_raw: bytes, label: str) -> bytes:
+        """Move an existing raw X25519 key into the token (upgrading an old database)."""
+        kid = key_id(public_raw)
+        with self._lock:
+            if not self.has(kid):
+                self._session.create_object({
+                    **self._private_template(label, derive=True), Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                    Attribute.KEY_TYPE: KeyType.EC_EDWARDS, Attribute.ID: kid,
+                    Attribute.EC_PARAMS: encode_named_curve_parameters(X25519_OID),
+                    Attribute.VALUE: private_raw})
+        return kid
+
+    def exchange_x25519(self, kid: bytes, peer_raw: bytes) -> bytes:
+        """The X25519 shared secret of key `kid` with `peer_raw` (CKM_ECDH1_DERIVE, no KDF:
+        the caller runs HKDF). The secret comes out as a session object that is read and
+        destroyed at once. ValueError for an unusable peer key (wrong length, low order),
+        as cryptography's exchange raises; HsmError when the token itself fails."""
+        if len(peer_raw) != 32:
+            raise ValueError("an X25519 public key has 32 bytes")
+        with self._lock:
+            try:
+                secret = self._private(kid).derive_key(
+                    KeyType.GENERIC_SECRET, 256, mechanism=Mechanism.ECDH1_DERIVE,
+                    mechanism_param=(KDF.NULL, None, peer_raw),
+                    template={Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True})
+                try:
+                    return bytes(secret[Attribute.VALUE])
+                finally:
+                    secret.destroy()
+            except pkcs11.PKCS11Error as e:
+                failure = type(e).__name__
+        try:  # a low-order point fails the same way in process: the peer's fault, not the token's
+            X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(peer_raw))
+        except ValueError:
+            raise ValueError("peer key is a low-order X25519 point") from None
+        raise HsmError(f"token refused the key exchange with key {kid.hex()}: {failure}")
 
     def generate_ed25519(self, label: str) -> bytes:
         """A new Ed25519 key pair in the token; returns the raw 32-byte public key."""
@@ -406,6 +462,18 @@ class Ed25519TokenKey:
 
     def public_key(self) -> Ed25519PublicKey:
         return Ed25519PublicKey.from_public_bytes(self.public_raw)
+
+
+class X25519TokenKey:
+    """An X25519 key in the token as a contract.pii_seal Recipient (`public_raw`,
+    `exchange`): central opens sealed personal data with it."""
+
+    def __init__(self, public_raw: bytes) -> None:
+        self.public_raw = public_raw
+        self.kid = key_id(public_raw)
+
+    def exchange(self, peer_public_raw: bytes) -> bytes:
+        return token().exchange_x25519(self.kid, peer_public_raw)
 
 
 class P256TokenKey:

@@ -1,8 +1,9 @@
 """Moving raw private keys out of a database written by an older version.
 
 Before central/hsm.py, the root and document signing keys were raw bytes in
-`ur1_keys.private_key`, the downlink key raw in `downlink_key.private_key` and
-the broker CA key a PEM row `pki/ca.key`.
+`ur1_keys.private_key`, the downlink key raw in `downlink_key.private_key`, the
+personal-data sealing key raw in `pii_keys.private_key` and the broker CA key
+a PEM row `pki/ca.key`.
 
 Decision: `ur-central init` moves them into the token (imported with
 CKA_SENSITIVE true and CKA_EXTRACTABLE false, under the same key ids, so
@@ -30,15 +31,16 @@ from sqlalchemy.engine import Connection, Engine
 from central import hsm
 from contract.errors import UrError
 
-# (table, label prefix in the token): tables whose rows held a raw Ed25519 private key
-# in `private_key` beside its `public_key`.
+# (table, label in the token): tables whose rows held a raw private key in `private_key`
+# beside its `public_key` (Ed25519 signing keys; X25519 for the personal-data key).
 RAW_ED25519 = (("ur1_keys", "ur1"), ("downlink_key", "downlink"))
+RAW_X25519 = (("pii_keys", "pii"),)
 
 
 def _raw_tables(conn: Connection) -> list[tuple[str, str]]:
     insp = inspect(conn)
     names = set(insp.get_table_names())
-    return [(t, label) for t, label in RAW_ED25519
+    return [(t, label) for t, label in RAW_ED25519 + RAW_X25519
             if t in names and "private_key" in {c["name"] for c in insp.get_columns(t)}]
 
 
@@ -76,7 +78,11 @@ def migrate(engine: Engine) -> list[str]:
     with engine.begin() as conn:
         for table, label in _raw_tables(conn):
             for pub, priv in conn.execute(text(f"SELECT public_key, private_key FROM {table}")):
-                if priv:
+                if not priv:
+                    continue
+                if (table, label) in RAW_X25519:
+                    tok.import_x25519(bytes(priv), bytes(pub), f"{label}-imported")
+                else:
                     tok.import_ed25519(bytes(priv), bytes(pub), f"{label}-imported")
         pem = _ca_row(conn)
         if pem is not None:
@@ -111,6 +117,6 @@ def _rewrite(engine: Engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
             names = set(inspect(conn).get_table_names())
-            for table in ("ur1_keys", "downlink_key", "pki"):
+            for table in ("ur1_keys", "downlink_key", "pii_keys", "pki"):
                 if table in names:
                     conn.exec_driver_sql(f"VACUUM FULL {table}")

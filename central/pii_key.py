@@ -7,10 +7,11 @@ handler runs. Everything that touches the private key goes through this
 module (`ensure`, `public_hex`, `decryptor`, `clear_payload`), so moving the
 key into a hardware token changes this file only.
 
-Decision (for now): the private key is stored the way central's other keys
-are today, raw in the central database (table `pii_keys`), which the database
-file's 0600 mode and the host's disk encryption protect. Old keys are kept
-(inactive) so messages sealed before a key change still open.
+Decision: like central's other keys, the private key is made in the PKCS#11
+token (central/hsm.py) and never leaves it; the table `pii_keys` keeps the
+public key, and every exchange is a C_DeriveKey in the token (about one per
+kiosk process and interval: `Remembering` keeps the shared secrets). Old keys
+are kept (inactive) so messages sealed before a key change still open.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Boolean, DateTime, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import hsm
 from central.db import Base
 from contract import pii_seal
 
@@ -33,8 +33,7 @@ from contract import pii_seal
 class PiiKey(Base):
     __tablename__ = "pii_keys"
     kid: Mapped[str] = mapped_column(String(16), primary_key=True)  # hex of pii_seal.key_id
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # the private half is in the token
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -44,12 +43,8 @@ def ensure(session: Session) -> PiiKey:
     row = session.scalars(select(PiiKey).where(PiiKey.active).order_by(PiiKey.created_at.desc())).first()
     if row is not None:
         return row
-    k = X25519PrivateKey.generate()
-    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    priv = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                           serialization.NoEncryption())
-    row = PiiKey(kid=pii_seal.key_id(pub).hex(), public_key=pub, private_key=priv,
-                 created_at=datetime.now(UTC), active=True)
+    pub = hsm.token().generate_x25519("pii")
+    row = PiiKey(kid=pii_seal.key_id(pub).hex(), public_key=pub, created_at=datetime.now(UTC), active=True)
     session.add(row)
     session.flush()
     return row
@@ -104,7 +99,7 @@ def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
             row = session.get(PiiKey, kid.hex())
             if row is None:
                 return None
-            hit = Remembering(pii_seal.SoftwareRecipient(X25519PrivateKey.from_private_bytes(row.private_key)))
+            hit = Remembering(hsm.X25519TokenKey(bytes(row.public_key)))
             _OPENED[(where, kid)] = hit
         return hit
 

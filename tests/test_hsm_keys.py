@@ -21,13 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.x509.oid import NameOID
 from pycose.keys import OKPKey
 from pycose.messages import Sign1Message
 from sqlalchemy import inspect, text
 
-from central import datasets, db, downlink_key, hsm, keys, registry
-from contract import cose_sign1, status_list, trust_list
+from central import datasets, db, downlink_key, hsm, keys, pii_key, registry
+from contract import cose_sign1, pii_seal, status_list, trust_list
 from tests import key_scan
 from tests.support import run_cli, sqlite_url
 
@@ -149,6 +150,23 @@ def test_rotation_and_withdrawal_go_through_the_token(central) -> None:  # type:
         later = registry.issue(s, doc_type="certificate", agency="MOI", fields={"n": "2"}, now=now)
         assert registry.verify_online(s, later.text, now).status.name == "VALID"
     assert not tok.has(new_kid) and tok.has(latest.kid_bytes)
+
+
+def test_personal_data_key_is_made_in_the_token_and_opens_sealed_payloads(central) -> None:  # type: ignore[no-untyped-def]
+    with central.begin() as s:
+        row = pii_key.ensure(s)
+        pub = bytes(row.public_key)
+    tok = hsm.token()
+    assert tok.attributes(hsm.key_id(pub))["extractable"] is False
+    bound = pii_seal.context("K1", "applications", "m-1")
+    blob = pii_seal.seal(pub, b'{"name": "Aras"}', bound, fresh=True)
+    with central() as s:
+        find = pii_key.decryptor(s)
+        assert pii_seal.open_sealed(blob, bound, find) == b'{"name": "Aras"}'
+        with pytest.raises(pii_seal.SealError):  # bound to another message: refused
+            pii_seal.open_sealed(blob, pii_seal.context("K2", "applications", "m-1"), find)
+    with pytest.raises(ValueError):  # a low-order peer point is the peer's fault, not the token's
+        tok.exchange_x25519(hsm.key_id(pub), bytes(32))
 
 
 def test_concurrent_threads_share_one_session(central) -> None:  # type: ignore[no-untyped-def]
@@ -292,6 +310,11 @@ def test_certificates_and_crl_signed_in_the_token_pass_openssl(own_token: Path, 
     assert verify("forged.pem").returncode != 0
 
 
+def pii_key_exchange(private_raw: bytes) -> bytes:
+    """The in-process X25519 exchange with the base point (9), to compare the token's with."""
+    return X25519PrivateKey.from_private_bytes(private_raw).exchange(X25519PublicKey.from_public_bytes(bytes([9]) + bytes(31)))
+
+
 LEGACY_COLUMN = {"sqlite": "BLOB NOT NULL DEFAULT x''", "postgresql": "BYTEA NOT NULL DEFAULT ''::bytea"}
 
 
@@ -302,6 +325,10 @@ def _legacy_database(url: str, now: int) -> dict[str, object]:
     db.init_schema(engine)
     root, signing, downlink = (Ed25519PrivateKey.generate() for _ in range(3))
     ca = ec.generate_private_key(ec.SECP256R1())
+    pii = X25519PrivateKey.generate()
+    pii_pub = pii.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pii_priv = pii.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                 serialization.NoEncryption())
     raw = {k: (k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
                k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                serialization.NoEncryption())) for k in (root, signing, downlink)}
@@ -322,12 +349,18 @@ def _legacy_database(url: str, now: int) -> dict[str, object]:
         c.exec_driver_sql(f"ALTER TABLE downlink_key ADD COLUMN private_key {LEGACY_COLUMN[engine.dialect.name]}")
         c.execute(text("INSERT INTO downlink_key (id, public_key, private_key, created_at) VALUES (1, :pub, :priv, :at)"),
                   {"pub": raw[downlink][0], "priv": raw[downlink][1], "at": datetime.now(UTC)})
+        c.exec_driver_sql(f"ALTER TABLE pii_keys ADD COLUMN private_key {LEGACY_COLUMN[engine.dialect.name]}")
+        c.execute(text("INSERT INTO pii_keys (kid, public_key, private_key, created_at, active) "
+                       "VALUES (:kid, :pub, :priv, :at, :act)"),
+                  {"kid": pii_seal.key_id(pii_pub).hex(), "pub": pii_pub, "priv": pii_priv,
+                   "at": datetime.now(UTC), "act": True})
         c.execute(text("INSERT INTO pki (name, pem) VALUES ('ca.key', :k), ('ca.crt', :c)"),
                   {"k": ca.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()).decode(),
                    "c": ca_cert.public_bytes(serialization.Encoding.PEM).decode()})
     engine.dispose()
-    return {"root": raw[root], "signing": raw[signing], "downlink": raw[downlink], "ca": ca, "ca_cert": ca_cert}
+    return {"root": raw[root], "signing": raw[signing], "downlink": raw[downlink], "pii": (pii_pub, pii_priv),
+            "ca": ca, "ca_cert": ca_cert}
 
 
 def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_path: Path) -> None:
@@ -341,13 +374,15 @@ def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_pat
     assert len(key_scan.find_private_keys(key_scan.files_of(path), publics, [ca_point])) >= 4  # there now
     # Every command but init refuses the database with one line naming the fix.
     refused(cli(path, "docs", "issue", "--type", "certificate", "--agency", "MOI"), "ur-central init",
-            "ur1_keys.private_key", "downlink_key.private_key", "pki ca.key")
+            "ur1_keys.private_key", "downlink_key.private_key", "pii_keys.private_key", "pki ca.key")
     r = json.loads(ok(cli(path, "--json", "init")).stdout)
-    assert set(r["keys_moved_into_token"]) == {"ur1_keys.private_key", "downlink_key.private_key", "pki ca.key"}
+    assert set(r["keys_moved_into_token"]) == {"ur1_keys.private_key", "downlink_key.private_key",
+                                               "pii_keys.private_key", "pki ca.key"}
     # Gone from every byte of the database files; in the token, unextractable, same ids.
     assert key_scan.find_private_keys(key_scan.files_of(path), publics, [ca_point]) == []
     blob = b"".join(p.read_bytes() for p in key_scan.files_of(path))
-    assert root_priv not in blob and sig_priv not in blob and down_priv not in blob
+    pii_pub, pii_priv = old["pii"]  # type: ignore[misc]
+    assert root_priv not in blob and sig_priv not in blob and down_priv not in blob and pii_priv not in blob
     tok = hsm.token()
     for kid in (hsm.key_id(root_pub), hsm.key_id(sig_pub), hsm.key_id(down_pub), hsm.key_id(ca_point)):
         assert tok.attributes(kid)["extractable"] is False
@@ -358,6 +393,14 @@ def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_pat
     engine.dispose()
     assert signer.public_hex == down_pub.hex()
     Ed25519PublicKey.from_public_bytes(down_pub).verify(signer.sign(b"ack"), b"ack")
+    # Data kiosks sealed to the old personal-data key still opens, in the token now.
+    bound = pii_seal.context("K1", "applications", "m-1")
+    blob = pii_seal.seal(pii_pub, b"queued before the upgrade", bound, fresh=True)
+    assert hsm.X25519TokenKey(pii_pub).exchange(bytes([9]) + bytes(31)) == pii_key_exchange(pii_priv)
+    engine = db.make_engine(sqlite_url(path))
+    with db.sessions(engine)() as s:
+        assert pii_seal.open_sealed(blob, bound, pii_key.decryptor(s)) == b"queued before the upgrade"
+    engine.dispose()
     # The same keys sign on: a new document under the old signing kid, checked by central,
     # and the status list init published verifies under the root kiosks pinned before.
     issued = json.loads(ok(cli(path, "--json", "docs", "issue", "--type", "certificate", "--agency", "MOI",
