@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from kiosk import pin_hash
@@ -87,3 +88,28 @@ def test_verify_refuses_garbage_and_non_strings() -> None:
     assert pin_hash.verify_pin("1234", b"", b"$argon2id$garbage") == pin_hash.Verdict(False, False)
     assert pin_hash.verify_pin(1234, b"", pin_hash.hash_pin("1234")) == pin_hash.Verdict(False, False)  # type: ignore[arg-type]
     assert pin_hash.verify_pin("1234", b"s", b"\x00" * 32) == pin_hash.Verdict(False, False)
+
+
+def test_a_right_pin_is_remembered_briefly_in_memory_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staff screen finds the user by PIN, then logs in: the second check of the same
+    PIN against the same hash within MEMO_S is not hashed again; a wrong PIN never is."""
+    stored = pin_hash.hash_pin("1234")
+    calls: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002 - argon2's names
+            calls.append(str(password))
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(pin_hash, "ARGON2", Counting())
+    clock = [1000.0]
+    monkeypatch.setattr(pin_hash.time, "monotonic", lambda: clock[0])
+    assert pin_hash.verify_pin("1234", b"", stored).ok
+    assert pin_hash.verify_pin("1234", b"", stored).ok
+    assert not pin_hash.verify_pin("1235", b"", stored).ok
+    assert not pin_hash.verify_pin("1235", b"", stored).ok
+    assert calls == ["1234", "1235", "1235"]
+    clock[0] += pin_hash.MEMO_S + 1
+    assert pin_hash.verify_pin("1234", b"", stored).ok
+    assert calls == ["1234", "1235", "1235", "1234"]
+    assert not pin_hash.verify_pin("1234", b"", pin_hash.hash_pin("1234x")).ok  # another hash: no memo
