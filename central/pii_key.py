@@ -110,7 +110,11 @@ def clear_payload(session: Session, kiosk_id: str, stream: str, message_id: str,
                   payload: Mapping[str, Any]) -> dict[str, Any]:
     """The payload a handler works on: opened if it came sealed, as it is if it
     came in the clear (older kiosks, or messages queued before the kiosk had
-    central's key: accepted during the migration). SealError if it does not open."""
+    central's key: accepted during the migration). SealError if it does not
+    open; code `key` also when the token cannot do the exchange now."""
     if not pii_seal.is_sealed(payload):
         return dict(payload)
-    return pii_seal.open_payload(payload, decryptor(session), kiosk_id, stream, message_id)
+    try:
+        return pii_seal.open_payload(payload, decryptor(session), kiosk_id, stream, message_id)
+    except hsm.HsmError as e:  # the token, not the message: not acked, so the kiosk sends it again
+        raise pii_seal.SealError("key", f"the token cannot open it now: {e}") from None

@@ -143,3 +143,28 @@ def test_pinned_key_text_is_checked() -> None:
             pii_seal.public_key_from_hex(text)
     with pytest.raises(UrError, match="not a usable"):
         pii_seal.seal(bytes(32), b"x", b"")  # an all-zero key would give a known secret
+
+
+def test_central_opens_with_its_token_key_and_a_missing_key_is_no_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Central's side (central/pii_key.py) with its key in the real SoftHSM2 token:
+    it opens what a kiosk sealed to the pinned public key; when the token cannot
+    do the exchange (key gone) the message is a SealError `key` (not acked, so
+    kept by the kiosk), never another exception."""
+    from central import db, hsm, pii_key
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    db.init_schema(engine)
+    with db.sessions(engine).begin() as s:
+        pinned = bytes.fromhex(pii_key.public_hex(s))
+        assert pii_key.public_hex(s) == pinned.hex()  # one active key, made once
+        kid = pii_seal.key_id(pinned)
+        assert hsm.token().attributes(kid) == {"sensitive": True, "extractable": False, "never_extractable": True}
+        sealed = pii_seal.seal_payload(PAYLOAD, pinned, *WHERE)
+        assert pii_key.clear_payload(s, *WHERE, sealed) == PAYLOAD
+        assert pii_key.clear_payload(s, *WHERE, {"tracking": "clear form"}) == {"tracking": "clear form"}
+        hsm.token().destroy(kid)
+        later = pii_seal.seal(pinned, cbor2.dumps(PAYLOAD), pii_seal.context(*WHERE), fresh=True)
+        with pytest.raises(pii_seal.SealError) as e:
+            pii_key.clear_payload(s, *WHERE, {"sealed": later})
+        assert e.value.code == "key" and "token" in str(e.value)
+    engine.dispose()
