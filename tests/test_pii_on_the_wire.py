@@ -12,6 +12,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -26,6 +27,7 @@ from tests import support
 
 SYNC = ["sync", "--until-idle", "--timeout", "60", "--ack-timeout", "2", "--heartbeat", "0"]
 RUN = ["sync", "--ack-timeout", "2", "--heartbeat", "0"]  # runs until stopped
+WAIT = 120  # generous: every wait ends as soon as what it waits for has happened
 
 PASSPORT = {"full_name": "زينب قاسم الموسوي", "national_id": "198712340987", "mobile": "07719283746",
             "passport_type": "new", "birth_date": "1987-06-05"}
@@ -58,9 +60,12 @@ def _capture(url: str, sink: list[tuple[str, bytes]]) -> mqtt.Client:
     """The broker operator: anonymous, subscribed to everything, keeps every payload."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="operator-tap", protocol=mqtt.MQTTv5)
     c.on_message = lambda _c, _u, m: sink.append((m.topic, bytes(m.payload)))
+    subscribed = threading.Event()
+    c.on_subscribe = lambda *_a: subscribed.set()
     c.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
     c.subscribe("#", qos=1)
     c.loop_start()
+    assert subscribed.wait(30), "the tap's subscription was not confirmed"
     return c
 
 
@@ -112,17 +117,19 @@ def test_broker_operator_sees_no_personal_data_and_central_holds_it(enrolled: Pa
             dep.serve(broker.url)
             dep.procs.append(support.spawn_cli(["ur-kiosk", "--data", str(kdir), *RUN, "--broker", broker.url],
                                                env={"UR_SYNC_FIRST_DELAY": "0"}, log=dep.root / "kiosk.log"))
-            support.wait_until(lambda: len(_field_rows(dep)) == 3, what="three applications at central")
+            support.wait_until(lambda: len(_field_rows(dep)) == 3, timeout=WAIT, what="three applications at central")
 
             # A clerk returns the tax file; the citizen corrects the name at the kiosk.
             dep.central("apps", "act", t_no, "return", "--note", "the name does not match the tax file")
-            support.wait_until(lambda: _kiosk_status(kdir, t_no) == "returned", timeout=60, interval=0.3,
+            support.wait_until(lambda: _kiosk_status(kdir, t_no) == "returned", timeout=WAIT, interval=0.3,
                                what="the return reached the kiosk")
             dep.kiosk("K1", "resubmit", t_no, f"--field=full_name={CORRECTED}")
-            support.wait_until(lambda: _field_rows(dep)[t_no]["full_name"] == CORRECTED,
+            support.wait_until(lambda: _field_rows(dep)[t_no]["full_name"] == CORRECTED, timeout=WAIT,
                                what="the correction applied at central")
             support.wait_until(lambda: support.sql_count(
                 dep.db_url, f"SELECT count(*) FROM complaints WHERE tracking = '{c_no}'"), what="the complaint")
+            support.wait_until(lambda: any(t.endswith("/up/corrections") for t, _d in traffic), timeout=WAIT,
+                               what="the tap saw the correction")
             stats = dep.stats()
         finally:
             dep.stop_all()
@@ -217,12 +224,12 @@ def test_tampered_or_moved_sealed_blobs_are_refused_and_counted(enrolled: Path, 
                 done = all(got.get(m) not in (None, "held") for m in want) and counts["applications"] >= 5
                 return (got, counts) if done else None
             try:
-                support.wait_until(settled, what="attacks refused and the genuine applications applied")
+                support.wait_until(settled, timeout=WAIT, what="attacks refused and the genuine applications applied")
             except AssertionError:
                 print(outcomes(), support.central_counts(dep.db_url), dep.stats(), want)
                 print((dep.root / "worker.log").read_text()[-3000:])
                 raise
-            support.wait_until(lambda: dep.stats()["rejected"].get("sealed_key", 0) >= 1,
+            support.wait_until(lambda: dep.stats()["rejected"].get("sealed_key", 0) >= 1, timeout=WAIT,
                                what="the message sealed to an unknown key counted")
             got = outcomes()
             stats = dep.stats()
