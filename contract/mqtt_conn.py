@@ -121,7 +121,8 @@ class Link:
         self.certificate_revoked = False
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_log = self._on_log
+        if addr.tls:  # only TLS brings a revocation alert; paho formats every log line for on_log
+            client.on_log = self._on_log
 
     def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if rc.is_failure:
