@@ -6,6 +6,11 @@ dead worker hoards nothing and Mosquitto deals its share to the others. Acks
 go out only after the batch commits. Every few seconds the worker republishes
 retained dataset manifests that changed and pokes kiosks with new status
 events (the poke is a hint; kiosks catch up by cursor anyway).
+
+Everything published to kiosks is signed with central's downlink key
+(contract/downlink.py, central/downlink_key.py): one ack per kiosk per batch,
+answers bound to the asking kiosk and its correlation data, manifests as
+broadcasts. Requests that cannot be answered that way are dropped and counted.
 """
 
 from __future__ import annotations
