@@ -139,3 +139,43 @@ def test_deleting_the_checkpoints_too_is_found_against_a_copy_kept_elsewhere(tmp
     bad.write_bytes(b"\xd2\x84" + (tmp_path / "kept.cose").read_bytes()[2:-8] + b"\x00" * 8)
     rc, out = _cli(url, "verify", "--checkpoint", str(bad))
     assert rc == 1 and any(str(bad) in p for p in out["problems"]), out
+
+
+def test_a_kiosks_copy_of_the_checkpoint_catches_deleted_checkpoints(tmp_path: Path) -> None:
+    """The checkpoint travels to kiosks as dataset audit_checkpoint (signed manifest,
+    real broker and worker): a kiosk's copy then shows what deleting the chain and the
+    checkpoint from central's database hid."""
+    dep = support.Deployment(tmp_path)
+    with support.broker(tmp_path) as b:
+        try:
+            dep.init_central()
+            kdir = dep.enroll("K1", b.url)
+            number = dep.kiosk("K1", "apply", "--service", "non-conviction-certificate", "--field",
+                               "full_name=Ali Hassan", "--field", "national_id=199012345678", "--field",
+                               "mobile=07701234567").stdout.strip()
+            dep.serve(b.url)
+            dep.kiosk("K1", "sync", "--until-idle", "--timeout", "60", "--heartbeat", "0")
+            db_path = tmp_path / "central.db"
+            support.wait_until(lambda: support.sql_count(dep.db_url, "SELECT count(*) FROM audit_heads") >= 1,
+                               timeout=60, what="the application's audit chain")
+            assert _cli(dep.db_url, "checkpoint")[0] == 0
+
+            def kiosk_copy() -> bytes | None:
+                dep.kiosk("K1", "sync", "--until-idle", "--timeout", "30", "--heartbeat", "0")
+                with sqlite3.connect(kdir / "kiosk.db") as c:
+                    row = c.execute("SELECT body FROM datasets WHERE name='audit_checkpoint'").fetchone()
+                return bytes(row[0]) if row else None
+
+            copy = support.wait_until(kiosk_copy, timeout=120, interval=0.5, what="the kiosk's checkpoint copy")
+        finally:
+            dep.stop_all()
+    with sqlite3.connect(db_path) as c:
+        for table in ("audit_log", "audit_heads"):
+            c.execute(f"DELETE FROM {table} WHERE subject=?", (number,))
+        c.execute("DELETE FROM audit_checkpoints")
+        c.execute("DELETE FROM datasets WHERE name='audit_checkpoint'")
+    assert _cli(dep.db_url, "verify")[0] == 0  # nothing left in the database to disagree with
+    (tmp_path / "from-kiosk.cose").write_bytes(copy)
+    rc, out = _cli(dep.db_url, "verify", "--checkpoint", str(tmp_path / "from-kiosk.cose"))
+    assert rc == 1 and len(out["problems"]) == 1 and "checkpoint 1 (from file" in out["problems"][0] \
+        and "missing from the database (deleted)" in out["problems"][0], out
