@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central import audit, db
 from tests import support
@@ -90,6 +91,15 @@ def test_untampered_chains_verify_against_the_checkpoint_and_later_entries_are_f
     rc, out = _cli(url, "verify", "--checkpoint", str(tmp_path / "ckpt.cose"))
     assert rc == 0 and out["problems"] == [], out
     assert out["checked"] == 10 and out["anchor"].startswith("checkpoint 1 of ")
+    # Pinning the root key (as kiosks pin it at enrollment) instead of trusting the key table.
+    with sqlite3.connect(tmp_path / "central.db") as c:
+        root = bytes(c.execute("SELECT public_key FROM ur1_keys WHERE role='root'").fetchone()[0]).hex()
+    assert _cli(url, "verify", "--root-key", root)[0] == 0
+    other = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
+    rc, out = _cli(url, "verify", "--root-key", other)
+    assert rc == 1 and out["problems"] and all("not signed by central's root key" in p for p in out["problems"]), out
+    rc, out = _cli(url, "verify", "--root-key", "12")
+    assert rc == 2 and "--root-key must be 64 hex digits" in out["stderr"]
 
 
 @pytest.mark.parametrize(("tamper", "needle"), [
