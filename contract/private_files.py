@@ -17,6 +17,8 @@ import os
 import stat
 from pathlib import Path
 
+from contract.errors import UrError
+
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -27,9 +29,14 @@ def private_dir(path: Path | str) -> Path:
     are left alone: a parent may be shared, such as /tmp)."""
     p = Path(path)
     if not p.is_dir():
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            p.mkdir(mode=DIR_MODE)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                p.mkdir(mode=DIR_MODE)
+        except OSError as e:
+            raise UrError(f"cannot make directory {p}: {e.strerror}") from None
+        if not p.is_dir():
+            raise UrError(f"{p} is not a directory")
     return p
 
 
@@ -54,6 +61,8 @@ def private_db(path: Path | str) -> Path:
         os.close(fd)
     except FileExistsError:
         pass
+    except OSError as e:
+        raise UrError(f"cannot create database {p}: {e.strerror}") from None
     for suffix in ("", *SQLITE_COMPANIONS):
         tighten(p.with_name(p.name + suffix))
     return p

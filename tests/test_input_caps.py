@@ -86,3 +86,11 @@ def test_depth_scan_ignores_brackets_in_strings_and_comments() -> None:
     assert input_limits.json_depth(DEEP_JSON) > input_limits.MAX_DEPTH
     toml = 'x = "[[[["\n# [[[[[[\ny = \'\'\'\n[[[[\n\'\'\'\n[t]\nz = [[1], {a = [2]}]\n[[arr]]\n'
     assert input_limits.toml_depth(toml) == 3
+
+
+def test_a_data_directory_that_is_a_file_is_one_error_line(tmp_path: Path) -> None:
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    _one_line_error(support.run_cli(["ur-kiosk", "--data", str(f), "queue"]), f"{f} is not a directory")
+    _one_line_error(support.run_cli(["ur-central", "--db", support.sqlite_url(f / "central.db"), "init"]),
+                    f"{f} is not a directory")
