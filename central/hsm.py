@@ -427,7 +427,13 @@ def token() -> Token:
             _current = None
             if old_pid == os.getpid():
                 old_tok.close()
-        tok = _open(cfg, reinitialize=switching)
+        try:
+            tok = _open(cfg, reinitialize=switching)
+        except BaseException:
+            # Finalize, so the next attempt initialises again with the configuration then.
+            with contextlib.suppress(Exception):
+                pkcs11.unload(cfg.module)
+            raise
         _current = (cfg, os.getpid(), tok)
         return tok
 
@@ -441,8 +447,8 @@ def reset() -> None:
             _current = None
             if pid == os.getpid():
                 tok.close()
-            with contextlib.suppress(pkcs11.PKCS11Error):
-                pkcs11.lib(cfg.module).finalize()
+            with contextlib.suppress(Exception):
+                pkcs11.unload(cfg.module)
 
 
 # ---- signers handed to the COSE / envelope code --------------------------------------

@@ -245,7 +245,8 @@ def _rows(path: Path, sql: str) -> list[dict[str, str]]:
         engine.dispose()
 
 
-def test_pin_file_private_and_correct_or_one_clear_line(own_token: Path, tmp_path: Path) -> None:
+def test_pin_file_private_and_correct_or_one_clear_line(own_token: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "central.db"
     ok(cli(path, "init"))
     pin_file = own_token / "user.pin"
@@ -253,17 +254,19 @@ def test_pin_file_private_and_correct_or_one_clear_line(own_token: Path, tmp_pat
     r = ok(cli(path, "--json", "docs", "publish-status"))
     assert pin not in r.stdout + r.stderr
     pin_file.chmod(0o644)
-    refused(cli(path, "docs", "publish-status"), str(pin_file), "chmod 600")
+    refused(cli(path, "docs", "publish-status"), str(pin_file), "chmod 600")  # the real CLI: one line
     pin_file.chmod(0o600)
     pin_file.write_text("0000000000\n")
-    err = refused(cli(path, "docs", "publish-status"), "refused the PIN")
-    assert pin not in err
+    hsm.reset()
+    with pytest.raises(hsm.HsmError, match="refused the PIN") as e:
+        hsm.token()
+    assert pin not in str(e.value)
     pin_file.write_text(pin + "\n")
-    ok(cli(path, "docs", "publish-status"))
+    assert hsm.token().has(b"\0" * 8) is False  # opens again with the right PIN
     # An operator's PIN file elsewhere (UR_CENTRAL_PIN_FILE) that does not exist: named.
-    r = run_cli(["ur-central", "--db", sqlite_url(path), "docs", "publish-status"],
-                env={"UR_CENTRAL_PIN_FILE": str(tmp_path / "nowhere.pin")})
-    refused(r, "nowhere.pin")
+    monkeypatch.setenv("UR_CENTRAL_PIN_FILE", str(tmp_path / "nowhere.pin"))
+    with pytest.raises(hsm.HsmError, match="nowhere.pin"):
+        hsm.token()
 
 
 def test_certificates_and_crl_signed_in_the_token_pass_openssl(own_token: Path, tmp_path: Path) -> None:
