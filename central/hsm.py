@@ -399,6 +399,9 @@ def _open(cfg: Config, reinitialize: bool) -> Token:
         raise HsmError(f"cannot load PKCS#11 module {cfg.module}: {e}") from None
     if cfg.managed:
         with _locked(cfg.hsm_dir / ".provision.lock"):
+            # SoftHSM2 reads its token directory in C_Initialize: start again, so a token
+            # another process made since this one loaded the module is seen (not made twice).
+            lib.reinitialize()
             _provision(cfg, lib)
     pin = read_pin(cfg.pin_file)
     try:

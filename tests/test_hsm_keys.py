@@ -169,6 +169,19 @@ def test_personal_data_key_is_made_in_the_token_and_opens_sealed_payloads(centra
         tok.exchange_x25519(hsm.key_id(pub), bytes(32))
 
 
+def test_a_token_made_by_another_process_meanwhile_is_used_not_made_twice(own_token: Path, tmp_path: Path) -> None:
+    cfg = hsm.config()
+    hsm._softhsm_files(cfg)
+    os.environ["SOFTHSM2_CONF"] = str(cfg.softhsm_conf)  # (restored by own_token's monkeypatch)
+    lib = pkcs11.lib(cfg.module)  # this process has SoftHSM2 loaded before the token exists
+    assert [t.label for t in lib.get_tokens() if t.label] == []
+    ok(cli(tmp_path / "central.db", "init"))  # another process makes the token and keys
+    root = _rows(tmp_path / "central.db", "SELECT kid FROM ur1_keys WHERE role = 'root'")[0]["kid"]
+    assert hsm.token().has(bytes.fromhex(root))  # the same token, with the other process's keys
+    hsm.reset()
+    assert [t.label for t in pkcs11.lib(cfg.module).get_tokens() if t.label] == ["ur-central"]
+
+
 def test_concurrent_threads_share_one_session(central) -> None:  # type: ignore[no-untyped-def]
     with central.begin() as s:
         key = keys.ensure(s, int(time.time())).signing.private()
