@@ -1,10 +1,11 @@
 """Personal data on a plain broker, watched by whoever runs it: a real
 Mosquitto, an anonymous subscriber on `#` keeping every byte, a central worker
-and kiosks driven through the real CLIs. The citizens' names, national ids,
+and a kiosk driven through the real CLIs. The citizens' names, national ids,
 mobiles, birth dates and complaint texts must never be in what the subscriber
 saw, and central must hold them exactly as typed. Sealed blobs that were
-tampered with or moved into another message are refused and counted, and the
-genuine traffic beside them still arrives."""
+tampered with or moved into another message (a rogue kiosk signing with its
+own genuine key) are refused and counted, and the genuine traffic beside them
+still arrives."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import json
 import shutil
 import subprocess
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from central import db, kiosks
 from contract import envelope, ids, pii_seal, topics
 from kiosk import applications, identity
 from kiosk.store import KioskStore
@@ -40,14 +44,20 @@ LEGACY = {"full_name": "Legacy Clearform Citizen", "national_id": "200001010101"
 
 @pytest.fixture(scope="module")
 def enrolled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Central with kiosks K1 and K2 enrolled through the real CLIs, once per
-    module; each test works on a copy (enrolling takes eight CLI runs). The
-    kiosks get the broker's address on the command line."""
+    """Central with kiosk K1 enrolled through the real CLIs, and K2 (the rogue
+    kiosk, whose key the test holds) registered at central, once per module;
+    each test works on a copy (enrolling takes several CLI runs). K1 gets the
+    broker's address on the command line."""
     root = tmp_path_factory.mktemp("enrolled")
     dep = support.Deployment(root)
     dep.init_central()
-    for kiosk_id in ("K1", "K2"):
-        dep.enroll(kiosk_id, "mqtt://127.0.0.1:1")
+    dep.enroll("K1", "mqtt://127.0.0.1:1")
+    rogue = Ed25519PrivateKey.generate()
+    engine = db.make_engine(dep.db_url)
+    with db.sessions(engine).begin() as s:
+        kiosks.register(s, "K2", envelope.raw_public_hex(rogue), "", datetime.now(UTC))
+    engine.dispose()
+    (root / "K2.key").write_text(envelope.raw_private_hex(rogue))
     return root
 
 
@@ -170,7 +180,7 @@ def test_tampered_or_moved_sealed_blobs_are_refused_and_counted(enrolled: Path, 
     with support.broker(tmp_path) as broker:
         dep = _deployment(enrolled, tmp_path)
         try:
-            k1, k2 = dep.kiosk_dir("K1"), dep.kiosk_dir("K2")
+            k1 = dep.kiosk_dir("K1")
             genuine = support.fill_outbox(k1, 5)
             store = KioskStore(k1)
             ident1 = identity.load(store)
@@ -179,10 +189,10 @@ def test_tampered_or_moved_sealed_blobs_are_refused_and_counted(enrolled: Path, 
                 assert first is not None
                 env1, _b, _s = envelope.open_unverified(outbox.wire_bytes(first, ident1))
             store.close()
-            store = KioskStore(k2)
-            ident2 = identity.load(store)
-            store.close()
-            assert ident2.pii_public_key == ident1.pii_public_key is not None
+            # The rogue K2 signs with its own genuine key and knows central's public sealing key.
+            ident2 = dataclasses.replace(ident1, kiosk_id="K2", key=envelope.private_key_from_hex(
+                (dep.root / "K2.key").read_text()))
+            assert ident2.pii_public_key is not None
             blob = env1.payload["sealed"]
 
             def forged(ident: identity.Identity, stream: str, seq: int, payload: dict,  # type: ignore[type-arg]
