@@ -1,7 +1,8 @@
 """`ur-central kiosks enroll | sign | revoke`: CSR-style enrollment and revocation.
 
-1. `kiosks enroll K` reserves kiosk id K and issues its one-time code (shown
-   once, or written 0600 with --code-out).
+1. `kiosks enroll K` reserves kiosk id K and issues its one-time code, shown once
+   on the operator's terminal or written 0600 with --code-out (never to a pipe,
+   so it does not end up in a log).
 2. At the kiosk, `ur-kiosk enroll-request --kiosk K --out REQUEST` makes the
    kiosk's keys and a request authenticated with the code.
 3. `kiosks sign REQUEST --out BUNDLE` checks the code, registers the kiosk's
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +46,7 @@ def add_kiosk_commands(k: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--office", default="")
     p.add_argument("--valid-hours", type=int, default=kiosks.CODE_VALID_HOURS,
                    help=f"how long the code works (default {kiosks.CODE_VALID_HOURS})")
-    p.add_argument("--code-out", help="write the code to this file (0600) instead of showing it")
+    p.add_argument("--code-out", help="write the code to this file (0600); required unless stdout is a terminal")
     p.set_defaults(func=cmd_enroll)
     p = k.add_parser("sign", help="check a kiosk's enrollment request and write its bundle")
     p.add_argument("request", help="file from `ur-kiosk enroll-request`")
@@ -63,6 +65,9 @@ def _sessions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     mqtt_conn.parse_url(args.broker)
+    if not args.code_out and not sys.stdout.isatty():
+        # A secret goes to the operator's screen or a 0600 file, never into a pipe or a log.
+        raise UrError("the enrollment code is shown only on a terminal; use --code-out FILE (written 0600)")
     with _sessions(args).begin() as s:
         issued = kiosks.issue_code(s, args.kiosk_id, args.broker, args.office, datetime.now(UTC), args.valid_hours)
     until = issued.expires_at.isoformat(timespec="seconds")
@@ -76,7 +81,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         cli_base.emit(args, {"kiosk_id": issued.kiosk_id, "code_file": args.code_out, "expires_at": until},
                       f"enrollment code for kiosk {issued.kiosk_id} written to {args.code_out} "
                       f"(single use, valid until {until}); {nxt}")
-    else:  # shown once, to the operator who hands it to the technician; never logged
+    else:  # shown once, on the operator's terminal, to hand to the technician
         cli_base.emit(args, {"kiosk_id": issued.kiosk_id, "code": issued.code, "expires_at": until},
                       f"enrollment code for kiosk {issued.kiosk_id}: {issued.code} "
                       f"(single use, valid until {until}); {nxt}")

@@ -25,6 +25,14 @@ def _one_line_error(r, needle: str) -> None:  # type: ignore[no-untyped-def]
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def _code(dep: support.Deployment, kiosk_id: str) -> str:
+    """Issue a code the way an operator's script does: into a 0600 file."""
+    f = dep.root / f"{kiosk_id}.code"
+    dep.central("kiosks", "enroll", kiosk_id, "--code-out", str(f))
+    assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    return f.read_text().strip()
+
+
 def _kiosk(tmp: Path, kiosk_id: str, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
     return support.run_cli(["ur-kiosk", "--data", str(tmp / f"kiosk-{kiosk_id}"), *args], input=input)
 
@@ -63,14 +71,16 @@ def test_enrollment_is_csr_style_no_private_key_leaves_the_kiosk(tmp_path: Path)
     r = dep.central("kiosks", "sign", str(tmp_path / "K1.request.json"), "--out", str(tmp_path / "again.json"),
                     check=False)
     _one_line_error(r, "already used")
-    _one_line_error(dep.central("kiosks", "enroll", "K1", check=False), "already enrolled")
+    _one_line_error(dep.central("kiosks", "enroll", "K1", "--code-out", str(tmp_path / "c"), check=False),
+                    "already enrolled")
+    # Into a pipe (a log), never: the code goes to a terminal or a 0600 file.
+    _one_line_error(dep.central("kiosks", "enroll", "K2", check=False), "only on a terminal")
 
 
 def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path: Path) -> None:
     dep = support.Deployment(tmp_path)
     dep.init_central()
-    code = json.loads(dep.central("--json", "kiosks", "enroll", "K1").stdout)["code"]
-    code2 = json.loads(dep.central("--json", "kiosks", "enroll", "K2").stdout)["code"]
+    code, code2 = _code(dep, "K1"), _code(dep, "K2")
     req = tmp_path / "req.json"
 
     # A wrong code typed at the kiosk: the MAC does not verify; a few of those burn the code.
@@ -123,7 +133,7 @@ def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path:
                     "expired")
 
     # Five wrong attempts burn a code: even the right one is refused after.
-    code3 = json.loads(dep.central("--json", "kiosks", "enroll", "K3").stdout)["code"]
+    code3 = _code(dep, "K3")
     bad = code3[:-1] + ("0" if code3[-1] != "0" else "1")
     assert _kiosk(tmp_path, "K3", "enroll-request", "--kiosk", "K3", "--out", str(req), input=bad).returncode == 0
     for _ in range(5):
@@ -139,7 +149,7 @@ def test_reserved_and_malformed_kiosk_ids_are_refused(tmp_path: Path) -> None:
     for bad, needle in (("central", "reserved"), ("Central", "reserved"), ("a/b", "not a kiosk id"),
                         ("K+", "not a kiosk id"), ("K#", "not a kiosk id"), ("_K", "not a kiosk id"),
                         ("K" * 65, "not a kiosk id"), ("K 1", "not a kiosk id"), ("ك١", "not a kiosk id")):
-        _one_line_error(dep.central("kiosks", "enroll", bad, check=False), needle)
+        _one_line_error(dep.central("kiosks", "enroll", bad, "--code-out", str(tmp_path / "c"), check=False), needle)
         _one_line_error(_kiosk(tmp_path, "x", "enroll-request", "--kiosk", bad, "--out", str(tmp_path / "r"),
                                input="ABCD-EFGH-JKMN-PQRS"), needle)
     assert support.sql_count(dep.db_url, "SELECT count(*) FROM enrollment_codes") == 0

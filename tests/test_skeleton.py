@@ -100,7 +100,7 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path: Path) -> None:
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert needle in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    r = dep.central("kiosks", "enroll", "K1", check=False)
+    r = dep.central("kiosks", "enroll", "K1", "--code-out", str(tmp_path / "code"), check=False)
     assert r.returncode == 2 and "already enrolled" in r.stderr
     r = support.run_cli(["ur-kiosk", "--data", str(tmp_path / "nowhere"), "apply", "--service", "x"])
     assert r.returncode == 2 and "not enrolled" in r.stderr
