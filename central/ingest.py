@@ -236,12 +236,13 @@ def _sealed_refusal(session: Session, env: Envelope, e: SealError) -> Outcome:
     """A sealed payload that does not open. Sealed to a key central does not
     hold: dropped (not acked, so the kiosk keeps it and sends it again once the
     key is back). Tampered with, moved from another message, or junk inside:
-    the kiosk signed it, so it is refused for good and the kiosk told."""
+    the kiosk signed it, so it is refused for good and the kiosk told; so is
+    personal data in the clear once central requires it sealed (`pii_clear`)."""
     where = f"{env.kiosk_id}/{env.stream}#{env.seq}: {e}"
     if e.code == "key":
         _count(session, "sealed_key", where)
         return Outcome(env.kiosk_id, env.message_id, "dropped", "sealed_key")
-    _count(session, "sealed", where)
+    _count(session, "pii_clear" if e.code == "clear" else "sealed", where)
     return Outcome(env.kiosk_id, env.message_id, "rejected", str(e)[:250])
 
 

@@ -16,6 +16,7 @@ are kept (inactive) so messages sealed before a key change still open.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -106,13 +107,22 @@ def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
     return find
 
 
+# Once no outbox holding clear personal data is left (docs/security.md, migration),
+# the operator sets this to "1" and central refuses clear payloads on sealed streams.
+REQUIRE_SEALED = "UR_CENTRAL_REQUIRE_SEALED"
+
+
 def clear_payload(session: Session, kiosk_id: str, stream: str, message_id: str,
                   payload: Mapping[str, Any]) -> dict[str, Any]:
     """The payload a handler works on: opened if it came sealed, as it is if it
     came in the clear (older kiosks, or messages queued before the kiosk had
-    central's key: accepted during the migration). SealError if it does not
-    open; code `key` also when the token cannot do the exchange now."""
+    central's key: accepted during the migration, unless REQUIRE_SEALED is
+    set). SealError if it does not open; code `key` also when the token cannot
+    do the exchange now, `clear` for a clear payload that must be sealed."""
     if not pii_seal.is_sealed(payload):
+        if stream in pii_seal.SEALED_STREAMS and os.environ.get(REQUIRE_SEALED) == "1":
+            raise pii_seal.SealError("clear", f"personal data came in the clear; central requires it sealed "
+                                              f"({REQUIRE_SEALED}=1)")
         return dict(payload)
     try:
         return pii_seal.open_payload(payload, decryptor(session), kiosk_id, stream, message_id)

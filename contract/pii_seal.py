@@ -88,7 +88,8 @@ class SealError(UrError):
     """A sealed payload that cannot be opened. `code`: `malformed` (not a blob
     of this format), `key` (sealed to a key the opener does not hold), `open`
     (tag check failed: tampered, or bound to another message), `content` (opened,
-    but not a CBOR map)."""
+    but not a CBOR map); and central's policy adds `clear` (not sealed where it
+    must be, central/pii_key.py)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code

@@ -168,3 +168,36 @@ def test_central_opens_with_its_token_key_and_a_missing_key_is_no_crash(tmp_path
             pii_key.clear_payload(s, *WHERE, {"sealed": later})
         assert e.value.code == "key" and "token" in str(e.value)
     engine.dispose()
+
+
+def test_clear_personal_data_is_accepted_until_central_requires_it_sealed(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Migration: a clear payload (queued before the kiosk had central's key) is
+    taken as it is; with UR_CENTRAL_REQUIRE_SEALED=1 it is refused on the sealed
+    streams only, and through ingest it is rejected for good and counted."""
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from central import db, ingest, kiosks, pii_key
+    from central.inbox import RejectCount
+    from contract import envelope, ids, topics
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'central.db'}")
+    db.init_schema(engine)
+    sessions = db.sessions(engine)
+    key = Ed25519PrivateKey.generate()
+    with sessions.begin() as s:
+        kiosks.register(s, "K1", envelope.raw_public_hex(key), "", datetime.now(UTC))
+        assert pii_key.clear_payload(s, *WHERE, {"tracking": "x"}) == {"tracking": "x"}
+        monkeypatch.setenv(pii_key.REQUIRE_SEALED, "1")
+        with pytest.raises(pii_seal.SealError) as e:
+            pii_key.clear_payload(s, *WHERE, {"tracking": "x"})
+        assert e.value.code == "clear" and "requires it sealed" in str(e.value)
+        assert pii_key.clear_payload(s, "K1", "payments", WHERE[2], {"amount": 1}) == {"amount": 1}
+    env = envelope.Envelope("K1", ids.new_id(), "applications", 1, 1, {**PAYLOAD, "tracking": "1001-000001-7"})
+    [out] = ingest.process_batch(sessions, [(topics.up("K1", "applications"), envelope.seal(env, key))])
+    assert (out.result, out.reason) == ("rejected", str(e.value))
+    with sessions() as s:
+        assert s.get(RejectCount, "pii_clear").count == 1
+    engine.dispose()
