@@ -155,8 +155,8 @@ def _central_acks(s: Session, ident: Identity) -> dict[str, int]:
     out = {"acknowledged": 0, "pending": 0, "rejected": 0}
     for row in s.scalars(select(outbox.OutboxRow).where(outbox.OutboxRow.stream == STREAM)):
         env, _body, _sig = envelope.open_unverified(outbox.wire_bytes(row, ident))
-        if env.payload.get("event") == "z_report":
-            continue
+        if env.payload.get("event") not in ("paid", "reversed", "refunded"):
+            continue  # Z-reports, unresolved / not-charged notices: not collections
         key = {outbox.DELIVERED: "acknowledged", outbox.REJECTED: "rejected"}.get(row.state, "pending")
         out[key] += 1
     return out

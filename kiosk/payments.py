@@ -344,7 +344,10 @@ class PaymentService:
         """The terminal's counters now (totals, 06 10): the fingerprint a pending payment is
         later matched against. A terminal id that changed or a trace that went down since the
         last transaction here means another (or a reset) terminal: noted as a batch boundary."""
-        tot = self._ask(t, t.totals, say)
+        try:
+            tot = self._ask(t, t.totals, say)
+        except OutcomeUnknown as x:  # an enquiry, not money: nothing was charged by it
+            raise TerminalUnavailable(f"the terminal did not answer its totals ({x}); nothing was sent") from None
         view = pj.TerminalView(tot.terminal_id, tot.trace, tot.count, tot.amount or 0, tot.receipt_from, tot.serial)
         with self.store.tx() as s:
             st = s.get(TerminalTrace, 1)
