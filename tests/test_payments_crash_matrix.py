@@ -150,7 +150,7 @@ def pay(lane: Lane, fees: list[str]) -> subprocess.CompletedProcess[str]:
     return r
 
 
-def killed_pay(lane: Lane, fees: list[str]) -> None:
+def killed_pay(lane: Lane, fees: list[str], in_card_wait: bool = False) -> None:
     """`pay` of several fees (one card transaction each) killed with SIGKILL at a random
     moment: mostly within one payment's card wait or answer (timed from its "insert card"
     line), sometimes anywhere from the process start."""
@@ -159,11 +159,12 @@ def killed_pay(lane: Lane, fees: list[str]) -> None:
     p = subprocess.Popen(cmd, env=_python_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     assert p.stdout is not None
-    if lane.rng.random() < 0.15:
+    if lane.rng.random() < 0.15 and not in_card_wait:
         delay, anchor = lane.rng.uniform(0.2, 2.5), "start"
     else:
-        nth = lane.rng.randint(1, len(fees))
-        delay, anchor = lane.rng.uniform(0.0, 0.7), f"insert card {nth}"
+        nth = len(fees) if in_card_wait else lane.rng.randint(1, len(fees))
+        delay = lane.rng.uniform(0.0, 0.15 if in_card_wait else 0.7)
+        anchor = f"insert card {nth}"
         out, deadline = b"", time.monotonic() + 60
         while out.count(b"Insert, tap or swipe") < nth and p.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([p.stdout], [], [], 0.1)
@@ -241,7 +242,14 @@ def run_lane(lane: Lane, quota: int, out: dict[str, Any]) -> None:
         if paid and trial % 6 == 0:  # a paid fee is never charged again
             p = kiosk(lane, "pay", paid[0], *term_args(lane))
             assert p.returncode == 2 and "already has payment" in p.stderr, p.stdout + p.stderr
-    # The day closes with a supervisor (the last crash may still be open): the Z-report.
+    # Last: a crash in the card wait, then the terminal is swapped: flagged, and left open.
+    killed_pay(lane, [next(fees)], in_card_wait=True)
+    stop_emulator(lane.emu)
+    start_emulator(lane)
+    p = kiosk(lane, "payments", "recover", *term_args(lane))
+    assert p.returncode == 1 and "NEEDS RESOLUTION" in p.stdout, p.stdout + p.stderr
+    lane.log.append(f"final swap: {p.stdout.strip()[:200]}")
+    # The day closes with a supervisor (the last crash is still open): the Z-report.
     p = support.run_cli(["ur-kiosk", "--data", str(lane.data), "--json", "cashier", "close-day", "--user", "sup",
                          "--supervisor", "sup", *term_args(lane)], env=ENV, timeout=180)
     assert p.returncode in (0, 1), p.stdout + p.stderr
@@ -361,7 +369,7 @@ def check_lane(lane: Lane, z: dict[str, Any], day: ledger.StationDay, cs: Any) -
     # Unresolved: on the Z-report with amounts, and at central with amounts.
     open_ids = {pid for pid, r in by_id.items() if r.state == "UNKNOWN"}
     z_open = {u["id"]: u["amount"] for u in z["unresolved"] if u["state"] == "UNKNOWN"}
-    assert z_open == {pid: by_id[pid].dinars for pid in open_ids}
+    assert z_open == {pid: by_id[pid].dinars for pid in open_ids} and len(z_open) >= 1
     central_open = {i["id"]: i["amount"] for i in day.items if i["status"] == "unresolved_at_station"}
     assert central_open == z_open
     csv_rows = [ln.split(",") for ln in ledger.report_csv([day]).splitlines()]
