@@ -464,10 +464,12 @@ class PaymentService:
 
         def watch() -> None:
             end = time.monotonic() + self.card_wait_s if self.card_wait_s else None
-            shown = None
+            shown, asked = None, 0.0
             while not done.wait(0.2):
                 if self._cancel.is_set() or (end is not None and time.monotonic() >= end):
-                    t.abort()  # asked again until the exchange ends: it may not have started
+                    if time.monotonic() - asked >= 1.0:  # again each second: the exchange may not
+                        asked = time.monotonic()         # have started when it was first asked
+                        t.abort()
                     continue
                 if end is not None:
                     left = max(0, int(end - time.monotonic() + 0.999))

@@ -228,3 +228,17 @@ def test_second_operation_at_the_same_station_is_refused_not_interleaved(tmp_pat
             svc.pay("fine:F-0002")
         t.join(10)
         assert first[0].paid and charges(h) == 1
+
+
+def test_card_wait_runs_out_and_the_payment_is_aborted_at_the_terminal(tmp_path: Path) -> None:
+    from kiosk.payments import MESSAGES
+
+    store, ident = enrolled_store(tmp_path / "k")
+    with terminal(Knobs(card_delay_s=30)) as (h, factory):
+        events: list[tuple[str, str]] = []
+        r = PaymentService(store, ident, factory, card_wait_s=1.5).pay(
+            "fine:F-0012", lambda ev, m: events.append((ev, m)))
+    assert r.state == "FAILED" and "cancelled" in r.message and "not charged" in r.message
+    countdown = [m for ev, m in events if ev == "card_wait"]
+    assert countdown and countdown[0] in ("1", "2") and ("cancelled", MESSAGES["cancelled"]) in events
+    assert "abort" in h.emulator.received and h.journal == []
