@@ -6,7 +6,7 @@ The terminal's batch runs from its previous end-of-day to now, so the journal si
 "payments approved (and not reversed) since the last batch boundary": our own
 close, or an automatic end-of-day the terminal announced (04 FF 0F) - those payments
 are listed apart because no totals of ours cover them. Any difference is shown in the
-report, synced to central and never corrected (shared/research/payments.md (c) 10).
+report, synced to central and never corrected (a silent correction would hide a lost charge).
 Collection ids are UUIDv7 (time-ordered), so a boundary is simply an id.
 
 Before the terminal closes its batch, payments whose outcome is unknown are settled

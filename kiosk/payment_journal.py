@@ -10,7 +10,7 @@
     PAID     -> REVERSED | REFUNDED (supervisor)
     PENDING  -> FAILED when the request provably never reached the terminal
 
-Why it looks like this (shared/research/payments.md): an entry is PENDING *before*
+Why it looks like this: an entry is PENDING *before*
 the request is sent, so a crash or a lost answer leaves a trace that blocks a second
 charge for the same fee; an UNKNOWN outcome is settled by asking the terminal (repeat
 receipt, totals) and matching amount, time and trace - never by charging again.

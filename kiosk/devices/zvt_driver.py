@@ -1,6 +1,6 @@
 """ZVT card-terminal driver: a thin pyserial shell around `EcrConnection`.
 
-Rules it enforces (from the field failures in shared/research/payments.md):
+Rules it enforces (each from a failure seen with real terminals):
 - one request at a time; a second caller gets `TerminalBusy`, never a second 06 01;
 - a terminal that answers 84 xx / result 9C, A0 is busy: `TerminalBusy` is raised and
   nothing is resent until a status enquiry (05 01) reports ready (`wait_ready`);
