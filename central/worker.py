@@ -181,9 +181,12 @@ class Worker:
                 if self.drop_acks and random.random() < self.drop_acks:
                     continue
                 # One signed ack per kiosk per batch (not per message).
-                self.client.publish(topics.down(kiosk_id, "ack"), dl.seal(
-                    self.signer.sign, "ack", kiosk_id,
-                    dl.ack_fields(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, []))), qos=1)
+                try:
+                    self.client.publish(topics.down(kiosk_id, "ack"), dl.seal(
+                        self.signer.sign, "ack", kiosk_id,
+                        dl.ack_fields(acks.acked.get(kiosk_id, []), acks.rejected.get(kiosk_id, []))), qos=1)
+                except Exception as e:  # noqa: BLE001 - token down: unacked, the kiosk resends (inbox dedups)
+                    log.error("could not sign the ack for %s, it will resend: %s", kiosk_id, e)
         for topic, payload, props in requests:
             self._answer(topic, payload, props)
         if self.refused:
@@ -289,14 +292,18 @@ class Worker:
         if now >= self.next_manifest_refresh:
             self.next_manifest_refresh = now + MANIFEST_REFRESH_S
             self.published_manifests.clear()
-        for name, (version, fields) in manifests.items():
-            if self.published_manifests.get(name) != version:
-                # Retained and shared by every kiosk: signed as a broadcast.
-                self.client.publish(topics.manifest(name), dl.seal(self.signer.sign, "manifest", dl.BROADCAST, fields),
-                                    qos=1, retain=True)
-                self.published_manifests[name] = version
-        for k in kiosks:
-            self.client.publish(topics.down(k, "poke"), dl.seal(self.signer.sign, "poke", k), qos=1)
+        try:
+            for name, (version, fields) in manifests.items():
+                if self.published_manifests.get(name) != version:
+                    # Retained and shared by every kiosk: signed as a broadcast.
+                    self.client.publish(topics.manifest(name),
+                                        dl.seal(self.signer.sign, "manifest", dl.BROADCAST, fields),
+                                        qos=1, retain=True)
+                    self.published_manifests[name] = version
+            for k in kiosks:
+                self.client.publish(topics.down(k, "poke"), dl.seal(self.signer.sign, "poke", k), qos=1)
+        except Exception as e:  # noqa: BLE001 - token down: tried again at the next housekeeping
+            log.warning("could not sign manifests or pokes: %s", e)
 
     def run(self) -> None:
         def _stop(*_: Any) -> None:
