@@ -235,39 +235,44 @@ class Token:
                 Attribute.EXTRACTABLE: False, Attribute.SIGN: not derive, Attribute.DERIVE: derive,
                 Attribute.LABEL: label}
 
-    def _generate(self, key_type: KeyType, curve: str, label: str, derive: bool = False) -> tuple[Any, Any]:
-        params = self._session.create_domain_parameters(
-            key_type, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
-        tmp = secrets.token_bytes(ID_LEN)  # the real id is known only once the public key is
-        usage = Attribute.DERIVE if derive else Attribute.VERIFY
-        pub, priv = params.generate_keypair(
-            store=True, id=tmp, label=label,
-            public_template={Attribute.TOKEN: True, usage: True, Attribute.LABEL: label},
-            private_template=self._private_template(label, derive))
-        return pub, priv
-
-    def generate_x25519(self, label: str) -> bytes:
-        """A new X25519 key-agreement key in the token; returns the raw public key."""
+    def _generate(self, key_type: KeyType, curve: str, label: str, size: int, derive: bool = False) -> bytes:
+        """A new key pair in the token, both halves given the id of the public point
+        (known only once the pair exists); returns that raw point."""
         with self._lock:
-            pub, priv = self._generate(KeyType.EC_EDWARDS, X25519_OID, label, derive=True)
-            raw = _raw_point(pub[Attribute.EC_POINT], 32)
+            params = self._session.create_domain_parameters(
+                key_type, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
+            tmp = secrets.token_bytes(ID_LEN)
+            usage = Attribute.DERIVE if derive else Attribute.VERIFY
+            pub, priv = params.generate_keypair(
+                store=True, id=tmp, label=label,
+                public_template={Attribute.TOKEN: True, usage: True, Attribute.LABEL: label},
+                private_template=self._private_template(label, derive))
+            raw = _raw_point(pub[Attribute.EC_POINT], size)
             kid = key_id(raw)
             pub[Attribute.ID] = kid
             priv[Attribute.ID] = kid
             self._keys[kid] = priv
             return raw
 
-    def import_x25519(self, private_raw: bytes, public_raw: bytes, label: str) -> bytes:
-        """Move an existing raw X25519 key into the token (upgrading an old database)."""
-        kid = key_id(public_raw)
+    def _import(self, kid: bytes, key_type: KeyType, curve: str, value: bytes, label: str,
+                derive: bool = False) -> bytes:
+        """Move an existing raw private key into the token under `kid` (upgrading an
+        old database); a key already there is left as it is."""
         with self._lock:
             if not self.has(kid):
                 self._session.create_object({
-                    **self._private_template(label, derive=True), Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                    Attribute.KEY_TYPE: KeyType.EC_EDWARDS, Attribute.ID: kid,
-                    Attribute.EC_PARAMS: encode_named_curve_parameters(X25519_OID),
-                    Attribute.VALUE: private_raw})
+                    **self._private_template(label, derive=derive), Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                    Attribute.KEY_TYPE: key_type, Attribute.ID: kid,
+                    Attribute.EC_PARAMS: encode_named_curve_parameters(curve), Attribute.VALUE: value})
         return kid
+
+    def generate_x25519(self, label: str) -> bytes:
+        """A new X25519 key-agreement key in the token; returns the raw public key."""
+        return self._generate(KeyType.EC_EDWARDS, X25519_OID, label, 32, derive=True)
+
+    def import_x25519(self, private_raw: bytes, public_raw: bytes, label: str) -> bytes:
+        """Move an existing raw X25519 key into the token (upgrading an old database)."""
+        return self._import(key_id(public_raw), KeyType.EC_EDWARDS, X25519_OID, private_raw, label, derive=True)
 
     def exchange_x25519(self, kid: bytes, peer_raw: bytes) -> bytes:
         """The X25519 shared secret of key `kid` with `peer_raw` (CKM_ECDH1_DERIVE, no KDF:
@@ -296,49 +301,21 @@ class Token:
 
     def generate_ed25519(self, label: str) -> bytes:
         """A new Ed25519 key pair in the token; returns the raw 32-byte public key."""
-        with self._lock:
-            pub, priv = self._generate(KeyType.EC_EDWARDS, ED25519_OID, label)
-            raw = _raw_point(pub[Attribute.EC_POINT], 32)
-            kid = key_id(raw)
-            pub[Attribute.ID] = kid
-            priv[Attribute.ID] = kid
-            self._keys[kid] = priv
-            return raw
+        return self._generate(KeyType.EC_EDWARDS, ED25519_OID, label, 32)
 
     def generate_p256(self, label: str) -> ec.EllipticCurvePublicKey:
         """A new ECDSA P-256 key pair in the token (the broker CA)."""
-        with self._lock:
-            pub, priv = self._generate(KeyType.EC, P256, label)
-            point = _raw_point(pub[Attribute.EC_POINT], 65)
-            kid = key_id(point)
-            pub[Attribute.ID] = kid
-            priv[Attribute.ID] = kid
-            self._keys[kid] = priv
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        point = self._generate(KeyType.EC, P256, label, 65)
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
 
     def import_ed25519(self, private_raw: bytes, public_raw: bytes, label: str) -> bytes:
         """Move an existing raw Ed25519 key into the token (upgrading an old database)."""
-        kid = key_id(public_raw)
-        with self._lock:
-            if not self.has(kid):
-                self._session.create_object({
-                    **self._private_template(label), Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                    Attribute.KEY_TYPE: KeyType.EC_EDWARDS, Attribute.ID: kid,
-                    Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID),
-                    Attribute.VALUE: private_raw})
-        return kid
+        return self._import(key_id(public_raw), KeyType.EC_EDWARDS, ED25519_OID, private_raw, label)
 
     def import_p256(self, key: ec.EllipticCurvePrivateKey, label: str) -> bytes:
         """Move an existing P-256 key into the token (the CA key of an old database)."""
-        kid = key_id(ec_point(key.public_key()))
-        with self._lock:
-            if not self.has(kid):
-                self._session.create_object({
-                    **self._private_template(label), Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                    Attribute.KEY_TYPE: KeyType.EC, Attribute.ID: kid,
-                    Attribute.EC_PARAMS: encode_named_curve_parameters(P256),
-                    Attribute.VALUE: key.private_numbers().private_value.to_bytes(32, "big")})
-        return kid
+        return self._import(key_id(ec_point(key.public_key())), KeyType.EC, P256,
+                            key.private_numbers().private_value.to_bytes(32, "big"), label)
 
     def destroy(self, kid: bytes) -> int:
         """Delete both halves of key `kid` from the token; returns how many objects went."""

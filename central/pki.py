@@ -19,9 +19,7 @@ certificates are listed in `pki_certs` with their serials, for the CRL.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -35,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import hsm
 from central.db import Base
-from contract import topics
+from contract import private_files, topics
 
 CENTRAL_USER = "central"
 KIOSK_CERT_DAYS = 397
@@ -171,18 +169,7 @@ def _write_file(path: Path, text: str, mode: int = 0o644) -> None:
     """Atomically (the broker may reload at any moment and must never read half a
     file), with `mode` from the first byte; public files are world-readable, since
     Mosquitto may run as its own user."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    private_files.write_atomic(path, text, mode)
 
 
 def write_crl(session: Session, now: datetime | None = None) -> Path | None:

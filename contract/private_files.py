@@ -69,12 +69,18 @@ def private_db(path: Path | str) -> Path:
 
 
 def write_private(path: Path | str, data: bytes | str) -> Path:
-    """Write `data` to `path` atomically, the file 0600 from its first byte: a
-    temporary file made with O_EXCL and the mode, fsynced, then renamed over."""
+    """Write `data` to `path` atomically, the file 0600 from its first byte."""
+    return write_atomic(path, data, FILE_MODE)
+
+
+def write_atomic(path: Path | str, data: bytes | str, mode: int) -> Path:
+    """Write `data` to `path` with `mode` from the first byte: a temporary file made
+    with O_EXCL and the mode, fsynced, then renamed over, so a reader (a broker
+    reloading on SIGHUP, a crash mid-write) never sees half a file."""
     p = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
