@@ -36,7 +36,7 @@ from nacl.signing import VerifyKey
 
 from contract import cbor_strict
 from contract.envelope import thaw
-from contract.errors import UrError
+from contract.errors import CodedError, UrError
 
 V = 1
 ENVELOPE_VERSION = 1
@@ -46,12 +46,8 @@ MAX_DOWNLINK_BYTES = 32 * 1024 * 1024
 RESERVED = frozenset({"v", "kind", "to", "at", "re"})
 
 
-class DownlinkError(UrError):
+class DownlinkError(CodedError):
     """`code` is one of: oversize, malformed, version, signature, wrong_kiosk."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code}: {message}")
 
 
 @dataclass(frozen=True)

@@ -29,19 +29,15 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from contract import cbor_strict
-from contract.errors import UrError
+from contract.errors import CodedError, UrError
 
 VERSION = 1
 MAX_ENVELOPE_BYTES = 256 * 1024
 STREAM_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-class EnvelopeError(UrError):
+class EnvelopeError(CodedError):
     """`code` is one of: malformed, version, oversize, field, signature, unknown_kiosk, topic."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code}: {message}")
 
 
 @dataclass(frozen=True)

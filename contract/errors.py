@@ -11,6 +11,15 @@ class UrError(Exception):
     """Bad input or a refused request; `str(e)` is the message for the person."""
 
 
+class CodedError(UrError):
+    """A refusal with a short machine `code` (what counters count by) beside the
+    message for a person: `str(e)` is "code: message"."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(f"{code}: {message}")
+
+
 class ValidationError(UrError):
     """Data (a file, a form, a frame) broke a rule; `problems` lists each one."""
 
