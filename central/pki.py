@@ -34,8 +34,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from central import hsm
 from central.db import Base
 from contract import private_files, topics
+from contract.errors import UrError
 
 CENTRAL_USER = "central"
+MAX_WORKERS = 64
 KIOSK_CERT_DAYS = 397
 SERVICE_CERT_DAYS = 825  # central's own worker and broker certificates (keys made here)
 # Mosquitto checks the CRL on every handshake, and OpenSSL refuses EVERY client once
@@ -182,24 +184,34 @@ def write_crl(session: Session, now: datetime | None = None) -> Path | None:
     return path
 
 
-def acl_text() -> str:
+def worker_users(workers: int) -> list[str]:
+    """Broker identities of central's workers: `central`, `central-2`, ... One each,
+    because the listener makes the certificate CN the client id
+    (`use_username_as_clientid`): two workers sharing a CN would knock each other
+    off the broker in turn."""
+    if not 1 <= workers <= MAX_WORKERS:
+        raise UrError(f"--workers {workers}: between 1 and {MAX_WORKERS}")
+    return [CENTRAL_USER] + [f"{CENTRAL_USER}-{i}" for i in range(2, workers + 1)]
+
+
+def acl_text(workers: int = 1) -> str:
     """Mosquitto ACL. `pattern` lines apply to every user (a kiosk's user is its
     certificate CN): its own uplink and requests, its own downlink, and the
     retained manifests every kiosk needs. A `topic` line only applies to the
     `user` block it is in, which is why the manifests must be a pattern: under
-    `user central` (as before) no kiosk ever received one."""
+    `user central` (as before) no kiosk ever received one. Each worker identity
+    gets its own `user` block (Mosquitto has no user patterns)."""
     root = topics.ROOT
-    return "\n".join([
+    lines = [
         f"pattern write {root}/kiosk/%u/up/#",
         f"pattern write {root}/kiosk/%u/req/#",
         f"pattern read {root}/kiosk/%u/down/#",
         f"pattern read {root}/manifest/#",
         "",
-        f"user {CENTRAL_USER}",
-        "topic readwrite #",
-        "topic readwrite $share/#",
-        "",
-    ])
+    ]
+    for user in worker_users(workers):
+        lines += [f"user {user}", "topic readwrite #", "topic readwrite $share/#", ""]
+    return "\n".join(lines)
 
 
 def listener_lines(files: dict[str, Path], port: int, host: str) -> list[str]:
@@ -215,7 +227,8 @@ def listener_lines(files: dict[str, Path], port: int, host: str) -> list[str]:
     ]
 
 
-def broker_files(session: Session, out: Path, port: int, host: str = "127.0.0.1") -> dict[str, Path]:
+def broker_files(session: Session, out: Path, port: int, host: str = "127.0.0.1",
+                 workers: int = 1) -> dict[str, Path]:
     """Write the CA, a server certificate, the ACL, the CRL and a mosquitto.conf
     listener block; remember `out`, so a revocation rewrites the CRL there."""
     out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +240,7 @@ def broker_files(session: Session, out: Path, port: int, host: str = "127.0.0.1"
     # The broker's private key: 0600 from the first byte. Mosquitto must run as
     # the owner of these files (`user` in mosquitto.conf), or chown it to that user.
     _write_file(files["key"], key, 0o600)
-    _write_file(files["acl"], acl_text())
+    _write_file(files["acl"], acl_text(workers))
     session.merge(PkiItem(name=BROKER_DIR, pem=str(out.resolve())))
     session.flush()
     _write_file(files["crl"], crl_pem(session))

@@ -54,6 +54,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser("broker-tls", help="write CA, server and worker certificates, ACL, CRL and a TLS listener config")
     p.add_argument("--out", required=True, help="directory for the files")
     p.add_argument("--port", type=int, default=8883)
+    p.add_argument("--workers", type=int, default=4,
+                   help="worker identities to issue (central, central-2, ...): one per `serve` process")
     p.set_defaults(func=cmd_broker_tls)
 
     p = sub.add_parser("stats", help="applications held, inbox entries, rejected uplink by reason")
@@ -124,19 +126,25 @@ def cmd_broker_tls(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise UrError(f"--port {args.port} is not a TCP port")
     out = Path(args.out)
+    users = pki.worker_users(args.workers)
     with db.sessions(_engine(args)).begin() as s:
         try:
-            files = pki.broker_files(s, out, args.port)
-            cert, key = pki.issue(s, pki.CENTRAL_USER)
-            (out / "central.crt").write_text(cert)
-            private_files.write_private(out / "central.key", key)
+            files = pki.broker_files(s, out, args.port, workers=args.workers)
+            urls = []
+            for user in users:
+                cert, key = pki.issue(s, user)
+                (out / f"{user}.crt").write_text(cert)
+                private_files.write_private(out / f"{user}.key", key)
+                urls.append(f"mqtts://127.0.0.1:{args.port}?ca={files['ca']}&cert={out / f'{user}.crt'}"
+                            f"&key={out / f'{user}.key'}")
         except OSError as e:
             raise UrError(f"cannot write broker files in {out}: {e.strerror}") from None
-    url = (f"mqtts://127.0.0.1:{args.port}?ca={files['ca']}&cert={out / 'central.crt'}"
-           f"&key={out / 'central.key'}")
-    cli_base.emit(args, {"listener_config": str(files["conf"]), "worker_broker_url": url, "crl": str(files["crl"])},
+    url = urls[0]
+    cli_base.emit(args, {"listener_config": str(files["conf"]), "worker_broker_url": url,
+                         "worker_broker_urls": urls, "crl": str(files["crl"])},
                   f"include {files['conf']} in mosquitto.conf (and no plain listener, allow_anonymous false); "
-                  f"workers use --broker '{url}'; `ur-central kiosks revoke K` rewrites {files['crl']}, "
+                  f"the first worker uses --broker '{url}', each further one its own of: "
+                  + " ".join(urls[1:]) + f"; `ur-central kiosks revoke K` rewrites {files['crl']}, "
                   "which Mosquitto reads again on SIGHUP (kill -HUP <mosquitto pid>)")
     return 0
 

@@ -5,8 +5,8 @@ A kiosk id becomes the CN of the kiosk's broker certificate, which Mosquitto
 turns into the MQTT user name (`use_identity_as_username`) and client id
 (`use_username_as_clientid`), and it sits inside topic names (`%u` in the ACL).
 So it must not contain MQTT wildcards or separators, must not be empty, and must
-never be a name the broker gives more rights than a kiosk: `central` is the
-workers' identity (superuser in the ACL), so a kiosk called `central` would read
+never be a name the broker gives more rights than a kiosk: `central`,
+`central-2`, ... are the workers' identities (superusers in the ACL), so a kiosk called `central` would read
 every kiosk's uplink. Reserved words are compared case-insensitively, so a
 look-alike (`Central`) is refused too.
 """
@@ -19,8 +19,9 @@ from contract.errors import UrError
 
 GRAMMAR = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-# Identities with broker rights beyond a kiosk's (central.pki.CENTRAL_USER is the first).
-RESERVED = frozenset({"central"})
+# Identities with broker rights beyond a kiosk's: central's workers are `central`,
+# `central-2`, ... (central.pki.worker_users), so the whole prefix is reserved.
+RESERVED_PREFIX = "central"
 
 
 def check(kiosk_id: str) -> str:
@@ -28,6 +29,6 @@ def check(kiosk_id: str) -> str:
     if not isinstance(kiosk_id, str) or not _RE.fullmatch(kiosk_id):
         raise UrError(f"kiosk id {kiosk_id!r} is not a kiosk id: 1-64 letters, digits, '-' or '_', "
                       "starting with a letter or digit")
-    if kiosk_id.lower() in RESERVED:
+    if kiosk_id.lower().startswith(RESERVED_PREFIX):
         raise UrError(f"kiosk id {kiosk_id!r} is reserved (it names central's own broker identity)")
     return kiosk_id

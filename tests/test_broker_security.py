@@ -126,15 +126,22 @@ def test_tls_deployment_delivers_every_dataset_and_keeps_kiosks_apart(tmp_path: 
         support.wait_until(lambda: impostor.pubacks, timeout=20, what="PUBACK for the impostor's publish")
         assert impostor.pubacks == [135], "K1 published on K2's uplink"  # 135: not authorised
 
-        central = _Client(t.tls / "ca.crt", t.tls / "central.crt", t.tls / "central.key").start(port)
+        # A second worker identity (central-2) beside the running worker (central):
+        # each has its own CN, so neither takes the other's client id.
+        central = _Client(t.tls / "ca.crt", t.tls / "central-2.crt", t.tls / "central-2.key").start(port)
         for k in ("K2", "K1"):
-            central.c.publish(topics.down(k, "poke"), b"x", qos=1).wait_for_publish(10)
+            central.c.publish(topics.down(k, "poke"), b"x", qos=1).wait_for_publish(20)
         support.wait_until(lambda: topics.down("K1", "poke") in impostor.got, timeout=20, what="K1's own downlink")
         support.wait_until(lambda: topics.down("K2", "poke") in k2.got, timeout=20, what="K2's downlink at K2")
         assert not k2.disconnected.is_set(), "K1 knocked K2 off the broker by taking its client id"
         assert topics.down("K2", "poke") not in impostor.got, "K1 read K2's downlink"
+        assert not central.disconnected.is_set(), "the worker 'central' knocked 'central-2' off"
         for c in (central, impostor, k2):
             c.stop()
+        # ... and the worker is still serving: a second application goes through.
+        dep.kiosk("K1", "apply", "--service", "non-conviction-certificate", *FIELDS)
+        dep.kiosk("K1", *SYNC)
+        assert dep.stats()["applications"] == 2
 
         assert _refused(ca, None, None, port), "a client without a certificate got in"
         assert _refused(ca, None, None, port, tls=False), "a plain-TCP client got in"
