@@ -1,5 +1,5 @@
-"""How both sides open an MQTT 5 connection (paho-mqtt 2.x), with the traps from
-FIELD_NOTES handled in one place: the v2 callback API, explicit clean_start and
+"""How both sides open an MQTT 5 connection (paho-mqtt 2.x), with the known traps
+handled in one place: the v2 callback API, explicit clean_start and
 session expiry, TLS with a client certificate when the URL is `mqtts://`.
 
 The caller drives `client.loop()` itself (no paho thread, no paho auto

@@ -1,8 +1,7 @@
 """A private Mosquitto process: for `make demo`, technicians' offline labs and tests.
 
-Its own config and persistence directory on a free loopback port, with the
-settings FIELD_NOTES found necessary (autosave on changes, so a SIGKILLed
-broker keeps queued QoS 1 messages). `stop()` is a clean SIGTERM, `kill()` a
+Its own config and persistence directory on a free loopback port (persistence
+saved on a clean stop and every 60 s: why not on every change is said below). `stop()` is a clean SIGTERM, `kill()` a
 SIGKILL (power loss), `start()` again reuses port and data.
 """
 
@@ -80,7 +79,7 @@ class LocalBroker:
             f"persistence_location {self.data}/",
             # Saved on a clean stop and every 60 s. Nothing of ours depends on the
             # broker's store (the kiosk outbox resends, status comes by cursor), and
-            # saving on every change (FIELD_NOTES' setting for surviving SIGKILL)
+            # saving on every change (what a SIGKILLed broker needs to keep every QoS 1 message)
             # cut QoS 1 throughput here from thousands to ~260 msg/s.
             "autosave_interval 60",
             "max_queued_messages 100000",
