@@ -1,6 +1,6 @@
 """Payment service against the ZVT emulator over real pseudo-terminals: the failure
 cases seen in the field (lost ACK, busy terminal, approval then silence, declines,
-aborts, reversal refused, totals mismatch), each checked on both sides (kiosk journal
+aborts, reversal refused, amount echo mismatch), each checked on both sides (kiosk journal
 and the terminal's own journal), so "never a second charge" is observed, not assumed."""
 
 from __future__ import annotations
