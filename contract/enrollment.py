@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -119,10 +120,12 @@ class Request:
 
 
 def _hex(value: Any, name: str, nbytes: int) -> bytes:
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        raw = b""
+    """Lower-case hex only, as make_request writes it: one spelling per value, so a
+    changed byte anywhere in the request is a different request (bytes.fromhex alone
+    would also take upper case and spaces)."""
+    raw = b""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]*", value):
+        raw = bytes.fromhex(value)
     if len(raw) != nbytes:
         raise UrError(f"enrollment request: {name} must be {nbytes} bytes of hex")
     return raw

@@ -65,6 +65,8 @@ def test_every_changed_byte_is_refused_seeded() -> None:
     (lambda r: {**r, "version": 2}, "version"),
     (lambda r: {**r, "extra": 1}, "fields must be exactly"),
     (lambda r: {**r, "mac": "00"}, "mac must be 32 bytes"),
+    (lambda r: {**r, "mac": r["mac"].upper()}, "mac must be 32 bytes"),  # CI seed 676541297: one spelling only
+    (lambda r: {**r, "nonce": " " + r["nonce"][1:]}, "nonce must be 16 bytes"),
     (lambda r: {**r, "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"},
      "envelope key's signature"),
     (lambda r: {**r, "kiosk_id": "central"}, "reserved"),

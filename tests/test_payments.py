@@ -185,7 +185,7 @@ def test_abort_ignored_waits_for_the_final_answer(tmp_path: Path) -> None:
     import threading
 
     store, ident = enrolled_store(tmp_path / "k")
-    with terminal(Knobs(ignore_abort=True, card_delay_s=0.5)) as (h, factory):
+    with terminal(Knobs(ignore_abort=True, card_delay_s=60)) as (h, factory):
         svc = PaymentService(store, ident, factory)
         drivers = []
 
@@ -194,11 +194,16 @@ def test_abort_ignored_waits_for_the_final_answer(tmp_path: Path) -> None:
             drivers.append(d)
             return d
         svc.terminal = capture
-        timer = threading.Timer(0.25, lambda: drivers[-1].abort())
-        timer.start()
+
+        def abort_at_card_wait() -> None:
+            if h.emulator.waiting_for_card.wait(60):
+                drivers[-1].abort()
+        aborter = threading.Thread(target=abort_at_card_wait)
+        aborter.start()
         r = svc.pay("fine:F-0011")
-        timer.join()
+        aborter.join()
     # The terminal ignored the abort and approved: we did not assume "cancelled".
+    assert "abort" in h.emulator.received
     assert r.paid and charges(h) == 1
 
 
@@ -216,18 +221,18 @@ def test_service_wired_from_the_terminal_profile(tmp_path: Path) -> None:
 
 def test_second_operation_at_the_same_station_is_refused_not_interleaved(tmp_path: Path) -> None:
     import threading
-    import time
 
     store, ident = enrolled_store(tmp_path / "k")
-    with terminal(Knobs(card_delay_s=0.6)) as (h, factory):
+    with terminal(Knobs(card_delay_s=60)) as (h, factory):
         svc = PaymentService(store, ident, factory)
         first: list = []  # type: ignore[type-arg]
         t = threading.Thread(target=lambda: first.append(svc.pay("fine:F-0001")))
         t.start()
-        time.sleep(0.2)
+        assert h.emulator.waiting_for_card.wait(60)
         with pytest.raises(PaymentBlocked, match="another payment operation"):
             svc.pay("fine:F-0002")
-        t.join(10)
+        h.emulator.present_card()
+        t.join(60)
         assert first[0].paid and charges(h) == 1
 
 

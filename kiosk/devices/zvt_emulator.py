@@ -61,8 +61,8 @@ class Knobs:
     busy: int = 0  # this many status enquiries say "busy"; until then commands get 84 A0
     approve_then_silence: int = 0  # ACK + approve this many 06 01, then say nothing
     decline: int | None = None  # result code for 06 01 (05, 6C, A3, 9B...)
-    refuse_abort: bool = False  # answer 06 B0 with 84 83 and carry on
-    ignore_abort: bool = False  # take 06 B0 (ACK byte) but never answer it, carry on
+    refuse_abort: bool = False  # answer 06 B0 with 84 83; the card arrives just then, carry on
+    ignore_abort: bool = False  # take 06 B0 (ACK byte) but never answer it; the card arrives just then
     reverse_last_only: bool = False  # reversal of anything but the last payment: RC B5
     eod_mismatch: bool = False  # end-of-day/totals report one payment too many
     auto_eod: bool = False  # next 06 01 first runs an automatic end-of-day (04 FF 0F)
@@ -190,6 +190,9 @@ class TerminalEmulator:
         self._seen_tx = 0
         self._abortable = False
         self._lock = threading.Lock()
+        # Set while "insert card" is shown: tests act at that moment instead of guessing
+        # it with a sleep (an abort that lands after the charge tests nothing).
+        self.waiting_for_card = threading.Event()
 
     # -- I/O facing ------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -221,12 +224,22 @@ class TerminalEmulator:
         with self._lock:
             return self.link.data_to_send()
 
+    def present_card(self) -> None:
+        """The citizen inserts the card now: the card wait ends at the next tick."""
+        with self._lock:
+            self._end_card_wait()
+
+    def _end_card_wait(self) -> None:
+        if self._abortable and self._script and self._script[0][0] == "wait":
+            self._wait_until = float("-inf")
+
     @property
     def busy(self) -> bool:
         return bool(self._script) or self._waiting_answer
 
     # -- script runner -------------------------------------------------------------------
     def _abandon(self) -> None:
+        self.waiting_for_card.clear()
         self._script.clear()
         self._waiting_answer = False
         self._abortable = False
@@ -316,18 +329,23 @@ class TerminalEmulator:
 
     # -- commands ----------------------------------------------------------------------
     def _on_abort(self) -> None:
+        # Ignored or refused: the card is inserted just as the abort arrives - the race
+        # those knobs exist for, made certain instead of left to timing.
         if self.knobs.ignore_abort and self.busy:
+            self._end_card_wait()
             return
         if self._abortable and not self.knobs.refuse_abort:
             self._script.clear()
             self._wait_until = 0.0
             self._abortable = False
+            self.waiting_for_card.clear()
             self._send(ap.Ack())
             self._queue(self._msg(ap.TerminalAbort(RC_ABORT)))
             return
         if not self.busy:
             self._send(ap.Ack())  # nothing to abort: harmless
             return
+        self._end_card_wait()
         self._send(ap.Nack(RC_FUNCTION_NOT_POSSIBLE))
 
     def _tid(self) -> bytes:
@@ -451,14 +469,19 @@ class TerminalEmulator:
             self.knobs.auto_eod = False
             self._queue(self._msg(ap.IntermediateStatus(0x0F)), ("call", self._close_batch))
         self._queue(
-            ("call", lambda: setattr(self, "_abortable", True)),
+            ("call", self._card_wanted),
             self._msg(ap.IntermediateStatus(0x0A)),  # insert card
             ("wait", self.knobs.card_delay_s),
             ("call", lambda: self._charge(amount, currency)),
         )
 
+    def _card_wanted(self) -> None:
+        self._abortable = True
+        self.waiting_for_card.set()
+
     def _charge(self, amount: int, currency: int) -> None:
         self._abortable = False
+        self.waiting_for_card.clear()
         rc = self.knobs.decline if self.knobs.decline is not None else RC_OK
         e = self._new_entry("payment", amount, currency, rc)
         self._finish_tx(e)
