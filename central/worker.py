@@ -30,6 +30,7 @@ from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
+from contract.systemd_notify import Notifier
 
 log = logging.getLogger("ur.central.worker")
 # While uplink keeps coming (none missed for this long), routing gets one slice per
@@ -311,8 +312,15 @@ class Worker:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        # Under systemd (docs/operations.md): READY=1 now, WATCHDOG=1 from every turn
+        # of this loop, so a worker hung in a batch is restarted; nothing without $NOTIFY_SOCKET.
+        notifier = Notifier()
+        notifier.ready(f"worker {self.worker_id}")
         while not self.stopping:
+            notifier.tick()
             self.step(0.02 if self.connected else 0.1)
+        notifier.stopping()
+        notifier.close()
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001

@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
+from contract.systemd_notify import Notifier
 from kiosk import identity
 from kiosk.identity import Identity
 from kiosk.store import KioskStore
@@ -266,17 +267,26 @@ class SyncClient:
             pass  # not the main thread (tests): stop via .stopping
         deadline = None if timeout is None else time.monotonic() + timeout
         idle_checks = 0
-        while not self.stopping:
-            # Short waits: the socket wakes us at once, new outbox rows are seen by the
-            # data_version probe within ~5 ms (cheap when nothing changed).
-            self.step(0.005 if self.connected else 0.1)
-            if until_idle:
-                idle_checks += 1
-                if idle_checks % 10 == 0 and self.idle():
-                    return True
-            if deadline is not None and time.monotonic() > deadline:
-                break
-        return False
+        # Under systemd (docs/operations.md): READY=1 now, WATCHDOG=1 from every turn
+        # of this loop, so a hung loop is restarted; nothing without $NOTIFY_SOCKET.
+        notifier = Notifier()
+        notifier.ready()
+        try:
+            while not self.stopping:
+                notifier.tick()
+                # Short waits: the socket wakes us at once, new outbox rows are seen by the
+                # data_version probe within ~5 ms (cheap when nothing changed).
+                self.step(0.005 if self.connected else 0.1)
+                if until_idle:
+                    idle_checks += 1
+                    if idle_checks % 10 == 0 and self.idle():
+                        return True
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+            return False
+        finally:
+            notifier.stopping()
+            notifier.close()
 
     def close(self) -> None:
         try:
