@@ -1,5 +1,12 @@
 """UR1 secured-document codec: `UR1:` + Base45(COSE_Sign1(CBOR claims)), Ed25519.
 
+Two text forms carry the same signed bytes. The address form a QR holds is
+`HTTPS://HOST/UR1/` + Base32 (RFC 4648, upper case, no padding): only A-Z and
+2-7, so a phone camera opens it as a link and no browser re-encodes anything
+(Base45 holds spaces, `%`, `/` and `.`, which cameras refuse and browsers
+rewrite). The older form `UR1:` + Base45, bare or after an address, was printed
+before and is still read everywhere (kiosk scanner, pasted into the web page).
+
 Pure functions: `sign(claims, private_key, kid) -> str` makes the text that goes
 into the QR code; `verify(text, trust, status, now) -> Verdict` checks prefix,
 Base45, COSE structure, algorithm, key, signature, key rights and window,
@@ -16,6 +23,7 @@ Unknown keys are refused: a new meaning needs a new prefix (UR2).
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -34,6 +42,8 @@ from contract.trust_list import TrustList
 from contract.verdict import Status, Verdict
 
 PREFIX = "UR1:"
+ADDRESS_MARK = "UR1/"  # the address form's last path segment, before the Base32 payload
+BASE32_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 MAX_TEXT = 2500  # characters; a version-40 QR holds 4296 alphanumerics, we never need half
 SKEW = 300  # seconds of clock difference tolerated between issuer and verifier
 BASE45_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
@@ -167,8 +177,9 @@ def sign(claims: Claims, private_key: Ed25519PrivateKey, kid: bytes) -> str:
     return PREFIX + base45.b45encode(msg).decode("ascii")
 
 
-def payload_of(text: str) -> str:
-    """The Base45 part of a scanned text (bare `UR1:...` or an upper-case verification URL)."""
+def payload_of(text: str) -> tuple[str, str]:
+    """("b45", payload) for `UR1:...` or ("b32", payload) for `UR1/...`, bare or after an
+    upper-case verification address."""
     if not isinstance(text, str):
         raise Ur1Error("code must be text")
     text = text.strip("\r\n")  # scanners append CR/LF; space is a Base45 character, keep it
@@ -191,20 +202,53 @@ def payload_of(text: str) -> str:
                 raise Ur1Error("verification address must be upper-case (QR alphanumeric mode)")
             raise Ur1Error("malformed verification address before the code")
         rest = text[m.end():]
+        # The address form: the greedy path match took the "UR1/" segment too.
+        if not rest.startswith(PREFIX) and text[:m.end()].endswith("/" + ADDRESS_MARK):
+            rest = ADDRESS_MARK + rest
     head = rest[:4]
     if head == PREFIX:
-        return rest[4:]
-    if head.upper() == PREFIX:
-        raise Ur1Error("prefix must be upper-case 'UR1:'")
-    v = re.match(r"^UR(\d+):", rest)
+        return "b45", rest[4:]
+    if head == ADDRESS_MARK:
+        return "b32", rest[4:]
+    if head.upper() in (PREFIX, ADDRESS_MARK):
+        raise Ur1Error("prefix must be upper-case 'UR1:' or 'UR1/'")
+    v = re.match(r"^UR(\d+)[:/]", rest)
     if v:
         raise Ur1Error(f"unsupported code version UR{v.group(1)} (this verifier reads UR1)")
     if rest.upper().startswith("UR1"):
-        raise Ur1Error("prefix 'UR1' must be followed by ':'")
+        raise Ur1Error("prefix 'UR1' must be followed by ':' or '/'")
     m2 = re.match(r"^([A-Z0-9]{2,4}):", rest)
     if m2:
         raise Ur1Error(f"wrong prefix '{m2.group(1)}:' (expected 'UR1:')")
     raise Ur1Error("missing prefix 'UR1:'")
+
+
+def b32encode(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+
+def b32decode(payload: str) -> bytes:
+    """Strict: upper-case RFC 4648 alphabet, no padding, zero trailing bits, so one
+    byte string has exactly one text (no two addresses for the same code)."""
+    if not payload:
+        raise Ur1Error("empty Base32 payload")
+    bad = sorted({c for c in payload if c not in BASE32_ALPHABET})
+    if bad:
+        shown = ", ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:5])
+        raise Ur1Error(f"character(s) outside the Base32 alphabet (A-Z, 2-7): {shown}")
+    if len(payload) % 8 in (1, 3, 6):
+        raise Ur1Error(f"Base32 length {len(payload)} is not a whole number of bytes (truncated?)")
+    raw = base64.b32decode(payload + "=" * (-len(payload) % 8))
+    if b32encode(raw) != payload:
+        raise Ur1Error("Base32 payload has non-zero padding bits (altered?)")
+    return raw
+
+
+def address_text(ur1_text: str, base: str) -> str:
+    """The address form of a `UR1:` text: `base` + "UR1/" + Base32 of the same signed bytes."""
+    form, payload = payload_of(ur1_text)
+    raw = b45decode(payload) if form == "b45" else b32decode(payload)
+    return base + ADDRESS_MARK + b32encode(raw)
 
 
 def b45decode(payload: str) -> bytes:
@@ -230,7 +274,8 @@ class Decoded:
 
 def decode(text: str) -> Decoded:
     """Parse without trusting: prefix, Base45, COSE structure and claims schema."""
-    raw = b45decode(payload_of(text))
+    form, payload = payload_of(text)
+    raw = b45decode(payload) if form == "b45" else b32decode(payload)
     try:
         msg = cose_sign1.parse(raw)
         obj = cbor_strict.loads(msg.payload)

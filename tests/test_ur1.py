@@ -254,7 +254,9 @@ def test_qr_text_wrapping_and_qr_options(env: Env) -> None:
     from contract.errors import UrError
 
     t = env.sign()
-    assert qr_text.verification_text(t, "HTTPS://VERIFY.EXAMPLE.IQ") == "HTTPS://VERIFY.EXAMPLE.IQ/" + t
+    assert qr_text.verification_text(t, "HTTPS://VERIFY.EXAMPLE.IQ") == (
+        "HTTPS://VERIFY.EXAMPLE.IQ/UR1/" + ur1.b32encode(base45.b45decode(t[4:])))
+    assert qr_text.legacy_text(t, "HTTPS://VERIFY.EXAMPLE.IQ") == "HTTPS://VERIFY.EXAMPLE.IQ/" + t
     assert qr_text.verification_text(t, "") == t
     for bad in ("https://verify.example.iq/", "FTP://X/", "HTTPS://VERIFY.EXAMPLE.IQ/?Q=1/"):
         with pytest.raises(UrError):
