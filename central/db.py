@@ -1,13 +1,18 @@
 """Central database: one SQLAlchemy metadata, SQLite by default, PostgreSQL at scale.
 
 Each concept module (applications, inbox, catalogue, registry, ledger ...)
-declares its tables on `Base`; `MODEL_MODULES` lists them so `init_schema`
-creates everything. The same code runs on both engines.
+declares its tables on `Base`; `MODEL_MODULES` lists them. The same code runs
+on both engines. The schema comes from Alembic migrations (central/migrations):
+`init_schema`, which every command and worker calls first, upgrades the database
+to the newest revision, and adopts one made by create_all before migrations
+existed (how: contract/schema_migrations.py). A model change needs a revision;
+a test fails while models and migrations differ.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 
 from sqlalchemy import create_engine, make_url
@@ -15,7 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from contract import private_files, sqlite_pragmas
+from contract import private_files, schema_migrations, sqlite_pragmas
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///var/central.db"
 
@@ -36,6 +43,7 @@ MODEL_MODULES: list[str] = [
     "central.pki",
     "central.fines",
     "central.ledger",
+    "central.pii_key",
 ]
 
 
@@ -77,13 +85,17 @@ def load_models() -> None:
 
 
 def init_schema(engine: Engine) -> None:
-    from central import key_migration
+    """Bring the database to the newest migration (one query when it is there already)."""
+    from central import key_migration, migrations
 
     load_models()
     # A database from before the PKCS#11 token still holds private keys: only
     # `ur-central init` may open it, to move them into the token.
     key_migration.refuse_legacy(engine)
-    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        drift = schema_migrations.bring_to_head(conn, migrations.SCRIPTS, migrations.HEAD, Base.metadata)
+    for d in drift:
+        log.warning("adopted database differs from the models: %s", d)
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
