@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from contract import cli_base
 from contract.errors import UrError
+from contract.systemd_notify import Notifier
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -43,8 +45,31 @@ def _ui(args: argparse.Namespace) -> int:
     from kiosk.screens.app import KioskApp
     from kiosk.store import KioskStore, data_dir
 
-    KioskApp(KioskServices(KioskStore(data_dir(args.data))), idle_timeout=args.idle, lang=args.lang).run()
+    app = KioskApp(KioskServices(KioskStore(data_dir(args.data))), idle_timeout=args.idle, lang=args.lang)
+    _serve_systemd(app)
+    app.run()
     return 0
+
+
+def _serve_systemd(app: Any) -> None:
+    """Under systemd (docs/operations.md): READY=1 with the first frame, WATCHDOG=1 from
+    Kivy's own main loop (a frozen UI stops feeding it and is restarted), and SIGTERM
+    stops the app cleanly (STOPPING=1). Without $NOTIFY_SOCKET only the SIGTERM part."""
+    import signal
+
+    from kivy.clock import Clock
+
+    notifier = Notifier()
+
+    def _term(*_: Any) -> None:
+        notifier.stopping()
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, _term)
+    if notifier.enabled:
+        Clock.schedule_once(lambda _dt: notifier.ready(), 0)
+        if notifier.ping_every:
+            Clock.schedule_interval(lambda _dt: notifier.tick(), min(1.0, notifier.ping_every))
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -100,3 +100,9 @@ def test_central_worker_and_kiosk_sync_loop_notify_systemd(tmp_path: Path, mqtt_
     seen = _run_notified(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), "run"],
                          f"@ur-test-{uuid.uuid4().hex}", env={"UR_SYNC_FIRST_DELAY": "0"})
     assert seen[0] == "READY=1" and seen.count("WATCHDOG=1") >= 2 and seen[-1] == "STOPPING=1"
+
+
+def test_kiosk_screens_notify_systemd_from_kivys_main_loop(tmp_path: Path) -> None:
+    seen = _run_notified(["ur-kiosk", "--data", str(tmp_path / "data"), "ui", "--windowed", "800x600"],
+                         f"@ur-test-{uuid.uuid4().hex}", env=support.kivy_env(tmp_path / "kivy"))
+    assert seen[0] == "READY=1" and seen.count("WATCHDOG=1") >= 2 and seen[-1] == "STOPPING=1"
