@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 from central import applications, db, downlink, downlink_key, ingest
 from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
-from contract import mqtt_conn, topics
+from contract import fault_points, mqtt_conn, topics
 from contract.errors import UrError
 from contract.systemd_notify import Notifier
 
@@ -86,8 +86,6 @@ class Worker:
         self.routing_backlog = route_inline
         self.last_uplink = 0.0
         self.next_busy_route = 0.0
-        # Fault injection for failure tests: share of acks silently not sent.
-        self.drop_acks = float(os.environ.get("UR_FAULT_DROP_ACKS", "0") or 0)
 
     # --- paho callbacks: record only, never raise -------------------------------
     def _on_up(self) -> None:
@@ -179,7 +177,7 @@ class Worker:
             self.applied += sum(1 for o in outcomes if o.result == "applied")
             acks = ingest.acks_for(outcomes)
             for kiosk_id in set(acks.acked) | set(acks.rejected):
-                if self.drop_acks and random.random() < self.drop_acks:
+                if fault_points.reached(fault_points.WORKER_ACK, kiosk_id):  # failure tests only
                     continue
                 # One signed ack per kiosk per batch (not per message).
                 try:

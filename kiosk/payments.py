@@ -33,7 +33,6 @@ import fcntl
 import functools
 import json
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from typing import Any
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from contract import ids
+from contract import fault_points, ids
 from contract.errors import UrError
 from kiosk import payables, receipt_code
 from kiosk import payment_journal as pj
@@ -63,7 +62,6 @@ from kiosk.sync import outbox
 S = pj.PaymentState
 STREAM = "payments"
 IQD = 368
-CRASH_ENV = "UR_PAY_CRASH_AT"  # fault injection for the SIGKILL recovery tests
 Progress = Callable[[str, str], None]
 BUSY_WAIT_S = 60.0  # how long recovery waits out a busy terminal (bounded, with progress)
 KIOSK_CARD_WAIT_S = 60.0  # default card wait (profile key card_wait_s)
@@ -138,7 +136,7 @@ def entry_of(row: PaymentRow) -> pj.PaymentEntry:
 
 def outcome_of(r: TransactionResult) -> pj.TerminalOutcome:
     return pj.TerminalOutcome(r.approved, r.result_code, r.amount, r.receipt_no, r.trace,
-                              r.terminal_id, r.time, r.date, r.masked_pan)
+                              r.terminal_id, r.time, r.date, r.masked_pan, r.currency)
 
 
 @dataclass
@@ -167,9 +165,9 @@ def _now() -> dt.datetime:
 
 
 def _checkpoint(step: str) -> None:
-    """Die like a power cut right after `step` was committed (SIGKILL tests only)."""
-    if os.environ.get(CRASH_ENV) == step:
-        os.kill(os.getpid(), signal.SIGKILL)
+    """`step` is committed: where the SIGKILL recovery tests cut the power (a hook
+    only the test suite installs; contract/fault_points.py)."""
+    fault_points.reached(fault_points.PAY_STEP_COMMITTED, step)
 
 
 def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -37,12 +37,11 @@ TIME_COST = 8
 LANES = 2
 ARGON2 = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_KIB, parallelism=LANES,
                         hash_len=32, salt_len=16, type=Type.ID)
-# Test suites only: tiny parameters, so the hundreds of logins the tests make take
-# milliseconds. The name says what it is; hashes made under it are upgraded at the
-# next login without it, and tests/test_pin_hash.py shows the real parameters are
-# the default.
-FAST_ENV = "UR_INSECURE_FAST_PIN_HASH"
-_FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+# The hasher new hashes are made with. Only the test suite swaps it (`use_hasher`, from
+# tests/faults.py) for tiny parameters, so its hundreds of logins take milliseconds;
+# nothing in the environment can, so a station always hashes at the real cost, and
+# hashes made cheaper are upgraded at the next login (tests/test_pin_hash.py).
+_hasher = ARGON2
 PREFIX = b"$argon2"
 # What stations stored before: scrypt with a per-user salt column.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -73,7 +72,13 @@ class Verdict(NamedTuple):
 
 
 def hasher() -> PasswordHasher:
-    return _FAST if os.environ.get(FAST_ENV) == "1" else ARGON2
+    return _hasher
+
+
+def use_hasher(h: PasswordHasher | None) -> None:
+    """Make new hashes with `h` (None: the real parameters). Test suite only."""
+    global _hasher
+    _hasher = h or ARGON2
 
 
 def hash_pin(pin: str) -> bytes:

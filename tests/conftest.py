@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import support
+from contract import fault_points
+from tests import faults, support
 
 # Central's private keys live in a PKCS#11 token (central/hsm.py): each test process
 # gets its own SoftHSM2 token directory, made on first use, and the CLIs a test
@@ -23,9 +25,37 @@ for _var in ("SOFTHSM2_CONF", "UR_CENTRAL_PIN_FILE", "UR_CENTRAL_TOKEN", "UR_CEN
 atexit.register(shutil.rmtree, _HSM_DIR, True)
 
 # Cashier PINs: Argon2id at its real cost takes seconds per hash and the suite logs in
-# hundreds of times, so tests use tiny parameters (kiosk/pin_hash.py FAST_ENV);
-# tests/test_pin_hash.py checks, without it, that the real ones are the default.
-os.environ["UR_INSECURE_FAST_PIN_HASH"] = "1"
+# hundreds of times, so tests use tiny parameters, installed in-process here and by the
+# launcher for the CLIs tests start (tests/faults.py); the product reads no switch for it.
+# tests/test_pin_hash.py checks that the real ones are the default.
+faults.use_fast_pin_hash()
+
+
+@pytest.fixture(autouse=True)
+def _no_fault_left_installed() -> Iterator[None]:
+    """A fault hook a test installs in-process ends with that test."""
+    yield
+    fault_points.clear()
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    """The seed of a random test: $UR_TEST_SEED when set, else a fresh one. Printed (a
+    failing test shows it) with the line that replays the run."""
+    raw = os.environ.get("UR_TEST_SEED", "").strip()
+    try:
+        value = int(raw) if raw else random.SystemRandom().randrange(10**6)
+    except ValueError:
+        raise pytest.UsageError(f"UR_TEST_SEED={raw!r} is not a whole number") from None
+    print(f"random seed {value}: UR_TEST_SEED={value} pytest '{request.node.nodeid}' replays it")
+    request.node.user_properties.append(("seed", value))
+    return value
+
+
+@pytest.fixture
+def rng(seed: int) -> random.Random:
+    """A random generator for one test, from `seed` (printed)."""
+    return random.Random(seed)
 
 
 @pytest.fixture

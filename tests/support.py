@@ -16,7 +16,7 @@ import tempfile
 import time
 import tty
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,11 +118,22 @@ def apply_kivy_env(home: Path | None = None) -> None:
     os.environ.update(kivy_env(home))
 
 
+def launch(module: str, args: Sequence[str], faults: Sequence[str] | None = ()) -> list[str]:
+    """argv running `python -m module args` through the test launcher (tests/faults.py);
+    `faults=None`: the product's own entry point, as deployed, without the launcher."""
+    if faults is None:
+        return [sys.executable, "-m", module, *args]
+    return [sys.executable, "-m", "tests.faults", *faults, "--", module, *args]
+
+
 def run_cli(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None,
-    prefix: list[str] | None = None,
+    prefix: list[str] | None = None, faults: Sequence[str] | None = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ur-kiosk ...` / `ur-central ...` as a real process (python -m, same venv)."""
+    """Run `ur-kiosk ...` / `ur-central ...` as a real process (the real CLI's main,
+    same venv), through the test launcher that installs `faults` and the suite's
+    cheap PIN hash (tests/faults.py; `faults=["--real-pin-hash"]` keeps the real one,
+    `faults=None` runs the product's entry point as deployed)."""
     prog, *rest = args
     module = {"ur-kiosk": "kiosk.cli", "ur-central": "central.cli"}[prog]
     full_env = dict(os.environ)
@@ -130,7 +141,7 @@ def run_cli(
     if env:
         full_env.update(env)
     return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", module, *rest],
+        [*(prefix or []), *launch(module, rest, faults)],
         env=full_env,
         capture_output=True,
         text=True,
@@ -140,8 +151,9 @@ def run_cli(
 
 
 def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | None = None,
-              prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
-    """Start a long-running `ur-kiosk`/`ur-central` process (killed by the test)."""
+              prefix: list[str] | None = None, faults: Sequence[str] | None = ()) -> subprocess.Popen[bytes]:
+    """Start a long-running `ur-kiosk`/`ur-central` process (killed by the test);
+    launched like `run_cli`."""
     prog, *rest = args
     module = {"ur-kiosk": "kiosk.cli", "ur-central": "central.cli"}[prog]
     full_env = dict(os.environ)
@@ -151,7 +163,7 @@ def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | No
         full_env.update(env)
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
-        [*(prefix or []), sys.executable, "-m", module, *rest], env=full_env, stdout=out, stderr=subprocess.STDOUT,
+        [*(prefix or []), *launch(module, rest, faults)], env=full_env, stdout=out, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -225,11 +237,11 @@ class Deployment:
         return enroll_kiosk(self.db_url, kiosk_id, self.kiosk_dir(kiosk_id), broker_url, self.root, office)
 
     def serve(self, broker_url: str, name: str = "worker", wait: bool = True,
-              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+              env: dict[str, str] | None = None, faults: Sequence[str] | None = ()) -> subprocess.Popen[bytes]:
         """Start a central worker; with `wait`, return once it has subscribed."""
         log = self.root / f"{name}.log"
         p = spawn_cli(["ur-central", "--db", self.db_url, "serve", "--broker", broker_url,
-                       "--worker-id", f"{name}-{uuid.uuid4().hex[:6]}"], log=log, env=env)
+                       "--worker-id", f"{name}-{uuid.uuid4().hex[:6]}"], log=log, env=env, faults=faults)
         self.procs.append(p)
         if wait:
             wait_until(lambda: log.exists() and "subscribed" in log.read_text(errors="replace"),

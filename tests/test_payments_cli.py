@@ -37,7 +37,7 @@ def test_payments_help_names_only_commands_that_exist() -> None:
 def _crashed(tmp_path: Path, h, factory, step: str = "pending") -> tuple[Path, list[str]]:  # type: ignore[no-untyped-def]
     data = tmp_path / "k"
     term = ["--terminal", factory.device, "--baud", "115200", "--terminal-timeout", "5"]
-    p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], env={"UR_PAY_CRASH_AT": step})
+    p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], faults=["--crash-at", step])
     assert p.returncode == -signal.SIGKILL, p.stderr
     return data, term
 
@@ -55,7 +55,7 @@ def test_recover_waits_out_a_busy_terminal_with_progress(tmp_path: Path) -> None
         # A terminal busy for longer than --busy-wait: the row stays open, and the message says what next.
         data2 = tmp_path / "k2"
         enrolled_store(data2)[0].close()
-        p = run_cli(["ur-kiosk", "--data", str(data2), "pay", "fine:F-0002", *term], env={"UR_PAY_CRASH_AT": "pending"})
+        p = run_cli(["ur-kiosk", "--data", str(data2), "pay", "fine:F-0002", *term], faults=["--crash-at", "pending"])
         h.emulator.knobs.busy = 1000
         p = run_cli(["ur-kiosk", "--data", str(data2), "payments", "recover", *term, "--busy-wait", "1"])
         assert p.returncode == 1 and "still busy after 1 s" in p.stdout and "payments recover" in p.stdout

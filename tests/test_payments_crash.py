@@ -29,7 +29,7 @@ def test_sigkill_at_every_step_then_recover(tmp_path: Path, step: str) -> None:
     with terminal() as (h, factory):
         term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
         p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term],
-                    env={"UR_PAY_CRASH_AT": step})
+                    faults=["--crash-at", step])
         assert p.returncode == -signal.SIGKILL, p.stderr
         p = run_cli(["ur-kiosk", "--data", str(data), "--json", "payments", "recover", *term])
         assert p.returncode == 0, p.stdout + p.stderr
@@ -64,7 +64,7 @@ def test_sigkill_during_a_reversal_then_recover(tmp_path: Path, step: str) -> No
     store.close()
     with terminal(Knobs(card_delay_s=0, amount_mismatch=3)) as (h, factory):
         term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
-        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], env={"UR_PAY_CRASH_AT": step})
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], faults=["--crash-at", step])
         assert p.returncode == -signal.SIGKILL, p.stderr
         p = run_cli(["ur-kiosk", "--data", str(data), "--json", "payments", "recover", *term])
         assert p.returncode == 0, p.stdout + p.stderr
@@ -115,7 +115,7 @@ def test_sigkill_around_a_supervisor_refund_then_recover(tmp_path: Path, step: s
         assert p.returncode == 0, p.stderr
         pid = __import__("json").loads(p.stdout)["payment_id"]
         refund = [*base, "cashier", "refund", "--user", "ali", "--supervisor", "sup", "--reason", "r", pid, *term]
-        p = run_cli(refund, env={**env, "UR_PAY_CRASH_AT": step})
+        p = run_cli(refund, env=env, faults=["--crash-at", step])
         assert p.returncode == -signal.SIGKILL, p.stderr
         p = run_cli(refund, env=env)  # a second refund is refused while the first is unsettled
         assert p.returncode == 2 and "outcome is unknown" in p.stderr
@@ -142,7 +142,7 @@ def test_ur_kiosk_run_settles_a_crashed_payment_before_its_sync_loop(tmp_path: P
     store.close()
     with terminal() as (h, factory):
         term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
-        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0002", *term], env={"UR_PAY_CRASH_AT": "pending"})
+        p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0002", *term], faults=["--crash-at", "pending"])
         assert p.returncode == -signal.SIGKILL, p.stderr
         (data / "devices.toml").write_text(
             f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n',  # type: ignore[attr-defined]

@@ -112,7 +112,7 @@ def _station_day(dep: support.Deployment, kid: str, refs: list[str], seed: int, 
     store.close()
 
 
-def test_a_day_of_500_collections_reconciles_to_the_dinar(tmp_path: Path) -> None:
+def test_a_day_of_500_collections_reconciles_to_the_dinar(tmp_path: Path, seed: int) -> None:
     t0 = time.monotonic()
     broker = support.Broker(tmp_path / "broker").start()
     traffic: list[bytes] = []
@@ -145,7 +145,7 @@ def test_a_day_of_500_collections_reconciles_to_the_dinar(tmp_path: Path) -> Non
                 "C1": [f"fine:{f['id']}" for f in FINES[320:440]] + ["item:international-driving-licence"] * 40}
         assert sum(len(v) for v in refs.values()) == 500
         out: dict[str, Any] = {}
-        threads = [threading.Thread(target=_station_day, args=(dep, kid, refs[kid], i, out)) for i, kid in
+        threads = [threading.Thread(target=_station_day, args=(dep, kid, refs[kid], seed * 10 + i, out)) for i, kid in
                    enumerate(STATIONS)]
         for th in threads:
             th.start()

@@ -117,10 +117,8 @@ def test_opened_content_must_be_a_strict_cbor_map(central: pii_seal.SoftwareReci
         pii_seal.seal_payload({"amount": 1.5}, central.public_raw, *WHERE)
 
 
-def test_random_bytes_only_ever_give_seal_errors(central: pii_seal.SoftwareRecipient) -> None:
-    seed = random.randrange(2**32)
-    print(f"seed {seed}")
-    rnd = random.Random(seed)
+def test_random_bytes_only_ever_give_seal_errors(central: pii_seal.SoftwareRecipient, rng: random.Random) -> None:
+    rnd = rng
     blob = pii_seal.seal_payload(PAYLOAD, central.public_raw, *WHERE)["sealed"]
     kid = pii_seal.key_id(central.public_raw)
     find = _finder(central)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from kiosk import pin_hash
 from kiosk.cashier import AuditEntry, AuthError, CashierStation, CashierUser
+from tests import faults
 from tests.payment_fixtures import enrolled_store
 from tests.support import run_cli
 
@@ -27,15 +28,18 @@ def _stored(data: Path, user: str) -> bytes:
 def test_cli_stores_argon2id_at_the_real_parameters(tmp_path: Path) -> None:
     data = tmp_path / "k"
     enrolled_store(data, kiosk_id="cashier-1")[0].close()
-    env = {pin_hash.FAST_ENV: "0", "UR_NEW_PIN": "482913", "UR_CASHIER_PIN": "482913"}
+    env = {"UR_NEW_PIN": "482913", "UR_CASHIER_PIN": "482913",
+           "UR_INSECURE_FAST_PIN_HASH": "1"}  # the old test switch: ignored by the product now
     base = ["ur-kiosk", "--data", str(data), "cashier"]
-    r = run_cli([*base, "user-add", "--user", "x", "--new-user", "sup", "--role", "supervisor"], env=env)
+    real = ["--real-pin-hash"]  # the launcher leaves the product's hasher alone
+    r = run_cli([*base, "user-add", "--user", "x", "--new-user", "sup", "--role", "supervisor"], env=env,
+                faults=real)
     assert r.returncode == 0, r.stderr
     stored = _stored(data, "sup")
     assert stored.startswith(REAL.encode()), stored
     assert b"482913" not in stored
-    assert run_cli([*base, "login", "--user", "sup"], env=env).returncode == 0
-    r = run_cli([*base, "login", "--user", "sup"], env={**env, "UR_CASHIER_PIN": "482914"})
+    assert run_cli([*base, "login", "--user", "sup"], env=env, faults=real).returncode == 0
+    r = run_cli([*base, "login", "--user", "sup"], env={**env, "UR_CASHIER_PIN": "482914"}, faults=real)
     assert r.returncode == 2 and "wrong user or PIN" in r.stderr
 
 
@@ -67,18 +71,20 @@ def test_old_scrypt_hash_logs_in_and_is_upgraded(tmp_path: Path) -> None:
     store.close()
 
 
-def test_weaker_argon2_is_upgraded_and_stronger_is_never_weakened(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weaker_argon2_is_upgraded_and_stronger_is_never_weakened(tmp_path: Path) -> None:
     store, _ = enrolled_store(tmp_path / "k")
     st = CashierStation(store)
     st.add_user("sup", "Sup", "supervisor", "1234")  # the suite's fast parameters
     fast = _stored(tmp_path / "k", "sup")
     assert fast.startswith(b"$argon2id$v=19$m=8192,t=1,p=1$")
-    monkeypatch.delenv(pin_hash.FAST_ENV)  # the station as deployed
-    st.login("sup", "1234")
-    real = _stored(tmp_path / "k", "sup")
-    assert real.startswith(REAL.encode())
-    monkeypatch.setenv(pin_hash.FAST_ENV, "1")  # a cheaper setting later must not weaken it
+    pin_hash.use_hasher(None)  # the station as deployed
+    try:
+        assert pin_hash.hasher() is pin_hash.ARGON2
+        st.login("sup", "1234")
+        real = _stored(tmp_path / "k", "sup")
+        assert real.startswith(REAL.encode())
+    finally:
+        faults.use_fast_pin_hash()  # a cheaper setting later must not weaken it
     st.login("sup", "1234")
     assert _stored(tmp_path / "k", "sup") == real
     store.close()

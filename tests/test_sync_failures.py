@@ -1,7 +1,9 @@
 """Failure injection for the sync engine, with real processes and a real broker.
 
 Each scenario ends with: every accepted message applied exactly once at
-central, and the kiosk outbox drained.
+central, and the kiosk outbox drained. Random choices (when to kill, which acks
+to drop) come from the test's printed seed (UR_TEST_SEED replays a run); faults
+are installed by the test launcher (tests/faults.py), never by the environment.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import sqlite3
 import subprocess
 import sys
@@ -32,10 +35,10 @@ def _deploy(tmp: Path, broker_url: str, db_url: str | None = None) -> support.De
 
 def _spawn_kiosk_sync(dep: support.Deployment, broker_url: str, name: str = "kiosk",
                       env: dict[str, str] | None = None, prefix: list[str] | None = None,
-                      sync: list[str] = SYNC) -> subprocess.Popen[bytes]:
+                      sync: list[str] = SYNC, faults: list[str] | None = None) -> subprocess.Popen[bytes]:
     full_env = {"UR_SYNC_FIRST_DELAY": "0", **(env or {})}
     p = support.spawn_cli(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), *sync, "--broker", broker_url],
-                          env=full_env, log=dep.root / f"{name}.log", prefix=prefix)
+                          env=full_env, log=dep.root / f"{name}.log", prefix=prefix, faults=faults or [])
     dep.procs.append(p)
     return p
 
@@ -50,7 +53,7 @@ def _wait_all_applied(dep: support.Deployment, n: int, timeout: float = 120) -> 
     assert c == {"applications": n, "distinct": n, "inbox": n}, c
 
 
-def test_broker_sigkilled_repeatedly_while_2000_flow(tmp_path: Path) -> None:
+def test_broker_sigkilled_repeatedly_while_2000_flow(tmp_path: Path, rng: random.Random) -> None:
     broker = support.Broker(tmp_path / "broker").start()
     dep = _deploy(tmp_path, broker.url)
     try:
@@ -58,9 +61,9 @@ def test_broker_sigkilled_repeatedly_while_2000_flow(tmp_path: Path) -> None:
         dep.serve(broker.url)
         _spawn_kiosk_sync(dep, broker.url)
         for _ in range(4):
-            time.sleep(random.uniform(0.3, 1.0))
+            time.sleep(rng.uniform(0.3, 1.0))
             broker.kill()
-            time.sleep(random.uniform(0.2, 1.0))
+            time.sleep(rng.uniform(0.2, 1.0))
             broker.start()
         _wait_all_applied(dep, 2000)
     finally:
@@ -68,7 +71,29 @@ def test_broker_sigkilled_repeatedly_while_2000_flow(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path) -> None:
+def _read_lines(p: subprocess.Popen[bytes], n: int, timeout: float = 60) -> tuple[list[bytes], bytes]:
+    """The first `n` (or more) lines `p` prints (fewer if it ends), waiting at most
+    `timeout`, and the start of the next line if it was read too."""
+    assert p.stdout is not None
+    lines: list[bytes] = []
+    buf, deadline = b"", time.monotonic() + timeout
+    while len(lines) < n and time.monotonic() < deadline:
+        ready, _, _ = select.select([p.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        *done, buf = (buf + chunk).split(b"\n")
+        lines += done
+    return lines, buf
+
+
+def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path, rng: random.Random) -> None:
+    """Each writer is killed after a drawn number (1-25) of applications it has confirmed,
+    plus a drawn delay of up to 20 ms, so the kill lands anywhere in its write or sync
+    step; counted in confirmations, not seconds, so a slow machine kills at the same
+    points as a fast one."""
     broker = support.Broker(tmp_path / "broker").start()
     dep = _deploy(tmp_path, broker.url)
     kdir = dep.kiosk_dir("K1")
@@ -78,19 +103,20 @@ def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path) -> None:
         dep.serve(broker.url)
         next_serial = 1
         for _ in range(50):
-            p = subprocess.Popen([sys.executable, "-m", "tests.kiosk_writer", str(kdir), broker.url, str(next_serial)],
+            p = subprocess.Popen([sys.executable, "-m", "tests.kiosk_writer", str(kdir), broker.url, str(next_serial),
+                                  str(rng.randrange(2**32))],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=support.REPO)
-            # Killed while it writes and syncs, not while Python starts: on a busy
-            # machine start-up alone outlasted the 1.2 s and nothing was ever taken.
-            first = p.stdout.readline() if p.stdout else b""
-            time.sleep(random.uniform(0.4, 1.2))
+            want = rng.randint(1, 25)
+            taken, partial = _read_lines(p, want)
+            time.sleep(rng.uniform(0.0, 0.02))
             p.kill()
-            out = (first + p.communicate()[0]).decode().split()
+            rest = p.communicate()[0]
+            assert len(taken) >= want, f"the writer confirmed {len(taken)} of {want} before it was killed"
+            out = b"\n".join([*taken, partial + rest]).decode().split()
             accepted += out
             next_serial += len(out) + 1000  # national ids stay unique; serials come from the store
             with sqlite3.connect(kdir / "kiosk.db") as c:
                 assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert len(accepted) > 50
         dep.kiosk("K1", "sync", "--until-idle", "--timeout", "90", "--heartbeat", "0", "--ack-timeout", "2",
                   "--broker", broker.url)
         with sqlite3.connect(kdir / "kiosk.db") as c:
@@ -104,15 +130,15 @@ def test_kiosk_sigkilled_50_times_in_write_sync_loop(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path) -> None:
+def test_dropped_acks_and_duplicate_deliveries(tmp_path: Path, seed: int) -> None:
     broker = support.Broker(tmp_path / "broker").start()
     dep = _deploy(tmp_path, broker.url)
     try:
         support.fill_outbox(dep.kiosk_dir("K1"), 1000)
-        dep.serve(broker.url, env={"UR_FAULT_DROP_ACKS": "0.3"})
+        dep.serve(broker.url, faults=["--drop-acks", "0.3", "--seed", str(seed)])
         # Every lost ack costs a resend round with growing jittered waits (up to 30 s by
         # default; one run took 91 s). The test is about the outcome, not the waiting.
-        _spawn_kiosk_sync(dep, broker.url, env={"UR_FAULT_DUPLICATE_SENDS": "0.3"},
+        _spawn_kiosk_sync(dep, broker.url, faults=["--duplicate-sends", "0.3", "--seed", str(seed)],
                           sync=["sync", "--ack-timeout", "1", "--resend-cap", "2", "--heartbeat", "0"])
         _wait_all_applied(dep, 1000, timeout=300)
     finally:

@@ -51,7 +51,6 @@ def test_ur_kiosk_ui_rejects_bad_arguments() -> None:
 def test_ur_kiosk_ui_runs_the_app_main_loop(tmp_path: Path) -> None:
     import os
     import subprocess
-    import sys
     import time
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIVY_")}
@@ -59,8 +58,8 @@ def test_ur_kiosk_ui_runs_the_app_main_loop(tmp_path: Path) -> None:
                PYTHONPATH=str(support.REPO))
     log = tmp_path / "ui.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data", str(tmp_path / "data"), "ui",
-                                 "--windowed", "800x600", "--idle", "30"], env=env, stdout=out,
+        proc = subprocess.Popen(support.launch("kiosk.cli", ["--data", str(tmp_path / "data"), "ui",
+                                 "--windowed", "800x600", "--idle", "30"]), env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         support.wait_until(lambda: "Start application main loop" in log.read_text(errors="replace"),

@@ -10,7 +10,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -109,8 +108,8 @@ def test_start_up_flags_a_crash_on_a_swapped_terminal_and_the_cashier_sees_a_red
     with terminal(Knobs(card_delay_s=2.0)) as (t1, f1):
         # `ur-kiosk pay` dies (SIGKILL) while the citizen's card is being read.
         env = dict(os.environ, PYTHONPATH=str(support.REPO))
-        p = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--data", str(store.dir), "pay", "fine:F-1",
-                              "--terminal", f1.device], env=env, stdout=subprocess.PIPE)  # type: ignore[attr-defined]
+        p = subprocess.Popen(support.launch("kiosk.cli", ["--data", str(store.dir), "pay", "fine:F-1",
+                             "--terminal", f1.device]), env=env, stdout=subprocess.PIPE)  # type: ignore[attr-defined]
         out, deadline = b"", time.monotonic() + 60
         while "authorization" not in t1.emulator.received and p.poll() is None and time.monotonic() < deadline:
             if select.select([p.stdout], [], [], 0.05)[0]:

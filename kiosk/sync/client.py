@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from contract import downlink as dl
-from contract import mqtt_conn, topics
+from contract import fault_points, mqtt_conn, topics
 from contract.errors import UrError
 from contract.systemd_notify import Notifier
 from kiosk import identity
@@ -76,8 +75,6 @@ class SyncClient:
         self.stopping = False
         self.revocation_noted = False
         self.heartbeat_extra: dict[str, Any] = {}
-        # Fault injection for failure tests: share of messages published twice.
-        self.duplicate_sends = float(os.environ.get("UR_FAULT_DUPLICATE_SENDS", "0") or 0)
 
     # --- paho callbacks: record only ------------------------------------------------
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any = None) -> None:
@@ -143,7 +140,7 @@ class SyncClient:
             info = self.client.publish(topics.up(self.ident.kiosk_id, r.stream), wire, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break  # connection went away; the rest waits for the reconnect
-            if self.duplicate_sends and random.random() < self.duplicate_sends:
+            if fault_points.reached(fault_points.SYNC_PUBLISH, r.message_id):  # failure tests only
                 self.client.publish(topics.up(self.ident.kiosk_id, r.stream), wire, qos=1)
             sent.append(r)
             self.in_flight[r.message_id] = now + self.cfg.ack_timeout  # refined by mark_sent
