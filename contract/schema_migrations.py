@@ -61,17 +61,21 @@ def config(script_location: Path, conn: Connection | None = None) -> Any:
     return cfg
 
 
-def bring_to_head(conn: Connection, script_location: Path, head: str, metadata: sa.MetaData) -> list[str]:
+def bring_to_head(conn: Connection, script_location: Path, head: str, metadata: sa.MetaData,
+                  stamped_before_schema: tuple[str, ...] = ()) -> list[str]:
     """Upgrade the database on `conn` (in its transaction) to `head`.
 
-    Returns, for an adopted pre-migration database only, how it still differs
-    from `metadata` (empty otherwise): the caller logs it."""
+    `stamped_before_schema`: revisions an older release stamped on databases
+    that create_all made (the kiosk's empty 0001_baseline); those are adopted
+    like unstamped ones. Returns, for an adopted database only, how it still
+    differs from `metadata` (empty otherwise): the caller logs it."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
     current = current_revision(conn)
     if current == head:
         return []
-    adopting = current is None and any(sa.inspect(conn).has_table(t) for t in metadata.tables)
+    adopting = (current is None or current in stamped_before_schema) and any(
+        sa.inspect(conn).has_table(t) for t in metadata.tables)
     from alembic import command
 
     cfg = config(script_location, conn)

@@ -9,6 +9,7 @@ and is listed in `MODEL_MODULES`. Schema changes ship as Alembic migrations
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -22,8 +23,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from contract import private_files, sqlite_pragmas
+from contract import private_files, schema_migrations, sqlite_pragmas
 from contract.errors import UrError
+
+log = logging.getLogger(__name__)
 
 MODEL_MODULES: list[str] = [
     "kiosk.datasets",
@@ -91,28 +94,15 @@ class KioskStore:
         self._readers = sessionmaker(sqlite_pragmas.reader(self.engine), expire_on_commit=False)
 
     def _migrate(self) -> None:
-        """Bring the schema to HEAD: stamp a new database, upgrade an old one."""
-        from kiosk.migrations import HEAD
+        """Bring the schema to HEAD (one query when it is there already); a store
+        made before migrations is adopted (contract/schema_migrations.py)."""
+        from kiosk import migrations
 
         with self.engine.begin() as conn:
-            has_version = conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").first()
-            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if has_version else None
-            fresh = not has_version and not conn.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='outbox'").first()
-            Base.metadata.create_all(conn)  # new tables are additive; old ones untouched
-            if current == HEAD:
-                return
-            from alembic import command
-            from alembic.config import Config
-
-            cfg = Config()
-            cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-            cfg.attributes["connection"] = conn
-            if fresh or current is None:
-                command.stamp(cfg, "head")
-            else:
-                command.upgrade(cfg, "head")
+            drift = schema_migrations.bring_to_head(conn, migrations.SCRIPTS, migrations.HEAD, Base.metadata,
+                                                    migrations.STAMPED_BEFORE_SCHEMA)
+        for d in drift:
+            log.warning("adopted kiosk store differs from the models: %s", d)
 
     def _open(self) -> Engine:
         # PIN hashes, personal data and the outbox: 0600 from the first byte (and the -wal/-shm).

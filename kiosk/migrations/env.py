@@ -1,12 +1,15 @@
-"""Alembic environment for the kiosk store: runs on the connection KioskStore hands in."""
+"""Alembic environment for the kiosk store: on the connection KioskStore hands in,
+or, from the `alembic` command line (alembic.ini here), on $UR_KIOSK_DATA/kiosk.db."""
 
 from __future__ import annotations
 
-from alembic import context
+from sqlalchemy import create_engine
 
-from kiosk.store import Base
+from contract import schema_migrations
+from kiosk import store
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+for _name in store.MODEL_MODULES:
+    __import__(_name)
+schema_migrations.run_env(
+    store.Base.metadata, render_as_batch=True,
+    connect=lambda: create_engine(f"sqlite:///{store.data_dir(None) / 'kiosk.db'}").connect())

@@ -1,9 +1,6 @@
-"""Baseline: the schema as `Base.metadata.create_all` makes it in release 0.1.
-
-New kiosks get the schema from create_all and are stamped at head; kiosks
-upgraded in place run the revisions after the one they are stamped with.
-Purely additive changes (a new table) are also covered by create_all on open;
-any change to an existing table needs a revision here (batch mode for SQLite).
+"""Release 0.1's stamp: that release made the schema with create_all on every
+open and stamped stores with this empty revision. Kept so such stores are
+known; the schema itself is created (or adopted) by 0002_schema.
 
 Revision ID: 0001_baseline
 Revises:
