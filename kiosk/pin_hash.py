@@ -6,7 +6,7 @@ what a hash can do is make every guess expensive. scrypt at N=2^14 (what
 stations stored before) costs ~0.1 s a guess here, so all 10^6 six-digit PINs
 fall in about half a day on one core (and a 4-digit PIN in minutes). Argon2id
 at 512 MiB and 8 passes costs ~4.2 s of one core's CPU a guess here (`python -m
-bench pins` measures it; README "PINs"), ~48 days for 10^6 PINs: a 1.6x margin
+bench pins` measures it; docs/secrets.md), ~48 days for 10^6 PINs: a 1.6x margin
 over a month for a faster core. Two lanes let the station use two cores, so a
 login waits about half that on an idle station, while an attacker with one core
 pays the whole cost per guess. The memory makes GPUs and ASICs

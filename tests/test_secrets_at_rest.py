@@ -83,7 +83,7 @@ def test_databases_bundles_and_keys_are_private_from_their_first_byte(tmp_path: 
     files, dirs = _created(trace, [central_dir, kiosk_dir, bundle.parent])
     secret = {p: m for p, m in files.items()
               if p.startswith((str(central_dir), str(kiosk_dir))) or _final(p).endswith((".json", ".key", ".code"))
-              and not p.endswith("server.key")}  # the broker's own key: see README "Files and secrets"
+              and not p.endswith("server.key")}  # the broker's own key: see docs/secrets.md
     names = {_final(p) for p in secret}
     assert {"central.db", "central.db-wal", "central.db-shm", "kiosk.db", "kiosk.db-wal", "kiosk.db-shm",
             "central.key", "K1.code", "K1.bundle.json"} <= names, names
