@@ -80,12 +80,40 @@ class PrinterFirmware(_Strict):
     commands: list[FirmwareCommand] = []
 
 
+class PrinterConnection(_Strict):
+    """How the printer is reached: a serial port ([serial] table), the kernel's USB
+    printer class (usblp: a device file such as /dev/usb/lp0, written like a file),
+    or the network (raw TCP, port 9100, status queries on the same socket)."""
+
+    transport: Literal["serial", "usb", "tcp"] = "serial"
+    device: str = ""  # usb: e.g. /dev/usb/lp0
+    host: str = ""  # tcp
+    port: int = Field(default=9100, ge=1, le=65535)  # tcp
+
+    @model_validator(mode="after")
+    def _complete(self) -> PrinterConnection:
+        if self.transport == "usb" and not self.device:
+            raise ValueError("connection.device: missing (e.g. /dev/usb/lp0) for transport = 'usb'")
+        if self.transport == "tcp" and not self.host:
+            raise ValueError("connection.host: missing for transport = 'tcp'")
+        return self
+
+    def port_url(self) -> str:
+        """'' for serial (the [serial] port applies), usb:PATH, or tcp://host:port."""
+        if self.transport == "usb":
+            return f"usb:{self.device}"
+        if self.transport == "tcp":
+            return f"tcp://{self.host}:{self.port}"
+        return ""
+
+
 class PrinterProfile(_Strict):
     model: str
     kind: Literal["printer"]
     description: str = ""
     capability_model: str
     serial: SerialSettings = SerialSettings()
+    connection: PrinterConnection = PrinterConnection()
     printer: PrinterSettings = PrinterSettings()
     firmware: PrinterFirmware = PrinterFirmware()
 
@@ -184,7 +212,11 @@ class ScannerProfile(_Strict):
 
 
 class TerminalSettings(_Strict):
-    port: str = ""
+    # serial: a device path (or socket:// / rfc2217:// for a serial server);
+    # tcp: ZVT over TCP/IP with bare APDUs, `host` and a port number (20007).
+    transport: Literal["serial", "tcp"] = "serial"
+    host: str = ""
+    port: str | int = ""
     baudrate: int = 9600
     bytesize: Literal[5, 6, 7, 8] = 8
     parity: Literal["N", "E", "O", "M", "S"] = "N"
@@ -211,6 +243,24 @@ class TerminalSettings(_Strict):
         if v not in BAUDRATES:
             raise ValueError(f"must be one of {', '.join(map(str, BAUDRATES))}")
         return v
+
+    @model_validator(mode="after")
+    def _transport(self) -> TerminalSettings:
+        if self.transport == "tcp":
+            if not self.host:
+                raise ValueError("host: missing for transport = 'tcp' (the terminal's address)")
+            if self.port == "":
+                self.port = 20007
+            if not isinstance(self.port, int) or not 0 < self.port < 65536:
+                raise ValueError(f"port: a TCP port number 1..65535 for transport = 'tcp', got {self.port!r}")
+        elif isinstance(self.port, int):
+            raise ValueError("port: a device path for a serial terminal (a number is for transport = 'tcp')")
+        return self
+
+    def port_url(self) -> str:
+        if self.transport == "tcp":
+            return f"tcp://{self.host}:{self.port}"
+        return str(self.port)
 
 
 class TerminalProfile(_Strict):
@@ -322,7 +372,9 @@ def parse_device_map(raw: dict[str, Any], source: str = "device map",
 
 def _profile_port(p: PrinterProfile | ScannerProfile | TerminalProfile) -> str:
     if isinstance(p, TerminalProfile):
-        return p.terminal.port
+        return p.terminal.port_url()
+    if isinstance(p, PrinterProfile) and p.connection.transport != "serial":
+        return p.connection.port_url()
     return p.serial.port
 
 

@@ -134,6 +134,10 @@ def cmd_emulate(args: argparse.Namespace) -> int:
         options["out"] = args.out
     if args.stdin:
         options["stdin"] = "1"
+    if args.tcp is not None:
+        if args.kind not in ("terminal", "printer"):
+            raise UrError("--tcp is for the terminal (ZVT/TCP) and printer (raw TCP) emulators")
+        options["tcp"] = str(args.tcp)
     if args.journal:
         if args.kind != "terminal":
             raise UrError("--journal is for the terminal emulator only")
@@ -160,7 +164,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="profile name (firmware_config/profiles) or TOML path")
-    p.add_argument("--port", help="device path, socket://host:port or rfc2217://host:port")
+    p.add_argument("--port", help="device path, tcp://host:port (ZVT/TCP terminal, network "
+                   "printer), usb:/dev/usb/lpN (USB printer class), socket:// or rfc2217://")
     p.add_argument("--map", help="device map TOML (with --device)")
     p.add_argument("--device", help="device name in the device map")
 
@@ -197,6 +202,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--option", action="append", help="emulator option key=value (repeatable)")
     p.add_argument("--stdin", action="store_true", help="read control lines on stdin")
     p.add_argument("--journal", metavar="FILE", help="terminal: append its own journal to FILE (JSON lines)")
+    p.add_argument("--tcp", type=int, metavar="PORT",
+                   help="serve on 127.0.0.1:PORT instead of a pty (terminal: ZVT over TCP/IP, "
+                        "bare APDUs; printer: raw TCP like port 9100); 0 = any free port")
     p.set_defaults(func=cmd_emulate)
 
     cfg = sub.add_parser("config", help="device profiles and device maps")

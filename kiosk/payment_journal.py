@@ -75,6 +75,7 @@ class TerminalOutcome:
     time: str | None = None  # HHMMSS, terminal clock
     date: str | None = None  # MMDD, terminal clock
     masked_pan: str | None = None
+    currency: int | None = None  # ISO 4217 numeric the terminal says it charged in
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def record_outcome(e: PaymentEntry, outcome: TerminalOutcome, now: dt.datetime) 
     must = None
     if outcome.amount is not None and outcome.amount != e.amount:
         must = f"terminal charged {outcome.amount}, requested {e.amount}"
+    elif outcome.currency is not None and outcome.currency != e.currency:
+        must = f"terminal charged in currency {outcome.currency:03d}, requested {e.currency:03d}"
     return _move(e, S.APPROVED, now, "approved" + (f"; must reverse: {must}" if must else ""),
                  must_reverse=must, **data)
 

@@ -161,9 +161,12 @@ def test_tlv_multibyte_tags_and_long_lengths() -> None:
     assert ap.decode_tlv(raw) == items
 
 
-def test_bad_bmp_names_the_tag() -> None:
-    with pytest.raises(ZvtProtocolError, match="unknown BMP tag 7F"):
-        ap.decode_bmps(b"\x7f\x00")
+def test_unknown_bmp_is_kept_raw_and_length_errors_name_the_tag() -> None:
+    # A tag outside the table has no known length: it and the rest are kept raw.
+    assert ap.decode_bmps(b"\x27\x00\x7f\x00\x01") == [(0x27, b"\x00"), (0x7F, b"\x00\x01")]
+    assert ap.read_fields(((0x7F, b"\x00"),)).unknown == ((0x7F, b"\x00"),)
+    with pytest.raises(ZvtProtocolError, match="BMP 3C needs 20 bytes"):
+        ap.decode_bmps(b"\x3c\xf0\xf2\xf0AB")
     with pytest.raises(ZvtProtocolError, match="BMP 04 needs 6 bytes"):
         ap.decode_bmps(b"\x04\x00\x00")
     with pytest.raises(ZvtProtocolError, match="length byte 12"):

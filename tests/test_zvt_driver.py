@@ -314,8 +314,15 @@ def test_socket_url_works_too() -> None:
         srv.close()
 
 
+def test_unknown_field_never_changes_an_approval(pty: PtyPair) -> None:
+    with terminal(pty, unknown_bmp=True, field_92=True) as (drv, emu):
+        r = drv.authorize(1500)
+    assert r.approved and r.receipt_no == emu.journal[-1].receipt_no
+    assert r.unknown_fields == ["7F (1 bytes)"]
+
+
 def test_unreadable_status_of_a_payment_is_an_unknown_outcome(pty: PtyPair) -> None:
-    with terminal(pty, unknown_bmp=True) as (drv, emu):
+    with terminal(pty, bad_length=True) as (drv, emu):
         with pytest.raises(OutcomeUnknown, match="unreadable"):
             drv.authorize(1500)
         assert emu.journal[-1].result_code == 0  # it did charge: resolve, never re-charge

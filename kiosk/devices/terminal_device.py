@@ -4,7 +4,9 @@
 SIGINT; `test` runs a registration (06 00), `diagnose` a status enquiry (05 01).
 Profiles are dicts with the keys of firmware_config/profiles/zvt_terminal_generic.toml
 (`[terminal]` table or the table's contents): port, baudrate, bytesize, parity,
-stopbits, password, currency, exponent, timeout_s, card_wait_s.
+stopbits, password, currency, exponent, timeout_s, card_wait_s; or, for ZVT over
+TCP/IP (zvt_terminal_tcp.toml), transport = "tcp", host and port (default 20007).
+With `emulate`, option tcp=PORT serves ZVT/TCP on 127.0.0.1:PORT instead of a pty.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import pty
 import signal
+import socket
 import threading
 import tty
 from collections.abc import Callable
@@ -26,7 +29,9 @@ from kiosk.devices.zvt_driver import (
     TerminalUnavailable,
     ZvtDriver,
 )
-from kiosk.devices.zvt_emulator import Knobs, TerminalEmulator, serve_fd
+from kiosk.devices.zvt_emulator import Knobs, TerminalEmulator, serve_fd, serve_socket
+
+TCP_PORT = 20007  # ZVT over TCP/IP, the terminals' default
 
 DEFAULTS: dict[str, Any] = {
     "baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2,
@@ -40,12 +45,24 @@ def terminal_settings(profile: dict[str, Any], port: str | None = None) -> dict[
     if not isinstance(table, dict):
         raise ValidationError("terminal profile: [terminal] must be a table")
     s = dict(DEFAULTS)
-    s.update({k: v for k, v in table.items() if k in DEFAULTS or k == "port"})
+    s.update({k: v for k, v in table.items() if k in DEFAULTS or k in ("port", "host", "transport")})
+    problems = []
+    transport = s.get("transport", "serial")
+    if transport == "tcp":
+        # ZVT over TCP/IP: host + port (20007 unless the terminal is set up otherwise).
+        tcp_port = s.get("port", TCP_PORT)
+        if not s.get("host"):
+            problems.append("host: missing (the terminal's IP address or name, for transport = \"tcp\")")
+        elif not isinstance(tcp_port, int) or isinstance(tcp_port, bool) or not 0 < tcp_port < 65536:
+            problems.append(f"port: must be a TCP port number 1..65535 for transport = \"tcp\", got {tcp_port!r}")
+        else:
+            s["port"] = f"tcp://{s['host']}:{tcp_port}"
+    elif transport != "serial":
+        problems.append(f"transport: must be \"serial\" or \"tcp\", got {transport!r}")
     if port:
         s["port"] = port
-    problems = []
-    if not s.get("port"):
-        problems.append("port: missing (device path, socket://host:port or rfc2217://host:port)")
+    if not s.get("port") and transport != "tcp":
+        problems.append("port: missing (device path, tcp://host:port, socket://host:port or rfc2217://host:port)")
     pw = str(s["password"])
     if len(pw) != 6 or not pw.isdigit():
         problems.append("password: must be exactly 6 digits")
@@ -132,18 +149,25 @@ def diagnose(profile: dict[str, Any], port: str) -> dict[str, Any]:
 
 
 def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
-    """Serve an emulated terminal on a new pty; ready(device_path); run until SIGTERM/SIGINT."""
+    """Serve an emulated terminal on a new pty (or, with option tcp=PORT, ZVT/TCP on
+    127.0.0.1:PORT, 0 = any free port); ready(device path or tcp://host:port); run
+    until SIGTERM/SIGINT."""
+    options = dict(options or {})
+    tcp = options.pop("tcp", None)
     try:
-        knobs = Knobs.from_options(dict(options or {}))
+        knobs = Knobs.from_options(options)
     except ValidationError:
         raise
     except Exception as e:  # noqa: BLE001 - any bad option becomes one clear message
         raise UrError(f"bad terminal emulator options: {e}") from None
+    if tcp is not None:
+        _emulate_tcp(knobs, tcp, ready)
+        return
     master, slave = pty.openpty()
     tty.setraw(master)
     tty.setraw(slave)
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
@@ -158,3 +182,19 @@ def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _emulate_tcp(knobs: Knobs, tcp: str, ready: Callable[[str], None]) -> None:
+    from kiosk.devices.emulator_host import stop_on_signals
+
+    try:
+        port = int(tcp)
+    except ValueError:
+        raise UrError(f"--tcp {tcp!r}: a TCP port number (0 = any free port)") from None
+    try:
+        listener = socket.create_server(("127.0.0.1", port))
+    except OSError as e:
+        raise UrError(f"cannot listen on 127.0.0.1:{port}: {e}") from None
+    with listener, stop_on_signals() as stop:
+        ready(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+        serve_socket(listener, TerminalEmulator(knobs, transport="tcp"), stop)

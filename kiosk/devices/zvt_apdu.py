@@ -12,11 +12,13 @@ wrong, never another exception: the bytes come from a device we do not control.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from kiosk.devices.zvt_frames import ZvtProtocolError
 
 IQD = 368
+log = logging.getLogger(__name__)
 
 
 # -- APDU ------------------------------------------------------------------------
@@ -111,20 +113,34 @@ def password_encode(password: str) -> bytes:
 
 # -- BMP fields --------------------------------------------------------------------
 
-# tag -> fixed length (>0), "LL", "LLL" or "TLV"
+# The public ZVT field (BMP) table: tag -> fixed length (>0), "LL", "LLL" or "TLV".
+# Lengths as in the ZVT specification's bitmap chapter (cross-checked with the
+# Wireshark ZVT dissector and the Portalum.Zvt parser tables, read not copied).
 BMP_FORMAT: dict[int, int | str] = {
     0x01: 1, 0x02: 1, 0x03: 1, 0x04: 6, 0x05: 1, 0x06: "TLV",
     0x0B: 3, 0x0C: 3, 0x0D: 2, 0x0E: 2, 0x17: 2, 0x19: 1,
     0x22: "LL", 0x23: "LL", 0x24: "LLL", 0x27: 1, 0x29: 4, 0x2A: 15,
-    0x2D: "LL", 0x2E: "LL", 0x37: 3, 0x3A: 2, 0x3B: 8, 0x3C: "LLL", 0x3D: 3,
-    0x49: 2, 0x60: "LLL", 0x87: 2, 0x88: 3, 0x8A: 1, 0x8B: "LL", 0x8C: 1,
-    0x9A: "LLL", 0xA0: 1, 0xA7: "LL", 0xAA: 3, 0xAF: "LLL", 0xBA: 5,
+    0x2D: "LL", 0x2E: "LLL", 0x37: 3, 0x3A: 2, 0x3B: 8, 0x3C: "LLL", 0x3D: 3,
+    0x49: 2, 0x60: "LLL",
+    0x70: 4, 0x71: 4, 0x72: 1, 0x73: 1, 0x74: 1, 0x75: 1,
+    0x87: 2, 0x88: 3, 0x8A: 1, 0x8B: "LL", 0x8C: 1,
+    0x92: "LLL", 0x9A: "LLL", 0xA0: 1, 0xA7: "LL", 0xAA: 3, 0xAF: "LLL", 0xBA: 5,
+    0xD0: 1, 0xD1: "LL", 0xD2: 1, 0xD3: 1,
+    0xE0: 1, **{t: "LL" for t in range(0xE1, 0xE9)}, 0xE9: 1, 0xEA: 1, 0xEB: 8,
+    0xF0: 1, **{t: "LL" for t in range(0xF1, 0xF9)}, 0xF9: 1, 0xFA: 1, 0xFB: 1, 0xFC: 1, 0xFD: 1,
 }
 
 BMP_NAMES = {
-    0x04: "amount", 0x0B: "trace", 0x0C: "time", 0x0D: "date", 0x22: "PAN",
-    0x27: "result code", 0x29: "terminal id", 0x49: "currency", 0x87: "receipt no",
-    0x88: "turnover no", 0x8A: "card type", 0x8B: "card name", 0x60: "individual totals",
+    0x01: "timeout", 0x02: "max status infos", 0x03: "service byte", 0x04: "amount",
+    0x05: "pump no", 0x06: "TLV container", 0x0B: "trace", 0x0C: "time", 0x0D: "date",
+    0x0E: "expiry date", 0x17: "card sequence no", 0x19: "status/payment type", 0x22: "PAN",
+    0x23: "track 2", 0x24: "track 3", 0x27: "result code", 0x29: "terminal id",
+    0x2A: "VU number", 0x2D: "track 1", 0x2E: "sync chip data", 0x37: "original trace",
+    0x3A: "CVV/CVC", 0x3B: "AID", 0x3C: "additional text", 0x3D: "password",
+    0x49: "currency", 0x60: "individual totals", 0x87: "receipt no", 0x88: "turnover no",
+    0x8A: "card type", 0x8B: "card name", 0x8C: "card type id", 0x92: "additional ec-cash data",
+    0x9A: "GeldKarte record", 0xA0: "result code AS", 0xA7: "chip data", 0xAA: "date YYMMDD",
+    0xAF: "EF_Info", 0xBA: "AID parameter",
 }
 
 
@@ -172,7 +188,13 @@ def tlv_length_encode(n: int) -> bytes:
 
 
 def decode_bmps(data: bytes) -> list[tuple[int, bytes]]:
-    """BMP fields in order as (tag, value); for BMP 06 the value is the raw TLV body."""
+    """BMP fields in order as (tag, value); for BMP 06 the value is the raw TLV body.
+
+    A tag outside the table has no known length, so it and everything after it
+    are kept as one raw field (tag, rest) with a warning: a newer terminal's extra
+    field must not turn a charge into "outcome unknown". Only a known field whose
+    length is wrong or runs past the end is an error.
+    """
     raw = bytes(data)
     out: list[tuple[int, bytes]] = []
     pos = 0
@@ -181,7 +203,10 @@ def decode_bmps(data: bytes) -> list[tuple[int, bytes]]:
         pos += 1
         fmt = BMP_FORMAT.get(tag)
         if fmt is None:
-            raise ZvtProtocolError(f"unknown BMP tag {tag:02X} at offset {pos - 1}")
+            log.warning("ZVT: unknown BMP tag %02X at offset %d: %d bytes kept raw",
+                        tag, pos - 1, len(raw) - pos)
+            out.append((tag, raw[pos:]))
+            break
         if fmt == "LL":
             n, pos = _var_len(2, raw, pos, tag)
         elif fmt == "LLL":
@@ -468,9 +493,12 @@ class IntermediateStatus:
 
     code: int
     tlv: tuple[Tlv, ...] = ()
+    timeout: int | None = None  # seconds the terminal shows it (positional, after the code)
 
     def to_apdu(self) -> Apdu:
         data = bytes([self.code])
+        if self.timeout is not None:
+            data += bytes([self.timeout])
         if self.tlv:
             data += encode_bmps([(0x06, encode_tlv(self.tlv))])
         return Apdu(0x04, 0xFF, data)
@@ -517,12 +545,14 @@ class Completion:
 
 @dataclass(frozen=True)
 class TerminalAbort:
-    """06 1E: the terminal ended the command without success; code is the result code."""
+    """06 1E: the terminal ended the command without success; code is the result code,
+    optionally followed by BMPs (e.g. 3C additional text: the terminal's reason)."""
 
     code: int
+    fields: tuple[tuple[int, bytes], ...] = ()
 
     def to_apdu(self) -> Apdu:
-        return Apdu(0x06, 0x1E, bytes([self.code]))
+        return Apdu(0x06, 0x1E, bytes([self.code]) + encode_bmps(list(self.fields)))
 
 
 Message = Ack | Nack | Command | StatusInformation | IntermediateStatus | PrintLine | PrintTextBlock | Completion | TerminalAbort
@@ -547,12 +577,16 @@ def decode_message(apdu: Apdu) -> Message:
     if cmd == INTERMEDIATE:
         if not data:
             raise ZvtProtocolError("intermediate status 04 FF without its status byte")
-        rest = decode_bmps(data[1:])
+        # 04 FF: status byte, an optional timeout byte (positional), optional BMP 06.
+        tail, timeout = data[1:], None
+        rest = _strict_bmps(tail)
+        if tail and (rest is None or any(t != 0x06 for t, _ in rest)):
+            timeout, rest = tail[0], tuple(decode_bmps(tail[1:]))
         tlv: tuple[Tlv, ...] = ()
-        for t, v in rest:
+        for t, v in rest or ():
             if t == 0x06:
                 tlv = decode_tlv(v)
-        return IntermediateStatus(data[0], tlv)
+        return IntermediateStatus(data[0], tlv, timeout)
     if cmd == PRINT_LINE:
         if not data:
             raise ZvtProtocolError("print line 06 D1 without its attribute byte")
@@ -577,7 +611,7 @@ def decode_message(apdu: Apdu) -> Message:
     if cmd == COMPLETION:
         return Completion(tuple(decode_bmps(data)))
     if cmd == PT_ABORT:
-        return TerminalAbort(data[0] if data else 0x00)
+        return TerminalAbort(data[0] if data else 0x00, tuple(decode_bmps(data[1:])))
     if cmd == ABORT:
         if data:
             raise ZvtProtocolError("abort 06 B0 carries no data")
@@ -594,17 +628,38 @@ def decode_message(apdu: Apdu) -> Message:
                 raise ZvtProtocolError("registration needs its config byte after the password")
             config = rest[0]
             rest = rest[1:]
-            # The currency code is optional and positional, and IQD (03 68) even looks
-            # like BMP 03: read it as the currency when the rest then parses as BMPs.
-            if len(rest) >= 2 and rest[:2].hex().isdigit():
-                try:
-                    fields_cc = decode_bmps(rest[2:])
-                    return Command(REGISTRATION, password, config, bcd_decode(rest[:2]), tuple(fields_cc))
-                except ZvtProtocolError:
-                    pass
-            return Command(REGISTRATION, password, config, None, tuple(decode_bmps(rest)))
+            currency, fields_rest = _registration_tail(rest)
+            return Command(REGISTRATION, password, config, currency, fields_rest)
         return Command(cmd, password, fields=tuple(decode_bmps(rest)))
     raise ZvtProtocolError(f"unsupported APDU {apdu}")
+
+
+def _strict_bmps(data: bytes) -> tuple[tuple[int, bytes], ...] | None:
+    """The BMPs of `data` if every tag is in the table, else None."""
+    try:
+        fields = decode_bmps(data)
+    except ZvtProtocolError:
+        return None
+    return None if any(t not in BMP_FORMAT for t, _ in fields) else tuple(fields)
+
+
+def _registration_tail(rest: bytes) -> tuple[int | None, tuple[tuple[int, bytes], ...]]:
+    """After 06 00's config byte: an optional 2-byte BCD currency, then BMPs (03, 06).
+
+    The currency is positional and IQD (03 68) even looks like BMP 03, so: take the
+    two bytes as a currency when the rest then parses as BMPs, unless they also read
+    as a service byte (BMP 03 with bits 0-1 only, values 00..03): ``8E 03 00`` is a
+    registration without a currency, never currency 300 (no ISO 4217 code is 300..303).
+    """
+    as_bmps = _strict_bmps(rest)
+    service_byte = len(rest) >= 2 and rest[0] == 0x03 and rest[1] <= 0x03
+    if len(rest) >= 2 and rest[:2].hex().isdigit() and not (service_byte and as_bmps is not None):
+        after = _strict_bmps(rest[2:])
+        if after is not None:
+            return bcd_decode(rest[:2]), after
+    if as_bmps is None:
+        return None, tuple(decode_bmps(rest))
+    return None, as_bmps
 
 
 def decode_message_bytes(raw: bytes) -> Message:
@@ -662,6 +717,11 @@ class Fields:
     card_name: str | None = None
     totals: tuple[int, int, dict[str, GroupTotal]] | None = None
     tlv: tuple[Tlv, ...] = field(default_factory=tuple)
+    additional_text: str | None = None  # BMP 3C, e.g. the terminal's reason for an abort
+    card_seq_no: int | None = None  # BMP 17
+    # BMP 0E (YYMM) is checked and dropped: a card's expiry is never kept or printed.
+    expiry_seen: bool = False
+    unknown: tuple[tuple[int, bytes], ...] = ()  # tags outside the table, kept raw
 
 
 def read_fields(fields: tuple[tuple[int, bytes], ...]) -> Fields:
@@ -695,4 +755,13 @@ def read_fields(fields: tuple[tuple[int, bytes], ...]) -> Fields:
             f.totals = totals_decode(v)
         elif tag == 0x06:
             f.tlv = decode_tlv(v)
+        elif tag == 0x3C:
+            f.additional_text = v.decode("cp437").rstrip("\x00")
+        elif tag == 0x17:
+            f.card_seq_no = bcd_decode(v, "card sequence no (BMP 17)")
+        elif tag == 0x0E:
+            bcd_digits(v, "expiry date (BMP 0E)")
+            f.expiry_seen = True
+        elif tag not in BMP_FORMAT:
+            f.unknown += ((tag, v),)
     return f

@@ -13,7 +13,13 @@ Rules it enforces (each from a failure seen with real terminals):
   even if the terminal sent a full PAN.
 
 Ports are opened with `serial.serial_for_url`, so a device path, a pseudo-terminal,
-``socket://host:port`` and ``rfc2217://host:port`` all work.
+``socket://host:port`` and ``rfc2217://host:port`` (serial framing tunnelled over a
+network, as serial servers do) all work. ``tcp://host:port`` (or ``transport="tcp"``)
+is ZVT over TCP/IP as countertop terminals speak it on port 20007: bare APDUs
+(`ApduLink`), no DLE/CRC/ACK, with the same rules as above. There the terminal has no
+ACK byte to give, so a command counts as delivered once written: a terminal that then
+says nothing (no 80 00 within the ACK time) or drops the connection leaves a money
+command's outcome unknown, never "not sent".
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import serial
 from contract.errors import UrError
 from kiosk.devices import zvt_apdu as ap
 from kiosk.devices import zvt_ecr as ecr
+from kiosk.devices import zvt_frames as zf
 from kiosk.devices.zvt_frames import ZvtProtocolError
 
 RESULT_TEXT = {
@@ -135,9 +142,14 @@ class TransactionResult:
     receipt_lines_admin: list[str] = field(default_factory=list)
     intermediate: list[int] = field(default_factory=list)
     auto_end_of_day: bool = False
-    amount_mismatch: bool = False
+    amount_mismatch: bool = False  # approved for another amount *or currency*: reverse it
+    currency_mismatch: bool = False
     abort_refused: bool = False
     message: str = ""
+    additional_text: str | None = None  # BMP 3C (masked): e.g. why the terminal aborted
+    card_seq_no: int | None = None  # BMP 17
+    # Tags outside the ZVT table, as hex, with their raw length: logged, never the outcome.
+    unknown_fields: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -180,6 +192,7 @@ class _Run:
     intermediate: list[int] = field(default_factory=list)
     completion: ap.Completion | None = None
     abort_code: int | None = None
+    abort_fields: tuple[tuple[int, bytes], ...] = ()
     refused: int | None = None
     delivered: bool = False
     accepted: bool = False
@@ -206,7 +219,17 @@ class ZvtDriver:
         bytesize: int = 8,
         parity: str = "N",
         stopbits: float = 2,
+        transport: str | None = None,
     ) -> None:
+        if port_url.startswith("tcp://"):
+            transport = transport or "tcp"
+            port_url = "socket://" + port_url[len("tcp://"):]
+        transport = transport or "serial"
+        if transport not in ("serial", "tcp"):
+            raise UrError(f"terminal transport must be 'serial' or 'tcp', not {transport!r}")
+        if transport == "tcp" and not port_url.startswith("socket://"):
+            raise UrError(f"a ZVT/TCP terminal needs tcp://host:port, not {port_url!r}")
+        self.transport = transport
         if len(password) != 6 or not password.isdigit():
             raise UrError("terminal password must be exactly 6 digits")
         if exponent not in (0, 1, 2, 3):
@@ -217,22 +240,39 @@ class ZvtDriver:
         self.ack_timeout = ack_timeout
         self.currency = currency
         self.exponent = exponent
-        self._conn = ecr.EcrConnection()
+        self._conn = ecr.EcrConnection(zf.ApduLink() if transport == "tcp" else None)
         self._lock = threading.Lock()
         self._abort = threading.Event()
         self._seen_busy = False  # set by 84 9C/A0, cleared by a status enquiry saying ready
+        self._port_settings: dict[str, Any] = dict(
+            baudrate=baudrate, bytesize=bytesize, parity=parity,
+            stopbits=stopbits, timeout=0.02, write_timeout=max(ack_timeout, 1.0),
+        )
+        self._port: serial.SerialBase | None = None
+        self._open()
+
+    def _open(self) -> serial.SerialBase:
+        if self._port is not None:
+            return self._port
         try:
-            self._port = serial.serial_for_url(
-                port_url, baudrate=baudrate, bytesize=bytesize, parity=parity,
-                stopbits=stopbits, timeout=0.02, write_timeout=max(ack_timeout, 1.0),
-            )
+            self._port = serial.serial_for_url(self.port_url, **self._port_settings)
         except (serial.SerialException, ValueError, OSError) as e:
-            raise TerminalUnavailable(f"cannot open terminal port {port_url}: {e}") from None
+            raise TerminalUnavailable(f"cannot open terminal port {self.display_url}: {e}") from None
+        return self._port
+
+    @property
+    def display_url(self) -> str:
+        if self.transport == "tcp":
+            return "tcp://" + self.port_url[len("socket://"):]
+        return self.port_url
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
+        port, self._port = self._port, None
+        if port is None:
+            return
         try:
-            self._port.close()
+            port.close()
         except Exception:  # noqa: BLE001 - closing a dead port must not raise
             pass
 
@@ -243,13 +283,17 @@ class ZvtDriver:
         self.close()
 
     # -- the loop ------------------------------------------------------------------------
-    def _write(self) -> None:
+    def _write(self, command: ap.Command | None = None, delivered: bool = False) -> None:
         out = self._conn.data_to_send()
         if out:
             try:
-                self._port.write(out)
+                self._open().write(out)
             except (serial.SerialException, OSError) as e:
-                raise TerminalUnavailable(f"writing to {self.port_url} failed: {e}") from None
+                self.close()  # a TCP connection is opened again on the next request
+                if delivered and command is not None and command.command in MONEY_COMMANDS:
+                    raise OutcomeUnknown(f"{command.name}: connection to the terminal lost: {e}",
+                                         command.name) from None
+                raise TerminalUnavailable(f"writing to {self.display_url} failed: {e}") from None
 
     def _exchange(self, command: ap.Command, timeout: float | None = None) -> _Run:
         if not self._lock.acquire(blocking=False):
@@ -262,26 +306,49 @@ class ZvtDriver:
 
     def _exchange_locked(self, command: ap.Command, timeout: float) -> _Run:
         run = _Run()
+        port = self._open()
         try:
-            self._port.reset_input_buffer()
+            port.reset_input_buffer()
         except (serial.SerialException, OSError):
-            pass
+            if self.transport == "tcp":  # the terminal closed the idle connection: once more
+                self.close()
+                port = self._open()
         self._conn.reset()
-        self._conn.send(command)
+        sent = self._conn.send(command)
         self._write()
+        for ev in sent:
+            self._collect(command, run, ev)
         now = time.monotonic()
         link = self._conn.link
         seen_tx = link.transmissions
         ack_deadline = now + self.ack_timeout
         deadline = now + timeout
+        heard = False  # TCP: anything at all from the terminal since the command
         while True:
             try:
-                data = self._port.read(self._port.in_waiting or 1)
+                data = port.read(port.in_waiting or 1)
             except (serial.SerialException, OSError) as e:
                 data = b""
-                if not run.delivered:
+                if self.transport == "tcp":
+                    self.close()
+                    self._conn.reset()
+                    if run.delivered and command.command in MONEY_COMMANDS and not run.finished:
+                        raise OutcomeUnknown(f"{command.name}: connection to the terminal lost: {e}",
+                                             command.name) from None
+                    if not run.finished:
+                        raise TerminalUnavailable(f"terminal at {self.display_url}: {e}") from None
+                elif not run.delivered:
                     raise TerminalUnavailable(f"reading {self.port_url} failed: {e}") from None
             now = time.monotonic()
+            heard = heard or bool(data)
+            if self.transport == "tcp" and not heard and now >= ack_deadline:
+                self._conn.reset()
+                if command.command in MONEY_COMMANDS:
+                    raise OutcomeUnknown(
+                        f"{command.name}: terminal at {self.display_url} took the request and did "
+                        f"not answer within {self.ack_timeout:g}s", command.name)
+                raise TerminalUnavailable(
+                    f"terminal at {self.display_url} did not answer {command.name} within {self.ack_timeout:g}s")
             events: list[ecr.EcrEvent] = []
             try:
                 if data:
@@ -300,7 +367,12 @@ class ZvtDriver:
                 self._collect(command, run, ev)
                 if isinstance(ev, ecr.Intermediate):
                     deadline = now + timeout  # the terminal is alive and working
-            self._write()
+            try:
+                self._write(command, run.delivered)
+            except TerminalError:
+                if not run.finished and run.refused is None:
+                    raise  # once the terminal has said how it ended, a lost 80 00 changes nothing
+                return run
             if run.refused is not None or run.finished:
                 # Let our last 80 00 00 reach the terminal before returning.
                 if not self._conn.awaiting_ack:
@@ -310,7 +382,7 @@ class ZvtDriver:
             if run.refused is None and not run.finished:
                 if run.delivered is False and self._conn.state is ecr.State.IDLE:
                     raise TerminalUnavailable(
-                        f"terminal at {self.port_url} did not acknowledge {command.name} "
+                        f"terminal at {self.display_url} did not acknowledge {command.name} "
                         "after 3 transmissions"
                     )
                 if now >= deadline:
@@ -320,11 +392,11 @@ class ZvtDriver:
                             f"{command.name}: terminal took the request but gave no final answer "
                             f"within {timeout:g}s", command.name,
                         )
-                    raise TerminalUnavailable(f"terminal at {self.port_url} did not answer {command.name}")
+                    raise TerminalUnavailable(f"terminal at {self.display_url} did not answer {command.name}")
             if self._abort.is_set() and run.accepted and not run.finished:
                 self._abort.clear()
                 self._conn.send_abort()
-                self._write()
+                self._write(command, run.delivered)
 
     def _collect(self, command: ap.Command, run: _Run, ev: ecr.EcrEvent) -> None:
         if isinstance(ev, ecr.Delivered):
@@ -351,6 +423,7 @@ class ZvtDriver:
             run.finished = True
         elif isinstance(ev, ecr.Aborted):
             run.abort_code = ev.code
+            run.abort_fields = ev.fields
             run.finished = True
         elif isinstance(ev, ecr.AbortAnswered):
             run.abort_refused = not ev.accepted
@@ -385,7 +458,8 @@ class ZvtDriver:
         clean = lambda lines: [mask_pan(x) or "" for x in lines]  # noqa: E731
         return clean(merchant), clean(customer), clean(admin)
 
-    def _result(self, command: ap.Command, run: _Run, requested: int | None = None) -> TransactionResult:
+    def _result(self, command: ap.Command, run: _Run, requested: int | None = None,
+                currency: int | None = None) -> TransactionResult:
         self._check_refused(command, run)
         if run.undecodable and command.command in MONEY_COMMANDS:
             # The terminal finished, but part of what it said about the money is unreadable.
@@ -393,7 +467,14 @@ class ZvtDriver:
                 f"{command.name}: terminal answer partly unreadable ({run.undecodable[0]})",
                 command.name, requested,
             )
-        f = ap.read_fields(run.infos[-1].fields) if run.infos else ap.Fields()
+        try:
+            f = ap.read_fields(run.infos[-1].fields) if run.infos else ap.Fields()
+            extra = ap.read_fields(run.abort_fields)
+        except ZvtProtocolError as e:
+            if command.command in MONEY_COMMANDS:
+                raise OutcomeUnknown(f"{command.name}: terminal answer partly unreadable ({e})",
+                                     command.name, requested) from None
+            raise TerminalError(f"{command.name}: terminal answer unreadable ({e})") from None
         code = run.abort_code if run.abort_code is not None else (f.result_code if f.result_code is not None else 0)
         if run.abort_code is None and run.completion is not None and f.result_code is None and not run.infos:
             code = 0
@@ -407,11 +488,18 @@ class ZvtDriver:
             receipt_lines_merchant=merchant, receipt_lines_customer=customer, receipt_lines_admin=admin,
             intermediate=list(run.intermediate), auto_end_of_day=0x0F in run.intermediate,
             abort_refused=run.abort_refused, message=RESULT_TEXT.get(code, f"result code {code:02X}"),
+            additional_text=mask_pan(f.additional_text or extra.additional_text),
+            card_seq_no=f.card_seq_no,
+            unknown_fields=[f"{t:02X} ({len(v)} bytes)" for t, v in f.unknown + extra.unknown],
         )
         if code in BUSY_CODES:
             self._seen_busy = True
         if requested is not None and res.approved and res.amount is not None and res.amount != requested:
             res.amount_mismatch = True
+        if currency is not None and res.approved and res.currency is not None and res.currency != currency:
+            # Approved in another currency (EUR 978 when IQD 368 was asked): not what
+            # the citizen owes, so it is reversed exactly like a wrong amount.
+            res.currency_mismatch = res.amount_mismatch = True
         return res
 
     # -- commands ------------------------------------------------------------------------
@@ -441,12 +529,12 @@ class ZvtDriver:
                 )
         try:
             run = self._exchange(cmd)
-            return self._result(cmd, run, amount_minor)
+            return self._result(cmd, run, amount_minor, cur)
         except TerminalBusy as e:
             if wait_if_busy <= 0 or e.code is None or not self.wait_ready(wait_if_busy):
                 raise
         run = self._exchange(cmd)
-        return self._result(cmd, run, amount_minor)
+        return self._result(cmd, run, amount_minor, cur)
 
     def _check_amount(self, amount_minor: int) -> int:
         if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
@@ -462,8 +550,9 @@ class ZvtDriver:
         return self._result(cmd, self._exchange(cmd))
 
     def refund(self, amount_minor: int, currency: int | None = None) -> TransactionResult:
-        cmd = ap.refund(self.password, self._check_amount(amount_minor), self.currency if currency is None else currency)
-        return self._result(cmd, self._exchange(cmd), amount_minor)
+        cur = self.currency if currency is None else currency
+        cmd = ap.refund(self.password, self._check_amount(amount_minor), cur)
+        return self._result(cmd, self._exchange(cmd), amount_minor, cur)
 
     def repeat_receipt(self) -> TransactionResult:
         """The terminal's last transaction again (04 0F + receipts): resolves UNKNOWN."""

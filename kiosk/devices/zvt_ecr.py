@@ -20,10 +20,12 @@ from enum import Enum
 
 from kiosk.devices import zvt_apdu as ap
 from kiosk.devices.zvt_frames import (
+    ApduLink,
     FrameAcked,
     FrameCorrupt,
     FrameReceived,
     FrameResent,
+    LinkEvent,
     LinkFailed,
     ZvtLink,
     ZvtProtocolError,
@@ -100,6 +102,7 @@ class Aborted:
 
     command: ap.Command
     code: int
+    fields: tuple[tuple[int, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,8 @@ _ACK_APDU = ap.Ack().to_apdu().encode()
 
 
 class EcrConnection:
-    def __init__(self, link: ZvtLink | None = None) -> None:
-        self.link = link or ZvtLink()
+    def __init__(self, link: ZvtLink | ApduLink | None = None) -> None:
+        self.link: ZvtLink | ApduLink = link or ZvtLink()
         self.state = State.IDLE
         self.command: ap.Command | None = None
         self._command_apdu: bytes | None = None
@@ -164,8 +167,12 @@ class EcrConnection:
         self._abort_sent = False
 
     # -- sending -----------------------------------------------------------------
-    def send(self, command: ap.Command) -> None:
-        """Start a command. Only one command runs at a time."""
+    def send(self, command: ap.Command) -> list[EcrEvent]:
+        """Start a command. Only one command runs at a time.
+
+        On TCP (`ApduLink`) there is no ACK byte: the command counts as delivered
+        once written, and `Delivered` comes back at once.
+        """
         if self.state is not State.IDLE:
             raise ZvtProtocolError(
                 f"cannot send {command.name}: {self.command.name if self.command else 'a command'} "
@@ -177,6 +184,10 @@ class EcrConnection:
         self._abort_sent = False
         self.state = State.SENDING
         self.link.send_apdu(apdu)
+        if isinstance(self.link, ApduLink):
+            self.state = State.AWAIT_ACK
+            return [Delivered(command)]
+        return []
 
     def send_abort(self) -> bool:
         """Ask the terminal to abort the running command; False if nothing runs."""
@@ -210,7 +221,7 @@ class EcrConnection:
     def receive_data(self, data: bytes) -> list[EcrEvent]:
         return self._link_events(self.link.receive_data(data))
 
-    def _link_events(self, link_events: list) -> list[EcrEvent]:  # type: ignore[type-arg]
+    def _link_events(self, link_events: list[LinkEvent]) -> list[EcrEvent]:
         out: list[EcrEvent] = []
         for ev in link_events:
             if isinstance(ev, FrameAcked):
@@ -281,7 +292,7 @@ class EcrConnection:
             return [Completed(cmd, msg)]
         if isinstance(msg, ap.TerminalAbort):
             self._finish()
-            return [Aborted(cmd, msg.code)]
+            return [Aborted(cmd, msg.code, msg.fields)]
         return [Unsolicited(msg)]  # pragma: no cover - all message types handled above
 
     def _finish(self) -> None:

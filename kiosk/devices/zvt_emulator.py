@@ -18,16 +18,18 @@ import datetime as dt
 import json
 import os
 import select
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from contract.errors import ValidationError
 from kiosk.devices import zvt_apdu as ap
-from kiosk.devices.zvt_frames import FrameReceived, LinkFailed, ZvtLink, ZvtProtocolError
+from kiosk.devices.zvt_frames import ApduLink, FrameReceived, LinkFailed, ZvtLink, ZvtProtocolError
 
 #: Luhn-valid test card numbers (the card schemes' public test PANs).
 TEST_CARDS = {
@@ -47,7 +49,7 @@ RC_REVERSAL_NOT_POSSIBLE = 0xB5
 FAULTS = (
     "drop_ack", "corrupt_crc", "corrupt_crc_always", "busy", "approve_then_silence",
     "decline", "refuse_abort", "ignore_abort", "reverse_last_only", "eod_mismatch", "auto_eod", "full_pan",
-    "eod_fail", "amount_mismatch", "unknown_bmp",
+    "eod_fail", "amount_mismatch", "unknown_bmp", "currency_mismatch", "bad_length", "field_92",
 )
 
 
@@ -69,7 +71,10 @@ class Knobs:
     full_pan: bool = False  # send the full PAN (BMP 22 and receipts) - the driver must mask
     eod_fail: int | None = None  # end-of-day ends with 06 1E and this code (e.g. 77)
     amount_mismatch: int = 0  # echo amount + this in 04 0F
-    unknown_bmp: bool = False  # 04 0F of payments carries a BMP tag the ECR cannot parse
+    unknown_bmp: bool = False  # 04 0F of payments ends with a tag outside the ZVT table (7F ...)
+    currency_mismatch: int = 0  # 04 0F reports this currency (e.g. 978) instead of the one asked
+    bad_length: bool = False  # 04 0F of payments ends with a 3C whose LLL length runs past the end
+    field_92: bool = False  # 04 0F of payments carries BMP 92 (LLLVAR, ec-cash chip data)
     receipts: str = "lines"  # "lines" (06 D1) or "blocks" (06 D3)
     card: str = "visa"
     card_delay_s: float = 0.05  # time "waiting for card": an abort can land here
@@ -103,7 +108,9 @@ class Knobs:
                 continue
             current = getattr(k, name)
             try:
-                if name in ("decline", "eod_fail"):
+                if name == "currency_mismatch":
+                    setattr(k, name, int(val or "978"))
+                elif name in ("decline", "eod_fail"):
                     setattr(k, name, int(val or ("05" if name == "decline" else "77"), 16))
                 elif isinstance(current, bool):
                     setattr(k, name, val.lower() not in ("0", "false", "no", "off"))
@@ -161,16 +168,20 @@ def group_of(card_name: str) -> str:
 
 
 # Script steps: ("send", msg, wants_answer) | ("wait", seconds) | ("call", fn)
-Step = tuple
+Step = tuple[Any, ...]
 
 
 class TerminalEmulator:
     """PT-side protocol logic; feed with `receive_data`, drive time with `tick`."""
 
-    def __init__(self, knobs: Knobs | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, knobs: Knobs | None = None, clock: Callable[[], float] = time.monotonic,
+                 transport: str = "serial") -> None:
         self.knobs = knobs or Knobs()
         self.clock = clock
-        self.link = ZvtLink()
+        if transport not in ("serial", "tcp"):
+            raise ValidationError(f"terminal emulator transport must be serial or tcp, not {transport!r}")
+        self.transport = transport
+        self.link: ZvtLink | ApduLink = ApduLink() if transport == "tcp" else ZvtLink()
         self.link.ack_frames = not self.knobs.drop_ack
         self.link.corrupt_first = self.knobs.corrupt_crc
         self.link.corrupt_all = self.knobs.corrupt_crc_always
@@ -223,6 +234,12 @@ class TerminalEmulator:
     def data_to_send(self) -> bytes:
         with self._lock:
             return self.link.data_to_send()
+
+    def disconnected(self) -> None:
+        """The ECR closed its TCP connection: what was running is dropped (what was
+        already charged stays in the journal), the next connection starts clean."""
+        with self._lock:
+            self._abandon()
 
     def present_card(self) -> None:
         """The citizen inserts the card now: the card wait ends at the next tick."""
@@ -400,7 +417,7 @@ class TerminalEmulator:
         out: list[tuple[int, bytes]] = [
             (0x27, bytes([e.result_code])),
             (0x04, ap.amount_encode(e.amount + self.knobs.amount_mismatch)),
-            (0x49, ap.bcd_encode(e.currency, 2)),
+            (0x49, ap.bcd_encode(self.knobs.currency_mismatch or e.currency, 2)),
             (0x0B, ap.bcd_encode(e.trace, 3)),
             (0x0C, bytes.fromhex(e.time.strftime("%H%M%S"))),
             (0x0D, bytes.fromhex(e.time.strftime("%m%d"))),
@@ -411,6 +428,10 @@ class TerminalEmulator:
         ]
         if e.receipt_no is not None:
             out.append((0x87, ap.bcd_encode(e.receipt_no, 2)))
+        # Card sequence number and expiry, as real terminals send them (test card: 12/30).
+        out += [(0x17, b"\x00\x01"), (0x0E, b"\x30\x12")]
+        if self.knobs.field_92:
+            out.append((0x92, bytes.fromhex("9f2701809f360200a2")))
         return tuple(out)
 
     def _receipt_lines(self, e: JournalEntry, copy: str) -> list[str]:
@@ -446,9 +467,13 @@ class TerminalEmulator:
         if self.knobs.unknown_bmp:
             a = info.to_apdu()
             info = RawApdu(ap.Apdu(a.cls, a.ins, a.data + b"\x7f\x01"))
+        if self.knobs.bad_length:
+            a = info.to_apdu()
+            info = RawApdu(ap.Apdu(a.cls, a.ins, a.data + b"\x3c\xf0\xf2\xf0AB"))  # says 20, has 2
         self._script.appendleft(("send", info, True))
         rest: list[Step] = self._receipt_steps(e) if e.result_code == RC_OK else []
-        rest.append(self._msg(ap.Completion() if e.result_code == RC_OK else ap.TerminalAbort(e.result_code)))
+        reason = ((0x3C, f"DECLINED {e.result_code:02X}".encode("ascii")),)
+        rest.append(self._msg(ap.Completion() if e.result_code == RC_OK else ap.TerminalAbort(e.result_code, reason)))
         for step in reversed(rest):
             self._script.insert(1, step)
 
@@ -639,6 +664,62 @@ def serve_fd(fd: int, emulator: TerminalEmulator, stop: threading.Event, poll_s:
             except OSError:
                 return
             out = out[n:]
+
+
+def serve_socket(listener: socket.socket, emulator: TerminalEmulator, stop: threading.Event,
+                 poll_s: float = 0.01) -> None:
+    """ZVT over TCP/IP: accept one ECR connection at a time on `listener` (as
+    countertop terminals do on port 20007) and serve it until it closes or `stop`."""
+    listener.settimeout(poll_s * 10)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        with conn:
+            conn.setblocking(False)
+            while not stop.is_set():
+                try:
+                    r, _, _ = select.select([conn], [], [], poll_s)
+                    data = conn.recv(65536) if r else None
+                except (BlockingIOError, InterruptedError):
+                    data = None
+                except OSError:
+                    break
+                if data == b"":
+                    break  # the ECR closed the connection
+                if data:
+                    emulator.receive_data(data)
+                emulator.tick()
+                out = emulator.data_to_send()
+                try:
+                    if out:
+                        conn.setblocking(True)
+                        conn.sendall(out)
+                        conn.setblocking(False)
+                except OSError:
+                    break
+        emulator.disconnected()
+
+
+@contextmanager
+def run_tcp_in_thread(knobs: Knobs | None = None, host: str = "127.0.0.1",
+                      port: int = 0) -> Iterator[tuple[EmulatorHandle, int]]:
+    """A ZVT/TCP emulator listening on host:port (0 = a free port) on a daemon thread."""
+    emu = TerminalEmulator(knobs, transport="tcp")
+    listener = socket.create_server((host, port))
+    stop = threading.Event()
+    t = threading.Thread(target=serve_socket, args=(listener, emu, stop), name="zvt-emulator-tcp", daemon=True)
+    handle = EmulatorHandle(emu, t, stop)
+    t.start()
+    try:
+        yield handle, listener.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(5)
+        listener.close()
 
 
 @dataclass

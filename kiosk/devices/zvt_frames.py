@@ -299,3 +299,71 @@ class ZvtLink:
         if self.ack_frames:
             self._out.append(ACK)
         return FrameReceived(apdu)
+
+
+class ApduLink:
+    """ZVT over TCP/IP (port 20007): bare APDUs, no DLE/STX, no CRC, no ACK bytes.
+
+    TCP already delivers bytes intact and in order, so the serial link's framing,
+    checksum and repeats are absent; each APDU is delimited by its own length
+    (``CLASS INSTR LEN``, LEN ``FF lo hi`` for 255 and more). It has the interface
+    of `ZvtLink` so the ECR connection and the emulator run unchanged on it: a
+    sent APDU counts as delivered at once (``awaiting_ack`` is never true), and the
+    serial fault knobs (CRC, ACK) have nothing to act on.
+    """
+
+    reliable = True
+
+    def __init__(self) -> None:
+        self._out = bytearray()
+        self._in = bytearray()
+        self.transmissions = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.ack_frames = True  # no ACK bytes on TCP; kept for the emulator's knobs
+        self.corrupt_first = False
+        self.corrupt_all = False
+
+    awaiting_ack = False
+    pending_apdu: bytes | None = None
+
+    def send_apdu(self, apdu: bytes) -> None:
+        if len(apdu) < 3:
+            raise ZvtProtocolError(f"APDU of {len(apdu)} bytes is shorter than class+instr+length")
+        if len(apdu) > MAX_APDU:
+            raise ZvtProtocolError(f"APDU of {len(apdu)} bytes is longer than the ZVT maximum {MAX_APDU}")
+        self._out += apdu
+        self.transmissions += 1
+
+    def ack_timeout(self) -> list[LinkEvent]:
+        return []
+
+    def reset(self) -> None:
+        self._in.clear()
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        self.bytes_out += len(out)
+        return out
+
+    def receive_data(self, data: bytes) -> list[LinkEvent]:
+        """Whole APDUs out of the byte stream; a partial one waits for more bytes.
+
+        The buffer cannot grow past one APDU: every length a header can declare is
+        at most `MAX_APDU`, and a complete APDU is taken out at once.
+        """
+        self.bytes_in += len(data)
+        self._in += data
+        events: list[LinkEvent] = []
+        while len(self._in) >= 3:
+            n, head = self._in[2], 3
+            if n == 0xFF:
+                if len(self._in) < 5:
+                    break
+                n, head = self._in[3] | (self._in[4] << 8), 5
+            if len(self._in) < head + n:
+                break
+            events.append(FrameReceived(bytes(self._in[: head + n])))
+            del self._in[: head + n]
+        return events
