@@ -1,9 +1,11 @@
 """ESC/POS byte stream -> events: the printer's side of the wire (sans-I/O).
 
 The emulator feeds every byte it receives through `EscPosDecoder.receive_data`
-and turns the events into a picture of the paper (receipt_image). Commands we
-do not know are a `EscPosDecodeError`, after which the decoder is in an error
-state until `reset()` -- like h11, a broken stream is never silently guessed at.
+and turns the events into a picture of the paper (receipt_image). A command we
+do not know becomes an `Unknown` event (its first bytes skipped), so the rest of
+the receipt still prints, as on a real printer. A declared length over the limit
+is an `EscPosDecodeError`, after which the decoder is in an error state until
+`reset()`.
 The buffer is bounded: a command that declares more data than
 `max_buffer_size` is refused instead of being buffered.
 """
@@ -120,9 +122,43 @@ class Ignored:
     command: bytes
 
 
+@dataclass(frozen=True)
+class Barcode:
+    """GS k: m 0..6 (form A, data ends with NUL) or 65..79 (form B, length byte)."""
+
+    m: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class BarcodeParam:
+    """GS h (height dots), GS w (module width), GS H (text position), GS f (text font)."""
+
+    command: int
+    value: int
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A command this printer does not know: skipped, the rest still prints, and the
+    paper marks the place (a real printer would print garbage or nothing there)."""
+
+    command: bytes
+    reason: str
+
+
+class UnknownCommand(EscPosDecodeError):
+    """Raised inside the decoder for a command it does not know; `skip` bytes are
+    dropped and an `Unknown` event is given instead of failing the stream."""
+
+    def __init__(self, reason: str, skip: int) -> None:
+        super().__init__(reason)
+        self.skip = skip
+
+
 Event = (Init | Text | LineFeed | Align | PrintMode | CharSize | Bold | CodePage | FeedLines
          | FeedDots | Raster | QrParam | QrStore | QrPrint | Cut | StatusRequest
-         | RecoveryRequest | AutoStatusBack | Ignored)
+         | RecoveryRequest | AutoStatusBack | Ignored | Barcode | BarcodeParam | Unknown)
 
 # ESC x n commands with exactly one parameter byte that we accept and ignore
 # (underline, line spacing, character set, rotation, upside-down, font).
@@ -162,6 +198,9 @@ class EscPosDecoder:
                     ev, pos = self._one(pos)
                 except _Incomplete:
                     break
+                except UnknownCommand as u:
+                    ev = Unknown(bytes(self._buf[pos:pos + u.skip]), str(u))
+                    pos += u.skip
                 if ev is not None:
                     events.append(ev)
         except EscPosDecodeError as e:
@@ -209,8 +248,8 @@ class EscPosDecoder:
                 return StatusRequest(n), pos + 3
             if c == 0x05:
                 return RecoveryRequest(n), pos + 3
-            raise EscPosDecodeError(f"unknown real-time command DLE 0x{c:02x}")
-        raise EscPosDecodeError(f"unexpected control byte 0x{b:02x}")
+            raise UnknownCommand(f"unknown real-time command DLE 0x{c:02x}", 2)
+        raise UnknownCommand(f"unexpected control byte 0x{b:02x}", 1)
 
     def _esc(self, pos: int) -> tuple[Event | None, int]:
         c = self._need(pos, 2)[1]
@@ -221,7 +260,7 @@ class EscPosDecoder:
         n = self._need(pos, 3)[2]
         if c == 0x61:
             if n not in (0, 1, 2, 48, 49, 50):
-                raise EscPosDecodeError(f"ESC a {n}: alignment must be 0..2")
+                raise UnknownCommand(f"ESC a {n}: alignment must be 0..2", 3)
             return Align(n % 48), pos + 3
         if c == 0x21:
             return PrintMode(n), pos + 3
@@ -235,7 +274,7 @@ class EscPosDecoder:
             return FeedDots(n), pos + 3
         if c in _ESC_ONE_IGNORED:
             return Ignored(bytes([ESC, c, n])), pos + 3
-        raise EscPosDecodeError(f"unknown command ESC 0x{c:02x}")
+        raise UnknownCommand(f"unknown command ESC 0x{c:02x}", 2)
 
     def _gs(self, pos: int) -> tuple[Event | None, int]:
         c = self._need(pos, 2)[1]
@@ -256,7 +295,7 @@ class EscPosDecoder:
         if c == 0x28:  # GS ( k pL pH cn fn ...
             hdr = self._need(pos, 5)
             if hdr[2] not in _GS_PAREN_KNOWN:
-                raise EscPosDecodeError(f"GS ( 0x{hdr[2]:02x} is not a command this printer knows")
+                raise UnknownCommand(f"GS ( 0x{hdr[2]:02x} is not a command this printer knows", 3)
             size = hdr[3] | hdr[4] << 8
             if size < 2:
                 raise EscPosDecodeError(f"GS ( k length {size} is shorter than cn fn")
@@ -286,11 +325,26 @@ class EscPosDecoder:
             if m in (65, 66):
                 self._need(pos, 4)
                 return Cut(partial=m == 66), pos + 4
-            raise EscPosDecodeError(f"GS V {m}: unknown cut mode")
+            raise UnknownCommand(f"GS V {m}: unknown cut mode", 3)
         if c == 0x21:
             return CharSize(self._need(pos, 3)[2]), pos + 3
         if c == 0x61:
             return AutoStatusBack(self._need(pos, 3)[2]), pos + 3
-        if c in (0x42, 0x48, 0x66, 0x68, 0x77):  # reverse, HRI, bar code params
+        if c in (0x48, 0x66, 0x68, 0x77):  # bar code: HRI position, HRI font, height, width
+            return BarcodeParam(c, self._need(pos, 3)[2]), pos + 3
+        if c == 0x42:  # reverse printing
             return Ignored(self._need(pos, 3)), pos + 3
-        raise EscPosDecodeError(f"unknown command GS 0x{c:02x}")
+        if c == 0x6B:  # GS k m ...
+            m = self._need(pos, 3)[2]
+            if m <= 6:
+                end = self._buf.find(0, pos + 3)
+                if end < 0:
+                    if len(self._buf) - pos > 255 + 3:
+                        raise UnknownCommand("GS k form A without its NUL within 255 bytes", 3)
+                    raise _Incomplete
+                return Barcode(m, bytes(self._buf[pos + 3:end])), end + 1
+            if 65 <= m <= 79:
+                n = self._need(pos, 4)[3]
+                return Barcode(m, self._need(pos + 4, n)), pos + 4 + n
+            raise UnknownCommand(f"GS k {m}: unknown bar code system", 3)
+        raise UnknownCommand(f"unknown command GS 0x{c:02x}", 2)

@@ -7,6 +7,7 @@ python-escpos capability database.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,17 +97,20 @@ def apply_settings(profile: dict[str, Any], port: str) -> dict[str, Any]:
 
 def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
     """Options: width (dots, 576), fault (comma list, see FAULTS), out (PNG dir),
-    stdin=1 (read 'fault NAME' / 'power' lines on stdin)."""
+    stdin=1 (read 'fault NAME' / 'power' lines on stdin), model (capability model whose
+    code pages it knows, default python-escpos's "default"), tcp=PORT (raw TCP like a
+    network printer's 9100 instead of a pty; 0 = any free port)."""
     from kiosk.devices.emulator_host import control_from_stdin, pty_master, stop_on_signals
 
-    unknown = set(options) - {"width", "fault", "out", "stdin"}
+    unknown = set(options) - {"width", "fault", "out", "stdin", "tcp", "model"}
     if unknown:
         raise UrError(f"printer emulator has no option(s) {', '.join(sorted(unknown))}")
     try:
         width = int(options.get("width", 576))
     except ValueError:
         raise UrError(f"width {options['width']!r} is not a number of dots") from None
-    emu = PrinterEmulator(width, Path(options["out"]) if options.get("out") else None)
+    emu = PrinterEmulator(width, Path(options["out"]) if options.get("out") else None,
+                          model=options.get("model", "default"))
     for f in filter(None, (options.get("fault") or "").split(",")):
         try:
             emu.set_fault(f)
@@ -125,6 +129,17 @@ def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
             return f"receipts {len(emu.receipts)}"
         return f"error: unknown command {cmd!r} (fault NAME | power | receipts)"
 
+    if options.get("tcp") is not None:
+        try:
+            listener = socket.create_server(("127.0.0.1", int(options["tcp"])))
+        except (ValueError, OSError) as e:
+            raise UrError(f"--tcp {options['tcp']!r}: cannot listen there: {e}") from None
+        with listener, stop_on_signals() as stop:
+            if options.get("stdin") == "1":
+                control_from_stdin(control, stop)
+            ready(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+            emu.serve_socket(listener, stop)
+        return
     with pty_master() as (fd, path), stop_on_signals() as stop:
         if options.get("stdin") == "1":
             control_from_stdin(control, stop)

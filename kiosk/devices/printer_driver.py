@@ -10,8 +10,11 @@ printer costs seconds, never a hung kiosk.
 
 from __future__ import annotations
 
+import os
+import select
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import serial
 
@@ -62,8 +65,74 @@ def split_raster(block: bytes, max_bytes: int) -> list[bytes]:
     return out
 
 
+class FilePort:
+    """A printer that is a device file: the kernel's USB printer class (usblp,
+    /dev/usb/lp0) is written like a file, and on bidirectional printers the status
+    bytes are read back from the same file. No termios: it is not a tty. Offers the
+    few pyserial calls the driver uses, every wait bounded."""
+
+    def __init__(self, path: str, timeout: float = 0.05) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+
+    def _need(self) -> int:
+        if self._fd is None:
+            raise OSError(f"{self.path} is closed")
+        return self._fd
+
+    def write(self, data: bytes) -> int:
+        fd, view, deadline = self._need(), memoryview(data), time.monotonic() + 2.0
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                n = 0
+            view = view[n:]
+            if view:
+                if time.monotonic() > deadline:
+                    raise serial.SerialTimeoutException(f"write to {self.path} timed out")
+                select.select([], [fd], [], 0.05)
+        return len(data)
+
+    def read(self, n: int = 1) -> bytes:
+        fd = self._need()
+        r, _, _ = select.select([fd], [], [], self.timeout)
+        if not r:
+            return b""
+        try:
+            return os.read(fd, n)
+        except BlockingIOError:
+            return b""
+
+    @property
+    def in_waiting(self) -> int:
+        return 0
+
+    def reset_input_buffer(self) -> None:
+        while self.read(4096):
+            pass
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+def open_port(port: str, timeout: float, write_timeout: float, **settings: Any) -> Any:
+    """tcp://host:port (raw TCP 9100, status on the same socket), usb:PATH or a
+    /dev/usb/lp* path (usblp device file), else a pyserial port or URL."""
+    if port.startswith("tcp://"):
+        return serial.serial_for_url("socket://" + port[len("tcp://"):], timeout=timeout,
+                                     write_timeout=write_timeout)
+    if port.startswith("usb:") or port.startswith("/dev/usb/lp"):
+        return FilePort(port.removeprefix("usb:"), timeout)
+    return serial.serial_for_url(port, timeout=timeout, write_timeout=write_timeout, **settings)
+
+
 class EscPosPrinter:
-    """One printer on one port (device path, pty, socket://, rfc2217://).
+    """One printer on one port (device path, pty, tcp://host:9100, usb:/dev/usb/lp0,
+    socket://, rfc2217://).
 
     `status_supported=False` is for models without DLE EOT: jobs are then sent
     blind and the state is only what the port itself can tell (open or not).
@@ -81,7 +150,7 @@ class EscPosPrinter:
                              stopbits=stopbits, rtscts=rtscts, xonxoff=xonxoff)
         self.status_timeout = status_timeout
         self.write_timeout = write_timeout
-        self._ser: serial.SerialBase | None = None
+        self._ser: Any = None  # a pyserial port or a FilePort
         self._scan = RealtimeScanner()
         self._owed = 0  # status reply bytes the printer owes us
         self._since_query = 0  # bytes written since the last status query
@@ -91,9 +160,7 @@ class EscPosPrinter:
         if self._ser is not None:
             return
         try:
-            self._ser = serial.serial_for_url(self.port, timeout=0.05,
-                                              write_timeout=self.write_timeout,
-                                              **self.settings)
+            self._ser = open_port(self.port, 0.05, self.write_timeout, **self.settings)
         except (serial.SerialException, OSError, ValueError) as e:
             raise PrinterUnavailable(PrinterState.NO_RESPONSE, f"cannot open {self.port}: {e}") from None
         self._scan = RealtimeScanner()
@@ -137,7 +204,7 @@ class EscPosPrinter:
             return PrinterStatus()
         self.write(QUERY_ALL)
         assert self._ser is not None
-        baud = int(self.settings["baudrate"])
+        baud = int(str(self.settings["baudrate"]))
         timeout = self.status_timeout + self._since_query * 10 / max(baud, 1)
         self._since_query = 0
         timeout = min(timeout, 3.0)  # with write_timeout: a dead printer costs < 5 s

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import socket
 import threading
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from kiosk.devices.escpos_decoder import (
     EscPosDecoder,
     LineFeed,
     Raster,
+    Unknown,
 )
 from kiosk.devices.escpos_status import (
     ENQ,
@@ -39,7 +41,7 @@ from kiosk.devices.escpos_status import (
     encode_reply,
     status_for,
 )
-from kiosk.devices.receipt_image import Paper
+from kiosk.devices.receipt_image import Paper, code_pages_of
 
 log = logging.getLogger(__name__)
 HOLD_LIMIT = 256 * 1024
@@ -51,8 +53,10 @@ FAULTS = ["ready", "paper_near_end", "paper_end", "cover_open", "cutter_error",
 class PrinterEmulator:
     """Bytes in (`handle`), reply bytes out; `serve(fd)` runs it on a pty master."""
 
-    def __init__(self, width_dots: int = 576, out_dir: Path | str | None = None) -> None:
+    def __init__(self, width_dots: int = 576, out_dir: Path | str | None = None,
+                 model: str = "default") -> None:
         self.width = width_dots
+        self.code_pages = code_pages_of(model)
         self.out_dir = Path(out_dir) if out_dir else None
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -66,13 +70,14 @@ class PrinterEmulator:
         self.receipt_texts: list[list[str]] = []
         self.partials: list[Image.Image] = []
         self.decode_errors: list[str] = []
+        self.unknown_commands: list[str] = []
         self.status_requests = 0
         self._reset_engine()
 
     def _reset_engine(self) -> None:
         self.scanner = RealtimeScanner()
         self.decoder = EscPosDecoder()
-        self.paper = Paper(self.width)
+        self.paper = Paper(self.width, code_pages=self.code_pages)
 
     # -- knobs --------------------------------------------------------------
     def set_fault(self, fault: str) -> None:
@@ -145,12 +150,15 @@ class PrinterEmulator:
     def _print(self, chunk: bytes) -> None:
         try:
             events = self.decoder.receive_data(chunk)
-        except EscPosDecodeError as e:
-            self.decode_errors.append(str(e))
-            log.warning("printer emulator: %s", e)
+        except EscPosDecodeError as err:
+            self.decode_errors.append(str(err))
+            log.warning("printer emulator: %s", err)
             self.decoder.reset()
             return
         for e in events:
+            if isinstance(e, Unknown):
+                self.unknown_commands.append(e.reason)
+                log.warning("printer emulator: %s (skipped, marked on the receipt)", e.reason)
             if not self.powered or not self.status.state.can_print:
                 # Paper ran out mid-chunk: the rest of this chunk is dropped, as if
                 # DLE ENQ 2 had come (our driver always sends it after a fault).
@@ -177,7 +185,7 @@ class PrinterEmulator:
         if what == PrinterState.PAPER_END:
             if not self.paper.blank:
                 self.partials.append(self.paper.image())
-            self.paper = Paper(self.width)  # new roll: the torn-off part is in `partials`
+            self.paper = Paper(self.width, code_pages=self.code_pages)  # new roll: the torn-off part is in `partials`
 
     def _finish(self) -> None:
         img = self.paper.finished.pop()
@@ -210,6 +218,47 @@ class PrinterEmulator:
                     os.write(fd, reply)
                 except OSError:
                     pass
+
+    def serve_socket(self, listener: socket.socket, stop: threading.Event) -> None:
+        """Raw TCP like a network printer's port 9100: one client at a time, the job
+        and the DLE EOT status queries on the same connection."""
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(0.1)
+                while not stop.is_set():
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    reply = self.handle(data)
+                    if reply:
+                        try:
+                            conn.sendall(reply)
+                        except OSError:
+                            break
+
+    def start_tcp_thread(self, host: str = "127.0.0.1", port: int = 0) -> tuple[threading.Thread, threading.Event, int]:
+        listener = socket.create_server((host, port))
+        stop = threading.Event()
+
+        def run() -> None:
+            with listener:
+                self.serve_socket(listener, stop)
+
+        t = threading.Thread(target=run, daemon=True, name="printer-emulator-tcp")
+        t.start()
+        return t, stop, listener.getsockname()[1]
 
     def start_thread(self, fd: int) -> tuple[threading.Thread, threading.Event]:
         stop = threading.Event()

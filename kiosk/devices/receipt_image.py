@@ -25,6 +25,40 @@ LINE_SPACING = 30  # ESC 2 default line feed is about 30 dots on 203-dpi printer
 MAX_HEIGHT = 20000  # dots of paper per receipt before we stop drawing (bounded memory)
 
 
+# ESC/POS capability names -> Python codecs, for names whose codec is not the
+# lower-cased name (python-escpos's database lists these per model).
+_CODEC_NAMES = {"ISO_8859-1": "latin_1", "ISO_8859-2": "iso8859_2", "ISO_8859-7": "iso8859_7",
+                "ISO_8859-15": "iso8859_15", "ISO_8859-5": "iso8859_5", "ISO_8859-6": "iso8859_6",
+                "ISO_8859-8": "iso8859_8", "ISO_8859-9": "iso8859_9", "RK1048": "kz1048",
+                "CP1098": "cp864", "KATAKANA": "cp932"}
+
+
+@lru_cache(maxsize=64)
+def code_pages_of(model: str) -> dict[int, str]:
+    """ESC t n -> Python codec for every code page the capability database lists for
+    `model`, with the model's own numbering (Epson 32 = CP720 Arabic, 37 = CP864,
+    50 = WPC1256). Pages without a Python codec are left out (they print as CP437)."""
+    import codecs
+
+    from firmware_config.capabilities import capabilities
+
+    out = dict(CODE_PAGES)
+    for k, name in (capabilities(model).get("codePages") or {}).items():
+        codec = _CODEC_NAMES.get(name, name.lower())
+        try:
+            codecs.lookup(codec)
+        except LookupError:
+            continue
+        out[int(k)] = codec
+    return out
+
+
+# GS k m -> python-barcode name (form A m = 0..6, form B m = 65..73)
+BARCODES = {0: "upca", 65: "upca", 2: "ean13", 67: "ean13", 3: "ean8", 68: "ean8",
+            4: "code39", 69: "code39", 5: "itf", 70: "itf", 6: "codabar", 71: "codabar",
+            73: "code128"}
+
+
 @lru_cache(maxsize=1)
 def _mono() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     for p in MONO_FONTS:
@@ -36,9 +70,13 @@ def _mono() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 class Paper:
     """Accumulates one receipt; `apply(event)`; `take()` after a cut."""
 
-    def __init__(self, width_dots: int, code_page_codec: str = "cp437") -> None:
+    def __init__(self, width_dots: int, code_page_codec: str = "cp437",
+                 code_pages: dict[int, str] | None = None) -> None:
         self.width = width_dots
         self.codec = code_page_codec
+        self.code_pages = code_pages or CODE_PAGES
+        self.bar_height, self.bar_width, self.bar_hri = 162, 3, 0
+        self.unknown: list[str] = []  # unknown commands met, in order
         self.finished: list[Image.Image] = []
         self.last_job_text: list[str] = []
         self._reset_job()
@@ -106,7 +144,7 @@ class Paper:
             self.align = e.where
         elif isinstance(e, ev.CodePage):
             self._flush_text(False)
-            self.codec = CODE_PAGES.get(e.page, "cp437")
+            self.codec = self.code_pages.get(e.page, "cp437")
         elif isinstance(e, ev.PrintMode):
             self.mode = e.mode
         elif isinstance(e, ev.CharSize):
@@ -139,6 +177,20 @@ class Paper:
         elif isinstance(e, ev.QrPrint):
             self._flush_text(False)
             self._print_qr()
+        elif isinstance(e, ev.BarcodeParam):
+            if e.command == 0x68 and e.value:
+                self.bar_height = e.value
+            elif e.command == 0x77 and 1 <= e.value <= 6:
+                self.bar_width = e.value
+            elif e.command == 0x48:
+                self.bar_hri = e.value % 48
+        elif isinstance(e, ev.Barcode):
+            self._flush_text(False)
+            self._print_barcode(e)
+        elif isinstance(e, ev.Unknown):
+            self._flush_text(False)
+            self.unknown.append(e.reason)
+            self._mark(f"?? {e.command.hex(' ')}")
         elif isinstance(e, ev.Cut):
             self._flush_text(False)
             if not self.inked:
@@ -147,6 +199,49 @@ class Paper:
             self.finished.append(self.image())
             self.last_job_text = list(self.text_lines)
             self._reset_job()
+
+    def _mark(self, text: str) -> None:
+        """A grey hatched strip with the text: where an unknown command was."""
+        img = Image.new("L", (self.width, CELL_H + 6), 255)
+        d = ImageDraw.Draw(img)
+        for x in range(0, self.width, 8):
+            d.line([(x, 0), (x + CELL_H, CELL_H + 6)], fill=160)
+        d.text((4, 3), text[: self.width // CELL_W - 1], font=_mono(), fill=0)
+        self.inked = True
+        self._add(img)
+
+    def _print_barcode(self, e: ev.Barcode) -> None:
+        import barcode as pybarcode
+        from barcode.errors import BarcodeError
+
+        name = BARCODES.get(e.m)
+        text = e.data.decode("ascii", "replace")
+        if e.m == 73 and text[:1] == "{":
+            text = text[2:].replace("{", "")  # code set selectors ({A {B {C): the encoder picks its own
+        try:
+            if name is None:
+                raise BarcodeError(f"GS k {e.m} not drawn")
+            code = pybarcode.get_barcode_class(name)(text)
+            modules = code.build()[0]
+            hri = code.get_fullcode() if hasattr(code, "get_fullcode") else text
+        except (BarcodeError, ValueError, KeyError, IndexError, TypeError) as err:
+            self._mark(f"?? barcode {e.m}: {text} ({err})"[:80])
+            return
+        w = self.bar_width
+        img = Image.new("L", (len(modules) * w + 20 * w, self.bar_height), 255)
+        d = ImageDraw.Draw(img)
+        for i, bit in enumerate(modules):
+            if bit == "1":
+                d.rectangle([(10 * w + i * w, 0), (10 * w + (i + 1) * w - 1, self.bar_height - 1)], fill=0)
+        self.inked = True
+        self.text_lines.append(f"[barcode {name} {hri}]")
+        label = Image.new("L", (max(1, len(hri) * CELL_W), CELL_H), 255)
+        ImageDraw.Draw(label).text((0, 1), hri, font=_mono(), fill=0)
+        if self.bar_hri in (1, 3):
+            self._place(label)
+        self._place(img)
+        if self.bar_hri in (2, 3):
+            self._place(label)
 
     def _print_qr(self) -> None:
         if not self.qr_data:
