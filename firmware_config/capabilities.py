@@ -22,7 +22,8 @@ def database() -> dict[str, Any]:
         text = resources.files("escpos").joinpath("capabilities.json").read_text("utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as e:
         raise UrError(f"python-escpos capability database not found: {e}") from None
-    return json.loads(text)
+    db: dict[str, Any] = json.loads(text)
+    return db
 
 
 def model_ids() -> list[str]:
@@ -35,7 +36,8 @@ def capabilities(model_id: str) -> dict[str, Any]:
     if model_id not in profiles:
         raise UrError(f"printer model {model_id!r} is not in the python-escpos capability "
                       f"database (known: {', '.join(sorted(profiles))})")
-    return profiles[model_id]
+    record: dict[str, Any] = profiles[model_id]
+    return record
 
 
 def _int_or_none(v: Any) -> int | None:

@@ -34,7 +34,7 @@ def pty_master() -> Iterator[tuple[int, str]]:
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

@@ -159,7 +159,7 @@ def shape_line(text: str, px: int, bold: bool = False) -> Image.Image:
     left, _top, right, _bottom = f.getbbox(text, direction=direction)
     ascent, descent = f.getmetrics()
     w = max(1, right - left)
-    img = Image.new("L", (w + (2 if bold else 0), ascent + descent), 0)
+    img = Image.new("L", (int(w) + (2 if bold else 0), ascent + descent), 0)
     d = ImageDraw.Draw(img)
     for dx in ((0, 1) if bold else (0,)):
         d.text((-left + dx, 0), text, font=f, fill=255, direction=direction)
@@ -221,7 +221,7 @@ def _qr_module(data: str, ecc: str, profile: ReceiptProfile) -> int:
     if fit < 2:
         raise UrError(f"QR data of {len(data)} characters does not fit on "
                       f"{profile.width_dots}-dot paper")
-    return max(2, min(profile.qr_module_dots, fit))
+    return int(max(2, min(profile.qr_module_dots, fit)))
 
 
 def _text_blocks(b: _Block, text: str, profile: ReceiptProfile) -> list[bytes]:
@@ -237,7 +237,7 @@ def _text_blocks(b: _Block, text: str, profile: ReceiptProfile) -> list[bytes]:
         body = b"".join(ln.encode("ascii") + cmd.LF for ln in lines)
         return [cmd.align(where) + mode + body + cmd.print_mode()]
     px = LINE_PX[size]
-    out = []
+    out: list[bytes] = []
     for piece in wrap_shaped(text, px, profile.width_dots):
         img = shape_line(piece, px, b.bold)
         if img.width > profile.width_dots:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import serial
 
@@ -29,12 +30,12 @@ class SerialScanner:
                  aim: bool = True, prefix: bytes = b"", max_line: int = 8192,
                  reopen_interval: float = 0.5) -> None:
         self.port = port
-        self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
+        self.settings: dict[str, Any] = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
                              stopbits=stopbits, rtscts=rtscts)
         self.framing_opts = dict(aim=aim, prefix=prefix, max_line=max_line)
         self.reopen_interval = reopen_interval
         self.framing = ScannerFraming(**self.framing_opts)  # type: ignore[arg-type]
-        self._ser: serial.SerialBase | None = None
+        self._ser: serial.Serial | None = None
         self._next_open = 0.0
         self.state = DISCONNECTED
         self.last_error = ""
@@ -48,8 +49,7 @@ class SerialScanner:
         if now < self._next_open:
             return False
         try:
-            self._ser = serial.serial_for_url(self.port, timeout=0.1, write_timeout=2,
-                                              **self.settings)
+            self._ser = serial.serial_for_url(self.port, timeout=0.1, write_timeout=2, **self.settings)
         except (serial.SerialException, OSError, ValueError) as e:
             self._next_open = now + self.reopen_interval
             self.last_error = str(e)

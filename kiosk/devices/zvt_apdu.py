@@ -579,11 +579,11 @@ def decode_message(apdu: Apdu) -> Message:
             raise ZvtProtocolError("intermediate status 04 FF without its status byte")
         # 04 FF: status byte, an optional timeout byte (positional), optional BMP 06.
         tail, timeout = data[1:], None
-        rest = _strict_bmps(tail)
-        if tail and (rest is None or any(t != 0x06 for t, _ in rest)):
-            timeout, rest = tail[0], tuple(decode_bmps(tail[1:]))
+        bmps = _strict_bmps(tail)
+        if tail and (bmps is None or any(t != 0x06 for t, _ in bmps)):
+            timeout, bmps = tail[0], tuple(decode_bmps(tail[1:]))
         tlv: tuple[Tlv, ...] = ()
-        for t, v in rest or ():
+        for t, v in bmps or ():
             if t == 0x06:
                 tlv = decode_tlv(v)
         return IntermediateStatus(data[0], tlv, timeout)

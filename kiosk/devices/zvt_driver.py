@@ -248,10 +248,10 @@ class ZvtDriver:
             baudrate=baudrate, bytesize=bytesize, parity=parity,
             stopbits=stopbits, timeout=0.02, write_timeout=max(ack_timeout, 1.0),
         )
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._open()
 
-    def _open(self) -> serial.SerialBase:
+    def _open(self) -> serial.Serial:
         if self._port is not None:
             return self._port
         try:
@@ -455,7 +455,9 @@ class ZvtDriver:
             merchant = copies[0]
         if len(copies) > 1 and not customer:
             customer = copies[1]
-        clean = lambda lines: [mask_pan(x) or "" for x in lines]  # noqa: E731
+        def clean(lines: list[str]) -> list[str]:
+            return [mask_pan(x) or "" for x in lines]
+
         return clean(merchant), clean(customer), clean(admin)
 
     def _result(self, command: ap.Command, run: _Run, requested: int | None = None,
