@@ -181,18 +181,19 @@ def act_screens(ctx: DemoContext) -> None:
     offscreen against this demo kiosk's data; with a display, the kiosk opens too."""
     say("Kiosk screens: a scripted citizen journey (Arabic / Kurdish / English), rendered offscreen")
     folder = ctx.out / "screens"
-    # Emulated card terminal and receipt printer on pseudo-terminals, in the kiosk's device map.
+    # Emulated card terminal (ZVT over TCP/IP, bare APDUs, as countertop terminals speak
+    # it) and receipt printer (pseudo-terminal), in the kiosk's device map.
     emulators = []
     ports = {}
     for kind in ("terminal", "printer"):
-        extra = ["--out", str(ctx.out / "screens-receipts")] if kind == "printer" else []
+        extra = ["--out", str(ctx.out / "screens-receipts")] if kind == "printer" else ["--tcp", "0"]
         p = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "emulate", kind, *extra],
                              stdout=subprocess.PIPE, text=True)
         emulators.append(p)
         assert p.stdout is not None
         ports[kind] = p.stdout.readline().strip().split()[-1]
     (Path(ctx.kiosk_data) / "devices.toml").write_text(
-        f'kiosk = "K-DEMO"\n\n[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{ports["terminal"]}"\n'
+        f'kiosk = "K-DEMO"\n\n[devices.card_terminal]\nprofile = "zvt_terminal_tcp"\nport = "{ports["terminal"]}"\n'
         f'\n[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{ports["printer"]}"\n')
     print(f"  card terminal emulator on {ports['terminal']}, receipt printer emulator on {ports['printer']}")
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil",

@@ -86,3 +86,16 @@ def qr_native(data: bytes, module_dots: int = 6, ecc: str = "M") -> bytes:
         + _qr_fn(80, bytes([48]) + data)
         + _qr_fn(81, bytes([48]))
     )
+
+
+BARCODE_SYSTEMS = {"UPC-A": 65, "EAN13": 67, "EAN8": 68, "CODE39": 69, "ITF": 70, "CODABAR": 71, "CODE128": 73}
+
+
+def barcode(data: bytes, system: str = "EAN13", height: int = 80, module: int = 2, hri: int = 2) -> bytes:
+    """GS h / GS w / GS H, then GS k in its length-prefixed form (m = 65..73)."""
+    if system not in BARCODE_SYSTEMS:
+        raise UrError(f"bar code system {system!r} is not one of {sorted(BARCODE_SYSTEMS)}")
+    if not 1 <= len(data) <= 255 or not 1 <= height <= 255 or not 2 <= module <= 6 or hri not in (0, 1, 2, 3):
+        raise UrError("bar code: 1..255 data bytes, height 1..255 dots, module 2..6, text position 0..3")
+    return (bytes([GS, 0x68, height, GS, 0x77, module, GS, 0x48, hri, GS, 0x6B, BARCODE_SYSTEMS[system], len(data)])
+            + data)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.errors import UrError
+from kiosk.devices import escpos_commands as cmd
 from kiosk.devices.escpos_status import STATE_MESSAGES, PrinterState
 from kiosk.devices.printer_driver import EscPosPrinter, PrinterUnavailable
 from kiosk.devices.printer_emulator import FAULTS, PrinterEmulator
@@ -69,6 +70,8 @@ def test(profile: dict[str, Any], port: str) -> dict[str, Any]:
     data = {"model": str(profile.get("model", "?")), "width": rp.width_dots,
             "qr": "native" if rp.native_qr else "bitmap", "cutter": "yes" if rp.cutter else "no"}
     blocks = render_receipt_blocks(TEST_PAGE, data, rp)
+    # A bar code before the cut: the printer's own GS k (EAN-13 of a GS1 test number).
+    blocks[-1:-1] = [cmd.align("center") + cmd.barcode(b"4006381333931") + cmd.LF + cmd.align("left")]
     with open_printer(profile, port) as p:
         try:
             st = p.print_blocks(blocks)
