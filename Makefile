@@ -8,13 +8,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
-	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime softhsm2 strace
+	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime softhsm2 strace stress-ng
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
 # and subprocesses, so two workers on two cores take the suite from ~10 to ~6 minutes.
 # Every test already has its own broker port, temp dir and PostgreSQL schema.
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal
 
-.PHONY: setup system venv test demo bench lint clean
+.PHONY: setup system venv test test-loaded demo bench lint clean
 
 setup: system venv
 
@@ -40,6 +40,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The suite while stress-ng keeps both cores busy: no test may depend on speed.
+# stress-ng runs in the background and is always stopped, pass or fail.
+test-loaded: setup
+	@stress-ng --cpu 2 --timeout 3h --quiet & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup

@@ -34,8 +34,7 @@ def fill_passport_form(h, name: str = "علي حسن", nid: str = "199012345678"
 
 def test_search_as_you_type_filters_and_service_page(svc: FixtureServices) -> None:
     h = Harness(svc)
-    h.tap("home.catalogue")
-    assert h.screen == "catalogue"
+    h.tap("home.catalogue", to="catalogue")
     assert {"svc.passport-ordinary", "svc.national-card", "svc.poa-special"} <= set(h.ids())
     h.type("جو")  # each key re-runs the search
     assert "search:ج" in svc.calls and "search:جو" in svc.calls
@@ -72,8 +71,7 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
     h.tap("home.catalogue")
     h.type("پاسپ")
     h.tap("svc.passport-ordinary")
-    h.tap("service.apply")
-    assert h.screen == "apply"
+    h.tap("service.apply", to="apply")
     assert h.find("kbd.ckb")  # an Arabic-script field opens the citizen's Arabic-script keyboard
     h.tap("apply.next")
     # Every required field says so, in Kurdish
@@ -82,21 +80,18 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
     assert h.text("field.delivery.error") == tr("err.required", "ckb")
     fill_passport_form(h, name="عەلی حەسەن", mobile="0770123")
     assert h.find("kbd.digits")
-    h.tap("apply.next")
-    assert h.screen == "apply"
+    h.tap("apply.next", to="apply")
     assert h.text("field.mobile.error") == tr("err.mobile", "ckb")
     assert "field.national_id.error" not in h.ids()
     h.tap("field.mobile")
     h.type("4567")
     assert "mobile" not in h.app.session.form_errors  # typing clears the old complaint
     assert h.app.current_screen().fields["mobile"].error.text == ""
-    h.tap("apply.next")
-    assert h.screen == "review"
+    h.tap("apply.next", to="review")
     assert h.text("review.full_name") == "عەلی حەسەن"
     assert h.text("review.mobile") == "07701234567"
     assert h.text("review.delivery") == "فەرمانگە"
-    h.tap("review.submit")
-    assert h.screen == "submitted"
+    h.tap("review.submit", to="submitted")
     number = h.text("submitted.tracking")
     assert number == "KSK1-000001"
     assert h.text("submitted.state") == tr("submitted.queued", "ckb")  # offline: queued
@@ -104,14 +99,12 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
     h.app.strip.poll()
     h.frames(1)
     assert h.text("strip.queued") == tr("strip.queued", "ckb", n=1)
-    h.tap("submitted.pay")
-    assert h.screen == "pay"
+    h.tap("submitted.pay", to="pay")
     h.wait(lambda: h.app.current_screen().stage == "approved", what="approval")
     pay = h.app.current_screen()
     assert pay.stages_shown == ["insert_card", "enter_pin", "processing", "approved"]
     assert h.text("pay.stage") == tr("pay.stage.approved", "ckb")
-    h.tap("pay.receipt")
-    assert h.screen == "receipt"
+    h.tap("pay.receipt", to="receipt")
     assert h.text("receipt.amount") == i18n.money(91_000, "ckb")
     assert h.text("receipt.print_state") == tr("receipt.printed", "ckb")
     # The QR on screen really encodes the slip: read it back from the screenshot.
@@ -207,8 +200,7 @@ def test_track_by_typed_number_letter_fines_and_complaint() -> None:
     h.type("12345 BGD")
     h.tap("fines.go")
     assert "Speeding" in h.text("fine.F-778.text")
-    h.tap("fine.F-778.pay")
-    assert h.screen == "pay"
+    h.tap("fine.F-778.pay", to="pay")
     h.wait(lambda: h.app.current_screen().stage == "approved", what="fine payment")
     assert svc.payments[-1].reference == "F-778" and svc.payments[-1].amount == 50_000
     h.tap("pay.receipt")

@@ -33,14 +33,12 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
             h.type("12B0001")
             h.tap("fines.go")
             assert "speeding" in h.text("fine.F-1.text") and "parking" in h.text("fine.F-2.text")
-            h.tap("fine.F-1.pay")
-            assert h.screen == "pay"
+            h.tap("fine.F-1.pay", to="pay")
             h.wait(lambda: h.app.current_screen().stage in ("approved", "declined", "unknown", "error"),
                    timeout=30, what="the terminal's outcome")
             pay = h.app.current_screen()
             assert pay.stages_shown[0] == "insert_card" and pay.stage == "approved", pay.detail
-            h.tap("pay.receipt")
-            assert h.screen == "receipt"
+            h.tap("pay.receipt", to="receipt")
             assert h.text("receipt.amount") == i18n.money(30000, "en")
             assert h.text("receipt.print_state") == i18n.tr("receipt.printed", "en")
             shot = h.screenshot(tmp_path / "receipt.png")
@@ -55,8 +53,7 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
             assert len(emu.receipt_texts) == 1 and "TOTAL 30000 IQD" in "\n".join(emu.receipt_texts[0])
             assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
             # Back on the fines screen: the paid fine is no longer offered.
-            h.tap("receipt.done")
-            assert h.screen == "fines"
+            h.tap("receipt.done", to="fines")
             h.tap("fines.go")
             assert "fine.F-2.text" in h.ids() and "fine.F-1.text" not in h.ids()
         finally:

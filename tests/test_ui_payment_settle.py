@@ -131,8 +131,7 @@ def test_start_up_flags_a_crash_on_a_swapped_terminal_and_the_cashier_sees_a_red
             assert "terminal swapped" in (entry_of(row).flagged or "")  # never "nothing was charged"
             h.tap("home.cashier")
             h.type("1234")
-            h.tap("pin.ok")
-            assert h.screen == "cashier"
+            h.tap("pin.ok", to="cashier")
             banner = h.find("cashier.unsettled")
             assert row.payment_id in banner.text and i18n.money(30000, "en") in banner.text
             assert tuple(banner.color) == tuple(h.app.palette.danger)

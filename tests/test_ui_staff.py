@@ -27,11 +27,9 @@ def test_staff_screens_need_the_right_pin() -> None:
     assert h.find("field.pin").text == "••"  # masked
     h.tap("key.CLEAR")
     h.type("4321")  # the technician's PIN does not open the cashier screen
-    h.tap("pin.ok")
-    assert h.screen == "pin"
+    h.tap("pin.ok", to="pin")
     h.type("1234")
-    h.tap("pin.ok")
-    assert h.screen == "cashier"
+    h.tap("pin.ok", to="cashier")
     h.tap("staff.logout")
     assert h.screen == "home" and h.app.staff_role == ""
 
@@ -49,8 +47,7 @@ def test_cashier_shift_collect_void_and_end_of_day() -> None:
     h.type("KSK1-000005")
     h.tap("cashier.find")
     assert i18n.money(91_000, "ar") in h.text("cashier.found")
-    h.tap("cashier.collect")
-    assert h.screen == "pay"
+    h.tap("cashier.collect", to="pay")
     h.wait(lambda: h.app.current_screen().stage == "approved", what="approval")
     h.tap("pay.receipt")
     receipt = h.app.session.receipt

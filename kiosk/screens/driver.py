@@ -105,12 +105,29 @@ class KioskDriver:
         return str(self.find(kid).text)
 
     # -- touching -----------------------------------------------------------
-    def tap(self, kid: str) -> None:
-        """A real touch (down + up through the window) at the widget's centre."""
+    def wait_screen(self, name: str, timeout: float = 10.0, after: str = "") -> None:
+        """Run the event loop until `name` is the current screen (a screen reached
+        after a background step, e.g. a payment, comes a number of frames later);
+        fail with what is on screen instead after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.screen != name:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{after or 'waiting'}: expected screen {name!r} within {timeout} s, "
+                                     f"still on {self.screen!r}")
+            self.frames(1)
+            time.sleep(0.005)
+
+    def tap(self, kid: str, to: str | None = None, timeout: float = 10.0) -> None:
+        """A real touch (down + up through the window) at the widget's centre, once the
+        widget is on screen (waited for, at most `timeout`). With `to`, returns only
+        when the tap has led to that screen (see `wait_screen`), so the next tap never
+        lands on the screen before."""
         from kivy.tests.common import UnitTestTouch
         from kivy.uix.scrollview import ScrollView
 
         self.frames(1)  # let layouts place widgets built since the last frame
+        if kid not in self.ids():
+            self.wait(lambda: kid in self.ids(), timeout=timeout, what=f"widget {kid!r} to tap")
         w = self.find(kid)
         parent = w.parent
         while parent is not None and not isinstance(parent, ScrollView):
@@ -125,6 +142,8 @@ class KioskDriver:
         touch.touch_down()
         touch.touch_up()
         self.frames(1)
+        if to is not None:
+            self.wait_screen(to, timeout, after=f"tap on {kid!r}")
 
     @staticmethod
     def _inside(w: Any, view: Any) -> bool:
