@@ -17,7 +17,7 @@ import os
 
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from contract import private_files, schema_migrations, sqlite_pragmas
@@ -53,6 +53,26 @@ class Base(DeclarativeBase):
 
 def resolve_url(url: str | None) -> str:
     return url or os.environ.get("UR_CENTRAL_DB") or DEFAULT_URL
+
+
+# SQLSTATEs after which the same transaction may simply be run again: PostgreSQL
+# chose this one as a deadlock's victim, or could not serialise it with another.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, read from the driver's exception under
+    SQLAlchemy's wrapper (psycopg 3: `.sqlstate`; psycopg2: `.pgcode`); None for
+    other errors and for SQLite, which has none. Classifying by the code, not by
+    the message, because messages change with the server's version and locale."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure: run the transaction again."""
+    return sqlstate(exc) in RETRY_SQLSTATES
 
 
 def redacted_url(url: str) -> str:

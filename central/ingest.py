@@ -25,10 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from central import bulk, pii_key
+from central import bulk, db, pii_key
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
 from central.streams import STREAMS
@@ -393,9 +399,10 @@ def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]
             return _process_once(sessions, arrived, key_cache)
         except _Retry as e:
             last_exc = e
-        except Exception as e:  # noqa: BLE001 - DB deadlock / serialization: retry whole batch
-            if "deadlock" not in str(e).lower() and "could not serialize" not in str(e).lower():
+        except DBAPIError as e:
+            if not db.is_retryable(e):  # deadlock victim or serialization failure (SQLSTATE): run it again
                 raise
+            log.info("batch of %d retried: %s", len(arrived), e.orig)
             last_exc = e
     raise RuntimeError(f"batch failed after {attempts} attempts: {last_exc}")
 
@@ -434,6 +441,17 @@ def _process_once(sessions: sessionmaker[Session], arrived: list[Arrived],
             outcomes.extend(_handle_group(session, parsed[i:j], now))
             i = j
     return outcomes
+
+
+def _bulk_may_fall_back(e: Exception) -> bool:
+    """Whether the one-message-at-a-time path can do what the bulk apply could
+    not: yes for a constraint met by a race with another worker, a value the
+    database refuses, or a handler raising (the reference path refuses or counts
+    just the message at fault). No for the database itself failing (a deadlock
+    or serialization failure, a lost connection, a timeout, a broken
+    transaction): the slow path would meet the same, so the error goes up, where
+    process_batch runs the batch again (by SQLSTATE) or nothing is acked."""
+    return not isinstance(e, OperationalError | InterfaceError | InternalError)
 
 
 def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list[Outcome]:
@@ -498,8 +516,12 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
                 {"kiosk_id": p.env.kiosk_id, "stream": p.env.stream, "seq": p.env.seq,
                  "message_id": p.env.message_id, "envelope": p.raw} for p in held])
         sp.commit()
-    except Exception:  # noqa: BLE001 - a race or odd batch: redo it one message at a time
+    except Exception as e:
         sp.rollback()
+        if not _bulk_may_fall_back(e):
+            raise
+        log.warning("bulk apply of %d %s messages from %s failed, applying them one at a time: %s: %s",
+                    len(run), first.stream, first.kiosk_id, type(e).__name__, e)
         return out + [_handle(session, p, now) for p in fresh]
     for p, (res, reason) in zip(run, results, strict=True):
         if res == "rejected":

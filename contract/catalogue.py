@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from pydantic import ValidationError as PydanticError
 
 from contract import input_limits
-from contract.errors import UrError, ValidationError
+from contract.errors import Problem, UrError, ValidationError
 
 Kind = Literal["informational", "participatory", "procedural", "interactive"]
 KINDS: tuple[str, ...] = ("informational", "participatory", "procedural", "interactive")
@@ -379,6 +379,9 @@ def _date_problem(f: FormField, d: date, today: date) -> str | None:
     return None
 
 
+_TOO_LONG = "is longer than {} characters"
+
+
 def _normalise(f: FormField, value: str, today: date | None = None) -> tuple[str, str | None]:
     """(normalised value, problem or None) for one non-empty value."""
     if f.type in ("national_id", "mobile", "number", "date", "plate"):
@@ -407,7 +410,7 @@ def _normalise(f: FormField, value: str, today: date | None = None) -> tuple[str
         return value, problem
     value = re.sub(r"\s+", " ", value)
     if len(value) > f.max_length:
-        return value, f"is longer than {f.max_length} characters"
+        return value, _TOO_LONG.format(f.max_length)
     if f.type == "arabic_text" and not (_ARABIC_TEXT_OK.match(value) and _ARABIC_LETTER.search(value)):
         return value, "must be written in Arabic letters"
     return value, None
@@ -419,18 +422,19 @@ def validate_form(service: Service, fields: dict[str, str], today: date | None =
     if not service.accepts_applications:
         raise UrError(f"service {service.id!r} is informational and takes no application")
     known = {f.name: f for f in service.form}
-    problems = [f"unknown field {k!r}" for k in fields if k not in known]
+    problems = [Problem(k, "unknown", f"unknown field {k!r}") for k in fields if k not in known]
     out: dict[str, str] = {}
     for f in service.form:
         raw = fields.get(f.name, "")
         value = raw.strip() if isinstance(raw, str) else str(raw)
         if not value:
             if f.required:
-                problems.append(f"field {f.name!r} is required")
+                problems.append(Problem(f.name, "required", f"field {f.name!r} is required"))
             continue
         value, problem = _normalise(f, value, today)
         if problem:
-            problems.append(f"field {f.name!r} {problem}")
+            code = "too_long" if problem == _TOO_LONG.format(f.max_length) else "invalid"
+            problems.append(Problem(f.name, code, f"field {f.name!r} {problem}"))
         out[f.name] = value
     if problems:
         raise ValidationError(f"application for {service.id} rejected", problems)

@@ -30,6 +30,13 @@ class HLC:
         last_ms, last_l = self.last >> LOGICAL_BITS, self.last & LOGICAL_MASK
         if wall_ms > last_ms:
             self.last = pack(wall_ms, 0)
-        else:
+        elif last_l < LOGICAL_MASK:
             self.last = pack(last_ms, last_l + 1)
+        else:
+            # Counter full (65,536 events within one millisecond of a clock that is
+            # behind): carry into the physical part, as an overflowing digit would,
+            # instead of wrapping to 0 and going back in time. The encoding is
+            # unchanged, so every value ever sent still reads the same; the HLC
+            # runs at most 1 ms ahead of the clock per 65,536 such events.
+            self.last = pack(last_ms + 1, 0)
         return self.last

@@ -67,9 +67,16 @@ def begin_immediate(dbapi_conn: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
+                if not is_busy(e) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 1.5, 0.002)
     finally:
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (another connection holds the lock), read from
+    the error code (primary code in the low byte of an extended one), not the text."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

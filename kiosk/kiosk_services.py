@@ -161,13 +161,14 @@ class KioskServices:
             cat.validate_form(svc, fields)
         except ValidationError as e:
             errors: dict[str, str] = {}
+            by_field = e.fields()
             for f in svc.form:
-                mine = [p for p in e.problems if f"field {f.name!r}" in p]
-                if not mine:
+                codes = {p.code for p in by_field.get(f.name, [])}
+                if not codes:
                     continue
-                if any("is required" in p for p in mine):
+                if "required" in codes:
                     errors[f.name] = "err.required"
-                elif any("longer than" in p for p in mine):
+                elif "too_long" in codes:
                     errors[f.name] = "err.too_long"
                 else:
                     errors[f.name] = _ERROR_BY_TYPE.get(f.type, "err.invalid")
