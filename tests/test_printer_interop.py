@@ -145,3 +145,22 @@ def test_our_driver_on_a_usb_printer_class_device_file(pty: PtyPair) -> None:
         stop.set()
         t.join(5)
     assert "usb class" in emu.receipt_texts[0]
+
+
+def test_python_escpos_file_printer_usb_class_style(pty: PtyPair) -> None:
+    # python-escpos's File printer is how it drives /dev/usb/lp0: a plain file write.
+    from escpos.printer import File
+
+    emu = PrinterEmulator(576, model="TM-T20II")
+    t, stop = emu.start_thread(pty.fd)
+    try:
+        p = File(pty.device, profile="TM-T20II")
+        p.text("usblp\n")
+        p.barcode("4006381333931", "EAN13")
+        p.cut()
+        p.close()
+        wait_receipts(emu, 1)
+    finally:
+        stop.set()
+        t.join(5)
+    assert "usblp" in emu.receipt_texts[0] and "[barcode ean13 4006381333931]" in emu.receipt_texts[0]
