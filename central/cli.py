@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "central.registry_cli",
     "central.letters_cli",
     "central.ledger_cli",
+    "central.web.cli",
 ]
 
 

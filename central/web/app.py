@@ -1,0 +1,212 @@
+"""The ASGI application: settings, middleware (body cap, rate limits, security
+headers, language), error pages in the page's language, templates and static files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from central import db
+from central.web import i18n
+from central.web.ratelimit import Limiter
+
+HERE = Path(__file__).parent
+MAX_BODY = 64 * 1024  # every form and JSON body we take is a few kB at most
+log = logging.getLogger("ur.central.web")
+
+
+@dataclass
+class Settings:
+    db_url: str | None = None
+    # Requests per minute per client address and route group, per serving process.
+    public_per_minute: int = 120
+    login_per_minute: int = 10
+    secret_file: str | None = None
+    secure_cookies: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BodyLimit:
+    """Refuses a body over MAX_BODY with 413 before any of it is parsed, whether it
+    says its length up front or streams chunks without one."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    too_big = int(v) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await _refuse(scope, send, 413)
+                    return
+        seen = 0
+        exceeded = False
+
+        async def capped() -> Message:
+            nonlocal seen, exceeded
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    exceeded = True
+                    raise _TooLarge()
+            return msg
+
+        async def guarded_send(msg: Message) -> None:
+            # A framework may turn our exception into its own 400: the answer is still 413.
+            if not exceeded:
+                await send(msg)
+
+        try:
+            await self.app(scope, capped, guarded_send)
+        except _TooLarge:
+            pass
+        if exceeded:
+            await _refuse(scope, send, 413)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _refuse(scope: Scope, send: Send, status: int) -> None:
+    request = Request(scope)
+    resp = error_response(request, status)
+    await resp(scope, _noop_receive, send)
+
+
+async def _noop_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def lang_of(request: Request) -> str:
+    return i18n.pick(request.query_params.get("lang"), request.cookies.get("lang"))
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, detail: str | None = None) -> Response:
+    """A 4xx/5xx page in the page's language (JSON under /api/), never a traceback."""
+    key = f"E_{status}" if f"E_{status}" in i18n.TEXTS else ("E_400" if status < 500 else "E_500")
+    lang = lang_of(request)
+    if wants_json(request):
+        return JSONResponse({"error": i18n.text(key, "en"), "detail": detail}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    page = i18n.Page(lang)
+    return templates.TemplateResponse(request, "error.html", {"p": page, "status": status, "message": page.t(key),
+                                                              "detail": detail}, status_code=status)
+
+
+def _templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=str(HERE / "templates"))
+    t.env.globals["LANGS"] = i18n.LANGS
+    t.env.globals["lang_name"] = lambda code: i18n.text("lang_name", code)
+    return t
+
+
+def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
+    page = i18n.Page(lang_of(request))
+    resp = request.app.state.templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status)
+    if request.query_params.get("lang") in i18n.LANGS:
+        resp.set_cookie("lang", page.lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
+
+
+def session_of(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """One app per process; `engine` may be shared with a caller (tests)."""
+    settings = settings or Settings()
+    if engine is None:
+        engine = db.make_engine(db.resolve_url(settings.db_url))
+        db.init_schema(engine)
+    app = FastAPI(title="Ur central", version="1", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = db.sessions(engine)
+    app.state.read_sessions = db.read_sessions(engine)
+    app.state.templates = _templates()
+    app.state.public_limit = Limiter(settings.public_per_minute)
+    app.state.login_limit = Limiter(settings.login_per_minute)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from central.web import public
+
+    app.include_router(public.router)
+    try:
+        from central.web import staff
+    except ImportError:  # the console is optional while it is being built
+        staff = None  # type: ignore[assignment]
+    if staff is not None:
+        staff.install(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
+        resp = error_response(request, exc.status_code, detail)
+        for k, v in (exc.headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(x) for x in e.get("loc", ())[1:]) for e in exc.errors()})
+        return error_response(request, 422, ", ".join(f for f in fields if f) or None)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        resp = await call_next(request)
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory for several worker processes: settings come from the environment."""
+    raw = os.environ.get("UR_WEB_SETTINGS")
+    settings = Settings(**json.loads(raw)) if raw else Settings()
+    return create_app(settings)
