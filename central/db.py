@@ -44,6 +44,7 @@ MODEL_MODULES: list[str] = [
     "central.fines",
     "central.ledger",
     "central.pii_key",
+    "central.web.accounts",
 ]
 
 

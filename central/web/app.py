@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
@@ -161,15 +161,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from central.web import public
 
     app.include_router(public.router)
-    try:
-        from central.web import staff
-    except ImportError:  # the console is optional while it is being built
-        staff = None  # type: ignore[assignment]
-    if staff is not None:
-        staff.install(app)
+    from central.web import staff
+
+    staff.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if 300 <= exc.status_code < 400 and exc.headers and "Location" in exc.headers:
+            return RedirectResponse(exc.headers["Location"], exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
         resp = error_response(request, exc.status_code, detail)
         for k, v in (exc.headers or {}).items():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from central import db
+from contract import cli_base
 from contract.errors import UrError
 
 
@@ -27,10 +29,76 @@ def _web(args: argparse.Namespace) -> int:
     db.init_schema(engine)
     engine.dispose()
     settings = {"db_url": url, "secret_file": args.secret_file, "secure_cookies": not args.insecure_cookies}
+    from central.web import app as web_app
+    from central.web import staff
+
+    staff.load_secret(staff.secret_path(web_app.Settings(**settings)))  # made once, before any worker
     os.environ["UR_WEB_SETTINGS"] = json.dumps(settings)
     print(f"serving on http://{host}:{port}/ (database {db.redacted_url(url)})", flush=True)
     uvicorn.run("central.web.app:app_from_env", factory=True, host=host, port=port, workers=args.workers,
                 log_level=args.log_level, proxy_headers=False, server_header=False, access_log=False)
+    return 0
+
+
+def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    engine = db.make_engine(db.resolve_url(args.db))
+    db.init_schema(engine)
+    return db.sessions(engine).begin()
+
+
+def _password(args: argparse.Namespace) -> str:
+    """From --password-file or stdin's first line: never argv (visible in ps)."""
+    if args.password_file:
+        with open(args.password_file, encoding="utf-8") as f:
+            return f.readline().rstrip("\r\n")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from central.web import accounts
+
+    with _session(args) as s:
+        u = accounts.add(s, args.username, args.name or args.username, args.agency, args.role, _password(args))
+        out = {"username": u.username, "agency": u.agency, "role": u.role}
+        if u.totp_secret:
+            import pyotp
+
+            # Shown once, to the operator's terminal, for the person's authenticator app.
+            out["totp_uri"] = pyotp.TOTP(u.totp_secret).provisioning_uri(name=u.username, issuer_name="Ur central")
+    cli_base.emit(args, out)
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from central.web import accounts
+
+    with _session(args) as s:
+        rows = [{"username": u.username, "name": u.display_name, "agency": u.agency, "role": u.role,
+                 "disabled": u.disabled, "failed_logins": u.failed_logins}
+                for u in s.scalars(select(accounts.StaffUser).order_by(accounts.StaffUser.username))]
+    lines = ["\t".join([r["username"], r["agency"], r["role"], *(["DISABLED"] if r["disabled"] else [])])
+             for r in rows]
+    cli_base.emit(args, rows, "\n".join(lines) or "no users")
+    return 0
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    from central.web import accounts
+
+    with _session(args) as s:
+        accounts.set_disabled(s, args.username, not args.enable)
+    cli_base.emit(args, {"username": args.username, "disabled": not args.enable})
+    return 0
+
+
+def _users_reset(args: argparse.Namespace) -> int:
+    from central.web import accounts
+
+    with _session(args) as s:
+        accounts.reset_password(s, args.username, _password(args))
+    cli_base.emit(args, {"username": args.username, "password": "reset"})
     return 0
 
 
@@ -44,3 +112,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="send the staff session cookie over plain http too (a test bench without TLS)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_web)
+
+    u = sub.add_parser("users", help="staff accounts of the web console").add_subparsers(dest="users_cmd", required=True)
+    p = u.add_parser("add", help="add a person (password from --password-file or stdin)")
+    p.add_argument("username")
+    p.add_argument("--name", help="full name, shown in the audit trail")
+    p.add_argument("--agency", required=True)
+    p.add_argument("--role", required=True, help="clerk, registrar, letters_officer, supervisor, auditor or admin")
+    p.add_argument("--password-file")
+    p.set_defaults(func=_users_add)
+    p = u.add_parser("list", help="every account")
+    p.set_defaults(func=_users_list)
+    p = u.add_parser("disable", help="stop an account from logging in (at once, in every process)")
+    p.add_argument("username")
+    p.add_argument("--enable", action="store_true", help="enable it again")
+    p.set_defaults(func=_users_disable)
+    p = u.add_parser("reset-password", help="new password from --password-file or stdin; clears a lock-out")
+    p.add_argument("username")
+    p.add_argument("--password-file")
+    p.set_defaults(func=_users_reset)

@@ -1,0 +1,175 @@
+"""The staff console over HTTP (ASGI app in-process, real SQLite file): login with
+Argon2 passwords and TOTP for the roles that need it, lock-out after failed logins,
+signed Secure/HttpOnly/SameSite cookies, CSRF on every form, and the authorisation
+matrix on cases (a clerk of agency A cannot touch agency B's case; an auditor reads only).
+Case actions land in the audit trail with the person's name."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from central import applications, audit, casework
+from central import catalogue as central_catalogue
+from central.web import accounts
+from contract import tracking
+from tests import support
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from central.web.app import Settings, create_app  # noqa: E402
+
+PW = "correct horse battery"
+AGENCY = "moi-criminal-evidence"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple[object, object]]:
+    app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'c.db'}", secret_file=str(tmp_path / "secret"),
+                              login_per_minute=1000))
+    S = app.state.sessions
+    with S.begin() as s:
+        central_catalogue.publish(s, central_catalogue.load_seed())
+        for name, agency, role in (("clerk-a", AGENCY, "clerk"), ("clerk-b", "moj-notary", "clerk"),
+                                   ("aud", AGENCY, "auditor"), ("reg", AGENCY, "registrar")):
+            accounts.add(s, name, f"Name of {name}", agency, role, PW)
+    with S.begin() as s:
+        applications.handle_submission(s, "K1", "m-1", {
+            "tracking": tracking.make(7, 1), "service_id": "non-conviction-certificate", "catalogue_version": 1,
+            "fee_total": 10000, "fields": {"full_name": "سارا <script>alert(1)</script>",
+                                           "national_id": "199001234567", "mobile": "07701234567"},
+            "submitted_at": datetime.now(UTC).isoformat()})
+    yield app, S
+    app.state.engine.dispose()
+
+
+def client(app) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(app, base_url="https://testserver", follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html[:300]
+    return m.group(1)
+
+
+def login(c: TestClient, user: str, pw: str = PW, totp: str = "") -> int:
+    token = csrf_of(c.get("/staff/login?lang=en").text)
+    return c.post("/staff/login", data={"username": user, "password": pw, "totp": totp, "csrf": token}).status_code
+
+
+def test_clerk_logs_in_sees_worklist_and_approves_with_name_in_audit(env) -> None:  # type: ignore[no-untyped-def]
+    app, S = env
+    c = client(app)
+    assert c.get("/staff").status_code == 303  # not logged in
+    first = c.get("/staff/login")
+    cookie = first.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    assert login(c, "clerk-a") == 303
+    n = tracking.make(7, 1)
+    wl = c.get("/staff?lang=en")
+    assert wl.status_code == 200 and n in wl.text
+    page = c.get(f"/staff/case/{n}?lang=en")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert" not in page.text
+    token = csrf_of(page.text)
+    assert c.post(f"/staff/case/{n}/act", data={"action": "approve"}).status_code == 422  # no token at all
+    assert c.post(f"/staff/case/{n}/act", data={"action": "approve", "csrf": "forged"}).status_code == 403
+    r = c.post(f"/staff/case/{n}/act", data={"action": "approve", "csrf": token})
+    assert r.status_code == 303
+    with S() as s:
+        trail = audit.trail(s, n)
+        assert trail[-1]["action"] == "approve" and trail[-1]["actor"] == "clerk-a (Name of clerk-a)"
+        assert trail[-1]["origin"] == f"web:{AGENCY}"
+        assert casework.show(s, n)["status"] == "visit_requested"
+    bad = c.post(f"/staff/case/{n}/act", data={"action": "approve", "csrf": token})
+    assert bad.status_code == 409 and "Traceback" not in bad.text
+
+
+def test_authorisation_matrix_on_cases(env) -> None:  # type: ignore[no-untyped-def]
+    app, S = env
+    n = tracking.make(7, 1)
+    # Refused users first: the case must still be untouched when each of them tries.
+    expect = {"clerk-b": (403, False), "aud": (200, False), "reg": (200, False), "clerk-a": (200, True)}
+    for user, (read, acts) in expect.items():
+        c = client(app)
+        if user == "reg":
+            with S() as s:
+                code = pyotp.TOTP(accounts.get(s, "reg").totp_secret or "").now()
+            assert login(c, user, totp=code) == 303
+        else:
+            assert login(c, user) == 303, user
+        page = c.get(f"/staff/case/{n}")
+        assert page.status_code == read, user
+        token = csrf_of(c.get("/staff/login").text)
+        r = c.post(f"/staff/case/{n}/act", data={"action": "reject", "note": "x", "csrf": token})
+        assert (r.status_code == 303) == acts, (user, r.status_code)
+        if not acts:
+            assert r.status_code == 403
+            with S() as s:
+                assert casework.show(s, n)["status"] == "in_review"
+        else:
+            with S() as s:
+                assert casework.show(s, n)["status"] == "rejected"
+    assert accounts.may_act("supervisor", AGENCY, AGENCY) and not accounts.may_act("auditor", AGENCY, AGENCY)
+
+
+def test_totp_roles_and_lockout_and_disable(env) -> None:  # type: ignore[no-untyped-def]
+    app, S = env
+    c = client(app)
+    assert login(c, "reg") == 401  # the right password alone is not enough for a registrar
+    with S() as s:
+        secret = accounts.get(s, "reg").totp_secret
+    assert secret
+    assert login(c, "reg", totp=pyotp.TOTP(secret).now()) == 303
+    c2 = client(app)
+    for _ in range(accounts.MAX_FAILS):
+        assert login(c2, "clerk-a", pw="wrong password!") == 401
+    assert login(c2, "clerk-a") == 401  # locked now, even with the right password
+    with S() as s:
+        u = accounts.get(s, "clerk-a")
+        assert u.failed_logins == accounts.MAX_FAILS and u.locked_until is not None
+    with S.begin() as s:
+        accounts.reset_password(s, "clerk-a", PW + "!")
+    assert login(c2, "clerk-a", pw=PW + "!") == 303
+    assert c2.get("/staff").status_code == 200
+    with S.begin() as s:
+        accounts.set_disabled(s, "clerk-a")
+    assert c2.get("/staff").status_code == 303  # an open session ends at once
+    assert login(client(app), "nobody") == 401
+
+
+def test_forged_or_tampered_cookie_is_not_a_login(env) -> None:  # type: ignore[no-untyped-def]
+    app, _ = env
+    c = client(app)
+    assert login(c, "clerk-a") == 303
+    good = c.cookies.get("ur_staff")
+    assert good and c.get("/staff").status_code == 200
+    tampered = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    c.cookies.clear()
+    c.cookies.set("ur_staff", tampered)
+    assert c.get("/staff").status_code == 303
+
+
+def test_users_cli(tmp_path: Path) -> None:
+    db_url = support.sqlite_url(tmp_path / "c.db")
+    r = support.run_cli(["ur-central", "--db", db_url, "--json", "users", "add", "sup1", "--name", "هدى",
+                         "--agency", AGENCY, "--role", "supervisor"], input=PW + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "otpauth://totp/" in r.stdout and PW not in r.stdout
+    r = support.run_cli(["ur-central", "--db", db_url, "users", "add", "x", "--agency", "a", "--role", "king"],
+                        input=PW + "\n")
+    assert r.returncode == 2 and "role 'king'" in r.stderr
+    r = support.run_cli(["ur-central", "--db", db_url, "users", "add", "y", "--agency", "a", "--role", "clerk"],
+                        input="short\n")
+    assert r.returncode == 2 and "10 characters" in r.stderr
+    assert support.run_cli(["ur-central", "--db", db_url, "users", "disable", "sup1"]).returncode == 0
+    r = support.run_cli(["ur-central", "--db", db_url, "users", "list"])
+    assert "sup1\t" + AGENCY + "\tsupervisor\tDISABLED" in r.stdout
