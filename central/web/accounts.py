@@ -59,7 +59,8 @@ def lockout(fails: int, now: datetime) -> datetime | None:
     """When the account opens again after `fails` failed logins in a row (None: not locked)."""
     if fails < MAX_FAILS:
         return None
-    return now + LOCK_FOR * (2 ** min(fails - MAX_FAILS, 10))
+    until: datetime = now + LOCK_FOR * (2 ** min(fails - MAX_FAILS, 10))
+    return until
 
 
 def _check_password(pw: str) -> None:

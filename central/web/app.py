@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -131,14 +130,12 @@ def _templates() -> Jinja2Templates:
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
     page = i18n.Page(lang_of(request))
-    resp = request.app.state.templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    resp = templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:
         resp.set_cookie("lang", page.lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return resp
 
-
-def session_of(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

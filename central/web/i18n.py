@@ -253,5 +253,5 @@ def pick(query: str | None, cookie: str | None) -> str:
     """?lang= first, then the cookie, then Arabic."""
     for v in (query, cookie):
         if v in LANGS:
-            return v  # type: ignore[return-value]
+            return str(v)
     return DEFAULT

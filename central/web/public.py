@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from central import applications, casework, letters, registry
+from central import applications, casework, letters, registry, workflows
 from central.web.app import render
 from contract import letters_index, tracking, ur1
 from contract.errors import UrError
@@ -175,7 +175,7 @@ def track_lookup(request: Request, number: str, last4: str) -> tuple[str | None,
                                "service_id": app.service_id, "step": None, "agency": None, "sla_due": None,
                                "overdue": False}
         if row is not None:
-            case = casework.workflows.Case.from_json(row.state)
+            case = workflows.Case.from_json(row.state)
             due = row.sla_due.replace(tzinfo=UTC) if row.sla_due and row.sla_due.tzinfo is None else row.sla_due
             out |= {"step": case.step.id, "agency": row.agency, "since": case.since.isoformat(),
                     "sla_due": due.isoformat() if due else None,

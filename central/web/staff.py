@@ -85,7 +85,7 @@ def _user(request: Request, sess: dict[str, Any]) -> accounts.StaffUser:
     if not isinstance(uid, int):
         raise HTTPException(303, headers={"Location": "/staff/login"})
     with request.app.state.read_sessions() as s:
-        u = s.get(accounts.StaffUser, uid)
+        u: accounts.StaffUser | None = s.get(accounts.StaffUser, uid)
     if u is None or u.disabled:
         raise HTTPException(303, headers={"Location": "/staff/login"})
     return u
