@@ -176,6 +176,12 @@ def act_printer(ctx: DemoContext) -> None:
         print(f"  printed receipt image: {png}")
 
 
+def act_web(ctx: DemoContext) -> None:
+    from central.web.demo import act_web as run
+
+    run(ctx)
+
+
 def act_screens(ctx: DemoContext) -> None:
     """The citizen journey on the real Kivy screens, driven by simulated touches
     offscreen against this demo kiosk's data; with a display, the kiosk opens too."""
@@ -216,7 +222,7 @@ def act_screens(ctx: DemoContext) -> None:
 
 
 # Demo acts after the sync story; each takes the running demo's context.
-ACTS: list[Callable[[DemoContext], None]] = [act_documents, act_printer, act_screens]
+ACTS: list[Callable[[DemoContext], None]] = [act_documents, act_printer, act_web, act_screens]
 
 
 if __name__ == "__main__":

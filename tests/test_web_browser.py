@@ -59,6 +59,10 @@ def test_phone_opens_certificate_qr_valid_then_revoked(browser, tmp_path: Path) 
         page.goto(text)  # what the camera app hands the browser
         assert page.get_attribute("#verdict", "data-status") == "VALID"
         assert page.locator("html").get_attribute("dir") == "rtl"
+        # The word is readable: white on the verdict's colour, not the colour on itself.
+        word, box = page.evaluate("[getComputedStyle(document.querySelector('#verdict .word')).color,"
+                                  " getComputedStyle(document.querySelector('#verdict')).backgroundColor]")
+        assert word == "rgb(255, 255, 255)" and box != word
         assert "<script>alert(1)</script>" in page.inner_text("#fields")  # shown as text, never run
         assert dialogs == []
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -87,3 +91,47 @@ def _bare(db_url: str, doc_id: str) -> str:
     r = support.run_cli(["ur-central", "--db", db_url, "--json", "docs", "show", doc_id])
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["text"]
+
+
+def test_clerk_logs_in_and_approves_in_the_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from central import applications, audit, db
+    from central import catalogue as central_catalogue
+    from contract import tracking
+
+    db_url = support.sqlite_url(tmp_path / "central.db")
+    engine = db.make_engine(db_url)
+    db.init_schema(engine)
+    S = db.sessions(engine)
+    number = tracking.make(7, 1)
+    with S.begin() as s:
+        central_catalogue.publish(s, central_catalogue.load_seed())
+    with S.begin() as s:
+        applications.handle_submission(s, "K1", "m-1", {
+            "tracking": number, "service_id": "non-conviction-certificate", "catalogue_version": 1,
+            "fee_total": 10000, "fields": {"full_name": "<script>alert('x')</script>", "national_id": "199001234567",
+                                           "mobile": "07701234567"}, "submitted_at": datetime.now(UTC).isoformat()})
+    pw = "clerk password 1"
+    r = support.run_cli(["ur-central", "--db", db_url, "users", "add", "clerk-a", "--name", "سارا أحمد",
+                         "--agency", "moi-criminal-evidence", "--role", "clerk"], input=pw + "\n")
+    assert r.returncode == 0, r.stderr
+    with web_server(db_url, tmp_path) as srv:  # Secure cookies: chromium keeps them on http://127.0.0.1
+        ctx = browser.new_context(viewport=DESKTOP)
+        page = ctx.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(srv.url + "/staff/login?lang=en")
+        page.fill("#username", "clerk-a")
+        page.fill("#password", pw)
+        page.click("button[type=submit]")
+        assert number in page.inner_text("#worklist")
+        page.click(f"text={number}")
+        assert "<script>alert('x')</script>" in page.inner_text("#form") and dialogs == []
+        page.select_option("#action", "approve")
+        page.click("#act button[type=submit]")
+        assert "Visit to the office requested" in page.inner_text("#case-status")
+        ctx.close()
+    with S() as s:
+        assert audit.trail(s, number)[-1]["actor"] == "clerk-a (سارا أحمد)"
+    engine.dispose()
