@@ -31,6 +31,10 @@ KIND_MODULES = {
 }
 
 
+class NotInstalled(UrError):
+    """A device kind whose support module cannot be imported on this kiosk."""
+
+
 def device_module(kind: str) -> ModuleType:
     """The module for a device kind, imported lazily (the terminal may be absent)."""
     if kind not in KIND_MODULES:
@@ -38,7 +42,7 @@ def device_module(kind: str) -> ModuleType:
     try:
         return importlib.import_module(KIND_MODULES[kind])
     except ImportError as e:
-        raise UrError(f"{kind} support not installed ({e})") from None
+        raise NotInstalled(f"{kind} support not installed ({e})") from None
 
 
 def _as_map(device_map: DeviceMap | dict[str, Any] | str | Path) -> DeviceMap:
@@ -76,7 +80,7 @@ def report(device_map: DeviceMap | dict[str, Any] | str | Path) -> dict[str, dic
             port = entry.port if camera else device_port(entry, prof)
             out[name] = mod.diagnose(profile_dict(prof), port)
         except UrError as e:
-            state = "not_installed" if "not installed" in str(e) else "error"
+            state = "not_installed" if isinstance(e, NotInstalled) else "error"
             out[name] = {"ok": False, "state": state, "details": {"error": str(e)}}
         except Exception as e:  # noqa: BLE001 - a health report must never crash the heartbeat
             log.exception("diagnose %s", name)

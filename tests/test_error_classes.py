@@ -175,3 +175,14 @@ def test_hlc_does_not_go_back_after_65536_events_with_the_clock_behind() -> None
     assert stamps[-1] == hlc.pack(10_003, 0)  # carried into the physical part, 1 ms per 65,536
     assert clock.now(20_000) == hlc.pack(20_000, 0)  # the clock catching up takes over again
     assert hlc.physical_ms(hlc.pack(1_700_000_000_000, 7)) == 1_700_000_000_000  # old values read the same
+
+
+def test_device_kind_without_its_module_is_reported_not_installed_by_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk import device_health
+
+    monkeypatch.setitem(device_health.KIND_MODULES, "printer", "kiosk.devices.no_such_module")
+    with pytest.raises(device_health.NotInstalled, match="printer support not installed"):
+        device_health.device_module("printer")
+    with pytest.raises(UrError) as e:
+        device_health.device_module("toaster")
+    assert not isinstance(e.value, device_health.NotInstalled)
