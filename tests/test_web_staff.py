@@ -173,3 +173,39 @@ def test_users_cli(tmp_path: Path) -> None:
     assert support.run_cli(["ur-central", "--db", db_url, "users", "disable", "sup1"]).returncode == 0
     r = support.run_cli(["ur-central", "--db", db_url, "users", "list"])
     assert "sup1\t" + AGENCY + "\tsupervisor\tDISABLED" in r.stdout
+
+
+def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # type: ignore[no-untyped-def]
+    from central import ledger
+
+    app, S = env
+    day = "2026-03-01"
+    with S.begin() as s:
+        accounts.add(s, "sup", "Supervisor", AGENCY, "supervisor", PW)
+        for n, (station, amount) in enumerate((("K1", 5000), ("K1", 3000), ("K2", 2000))):
+            ledger.record_collection(s, station, {
+                "event": "paid", "collection_id": f"c{n}", "amount": amount, "statutory": amount, "service": 0,
+                "fee_ref": f"fee-{n}", "business_date": day, "office": "بغداد", "terminal_id": "T1",
+                "kind": "card"})
+        # K1's Z-report lists c0 and an item central never got; c1 is missing at the station.
+        ledger.record_z_report(s, "K1", {"business_date": day, "office": "بغداد", "terminal_id": "T1",
+                                         "terminal": {"count": 2, "amount": 6000}, "journal": {"count": 2, "amount": 6000},
+                                         "items": [{"id": "c0", "amount": 5000, "state": "paid"},
+                                                   {"id": "cX", "amount": 1000, "state": "paid"}]})
+        secret = accounts.get(s, "sup").totp_secret or ""
+    c = client(app)
+    assert login(c, "clerk-a") == 303
+    assert c.get(f"/staff/reconciliation?date={day}").status_code == 403  # a clerk does not read it
+    c = client(app)
+    assert login(c, "sup", totp=pyotp.TOTP(secret).now()) == 303
+    page = c.get(f"/staff/reconciliation?date={day}&lang=en")
+    assert page.status_code == 200 and "<svg" in page.text and "MISMATCH" in page.text
+    rows = re.findall(r"<tr class=\"[a-z]*\">(.*?)</tr>", page.text, re.S)
+    k1 = next(r for r in rows if ">K1<" in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", k1)
+    # office, station, status, matched, missing_at_central, missing_at_station, mismatched, unresolved, amount
+    assert cells[2:8] == ["MISMATCH", "1", "1", "1", "0", "0"], cells
+    csv_resp = c.get(f"/staff/reconciliation.csv?date={day}")
+    assert csv_resp.headers["content-type"].startswith("text/csv")
+    assert "missing_at_central" in csv_resp.text and "missing_at_station" in csv_resp.text
+    assert c.get("/staff/reconciliation?date=2026-02-30").status_code == 400

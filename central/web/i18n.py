@@ -170,6 +170,15 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "E_409": ("لا يمكن تنفيذ هذا الإجراء الآن.", "ئەم کردارە ئێستا ناکرێت.", "This action cannot be done now."),
     "csrf": ("انتهت صلاحية النموذج. أعد تحميل الصفحة.", "فۆرمەکە بەسەرچووە. پەڕەکە نوێ بکەرەوە.",
              "The form has expired. Reload the page."),
+    "reconciliation": ("المطابقة اليومية للتحصيلات", "بەراوردی ڕۆژانەی کۆکردنەوەکان", "Daily reconciliation of collections"),
+    "no_collections": ("لا توجد تحصيلات في هذا اليوم.", "هیچ کۆکردنەوەیەک لەم ڕۆژەدا نییە.", "No collections on this day."),
+    "station": ("المحطة", "وێستگە", "Station"),
+    "amount": ("المبلغ (دينار)", "بڕ (دینار)", "Amount (IQD)"),
+    "K_matched": ("مطابقة", "گونجاو", "Matched"),
+    "K_missing_at_central": ("ناقصة في المركز", "لە ناوەند نییە", "Missing at central"),
+    "K_missing_at_station": ("ناقصة في المحطة", "لە وێستگە نییە", "Missing at station"),
+    "K_mismatched": ("غير مطابقة", "ناگونجاو", "Mismatched"),
+    "K_unresolved_at_station": ("معلّقة في المحطة", "هەڵپەسێردراو لە وێستگە", "Unresolved at station"),
 }
 
 

@@ -188,6 +188,9 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff", worklist, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/case/{number}", case_page, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/case/{number}/act", act, methods=["POST"], include_in_schema=False)
+    from central.web import supervisor
+
+    supervisor.install(app)
 
 
 __all__ = ["install", "load_secret", "secret_path"]

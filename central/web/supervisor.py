@@ -1,0 +1,92 @@
+"""Supervisor pages: the daily reconciliation of collections (central/ledger.py) as a
+table, a server-drawn SVG chart and a CSV download. Supervisors, auditors and
+admins read it; nobody changes anything here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+
+from central import ledger
+from central.web import staff
+from contract import letters_index
+from contract.errors import UrError
+
+READERS = frozenset({"supervisor", "auditor", "admin"})
+KINDS = ("matched", "missing_at_central", "missing_at_station", "mismatched", "unresolved_at_station")
+COLOURS = {"matched": "#0b6b2e", "missing_at_central": "#a4161a", "missing_at_station": "#d96c00",
+           "mismatched": "#6a1b9a", "unresolved_at_station": "#8a5a00"}
+
+
+def counts(day: ledger.StationDay) -> dict[str, int]:
+    """Items per reconciliation outcome for one station-day (pure)."""
+    out = dict.fromkeys(KINDS, 0)
+    for i in day.items:
+        out[i["status"]] = out.get(i["status"], 0) + 1
+    return out
+
+
+def bar_svg(rows: list[tuple[str, dict[str, int]]], width: int = 640, bar: int = 22) -> str:
+    """Stacked horizontal bars, one per station, drawn as SVG on the server (no script)."""
+    top = max((sum(c.values()) for _, c in rows), default=0) or 1
+    label_w, gap = 140, 8
+    height = len(rows) * (bar + gap) + gap
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'role="img" width="{width}" height="{height}" direction="ltr">']
+    for n, (label, c) in enumerate(rows):
+        y = gap + n * (bar + gap)
+        parts.append(f'<text x="0" y="{y + bar * 0.7:.1f}" font-size="13">{escape(label)}</text>')
+        x = float(label_w)
+        for kind in KINDS:
+            w = (width - label_w) * c.get(kind, 0) / top
+            if w > 0:
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{COLOURS[kind]}">'
+                             f'<title>{kind}: {c[kind]}</title></rect>')
+                x += w
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _reader(request: Request) -> tuple[dict[str, object], object]:
+    sess = staff._sessions(request).read(request)
+    u = staff._user(request, sess)
+    if u.role not in READERS:
+        raise HTTPException(403)
+    return sess, u
+
+
+def _date(value: str | None) -> str:
+    if not value:
+        return datetime.now(UTC).date().isoformat()
+    try:
+        return letters_index.norm_date(value[:20])
+    except UrError:
+        raise HTTPException(400, "bad_date") from None
+
+
+def reconciliation(request: Request, date: str | None = None) -> Response:
+    sess, u = _reader(request)
+    d = _date(date)
+    with request.app.state.read_sessions() as s:
+        days = ledger.reconcile(s, d)
+    rows = [(f"{x.office or ''} {x.station}".strip(), counts(x)) for x in days]
+    return staff._page(request, "staff_reconciliation.html",
+                       {"user": u, "date": d, "days": days, "kinds": KINDS, "chart": bar_svg(rows)}, sess)
+
+
+def reconciliation_csv(request: Request, date: str | None = None) -> Response:
+    _reader(request)
+    d = _date(date)
+    with request.app.state.read_sessions() as s:
+        body = ledger.report_csv(ledger.reconcile(s, d))
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{d}.csv"'})
+
+
+def install(app: FastAPI) -> None:
+    app.router.add_api_route("/staff/reconciliation", reconciliation, methods=["GET"], include_in_schema=False)
+    app.router.add_api_route("/staff/reconciliation.csv", reconciliation_csv, methods=["GET"],
+                             include_in_schema=False)
