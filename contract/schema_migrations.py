@@ -156,4 +156,5 @@ def _may_exist() -> bool:
     from alembic import op
 
     ctx = op.get_context()
-    return not ctx.as_sql and ctx.config.attributes.get("adopting", True) is not False
+    said = ctx.config.attributes.get("adopting") if ctx.config is not None else None
+    return not ctx.as_sql and said is not False
