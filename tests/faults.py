@@ -7,10 +7,10 @@ them in-process. A CLI a test starts as its own process is run through this
 module instead of `python -m kiosk.cli`:
 
     python -m tests.faults [--crash-at STEP] [--drop-acks P] [--duplicate-sends P]
-                           [--seed N] [--real-pin-hash] -- kiosk.cli --data D pay ...
+                           [--seed N] -- kiosk.cli --data D pay ...
 
-which installs the hooks and then runs the module as `python -m` would. Without
-`--real-pin-hash` it also installs the cheap PIN hasher the in-process tests use.
+which installs the hooks and the cheap PIN hasher the in-process tests use, and
+then runs the module as `python -m` would.
 """
 
 from __future__ import annotations
@@ -74,11 +74,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--drop-acks", type=float, default=0.0, help="share of acks the central worker drops")
     p.add_argument("--duplicate-sends", type=float, default=0.0, help="share of uplink the kiosk publishes twice")
     p.add_argument("--seed", type=int, default=0, help="seed of the shares above")
-    p.add_argument("--real-pin-hash", action="store_true", help="keep the product's PIN hash cost")
     opts = p.parse_args(argv[:cut])
     module, *rest = argv[cut + 1:]
-    if not opts.real_pin_hash:
-        use_fast_pin_hash()
+    use_fast_pin_hash()
     install(opts.crash_at, opts.drop_acks, opts.duplicate_sends, opts.seed)
     sys.argv = [module, *rest]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -39,8 +39,8 @@ def _kiosk(tmp: Path, kiosk_id: str, *args: str, input: str | None = None):  # t
 
 def test_enrollment_is_csr_style_no_private_key_leaves_the_kiosk(tmp_path: Path) -> None:
     dep = support.Deployment(tmp_path)
-    dep.init_central()
-    kdir = dep.enroll("K1", "mqtt://127.0.0.1:1")
+    dep.init_central(processes=True)
+    kdir = dep.enroll("K1", "mqtt://127.0.0.1:1", processes=True)  # the CLIs as separate processes
     sec = kdir / "secrets"
     env_key = (sec / "kiosk.key").read_text().strip()
     tls_key = (sec / "client.key").read_text()

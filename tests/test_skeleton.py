@@ -27,8 +27,8 @@ def _submit_many(kiosk_dir: Path, n: int) -> list[str]:
 def test_fifty_offline_then_exactly_once_even_after_full_resend(tmp_path: Path) -> None:
     dep = support.Deployment(tmp_path)
     broker = support.Broker(tmp_path / "broker")  # not started: the network is "down"
-    dep.init_central()
-    kdir = dep.enroll("K1", broker.url)
+    dep.init_central(processes=True)
+    kdir = dep.enroll("K1", broker.url, processes=True)  # set-up as a technician runs it
 
     # One application through the real CLI, offline: the tracking number comes at once.
     r = dep.kiosk("K1", "apply", "--service", "non-conviction-certificate",
