@@ -209,3 +209,27 @@ def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # ty
     assert csv_resp.headers["content-type"].startswith("text/csv")
     assert "missing_at_central" in csv_resp.text and "missing_at_station" in csv_resp.text
     assert c.get("/staff/reconciliation?date=2026-02-30").status_code == 400
+
+
+def test_json_api_same_authorisation_as_pages(env) -> None:  # type: ignore[no-untyped-def]
+    app, S = env
+    n = tracking.make(7, 1)
+    anon = client(app)
+    assert anon.get("/api/v1/staff/worklist").status_code == 401
+    for user, worklist, act in (("clerk-b", 200, 403), ("aud", 200, 403), ("clerk-a", 200, 200)):
+        c = client(app)
+        assert login(c, user) == 303
+        token = csrf_of(c.get("/staff/login").text)
+        wl = c.get("/api/v1/staff/worklist")
+        assert wl.status_code == worklist
+        assert (n in [x["number"] for x in wl.json()]) == (user != "clerk-b")
+        assert c.post(f"/api/v1/staff/cases/{n}/act", json={"action": "approve"}).status_code == 403  # no token
+        r = c.post(f"/api/v1/staff/cases/{n}/act", json={"action": "approve"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == act, (user, r.text)
+    assert r.json()["status"] == "visit_requested"
+    again = c.post(f"/api/v1/staff/cases/{n}/act", json={"action": "approve"}, headers={"X-CSRF-Token": token})
+    assert again.status_code == 409 and "error" in again.json()
+    bad = c.post(f"/api/v1/staff/cases/{n}/act", json={"action": "explode"}, headers={"X-CSRF-Token": token})
+    assert bad.status_code == 400
+    spec = c.get("/api/openapi.json").json()
+    assert "/api/v1/staff/worklist" in spec["paths"] and "/api/v1/staff/cases/{number}/act" in spec["paths"]

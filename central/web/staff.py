@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, Field
 
 from central import applications, casework, db, workflows
 from central.web import accounts
@@ -81,12 +82,15 @@ def _csrf_ok(sess: dict[str, Any], token: str) -> None:
 
 
 def _user(request: Request, sess: dict[str, Any]) -> accounts.StaffUser:
+    """The logged-in person, read afresh; pages redirect to the login, the API answers 401."""
     uid = sess.get("uid")
-    if not isinstance(uid, int):
-        raise HTTPException(303, headers={"Location": "/staff/login"})
-    with request.app.state.read_sessions() as s:
-        u: accounts.StaffUser | None = s.get(accounts.StaffUser, uid)
+    u: accounts.StaffUser | None = None
+    if isinstance(uid, int):
+        with request.app.state.read_sessions() as s:
+            u = s.get(accounts.StaffUser, uid)
     if u is None or u.disabled:
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(401)
         raise HTTPException(303, headers={"Location": "/staff/login"})
     return u
 
@@ -157,6 +161,15 @@ def act(request: Request, number: str, action: str = Form(max_length=32), note: 
     _csrf_ok(sess, csrf)
     u = _user(request, sess)
     try:
+        _apply(request, u, number, action, note, to)
+    except UrError as e:
+        return _page(request, "error.html", {"status": 409, "message": str(e), "detail": None}, sess, 409)
+    return RedirectResponse(f"/staff/case/{tracking.parse(number)}", 303)
+
+
+def _apply(request: Request, u: accounts.StaffUser, number: str, action: str, note: str, to: str) -> None:
+    """One case action with its authorisation; UrError when the workflow refuses it."""
+    try:
         n = tracking.parse(number)
     except UrError:
         raise HTTPException(400, "bad_tracking") from None
@@ -168,14 +181,39 @@ def act(request: Request, number: str, action: str = Form(max_length=32), note: 
             raise HTTPException(404)
         if not accounts.may_act(u.role, u.agency, row.agency):
             raise HTTPException(403)
-        try:
-            # The audit line carries the person's account name and full name.
-            casework.act(s, n, action, f"{u.username} ({u.display_name})", f"web:{u.agency}", note=note,
-                         to=to or None)
-        except UrError as e:
-            s.rollback()
-            return _page(request, "error.html", {"status": 409, "message": str(e), "detail": None}, sess, 409)
-    return RedirectResponse(f"/staff/case/{n}", 303)
+        # The audit line carries the person's account name and full name.
+        casework.act(s, n, action, f"{u.username} ({u.display_name})", f"web:{u.agency}", note=note,
+                     to=to or None)
+
+
+class ActBody(BaseModel):
+    action: str = Field(max_length=32, description=", ".join(workflows.CLERK_ACTIONS))
+    note: str = Field("", max_length=2000)
+    to: str = Field("", max_length=64, description="agency, for forward")
+
+
+def api_worklist(request: Request) -> list[dict[str, Any]]:
+    """Open cases of the caller's agency, overdue first (clerks, supervisors, auditors)."""
+    u = _user(request, _sessions(request).read(request))
+    if u.role not in ("clerk", "supervisor", "auditor"):
+        raise HTTPException(403)
+    with request.app.state.read_sessions() as s:
+        return casework.inbox(s, u.agency)
+
+
+def api_act(request: Request, number: str, body: ActBody) -> JSONResponse:
+    """The same action as the case page; the CSRF token goes in the X-CSRF-Token header."""
+    sess = _sessions(request).read(request)
+    _csrf_ok(sess, request.headers.get("x-csrf-token", ""))
+    u = _user(request, sess)
+    try:
+        _apply(request, u, number, body.action, body.note, body.to)
+    except UrError as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    with request.app.state.read_sessions() as s:
+        shown = casework.show(s, tracking.parse(number))
+    return JSONResponse({"number": shown["number"], "status": shown["status"], "step": shown["step"],
+                         "agency": shown["agency"]})
 
 
 def install(app: FastAPI) -> None:
@@ -188,6 +226,8 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff", worklist, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/case/{number}", case_page, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/case/{number}/act", act, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/api/v1/staff/worklist", api_worklist, methods=["GET"], tags=["staff"])
+    r.add_api_route("/api/v1/staff/cases/{number}/act", api_act, methods=["POST"], tags=["staff"])
     from central.web import supervisor
 
     supervisor.install(app)
