@@ -233,3 +233,39 @@ def test_json_api_same_authorisation_as_pages(env) -> None:  # type: ignore[no-u
     assert bad.status_code == 400
     spec = c.get("/api/openapi.json").json()
     assert "/api/v1/staff/worklist" in spec["paths"] and "/api/v1/staff/cases/{number}/act" in spec["paths"]
+
+
+def test_letters_officer_registers_routes_and_sets_status(env) -> None:  # type: ignore[no-untyped-def]
+    from central import letters
+
+    app, S = env
+    with S.begin() as s:
+        accounts.add(s, "lo-krg", "Officer KRG", "KRG representation Baghdad", "letters_officer", PW)
+        accounts.add(s, "lo-mof", "Officer MoF", "Federal Ministry of Finance", "letters_officer", PW)
+    c = client(app)
+    assert login(c, "clerk-a") == 303
+    assert c.get("/staff/letters").status_code == 403
+    krg, mof = client(app), client(app)
+    assert login(krg, "lo-krg") == 303 and login(mof, "lo-mof") == 303
+    token = csrf_of(krg.get("/staff/letters?lang=en").text)
+    r = krg.post("/staff/letters", data={"number": "77/ك", "date": "2026-03-02", "to": "Federal Ministry of Finance",
+                                         "subject": "<script>x</script> salaries", "csrf": token})
+    assert r.status_code == 303
+    with S() as s:
+        lt = letters.one(s, "77/ك", "2026-03-02")
+        lid = lt.id
+    page = krg.get("/staff/letters?lang=en").text
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    # The letter is now with the ministry: the sender's officer may not move it, the ministry's may.
+    assert krg.post(f"/staff/letters/{lid}", data={"status": "CLOSED", "csrf": token}).status_code == 403
+    mtoken = csrf_of(mof.get("/staff/letters").text)
+    assert mof.post(f"/staff/letters/{lid}", data={"status": "RECEIVED", "csrf": mtoken}).status_code == 303
+    assert mof.post(f"/staff/letters/{lid}", data={"to": "KRG representation Baghdad", "csrf": mtoken}).status_code == 303
+    assert mof.post(f"/staff/letters/{lid}", data={"status": "BOGUS", "csrf": mtoken}).status_code == 403
+    with S() as s:
+        lt = letters.one(s, "77/ك", "2026-03-02")
+        assert [e.kind for e in lt.events] == ["registered", "status", "routed"]
+        assert lt.holder == "KRG representation Baghdad"
+    assert krg.post(f"/staff/letters/{lid}", data={"status": "BOGUS", "csrf": token}).status_code == 409
+    public = client(app).get("/api/v1/letters", params={"number": "77/ك", "date": "2026-03-02"}).json()
+    assert len(public["letters"][0]["steps"]) == 3 and "salaries" not in str(public)

@@ -179,6 +179,9 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "K_missing_at_station": ("ناقصة في المحطة", "لە وێستگە نییە", "Missing at station"),
     "K_mismatched": ("غير مطابقة", "ناگونجاو", "Mismatched"),
     "K_unresolved_at_station": ("معلّقة في المحطة", "هەڵپەسێردراو لە وێستگە", "Unresolved at station"),
+    "letters_console": ("المراسلات الرسمية", "نووسراوە فەرمییەکان", "Official letters"),
+    "register_letter": ("تسجيل كتاب", "تۆمارکردنی نووسراو", "Register a letter"),
+    "subject": ("الموضوع", "بابەت", "Subject"),
 }
 
 
