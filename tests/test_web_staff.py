@@ -269,3 +269,44 @@ def test_letters_officer_registers_routes_and_sets_status(env) -> None:  # type:
     assert krg.post(f"/staff/letters/{lid}", data={"status": "BOGUS", "csrf": token}).status_code == 409
     public = client(app).get("/api/v1/letters", params={"number": "77/ك", "date": "2026-03-02"}).json()
     assert len(public["letters"][0]["steps"]) == 3 and "salaries" not in str(public)
+
+
+def test_registrar_issues_downloads_and_revokes(env) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from PIL import Image
+
+    from central import registry
+    from contract import qr_decode
+
+    app, S = env
+    with S() as s:
+        secret = accounts.get(s, "reg").totp_secret or ""
+    c = client(app)
+    assert login(c, "reg", totp=pyotp.TOTP(secret).now()) == 303
+    token = csrf_of(c.get("/staff/documents?lang=en").text)
+    r = c.post("/staff/documents", data={"doc_type": "certificate", "fields": "name=هدى <b>\nnumber=12",
+                                         "expires_days": "30", "csrf": token})
+    assert r.status_code == 303
+    doc_id = r.headers["location"].rsplit("/", 1)[1]
+    page = c.get(f"/staff/documents/{doc_id}?lang=en").text
+    assert "هدى &lt;b&gt;" in page and "/UR1/" in page
+    png = c.get(f"/staff/documents/{doc_id}.png")
+    assert png.headers["content-type"] == "image/png"
+    text = qr_decode.single_text(qr_decode.decode_image(Image.open(io.BytesIO(png.content))))
+    public = client(app)
+    path = "/UR1/" + text.split("/UR1/", 1)[1]
+    assert 'data-status="VALID"' in public.get(path).text
+    assert c.get("/staff/documents/DNOSUCHDOC").status_code == 404
+    bad = c.post("/staff/documents", data={"doc_type": "certificate", "fields": "no equals sign", "csrf": token})
+    assert bad.status_code == 409
+    # Another role cannot issue; a clerk gets 403.
+    clerk = client(app)
+    assert login(clerk, "clerk-a") == 303
+    assert clerk.get("/staff/documents").status_code == 403
+    assert c.post(f"/staff/documents/{doc_id}/revoke", data={"reason": "lost", "csrf": token}).status_code == 303
+    assert 'data-status="REVOKED"' in public.get(path).text
+    with S() as s:
+        assert registry.get(s, doc_id).revoked_at is not None
+        trail = audit.trail(s, doc_id)
+        assert [t["action"] for t in trail] == ["issue", "revoke"] and trail[1]["actor"] == "reg (Name of reg)"

@@ -182,6 +182,15 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "letters_console": ("المراسلات الرسمية", "نووسراوە فەرمییەکان", "Official letters"),
     "register_letter": ("تسجيل كتاب", "تۆمارکردنی نووسراو", "Register a letter"),
     "subject": ("الموضوع", "بابەت", "Subject"),
+    "documents": ("الوثائق المؤمّنة", "بەڵگەنامە پارێزراوەکان", "Secured documents"),
+    "issue_document": ("إصدار وثيقة", "دەرکردنی بەڵگەنامە", "Issue a document"),
+    "fields_lines": ("الحقول، سطر لكل حقل: الاسم=القيمة", "خانەکان، هەر دێڕێک: ناو=بەها", "Fields, one per line: name=value"),
+    "expires_days": ("مدة الصلاحية بالأيام (0 بلا انتهاء)", "ماوەی کارایی بە ڕۆژ (0 بێ کۆتایی)", "Valid for days (0: no end)"),
+    "keys": ("مفاتيح التوقيع", "کلیلەکانی واژۆ", "Signing keys"),
+    "active": ("فعّال", "چالاک", "active"),
+    "retired": ("متقاعد", "خانەنشین", "retired"),
+    "withdrawn": ("مسحوب", "کشاوەتەوە", "withdrawn"),
+    "revoke": ("إلغاء الوثيقة", "هەڵوەشاندنەوەی بەڵگەنامە", "Revoke"),
 }
 
 

@@ -228,10 +228,11 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff/case/{number}/act", act, methods=["POST"], include_in_schema=False)
     r.add_api_route("/api/v1/staff/worklist", api_worklist, methods=["GET"], tags=["staff"])
     r.add_api_route("/api/v1/staff/cases/{number}/act", api_act, methods=["POST"], tags=["staff"])
-    from central.web import letters_pages, supervisor
+    from central.web import letters_pages, registrar, supervisor
 
     supervisor.install(app)
     letters_pages.install(app)
+    registrar.install(app)
 
 
 __all__ = ["install", "load_secret", "secret_path"]
