@@ -310,3 +310,29 @@ def test_registrar_issues_downloads_and_revokes(env) -> None:  # type: ignore[no
         assert registry.get(s, doc_id).revoked_at is not None
         trail = audit.trail(s, doc_id)
         assert [t["action"] for t in trail] == ["issue", "revoke"] and trail[1]["actor"] == "reg (Name of reg)"
+
+
+def test_fleet_page_shows_offline_kiosks_first(env) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+    from datetime import timedelta
+
+    from central import kiosks
+
+    app, S = env
+    now = datetime.now(UTC)
+    hb = {"version": "1.2.3", "queue": {"pending": 4, "in_flight": 0, "oldest_pending_age_s": 95.0},
+          "devices": {"printer": "paper_low", "terminal": "ready"}}
+    with S.begin() as s:
+        accounts.add(s, "sup2", "Supervisor", AGENCY, "supervisor", PW)
+        for kid, code, seen in (("K-ON", 1, now - timedelta(seconds=20)), ("K-OFF", 2, now - timedelta(minutes=30))):
+            s.add(kiosks.Kiosk(kiosk_id=kid, kiosk_code=code, office="بغداد", public_key="00" * 32, enrolled_at=now,
+                               last_seen=seen, clock_skew_ms=0, heartbeat=_json.dumps(hb)))
+        secret = accounts.get(s, "sup2").totp_secret or ""
+    c = client(app)
+    assert login(c, "sup2", totp=pyotp.TOTP(secret).now()) == 303
+    page = c.get("/staff/fleet?lang=en").text
+    states = re.findall(r'data-kiosk="([^"]+)" data-online="(yes|no)"', page)
+    assert states == [("K-OFF", "no"), ("K-ON", "yes")]
+    assert "paper_low" in page and "1.2.3" in page
+    clerk = client(app)
+    assert login(clerk, "clerk-b") == 303 and clerk.get("/staff/fleet").status_code == 403

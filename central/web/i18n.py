@@ -191,6 +191,15 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "retired": ("متقاعد", "خانەنشین", "retired"),
     "withdrawn": ("مسحوب", "کشاوەتەوە", "withdrawn"),
     "revoke": ("إلغاء الوثيقة", "هەڵوەشاندنەوەی بەڵگەنامە", "Revoke"),
+    "fleet": ("أكشاك الخدمة", "کیۆسکەکان", "Kiosk fleet"),
+    "online": ("متصل", "پەیوەست", "online"),
+    "offline": ("غير متصل", "پچڕاو", "offline"),
+    "last_seen": ("آخر اتصال", "دوایین پەیوەندی", "Last seen"),
+    "queue": ("في الانتظار", "لە ڕیزدا", "Queued"),
+    "oldest": ("أقدم عنصر (ثانية)", "کۆنترین (چرکە)", "Oldest (s)"),
+    "printer": ("الطابعة", "چاپکەر", "Printer"),
+    "terminal": ("جهاز الدفع", "ئامێری پارەدان", "Card terminal"),
+    "version": ("الإصدار", "وەشان", "Version"),
 }
 
 

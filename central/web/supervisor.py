@@ -4,13 +4,16 @@ admins read it; nobody changes anything here."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 
-from central import ledger
+from central import kiosks, ledger
 from central.web import staff
 from contract import letters_index
 from contract.errors import UrError
@@ -86,7 +89,40 @@ def reconciliation_csv(request: Request, date: str | None = None) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="reconciliation-{d}.csv"'})
 
 
+OFFLINE_AFTER = 180  # seconds without a message from a kiosk: shown offline (3 heartbeats at the default)
+
+
+def fleet_rows(rows: list[kiosks.Kiosk], now: datetime, offline_after: int = OFFLINE_AFTER) -> list[dict[str, Any]]:
+    """One line per kiosk, offline ones first (pure: rows in, dicts out)."""
+    out = []
+    for k in rows:
+        try:
+            hb = json.loads(k.heartbeat or "{}")
+        except ValueError:
+            hb = {}
+        hb = hb if isinstance(hb, dict) else {}
+        seen = k.last_seen.replace(tzinfo=UTC) if k.last_seen and k.last_seen.tzinfo is None else k.last_seen
+        q: dict[str, Any] = hb["queue"] if isinstance(hb.get("queue"), dict) else {}
+        devices: dict[str, Any] = hb["devices"] if isinstance(hb.get("devices"), dict) else {}
+        out.append({"kiosk_id": k.kiosk_id, "office": k.office, "revoked": k.revoked_at is not None,
+                    "online": bool(seen and (now - seen).total_seconds() <= offline_after and k.revoked_at is None),
+                    "last_seen": seen.isoformat() if seen else None, "pending": q.get("pending"),
+                    "oldest_pending_age_s": q.get("oldest_pending_age_s"),
+                    "printer": devices.get("printer", ""), "terminal": devices.get("terminal", ""),
+                    "version": str(hb.get("version", ""))})
+    out.sort(key=lambda r: (r["online"], r["kiosk_id"]))
+    return out
+
+
+def fleet(request: Request) -> Response:
+    sess, u = _reader(request)
+    with request.app.state.read_sessions() as s:
+        rows = fleet_rows(list(s.scalars(select(kiosks.Kiosk))), datetime.now(UTC))
+    return staff._page(request, "staff_fleet.html", {"user": u, "rows": rows}, sess)
+
+
 def install(app: FastAPI) -> None:
+    app.router.add_api_route("/staff/fleet", fleet, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/staff/reconciliation", reconciliation, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/staff/reconciliation.csv", reconciliation_csv, methods=["GET"],
                              include_in_schema=False)
