@@ -36,7 +36,7 @@ def _qr_frame() -> np.ndarray:
     return f
 
 
-def _time(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+def _time(fn, n: int) -> float:
     ts = []
     for _ in range(n):
         t0 = time.perf_counter()

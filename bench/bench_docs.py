@@ -43,7 +43,7 @@ def pct(xs: list[float], p: float) -> float:
     return float(np.percentile(np.array(xs), p))
 
 
-def typical_doc(session, now: int) -> registry.Document:  # type: ignore[no-untyped-def]
+def typical_doc(session, now: int) -> registry.Document:
     return registry.issue(session, doc_type="certificate", agency="وزارة الداخلية", office="مديرية الجنسية العامة",
                           fields=FIELDS, now=now, expires_at=now + 365 * 86400)
 
@@ -123,7 +123,7 @@ def bench_qr_and_kiosk(tmp: Path) -> None:
     engine.dispose()
 
 
-def _rate(fn, seconds: float = 2.0) -> float:  # type: ignore[no-untyped-def]
+def _rate(fn, seconds: float = 2.0) -> float:
     """Calls per second of `fn`, run for about `seconds`."""
     n, t0 = 0, time.perf_counter()
     while (el := time.perf_counter() - t0) < seconds:

@@ -86,7 +86,7 @@ def measure() -> dict[str, float | str]:
                          env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     if out.returncode != 0:
         raise RuntimeError(f"UI bench child failed: {out.stderr[-800:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

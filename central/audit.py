@@ -213,7 +213,7 @@ def open_checkpoint(signed: bytes, root_public: bytes) -> dict[str, Any]:
         ok = False
     if not ok:
         raise UrError("signed payload is not an audit checkpoint")
-    return summary  # type: ignore[no-any-return]
+    return summary
 
 
 @dataclass
@@ -224,9 +224,9 @@ class Report:
     anchor: str | None = None
 
 
-def _checkpoints(session: Session, root_public: bytes, report: Report) -> dict[int, tuple[AuditCheckpoint, dict]]:  # type: ignore[type-arg]
+def _checkpoints(session: Session, root_public: bytes, report: Report) -> dict[int, tuple[AuditCheckpoint, dict]]:
     """The stored checkpoints whose signature holds, by seq; broken ones and gaps are problems."""
-    out: dict[int, tuple[AuditCheckpoint, dict]] = {}  # type: ignore[type-arg]
+    out: dict[int, tuple[AuditCheckpoint, dict]] = {}
     prev: AuditCheckpoint | None = None
     for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)):
         try:
@@ -260,8 +260,8 @@ def verify_report(session: Session, anchors: list[tuple[str, bytes]] | None = No
 
         root = keys.root_key(session)
         root_public = root.public_key if root is not None else None
-    stored: dict[int, tuple[AuditCheckpoint, dict]] = {}  # type: ignore[type-arg]
-    newest: tuple[int, str, bytes, dict] | None = None  # type: ignore[type-arg]
+    stored: dict[int, tuple[AuditCheckpoint, dict]] = {}
+    newest: tuple[int, str, bytes, dict] | None = None
     if root_public is not None:
         stored = _checkpoints(session, root_public, report)
         candidates = [(f"checkpoint {n}", row.signed) for n, (row, _s) in stored.items()]

@@ -51,8 +51,8 @@ def among(session: Session, column: Any, values: list[Any]) -> ColumnElement[boo
     planned once, where an IN of 500 placeholders is a new statement text for
     every batch size (psycopg does not cache its conversion either)."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from contract import cli_base, input_limits, private_files
 from contract.errors import UrError
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("apps", help="clerk work: inbox, actions, case view, escalation")
     s = a.add_subparsers(dest="sub", required=True)
     p = s.add_parser("inbox", help="open cases an agency owes a move on (overdue first)")
@@ -43,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_checkpoint)
 
 
-def _sessions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _sessions(args: argparse.Namespace):
     engine = db.make_engine(args.db)
     db.init_schema(engine)
     return db.sessions(engine)

@@ -12,7 +12,7 @@ from contract import cli_base
 from contract.errors import UrError
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("catalogue", help="import, inspect and generate the service catalogue")
     cs = c.add_subparsers(dest="sub", required=True)
     p = cs.add_parser("import", help="validate catalogue files and publish them as a new version")
@@ -37,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_generate)
 
 
-def _sessions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _sessions(args: argparse.Namespace):
     engine = db.make_engine(args.db)
     db.init_schema(engine)
     return db.sessions(engine)
@@ -73,7 +73,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at(s, version: int | None):  # type: ignore[no-untyped-def]
+def _at(s, version: int | None):
     if version is not None:
         return catalogue.at_version(s, version)
     c = catalogue.current(s)

@@ -39,7 +39,7 @@ from contract.errors import UrError
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
-def add_kiosk_commands(k: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_kiosk_commands(k: argparse._SubParsersAction) -> None:
     p = k.add_parser("enroll", help="reserve a kiosk id and issue its one-time enrollment code")
     p.add_argument("kiosk_id")
     p.add_argument("--broker", default=DEFAULT_BROKER, help="broker URL the kiosk will use")
@@ -57,7 +57,7 @@ def add_kiosk_commands(k: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.set_defaults(func=cmd_revoke)
 
 
-def _sessions(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _sessions(args: argparse.Namespace):
     engine = db.make_engine(args.db)
     db.init_schema(engine)
     return db.sessions(engine)

@@ -12,7 +12,7 @@ from contract import cli_base
 from contract.errors import UrError
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("ledger", help="card collections and daily reconciliation").add_subparsers(
         dest="sub", required=True, parser_class=cli_base.Parser)
     p = g.add_parser("report", help="reconcile a day: terminal totals vs station journal vs ledger")
@@ -41,7 +41,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_fines_publish)
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace):
     engine = db.make_engine(getattr(args, "db", None))
     db.init_schema(engine)
     return db.sessions(engine)

@@ -17,7 +17,7 @@ from central import db, document_render, letters, registry, registry_cli
 from contract import cli_base, qr_text
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace):
     engine = db.make_engine(db.resolve_url(args.db))
     db.init_schema(engine)
     return db.sessions(engine).begin()
@@ -27,7 +27,7 @@ def _fmt(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _text(d: dict) -> str:  # type: ignore[type-arg]
+def _text(d: dict) -> str:
     lines = [f"letter {d['number']} of {d['date']}: {d['status']} at {d['holder']} (from {d['from']} to {d['to']})"]
     for e in d["steps"]:
         lines.append(f"  {_fmt(e['at'])}  {e['kind']:10} {e['from']} -> {e['to']}  {e['status']}")
@@ -93,7 +93,7 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     lt = sub.add_parser("letters", help="official letters between agencies").add_subparsers(
         dest="letters_cmd", required=True)
     p = lt.add_parser("register", help="record a letter sent from one agency to another")

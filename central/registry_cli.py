@@ -19,7 +19,7 @@ from contract.errors import UrError
 from contract.verdict import Status, Verdict
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace):
     engine = db.make_engine(db.resolve_url(args.db))
     db.init_schema(engine)
     return db.sessions(engine).begin()
@@ -159,7 +159,7 @@ def _trust_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     docs = sub.add_parser("docs", help="secured documents (UR1)").add_subparsers(dest="docs_cmd", required=True)
     p = docs.add_parser("issue", help="create and sign a document; prints its id and QR text")
     p.add_argument("--type", required=True, help="document type, e.g. certificate, letter")

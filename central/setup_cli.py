@@ -31,7 +31,7 @@ from contract.errors import UrError
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="create the schema and load the seed catalogue")
     p.set_defaults(func=cmd_init)
 
@@ -62,7 +62,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.set_defaults(func=cmd_stats)
 
 
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _engine(args: argparse.Namespace):
     engine = db.make_engine(args.db)
     db.init_schema(engine)
     return engine

@@ -14,7 +14,7 @@ from kiosk import applications, datasets, document_verifier, identity
 from kiosk.context import open_enrolled, open_store
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="enroll this kiosk from the bundle central issued")
     p.add_argument("--bundle", required=True, help="file from `ur-central kiosks sign` (answers this kiosk's enroll-request)")
     p.add_argument("--broker", help="override the broker URL in the bundle")

@@ -73,7 +73,7 @@ def _check_pin_format(pin: str) -> None:
         raise UrError("a PIN is 4 to 8 digits")
 
 
-def audit(s: Session, actor: str, action: str, subject: str = "", detail: dict | None = None) -> AuditEntry:  # type: ignore[type-arg]
+def audit(s: Session, actor: str, action: str, subject: str = "", detail: dict | None = None) -> AuditEntry:
     last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
     prev = last.hash if last else "0" * 64
     at = time.time()

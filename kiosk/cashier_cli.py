@@ -21,11 +21,11 @@ from kiosk.payments_cli import _show, _terminal_args, terminal_factory
 from kiosk.print_journal import PrintJournal
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("cashier", help="cashier station: PIN login, shifts, collect, void, refund, close day")
     cs = g.add_subparsers(dest="cashier_cmd", required=True, parser_class=cli_base.Parser)
 
-    def cmd(name: str, func, helptext: str, terminal: bool = False, supervisor: bool = False):  # type: ignore[no-untyped-def]
+    def cmd(name: str, func, helptext: str, terminal: bool = False, supervisor: bool = False):
         p = cs.add_parser(name, help=helptext)
         p.add_argument("--user", required=True)
         if supervisor:

@@ -13,7 +13,7 @@ from kiosk.applications_cli import parse_fields
 from kiosk.context import open_enrolled, open_store
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("catalogue", help="search and read the service catalogue (offline)")
     cs = c.add_subparsers(dest="sub", required=True)
     p = cs.add_parser("search", help="services matching what the citizen typed (prefixes count)")

@@ -170,7 +170,7 @@ def _target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="device name in the device map")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     dev = sub.add_parser("devices", help="receipt printer, card terminal, QR scanner")
     ds = dev.add_subparsers(dest="devices_command", required=True)
 

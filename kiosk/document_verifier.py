@@ -96,7 +96,7 @@ class OfflineVerifier:
                 value = (trust_list.decode if name == TRUST else status_list.decode)(ds.body, root)
             except trust_list.ListError as e:
                 return None, f"installed {name} is unusable: {e}"
-            seq = value.seq  # type: ignore[attr-defined]
+            seq = value.seq
             mark = s.get(Pin, f"seq:{name}")
             if mark is not None and seq < int(mark.value):
                 return None, f"{name} rolled back from sequence {mark.value} to {seq}"

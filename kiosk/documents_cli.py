@@ -63,7 +63,7 @@ def _lists(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     docs = sub.add_parser("docs", help="secured documents (UR1), verified offline").add_subparsers(
         dest="docs_cmd", required=True)
     p = docs.add_parser("verify", help="verify a code against the synced lists (exit 0 only if VALID)")

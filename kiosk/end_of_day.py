@@ -90,7 +90,7 @@ def apply_ledger_checks(session: Session, events: list[tuple[int, dict[str, Any]
 def central_check(store: KioskStore, business_date: str) -> dict[str, Any] | None:
     with store.session() as s:
         row = s.get(CentralCheck, business_date)
-        return json.loads(row.body) if row else None  # type: ignore[no-any-return]
+        return json.loads(row.body) if row else None
 
 
 def note_auto_end_of_day(s: Session, payment_id: str) -> None:
@@ -295,4 +295,4 @@ def z_report(store: KioskStore, business_date: str) -> dict[str, Any]:
         row = s.get(ZReportRow, business_date)
         if row is None:
             raise UrError(f"day {business_date} is not closed")
-        return json.loads(row.body)  # type: ignore[no-any-return]
+        return json.loads(row.body)

@@ -21,7 +21,7 @@ from kiosk import identity
 from kiosk.context import open_store
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enroll-request", help="make this kiosk's keys and an enrollment request for central")
     p.add_argument("--kiosk", required=True, help="the kiosk id central issued the code for")
     p.add_argument("--out", required=True, help="request file to hand to `ur-central kiosks sign`")

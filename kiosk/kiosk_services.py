@@ -553,8 +553,8 @@ class KioskServices:
 
     def close_shift(self) -> ShiftState:
         summary = self._station().close_shift(self._op())
-        return ShiftState(False, self._op().user_id, "", int(summary["amount"]),  # type: ignore[call-overload]
-                          int(summary["collections"]))  # type: ignore[call-overload]
+        return ShiftState(False, self._op().user_id, "", int(summary["amount"]),
+                          int(summary["collections"]))
 
     def find_collectable(self, reference: str) -> Collectable:
         """What a cashier can take money for: an application, a fine or a catalogue fee item."""

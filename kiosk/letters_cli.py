@@ -37,7 +37,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if out["found"] else 1
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     lt = sub.add_parser("letters", help="official letter inquiry").add_subparsers(dest="letters_cmd", required=True)
     p = lt.add_parser("status", help="status of a letter by number and date (offline copy, with its age)")
     p.add_argument("--number", required=True)

@@ -31,7 +31,7 @@ def _terminal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--printer-profile", default="epson_tm_t20ii_80mm", help="firmware_config printer profile")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pay", help="collect fees by card: app:<tracking>, item:<service>, fine:<id> (several: "
                        "one card transaction each, in order, stopping at the first not paid)")
     p.add_argument("fee_ref", nargs="+")

@@ -14,7 +14,7 @@ from kiosk.sync.client import SyncClient, SyncConfig
 CLOCK_SKEW_ALARM_MS = 5 * 60 * 1000  # as central flags kiosks (central/kiosks.py)
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="exchange with central (until idle, or forever)")
     p.add_argument("--broker", help="override the enrolled broker URL")
     p.add_argument("--until-idle", action="store_true", help="stop when nothing is left to send or fetch")

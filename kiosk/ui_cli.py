@@ -23,7 +23,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ui", help="run the kiosk screens (fullscreen kiosk mode)")
     p.add_argument("--windowed", type=_size, metavar="WxH", help="a window of this size instead of fullscreen")
     p.add_argument("--idle", type=float, default=90.0, help="idle seconds before the screens wipe and go home")

@@ -21,7 +21,7 @@ FINES = [{"id": f"F-{i:04d}", "plate": f"12B{i:04d}", "amount": 25000 + 1000 * (
 
 
 def enrolled_store(path: Path, kiosk_id: str = "kiosk-1", code: int = 11, office: str = "BGD-01",
-                   fine_list: list[dict] | None = None) -> tuple[KioskStore, identity.Identity]:  # type: ignore[type-arg]
+                   fine_list: list[dict] | None = None) -> tuple[KioskStore, identity.Identity]:
     store = KioskStore(path)
     key = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
     identity.install(store, {"kiosk_id": kiosk_id, "kiosk_code": code, "office": office,
@@ -30,7 +30,7 @@ def enrolled_store(path: Path, kiosk_id: str = "kiosk-1", code: int = 11, office
     return store, identity.load(store)
 
 
-def install_fines(store: KioskStore, fine_list: list[dict], version: int = 1) -> None:  # type: ignore[type-arg]
+def install_fines(store: KioskStore, fine_list: list[dict], version: int = 1) -> None:
     import hashlib
 
     body = fines.dump(fine_list)

@@ -168,7 +168,7 @@ def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | No
     )
 
 
-def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
     """Poll `pred` until it returns a truthy value; fail with `what` on timeout."""
     deadline = time.monotonic() + timeout
     last = None
@@ -290,7 +290,7 @@ class Deployment:
                        timeout=60, what=f"central worker {name} subscribed")
         return p
 
-    def stats(self) -> dict:  # type: ignore[type-arg]
+    def stats(self) -> dict:
         import json
 
         return json.loads(self.central("--json", "stats").stdout)
@@ -362,7 +362,7 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    def _pipe(self, a, b) -> None:  # type: ignore[no-untyped-def]
+    def _pipe(self, a, b) -> None:
         try:
             while True:
                 data = a.recv(65536)
@@ -409,7 +409,7 @@ def queue_stats(kiosk_dir: Path) -> dict[str, int]:
             "rejected": rows.get("rejected", 0)}
 
 
-def sql_rows(db_url: str, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+def sql_rows(db_url: str, sql: str) -> list[tuple]:
     """Rows of one query, read straight from a database by URL (a fresh engine)."""
     from sqlalchemy import create_engine, text
 

@@ -195,7 +195,7 @@ class FixtureServices:
     # payments
     def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
         for stage in ("insert_card", "enter_pin", "processing"):
-            yield PayEvent(stage)  # type: ignore[arg-type]
+            yield PayEvent(stage)
             if self.pay_step_s:
                 time.sleep(self.pay_step_s)
         if self.pay_outcome == "approved":

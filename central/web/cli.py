@@ -40,7 +40,7 @@ def _web(args: argparse.Namespace) -> int:
     return 0
 
 
-def _session(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _session(args: argparse.Namespace):
     engine = db.make_engine(db.resolve_url(args.db))
     db.init_schema(engine)
     return db.sessions(engine).begin()
@@ -102,7 +102,7 @@ def _users_reset(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("web", help="serve the public pages and the staff console")
     p.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT (default 127.0.0.1:8080)")
     p.add_argument("--workers", type=int, default=1, help="server processes (they share only the database)")

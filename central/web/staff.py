@@ -73,7 +73,7 @@ class Sessions:
 
 
 def _sessions(request: Request) -> Sessions:
-    return request.app.state.staff_sessions  # type: ignore[no-any-return]
+    return request.app.state.staff_sessions
 
 
 def _csrf_ok(sess: dict[str, Any], token: str) -> None:

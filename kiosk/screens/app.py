@@ -147,7 +147,7 @@ class KioskApp(App):
     # -- navigation ---------------------------------------------------------
     def current_screen(self) -> KioskScreen:
         assert self.sm is not None
-        return self.sm.current_screen  # type: ignore[return-value]
+        return self.sm.current_screen
 
     def go(self, name: str) -> None:
         assert self.sm is not None
