@@ -262,7 +262,7 @@ def settle_open(store: KioskStore, ident: Identity, terminal: Callable[[], ZvtDr
             return
         batch = [r for r in s.scalars(select(PaymentRow).where(PaymentRow.payment_id > start)) if _charged(r)]
         journal = (len(batch), sum(entry_of(r).amount for r in batch))
-        devices = {entry_of(r).serial_before for r in batch} | {entry_of(s.get(PaymentRow, u)).serial_before
+        devices = {entry_of(r).serial_before for r in batch} | {entry_of(s.get_one(PaymentRow, u)).serial_before
                                                                  for u in unknown}
     try:
         with terminal() as t:

@@ -405,7 +405,7 @@ class PaymentService:
             with self.terminal() as t:
                 before = self._terminal_view(t, say)
                 with self.store.tx() as s:
-                    row = s.get(PaymentRow, pid)
+                    row = s.get_one(PaymentRow, pid)
                     e = pj.mark_pending(entry_of(row), _now(), before=before)
                     self._save(s, row, e)
                 _checkpoint("pending")
@@ -413,7 +413,7 @@ class PaymentService:
                 res = self._authorize(t, e.amount, say)
         except OutcomeUnknown as x:
             with self.store.tx() as s:
-                row = s.get(PaymentRow, pid)
+                row = s.get_one(PaymentRow, pid)
                 self._save(s, row, pj.record_unknown(entry_of(row), _now(), str(x)))
             say("unknown", MESSAGES["unknown"])
             try:
@@ -422,7 +422,7 @@ class PaymentService:
                 return self.result(self.get(pid), MESSAGES["unknown"])
         except (TerminalUnavailable, TerminalBusy, TerminalError) as x:
             with self.store.tx() as s:
-                row = s.get(PaymentRow, pid)
+                row = s.get_one(PaymentRow, pid)
                 e = entry_of(row)
                 if e.state is S.CREATED:  # never got as far as PENDING
                     e = pj.mark_pending(e, _now())
@@ -431,7 +431,7 @@ class PaymentService:
             return self.result(self.get(pid), f"{MESSAGES['unavailable']} ({x})")
         _checkpoint("answered")
         with self.store.tx() as s:
-            row = s.get(PaymentRow, pid)
+            row = s.get_one(PaymentRow, pid)
             e = pj.record_outcome(entry_of(row), outcome_of(res), _now())
             row.terminal_receipt = json.dumps({"customer": res.receipt_lines_customer,
                                                "merchant": res.receipt_lines_merchant})
@@ -499,7 +499,7 @@ class PaymentService:
         except DeliveryFailed as x:
             return self._reverse(pid, f"service failed after approval: {x}")
         with self.store.tx() as s:
-            row = s.get(PaymentRow, pid)
+            row = s.get_one(PaymentRow, pid)
             e = entry_of(row)
             if e.state is S.APPROVED:
                 e = pj.mark_paid(e, _now())
@@ -518,7 +518,7 @@ class PaymentService:
                 "terminal": e.terminal_id or "", "trace": str(e.trace or ""), "date": row.business_date,
             }, self._record(row, e))
             with self.store.tx() as s:
-                r = s.get(PaymentRow, row.payment_id)
+                r = s.get_one(PaymentRow, row.payment_id)
                 r.receipt_code = code
             row.receipt_code = code
         if self.receipts is not None:
@@ -532,7 +532,7 @@ class PaymentService:
         if row.refund_due:
             return self.result(row, f"reversal was refused; a supervisor refund is needed ({row.refund_due})")
         with self.store.tx() as s:
-            r = s.get(PaymentRow, pid)
+            r = s.get_one(PaymentRow, pid)
             r.reversal_due = why[:256]
         _checkpoint("reversal_due")
         try:
@@ -545,7 +545,7 @@ class PaymentService:
         except TerminalError as x:
             res = TransactionResult("reversal", 0x83, False, message=str(x))
         with self.store.tx() as s:
-            row = s.get(PaymentRow, pid)
+            row = s.get_one(PaymentRow, pid)
             self._note_trace(s, res)
             if res.approved or res.result_code == 0xB4:
                 rev = pj.TerminalOutcome(True, res.result_code, res.amount, res.receipt_no, res.trace)
@@ -595,7 +595,7 @@ class PaymentService:
             with self.terminal() as t:
                 before = self._terminal_view(t, lambda _e, _m: None).trace
                 with self.store.tx() as s:
-                    r = s.get(PaymentRow, payment_id)
+                    r = s.get_one(PaymentRow, payment_id)
                     r.refund_sent_by, r.refund_sent_trace = supervisor[:64], before
                 _checkpoint("refund_sent")
                 res = t.refund(e.amount, self.currency)
@@ -604,14 +604,14 @@ class PaymentService:
             return self.result(self.get(payment_id), f"refund outcome unknown ({x}); run recovery")
         except TerminalError:
             with self.store.tx() as s:  # never reached the terminal: nothing happened
-                r = s.get(PaymentRow, payment_id)
+                r = s.get_one(PaymentRow, payment_id)
                 r.refund_sent_by, r.refund_sent_trace = None, None
             raise
         return self._book_refund(payment_id, res, supervisor, why)
 
     def _book_refund(self, payment_id: str, res: TransactionResult, supervisor: str, why: str) -> PaymentResult:
         with self.store.tx() as s:
-            row = s.get(PaymentRow, payment_id)
+            row = s.get_one(PaymentRow, payment_id)
             self._note_trace(s, res)
             row.refund_sent_by, row.refund_sent_trace = None, None
             if not res.approved:
@@ -639,7 +639,7 @@ class PaymentService:
             return self._book_refund(payment_id, last, row.refund_sent_by or "", "settled from the terminal")
         if last is None or not moved:
             with self.store.tx() as s:  # nothing happened after the refund was sent
-                r = s.get(PaymentRow, payment_id)
+                r = s.get_one(PaymentRow, payment_id)
                 r.refund_sent_by, r.refund_sent_trace = None, None
             return self.result(self.get(payment_id), "the refund did not happen; it may be sent again")
         return self.result(row, "terminal's last transaction is not this refund; a supervisor must check")
@@ -700,7 +700,7 @@ class PaymentService:
         if d.outcome == "UNDECIDED":
             return self._flag(payment_id, f"the terminal's answers do not settle it: {d.reason}")
         with self.store.tx() as s:
-            row = s.get(PaymentRow, payment_id)
+            row = s.get_one(PaymentRow, payment_id)
             e = pj.apply_decision(entry_of(row), d, _now())
             if last is not None and d.outcome == "PAID" and d.receipt_no is not None:
                 row.terminal_receipt = json.dumps({"customer": last.receipt_lines_customer,
@@ -716,7 +716,7 @@ class PaymentService:
         """Only the batch totals or a person can settle it now: report it (with its amount)
         to central at once, and say what to do."""
         with self.store.tx() as s:
-            row = s.get(PaymentRow, payment_id)
+            row = s.get_one(PaymentRow, payment_id)
             e = entry_of(row)
             if not e.flagged:
                 e = pj.flag(e, why, _now())
@@ -732,7 +732,7 @@ class PaymentService:
         closes it and frees the fee. Synced to central with who decided and why."""
         row = self.get(payment_id)
         with self.store.tx() as s:
-            row = s.get(PaymentRow, payment_id)
+            row = s.get_one(PaymentRow, payment_id)
             e = pj.resolve_by_person(entry_of(row), outcome, supervisor, evidence, _now())
             self._save(s, row, e)
         if outcome == "paid":
@@ -750,7 +750,7 @@ class PaymentService:
                 out.append(self._flag(pid, d.reason))
                 continue
             with self.store.tx() as s:
-                row = s.get(PaymentRow, pid)
+                row = s.get_one(PaymentRow, pid)
                 self._save(s, row, pj.apply_decision(entry_of(row), d, _now()))
             out.append(self._finish(pid) if d.outcome == "PAID" else self.result(self.get(pid), d.reason))
         return out
@@ -794,14 +794,14 @@ class PaymentService:
             try:
                 if row.state == S.CREATED:
                     with self.store.tx() as s:
-                        r = s.get(PaymentRow, pid)
+                        r = s.get_one(PaymentRow, pid)
                         e = pj.mark_pending(entry_of(r), _now())
                         self._save(s, r, pj.record_not_sent(e, _now(), "station restarted before sending"))
                     out.append(self.result(self.get(pid), "not charged: the station stopped before sending it"))
                     continue
                 if row.state == S.PENDING:
                     with self.store.tx() as s:
-                        r = s.get(PaymentRow, pid)
+                        r = s.get_one(PaymentRow, pid)
                         self._save(s, r, pj.recover_after_restart(entry_of(r), _now()))
                     row = self.get(pid)
                 if row.state == S.UNKNOWN:

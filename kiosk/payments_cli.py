@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -244,7 +245,7 @@ def cmd_day(args: argparse.Namespace) -> int:
     return 0 if z["status"] == "MATCHED" and check and check["status"] == "MATCHED" else 1
 
 
-def day_table(date: str, z: dict[str, object], check: dict[str, object] | None) -> str:
+def day_table(date: str, z: dict[str, Any], check: dict[str, Any] | None) -> str:
     """`payments day` for people: one row per view of the day, then what differs."""
     def cell(v: object) -> tuple[str, str]:
         if isinstance(v, dict):
@@ -259,12 +260,12 @@ def day_table(date: str, z: dict[str, object], check: dict[str, object] | None) 
     out = [f"Day {date}  station {z.get('station', '')}  terminal {z.get('terminal_id', '') or '-'}",
            f"{'view':<10}{'payments':>10}{'IQD':>14}  status", "-" * 50]
     out += [f"{v:<10}{c:>10}{a:>14}  {st}" for v, c, a, st in rows]
-    for d in z.get("differences", []) or []:  # type: ignore[union-attr]
+    for d in z.get("differences", []) or []:
         out.append(f"difference: {d}")
-    for u in z.get("unresolved", []) or []:  # type: ignore[union-attr]
+    for u in z.get("unresolved", []) or []:
         out.append(f"UNRESOLVED {u['id']} {u['fee_ref']} {u.get('amount', '?')} IQD {u.get('at', '')} "
                    f"{u['state']}: {u.get('why', '')}")
     if check:
-        for p in check.get("problems", []) or []:  # type: ignore[union-attr]
+        for p in check.get("problems", []) or []:
             out.append(f"central {p['status']}: {p['id']} {p['amount']} IQD {p['detail']}")
     return "\n".join(out)
