@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from typing import ClassVar
 
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import Table, create_engine, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -49,7 +50,9 @@ MODEL_MODULES: list[str] = [
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model here maps one Table (no joins or subqueries), so say so: bulk
+    # inserts and Core updates take `Model.__table__` as the Table it is
+    __table__: ClassVar[Table]
 
 
 def resolve_url(url: str | None) -> str:

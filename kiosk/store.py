@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
-from sqlalchemy import create_engine
+from sqlalchemy import Table, create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -45,7 +46,9 @@ MODEL_MODULES: list[str] = [
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model here maps one Table (no joins or subqueries), so say so: bulk
+    # inserts and Core updates take `Model.__table__` as the Table it is
+    __table__: ClassVar[Table]
 
 
 def data_dir(arg: str | None) -> Path:
