@@ -11,7 +11,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from contract.errors import UrError
 
@@ -19,7 +19,7 @@ from contract.errors import UrError
 class Parser(argparse.ArgumentParser):
     """argparse that reports bad arguments as one line and exit 2 (its usual code)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -14,7 +14,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsInt
 from urllib.parse import parse_qs, urlparse
 
 import paho.mqtt.client as mqtt
@@ -59,14 +59,15 @@ def make_client(client_id: str, addr: BrokerAddress, session_expiry_s: int) -> m
     if addr.tls:
         c.tls_set(ca_certs=addr.ca, certfile=addr.cert, keyfile=addr.key,
                   cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    c._ur_session_expiry = session_expiry_s  # type: ignore[attr-defined]
+    # kept on the client for connect(): paho has no field for it before CONNECT
+    c._ur_session_expiry = session_expiry_s  # type: ignore[attr-defined]  # our field on paho's Client
     return c
 
 
 def connect(c: mqtt.Client, addr: BrokerAddress, clean_start: bool, keepalive: int = 30) -> None:
     """Blocking TCP connect + CONNECT send; CONNACK arrives through loop()."""
     props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = int(c._ur_session_expiry)  # type: ignore[attr-defined]
+    props.SessionExpiryInterval = int(c._ur_session_expiry)  # type: ignore[attr-defined]  # set by make_client
     props.ReceiveMaximum = 1000
     c.connect(addr.host, addr.port, keepalive=keepalive, clean_start=clean_start, properties=props)
 
@@ -85,8 +86,10 @@ def reason_ok(rc: object) -> bool:
     """PUBACK/SUBACK success is 0 (or 16 'no matching subscribers'); >= 128 is failure
     (e.g. 135 not authorised, which paho still reports as published)."""
     value = getattr(rc, "value", rc)
+    if not isinstance(value, str | bytes | SupportsInt):
+        return False
     try:
-        return int(value) < 128  # type: ignore[call-overload]
+        return int(value) < 128
     except (TypeError, ValueError):
         return False
 

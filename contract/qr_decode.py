@@ -61,7 +61,7 @@ def _scan(gray: np.ndarray, density: int = 1) -> list[bytes]:
         with pyzbar._image() as img:
             zbar_image_set_format(img, _Y800)
             zbar_image_set_size(img, w, h)
-            zbar_image_set_data(img, ctypes.cast(data, ctypes.c_void_p), len(data), None)
+            zbar_image_set_data(img, ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), None)
             if zbar_scan_image(scanner, img) < 0:
                 raise UrError("zbar could not scan the image")
             for sym in pyzbar._symbols_for_image(img):

@@ -174,7 +174,8 @@ def sign(claims: Claims, private_key: Ed25519PrivateKey, kid: bytes) -> str:
     """The UR1 text for `claims` (no verification address; see contract.qr_text)."""
     check_claims(claims)
     msg = cose_sign1.sign(claims.to_cbor(), private_key, kid)
-    return PREFIX + base45.b45encode(msg).decode("ascii")
+    text: bytes = base45.b45encode(msg)  # base45 has no type hints
+    return PREFIX + text.decode("ascii")
 
 
 def payload_of(text: str) -> tuple[str, str]:

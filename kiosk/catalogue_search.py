@@ -19,7 +19,7 @@ import bisect
 import heapq
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from sqlalchemy.orm import Session
 
@@ -144,9 +144,12 @@ class Index:
         self.inst_of = [s.institution for s in self.services]
         # Ties break by shorter name, then id: one precomputed rank per language.
         self.rank: dict[str, list[int]] = {}
+
+        def by_name(lang: str, d: int) -> tuple[int, str]:
+            return len(self.services[d].name.get(lang)), self.services[d].id
+
         for lang in cat.LANGS:
-            order = sorted(range(len(self.services)),
-                           key=lambda d, lg=lang: (len(self.services[d].name.get(lg)), self.services[d].id))
+            order = sorted(range(len(self.services)), key=partial(by_name, lang))
             r = [0] * len(order)
             for pos, d in enumerate(order):
                 r[d] = pos

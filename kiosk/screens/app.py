@@ -78,7 +78,8 @@ class KioskApp(App):
         root = BoxLayout(orientation="vertical")
         self.strip = StatusStripBar(self)
         self.sm = ScreenManager(transition=NoTransition())
-        for cls in (*CITIZEN_SCREENS, *STAFF_SCREENS, OutOfServiceScreen):
+        screens: tuple[type[KioskScreen], ...] = (*CITIZEN_SCREENS, *STAFF_SCREENS, OutOfServiceScreen)
+        for cls in screens:
             self.sm.add_widget(cls(self, name=cls.screen_name))
         root.add_widget(self.strip)
         root.add_widget(self.sm)
@@ -117,7 +118,7 @@ class KioskApp(App):
                     on_key_down=self._touched)
         self._idle_ev = Clock.create_trigger(self._idle, self.idle_timeout)
         self._idle_ev()
-        self._status_ev = Clock.schedule_interval(lambda *_: self.strip and self.strip.poll(),
+        self._status_ev = Clock.schedule_interval(self._poll_status,
                                                   self.status_interval)
         self._scan_ev = Clock.schedule_interval(self._poll_scan, 0.1)
 
@@ -218,6 +219,10 @@ class KioskApp(App):
         self.rebuild()
         if self._idle_ev is not None:
             self._idle_ev()
+
+    def _poll_status(self, *_: Any) -> None:
+        if self.strip is not None:
+            self.strip.poll()
 
     # -- scanner ------------------------------------------------------------
     def _poll_scan(self, *args: Any) -> None:

@@ -9,6 +9,7 @@ also how Arabic and Kurdish layouts get mirrored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ class CitizenSession:
 class KioskScreen(Screen):
     """A screen drawn from the session; subclasses implement `build_body()`."""
 
+    screen_name = ""  # the ScreenManager's name for it; each screen sets its own
     title_key = ""
     citizen = True  # False for staff screens (PIN-protected)
 
@@ -138,7 +140,7 @@ class FieldsMixin:
     fields: dict[str, Field]
     lower: bool = False
 
-    def make_field(self: Any, store: dict[str, str], name: str, caption: str, specs: dict[str, tuple[str, int]],
+    def make_field(self: Any, store: dict[str, str], name: str, caption: str, specs: Mapping[str, tuple[str, int]],
                    error: str = "", hint: str = "", masked: bool = False) -> Field:
         if not hasattr(self, "fields") or self.fields is None:
             self.fields = {}
@@ -149,7 +151,7 @@ class FieldsMixin:
         self.fields[name] = f
         return f
 
-    def make_keyboard(self: Any, store: dict[str, str], specs: dict[str, tuple[str, int]],
+    def make_keyboard(self: Any, store: dict[str, str], specs: Mapping[str, tuple[str, int]],
                       on_change: Any = None) -> Widget:
         from kiosk.screens.keyboard import SHIFT, OnScreenKeyboard, apply_key, layout_for
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
+from functools import partial
 from typing import Any
 
 from kivy.clock import Clock
@@ -66,7 +67,7 @@ class HomeScreen(KioskScreen):
         body = column(spacing=18)
         body.add_widget(label(a, self.t("home.subtitle"), role="heading", color=a.palette.muted,
                               kid="home.subtitle"))
-        btns = [button(a, self.t(key), (lambda n=name: self.open(n)), kid=f"home.{name}",
+        btns = [button(a, self.t(key), partial(self.open, name), kid=f"home.{name}",
                        font="heading", height=150) for name, key in tiles]
         body.add_widget(row(a, btns[:3], height=150, spacing=18))
         body.add_widget(row(a, btns[3:], height=150, spacing=18))
@@ -109,7 +110,7 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         chips = [button(a, self.t("catalogue.all"), lambda: self.filter(None, self.s.kind),
                         kid="inst.all", role="primary" if self.s.institution is None else "secondary",
                         font="small", width=160)]
-        chips += [button(a, text_in(i.name, a.lang), (lambda i=i: self.filter(i.id, self.s.kind)),
+        chips += [button(a, text_in(i.name, a.lang), partial(lambda iid: self.filter(iid, self.s.kind), i.id),
                          kid=f"inst.{i.id}", font="small", width=300,
                          role="primary" if self.s.institution == i.id else "secondary")
                   for i in insts]
@@ -122,7 +123,7 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         kinds = [button(a, self.t("catalogue.all_kinds"), lambda: self.filter(self.s.institution, None),
                         kid="kind.all", font="small",
                         role="primary" if self.s.kind is None else "secondary")]
-        kinds += [button(a, self.t(f"kind.{k}"), (lambda k=k: self.filter(self.s.institution, k)),
+        kinds += [button(a, self.t(f"kind.{k}"), partial(lambda kind: self.filter(self.s.institution, kind), k),
                          kid=f"kind.{k}", font="small",
                          role="primary" if self.s.kind == k else "secondary") for k in KINDS]
         body.add_widget(row(a, kinds, spacing=8))
@@ -154,7 +155,7 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         # A national catalogue has ~550 services: draw a screenful, ask to narrow the rest.
         for svc in found[:MAX_RESULTS]:
             text = f"{text_in(svc.name, a.lang)}  —  {text_in(svc.institution, a.lang)}"
-            b = button(a, text, (lambda i=svc.id: self.open(i)), kid=f"svc.{svc.id}",
+            b = button(a, text, partial(self.open, svc.id), kid=f"svc.{svc.id}",
                        role="secondary", height=76)
             b.halign = "right" if a.rtl else "left"
             self.results.add_widget(b)
@@ -244,7 +245,7 @@ class ApplyScreen(FieldsMixin, KioskScreen):
             err_text = self.t(err) if err else ""
             if f.type == "choice":
                 form.add_widget(label(a, caption, role="small", color=a.palette.muted))
-                opts = [button(a, text_in(c.label, a.lang), (lambda n=f.name, v=c.value: self.choose(n, v)),
+                opts = [button(a, text_in(c.label, a.lang), partial(self.choose, f.name, c.value),
                                kid=f"choice.{f.name}.{c.value}", font="small",
                                role="primary" if self.s.form.get(f.name) == c.value else "secondary")
                         for c in f.choices]
@@ -653,7 +654,7 @@ class FinesScreen(LookupScreen):
             col.add_widget(row(a, [
                 label(a, f"{isolate(fine.date, a.lang)} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
                       kid=f"fine.{fine.id}.text"),
-                button(a, self.t("fines.pay"), (lambda f=fine: start_payment(a, f.id, f.amount, "fines")),
+                button(a, self.t("fines.pay"), partial(start_payment, a, fine.id, fine.amount, "fines"),
                        kid=f"fine.{fine.id}.pay", width=200)]))
         return col
 
@@ -669,7 +670,7 @@ class ComplaintScreen(LookupScreen):
         a = self.app
         chosen = self.s.inputs.get("complaint_category", "")
         col.add_widget(label(a, self.t("complaint.category"), role="small", color=a.palette.muted))
-        col.add_widget(row(a, [button(a, self.t(f"complaint.cat.{c}"), (lambda c=c: self.choose(c)),
+        col.add_widget(row(a, [button(a, self.t(f"complaint.cat.{c}"), partial(self.choose, c),
                                       kid=f"complaint.cat.{c}", font="small",
                                       role="primary" if chosen == c else "secondary")
                                for c in COMPLAINT_CATEGORIES], spacing=8))

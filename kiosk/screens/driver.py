@@ -88,7 +88,9 @@ class KioskDriver:
     # -- looking ------------------------------------------------------------
     @property
     def screen(self) -> str:
-        return str(self.app.sm.current)
+        sm = self.app.sm
+        assert sm is not None, "built in __init__"
+        return str(sm.current)
 
     def ids(self) -> dict[str, Any]:
         from kiosk.screens.widgets import walk_kids

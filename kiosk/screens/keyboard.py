@@ -9,6 +9,7 @@ on the Q key), so they are not mirrored with the rest of the layout.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from kivy.uix.boxlayout import BoxLayout
 
@@ -89,7 +90,7 @@ class OnScreenKeyboard(BoxLayout):
             # the same left-to-right key grid as QWERTY (ض on the Q key): not mirrored.
             for k in keys:
                 text = LABELS.get(k, k.lower() if lower and len(k) == 1 else k)
-                b = button(look, text, (lambda k=k: on_key(k)), kid=f"key.{k}",
+                b = button(look, text, partial(on_key, k), kid=f"key.{k}",
                            role="secondary" if k not in (BACK, CLEAR) else "danger",
                            font="key", height=key_h)
                 if k == SPACE:

@@ -4,6 +4,7 @@ recent errors). PINs are checked by the kiosk service, never here."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
@@ -183,7 +184,7 @@ class TechnicianScreen(StaffScreen):
         profiles = self.call(a.services.device_profiles) or []
         for p in profiles:
             body.add_widget(row(a, [label(a, p), button(a, self.t("tech.apply_profile"),
-                                                       (lambda p=p: self.run(a.services.apply_device_profile, p)),
+                                                       partial(self.run, a.services.apply_device_profile, p),
                                                        kid=f"tech.profile.{p}", font="small", width=220)]))
         body.add_widget(label(a, self.t("tech.errors"), role="heading", bold=True))
         for n, e in enumerate(self.call(a.services.recent_errors, 20) or []):

@@ -3,6 +3,7 @@ contrast and Home. It polls `status_strip()` every few seconds and never raises.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from kivy.uix.boxlayout import BoxLayout
@@ -44,7 +45,7 @@ class StatusStripBar(BoxLayout):
         self.canvas.before.clear()
         paint(self, app.palette.strip)
         pal = app.palette
-        langs = [button(app, i18n.LANG_NAMES[code], (lambda c=code: app.set_lang(c)),
+        langs = [button(app, i18n.LANG_NAMES[code], partial(app.set_lang, code),
                         kid=f"lang.{code}", role="primary" if code == app.lang else "secondary",
                         font="small", width=130, height=72)
                  for code in i18n.LANGS]
