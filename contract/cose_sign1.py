@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from contract import cbor_strict
 from contract.errors import UrError
@@ -46,11 +46,18 @@ class Sign1:
         return bytes(self.protected[H_KID])
 
 
+class Signer(Protocol):
+    """What signing needs of a key: an in-process Ed25519PrivateKey, or central's
+    key that signs inside the PKCS#11 token (central.hsm.Ed25519TokenKey)."""
+
+    def sign(self, data: bytes, /) -> bytes: ...
+
+
 def sig_structure(protected_raw: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected_raw, b"", payload])
 
 
-def sign(payload: bytes, private_key: Ed25519PrivateKey, kid: bytes, tagged: bool = True) -> bytes:
+def sign(payload: bytes, private_key: Signer, kid: bytes, tagged: bool = True) -> bytes:
     """A COSE_Sign1 message over `payload` with alg EdDSA and `kid` protected."""
     if len(kid) != KID_LEN:
         raise CoseError(f"kid must be {KID_LEN} bytes, got {len(kid)}")

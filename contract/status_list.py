@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import cose_sign1
 from contract.trust_list import ListError, field_int, open_signed
@@ -49,7 +48,7 @@ def build(revoked: Iterable[int], size: int, seq: int, issued_at: int, next_upda
     return StatusList(seq, issued_at, next_update, size, bytes(bits))
 
 
-def encode(sl: StatusList, private_key: Ed25519PrivateKey, kid: bytes) -> bytes:
+def encode(sl: StatusList, private_key: cose_sign1.Signer, kid: bytes) -> bytes:
     body = {"v": 1, "seq": sl.seq, "iat": sl.issued_at, "next": sl.next_update, "size": sl.size,
             "bits": zlib.compress(sl.bits, 9)}
     # Big lists exceed the COSE size cap used for QR payloads; open_signed allows it.

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import cbor_strict, cose_sign1
 from contract.errors import UrError
@@ -57,7 +56,7 @@ class TrustList:
         return [k for k in self.keys if k.kid == kid]
 
 
-def encode(tl: TrustList, root_private: Ed25519PrivateKey, root_kid: bytes) -> bytes:
+def encode(tl: TrustList, root_private: cose_sign1.Signer, root_kid: bytes) -> bytes:
     body = {"v": FORMAT, "seq": tl.seq, "iat": tl.issued_at, "next": tl.next_update,
             "keys": [k.to_obj() for k in tl.keys]}
     return cose_sign1.sign(cbor2.dumps(body, canonical=True), root_private, root_kid)

@@ -33,7 +33,6 @@ from typing import Any
 
 import base45
 import cbor2
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import cbor_strict, cose_sign1
 from contract.errors import UrError
@@ -170,7 +169,7 @@ def check_claims(c: Claims) -> Claims:
     return claims_from_obj(cbor_strict.loads(c.to_cbor()))
 
 
-def sign(claims: Claims, private_key: Ed25519PrivateKey, kid: bytes) -> str:
+def sign(claims: Claims, private_key: cose_sign1.Signer, kid: bytes) -> str:
     """The UR1 text for `claims` (no verification address; see contract.qr_text)."""
     check_claims(claims)
     msg = cose_sign1.sign(claims.to_cbor(), private_key, kid)
