@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
@@ -23,6 +23,14 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
 
 
+# pydantic checks stop bits against the three values a UART has; PEP 586 allows no
+# float in a Literal, so a type checker sees the plain float that pyserial takes.
+if TYPE_CHECKING:
+    StopBits = float
+else:
+    StopBits = Literal[1, 1.5, 2]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +40,7 @@ class SerialSettings(_Strict):
     baudrate: int = 9600
     bytesize: Literal[5, 6, 7, 8] = 8
     parity: Literal["N", "E", "O", "M", "S"] = "N"
-    stopbits: Literal[1, 1.5, 2] = 1
+    stopbits: StopBits = 1
     flow_control: Literal["none", "rtscts", "xonxoff", "dsrdtr"] = "none"
 
     @field_validator("baudrate")
@@ -220,7 +228,7 @@ class TerminalSettings(_Strict):
     baudrate: int = 9600
     bytesize: Literal[5, 6, 7, 8] = 8
     parity: Literal["N", "E", "O", "M", "S"] = "N"
-    stopbits: Literal[1, 1.5, 2] = 2
+    stopbits: StopBits = 2
     password: str = "000000"
     currency: int = Field(default=368, ge=1, le=999)
     exponent: int = Field(default=0, ge=0, le=3)
@@ -337,7 +345,7 @@ def load_profile(name_or_path: str | Path) -> PrinterProfile | ScannerProfile | 
 
 def list_profiles() -> dict[str, str]:
     """Profile name -> kind, for every shipped profile that loads."""
-    out = {}
+    out: dict[str, str] = {}
     for p in sorted(PROFILE_DIR.glob("*.toml")):
         try:
             out[p.stem] = load_profile(p).kind
