@@ -57,11 +57,14 @@ def bench_qr_and_kiosk(tmp: Path) -> None:
         keys.ensure(s, now - 60)
         doc = typical_doc(s, now)
         registry.publish_status(s, now)
-        root_pub = keys.root_key(s).public_key  # type: ignore[union-attr]
+        root = keys.root_key(s)
         trust_ds, status_ds = central_datasets.latest(s, "trust_list"), central_datasets.latest(s, "status_list")
+        assert root is not None and trust_ds is not None and status_ds is not None  # made just above
+        root_pub = root.public_key
     qr = qr_text.verification_text(doc.text, qr_text.DEFAULT_BASE)
     for ecc, thermal in (("M", False), ("Q", True)):
         code = qr_text.make_qr(qr, thermal=thermal)
+        assert isinstance(code.version, int)  # a QR code (a Micro QR's version is "M1".."M4")
         side_mm = (code.version * 4 + 17 + 8) * 0.508
         add(f"QR version, typical document, ECC {ecc}", code.version, "version",
             "<= 15 (M)" if ecc == "M" else "-", f"{len(qr)} chars incl. address; {len(doc.text) - 4} Base45")
@@ -72,8 +75,8 @@ def bench_qr_and_kiosk(tmp: Path) -> None:
                                   issued_at=doc.issued_at, expires_at=doc.expires_at, fields=doc.fields, body="", qr=qr)
     w, h = page.size
     crop = page.crop((0, h - 900, 900, h))
-    crop = crop.resize((round(crop.width * 3.5 / 4), round(crop.height * 3.5 / 4)), Image.BILINEAR)
-    crop = crop.rotate(7, resample=Image.BILINEAR, expand=True, fillcolor=255)
+    crop = crop.resize((round(crop.width * 3.5 / 4), round(crop.height * 3.5 / 4)), Image.Resampling.BILINEAR)
+    crop = crop.rotate(7, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
     frame_img = Image.new("L", (640, 480), 190)
     frame_img.paste(crop, ((640 - crop.width) // 2, (480 - crop.height) // 2))
     frame_img = frame_img.filter(ImageFilter.GaussianBlur(0.7))
@@ -110,7 +113,7 @@ def bench_qr_and_kiosk(tmp: Path) -> None:
     add("kiosk frame: zbar decode median", statistics.median(dec), "ms", "-", "binary mode, QR only, half-density pass")
     add("kiosk frame: verify median", statistics.median(ver), "ms", "-", "Base45+COSE+Ed25519 + status bit; lists re-checked at most once a second")
     # A frame of printed text without a code: what the loop pays while waiting for one.
-    textonly = np.asarray(page.crop((200, 300, 1480, 1260)).resize((640, 480), Image.BILINEAR))
+    textonly = np.asarray(page.crop((200, 300, 1480, 1260)).resize((640, 480), Image.Resampling.BILINEAR))
     for thorough in (False, True):
         ts = []
         for _ in range(30):

@@ -33,7 +33,6 @@ def _days(per_guess: float, space: int) -> float:
 
 
 def main() -> None:
-    os.environ.pop(pin_hash.FAST_ENV, None)  # the real parameters, whatever the shell says
     salt = os.urandom(16)
     stored = pin_hash.hash_pin("482913")
     scrypt = lambda: pin_hash.scrypt_pin("482914", salt)  # noqa: E731 - a wrong guess, as an attacker makes

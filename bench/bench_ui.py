@@ -33,7 +33,9 @@ def child(t_spawn: float) -> None:
     """Runs in the measured process: start, draw home, switch screens, idle."""
     t_import = time.time()
     from kiosk.screens.driver import KioskDriver
+    from kiosk.ui_services import UiServices
 
+    services: UiServices
     try:
         sys.path.insert(0, str(REPO))
         from tests.ui_fixtures import FixtureServices

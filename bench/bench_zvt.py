@@ -48,8 +48,8 @@ def main() -> None:
     w = [max(len(r[i]) for r in rows + [("figure", "value", "unit", "goal", "baseline/notes")]) for i in range(5)]
     head = ("figure", "value", "unit", "goal", "baseline/notes")
     print("  ".join(h.ljust(w[i]) for i, h in enumerate(head)))
-    for r in rows:
-        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+    for row in rows:
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(row)))
 
 
 if __name__ == "__main__":

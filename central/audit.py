@@ -171,7 +171,7 @@ def checkpoint(session: Session, now: int) -> AuditCheckpoint:
     from central import keys  # keys -> datasets -> db; audit is imported by db's model list
 
     rows = session.execute(select(AuditHead.subject, AuditHead.seq, AuditHead.hash).order_by(AuditHead.subject))
-    heads = [[subject, seq, h] for subject, seq, h in rows]
+    heads = [(subject, seq, h) for subject, seq, h in rows]  # JSON arrays, typed per column
     raw = _canonical(heads)
     last = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
     seq = last.seq + 1 if last else 1

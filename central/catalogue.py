@@ -114,10 +114,10 @@ def load(path: Path | str | None = None) -> cat.Catalogue:
                 problems.append(f"{f.name}: services: id {x['id']!r} already defined in {where_svc[x['id']]}")
             where_svc[x["id"]] = f.name
         services += s
-    for s in services:
-        for ref in [s["institution"], *s["agencies"]]:
+    for svc in services:
+        for ref in [svc["institution"], *svc["agencies"]]:
             if ref not in where_inst:
-                problems.append(f"{where_svc[s['id']]}: services[{s['id']}]: names unknown institution {ref!r}")
+                problems.append(f"{where_svc[svc['id']]}: services[{svc['id']}]: names unknown institution {ref!r}")
     problems += _workflow_problems(services, where_svc)
     if problems:
         raise ValidationError(f"catalogue at {root} rejected ({len(problems)} problems)", problems)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 from contract import catalogue as cat
 
@@ -113,7 +114,7 @@ def _t(ar: str, ckb: str, en: str) -> dict[str, str]:
 
 def generate(n_services: int = 548, n_institutions: int = 63, seed: int = 0) -> cat.Catalogue:
     rng = random.Random(seed)
-    insts = []
+    insts: list[dict[str, Any]] = []
     for n in range(n_institutions):
         m = _MINISTRIES[n % len(_MINISTRIES)]
         u = _UNITS[(n // len(_MINISTRIES)) % len(_UNITS)]

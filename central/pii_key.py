@@ -92,7 +92,7 @@ _OPENED: dict[tuple[str, bytes], Remembering] = {}
 
 def decryptor(session: Session) -> Callable[[bytes], pii_seal.Recipient | None]:
     """`find(kid) -> Recipient | None` over this database's sealing keys."""
-    where = str(session.get_bind().url)
+    where = str(session.get_bind().engine.url)
 
     def find(kid: bytes) -> pii_seal.Recipient | None:
         hit = _OPENED.get((where, kid))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import overload
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -102,15 +102,17 @@ def _ca(session: Session) -> tuple[x509.Certificate, hsm.P256TokenKey]:
     return cert, hsm.P256TokenKey(public)
 
 
-_Signed = TypeVar("_Signed", x509.Certificate, x509.CertificateRevocationList)
-
-
-def _sign(session: Session, builder: x509.CertificateBuilder | x509.CertificateRevocationListBuilder) -> _Signed:
+@overload
+def _sign(session: Session, builder: x509.CertificateBuilder) -> x509.Certificate: ...
+@overload
+def _sign(session: Session, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList: ...
+def _sign(session: Session, builder: x509.CertificateBuilder | x509.CertificateRevocationListBuilder
+          ) -> x509.Certificate | x509.CertificateRevocationList:
     """The CA's one signing operation (certificates and CRLs), in the token."""
     _cert, key = _ca(session)
     if isinstance(builder, x509.CertificateBuilder):
-        return hsm.sign_certificate(builder, key)  # type: ignore[return-value]
-    return hsm.sign_crl(builder, key)  # type: ignore[return-value]
+        return hsm.sign_certificate(builder, key)
+    return hsm.sign_crl(builder, key)
 
 
 def ca_pem(session: Session) -> str:
@@ -160,9 +162,11 @@ def crl_pem(session: Session, now: datetime | None = None) -> str:
                              .order_by(IssuedCert.serial)):
         if r.not_after.replace(tzinfo=r.not_after.tzinfo or UTC) < now:
             continue  # expired certificates are refused anyway
+        revoked_at = r.revoked_at
+        assert revoked_at is not None  # the query asked for revoked ones only
         b = b.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(int(r.serial, 16))
-            .revocation_date(r.revoked_at.replace(tzinfo=r.revoked_at.tzinfo or UTC)).build())  # type: ignore[union-attr]
+            .revocation_date(revoked_at.replace(tzinfo=revoked_at.tzinfo or UTC)).build())
     crl: x509.CertificateRevocationList = _sign(session, b)
     return crl.public_bytes(serialization.Encoding.PEM).decode()
 

@@ -25,7 +25,7 @@ import logging
 import os
 import signal
 import time
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from central import applications, db
 
@@ -42,12 +42,12 @@ BUSY_HOLD_S = 0.2
 class WorkerNotes:
     """The worker's side of the pipe: a byte per busy note, never blocking."""
 
-    def __init__(self, pipe: BinaryIO, every_s: float) -> None:
+    def __init__(self, pipe: IO[bytes], every_s: float) -> None:
         self.fd = pipe.fileno()
         os.set_blocking(self.fd, False)
         self.every_s = every_s
         self.next_at = 0.0
-        self.pipe: BinaryIO | None = pipe
+        self.pipe: IO[bytes] | None = pipe
 
     def busy(self, now: float) -> None:
         if self.pipe is None or now < self.next_at:

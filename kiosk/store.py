@@ -145,6 +145,7 @@ class KioskStore:
         always go through tx(). The next FULL commit makes these durable too."""
         with self.engine.connect() as conn:
             raw = conn.connection.driver_connection
+            assert raw is not None, "a checked-out connection has its sqlite3 connection"
             raw.execute("PRAGMA synchronous=NORMAL")
             try:
                 with Session(bind=conn, expire_on_commit=False) as s, s.begin():

@@ -3,7 +3,7 @@ ZVT emulator on a real pty (the driver opens the pty's device path)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,14 +40,14 @@ def install_fines(store: KioskStore, fine_list: list[dict], version: int = 1) ->
 
 @contextmanager
 def terminal(knobs: Knobs | None = None, baudrate: int = 115200,
-             timeout: float = 5.0) -> Iterator[tuple[EmulatorHandle, object]]:
+             timeout: float = 5.0) -> Iterator[tuple[EmulatorHandle, Callable[[], ZvtDriver]]]:
     """(emulator handle, factory) - factory() opens a fresh ZvtDriver on the pty."""
     pty = PtyPair()
     try:
         with run_in_thread(pty.fd, knobs or Knobs(card_delay_s=0.0)) as h:
             def factory() -> ZvtDriver:
                 return ZvtDriver(pty.device, baudrate=baudrate, timeout=timeout, ack_timeout=0.5)
-            factory.device = pty.device  # type: ignore[attr-defined]
+            factory.device = pty.device  # type: ignore[attr-defined]  # for CLI tests: the pty path
             yield h, factory
     finally:
         pty.close()

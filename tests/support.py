@@ -229,11 +229,11 @@ def enroll_kiosk(db_url: str, kiosk_id: str, kiosk_dir: Path, broker_url: str, w
     for args in steps:
         if processes:
             r = run_cli(args)
-            code, out = r.returncode, r.stderr + r.stdout
+            rc, out = r.returncode, r.stderr + r.stdout
         else:
-            code, out = run_cli_in_process(args)
-        if code != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({code}): {out}")
+            rc, out = run_cli_in_process(args)
+        if rc != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({rc}): {out}")
     return kiosk_dir
 
 
