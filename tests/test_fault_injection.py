@@ -45,6 +45,7 @@ OPERATOR_SETTINGS = {
     "UR_SYNC_FIRST_DELAY": "the cap of the random delay before a kiosk's first connect (only spreads load)",
     "UR_VERIFY_BASE": "the base URL printed in verification QR codes",
     "UR_WEB_SETTINGS": "central web's settings file",
+    "UR_DEMO_KEEP_WEB": "make demo leaves the web server running for a look in a browser",
     "UR_DEMO_OUT": "`make demo` output folder",
     "UR_DEMO_PLAIN": "`make demo` without TLS",
     "UR_DEMO_HEADLESS": "`make demo` without a window",

@@ -36,7 +36,7 @@ def test_cli_issue_png_verify_revoke(tmp_path: Path) -> None:
                  "--base", "HTTPS://VERIFY.EXAMPLE.IQ/", "--png", str(png)])
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["qr"].startswith("HTTPS://VERIFY.EXAMPLE.IQ/UR1:") and out["qr_error"] == "M"
+    assert out["qr"].startswith("HTTPS://VERIFY.EXAMPLE.IQ/UR1/") and out["qr_error"] == "M"
     assert png.exists()
 
     r = run_cli([*c, "docs", "verify", "--image", str(png)])
