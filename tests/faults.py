@@ -35,7 +35,11 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1, h
 
 
 def use_fast_pin_hash() -> None:
+    """Cashier PINs and the web console's staff passwords alike."""
+    from central.web import accounts
+
     pin_hash.use_hasher(FAST_HASHER)
+    accounts.use_hasher(FAST_HASHER)
 
 
 def crash_at(step: str) -> fault_points.Hook:

@@ -158,7 +158,12 @@ def test_letter_inquiry_shows_route_never_subject(web) -> None:  # type: ignore[
     assert 'id="none"' in none.text
     bad = c.get("/letters", params={"number": "1", "date": "2026-02-30", "lang": "en"})
     assert bad.status_code == 400 and "year-month-day" in bad.text
-    assert c.get("/api/v1/letters", params={"number": "1", "date": "x"}).status_code == 400
+    assert c.get("/api/v1/letters", params={"number": "1", "date": "x"}).json()["error"] == "bad_date"
+    # The error names the input that broke, whatever words the other one holds.
+    blank = c.get("/api/v1/letters", params={"number": "   ", "date": "2026-03-01"})
+    assert blank.status_code == 400 and blank.json()["error"] == "bad_number"
+    long_no = c.get("/api/v1/letters", params={"number": "date " * 20, "date": "2026-03-01"})
+    assert long_no.json()["error"] == "bad_number"
 
 
 def test_tracking_needs_check_digit_and_second_factor(web) -> None:  # type: ignore[no-untyped-def]

@@ -175,6 +175,29 @@ def test_users_cli(tmp_path: Path) -> None:
     assert "sup1\t" + AGENCY + "\tsupervisor\tDISABLED" in r.stdout
 
 
+def test_staff_passwords_hash_at_the_real_cost_and_cheap_hashes_are_redone(env) -> None:  # type: ignore[no-untyped-def]
+    """The suite's tiny Argon2 parameters come only from tests/faults.py's hook; the
+    product's default is argon2-cffi's real one, and a login with today's hasher redoes
+    a hash made with weaker parameters."""
+    from argon2 import PasswordHasher
+
+    from tests import faults
+
+    assert accounts.ARGON2.memory_cost >= 64 * 1024 and accounts.ARGON2.time_cost >= 3
+    app, S = env
+    with S() as s:
+        assert accounts.get(s, "clerk-a").password_hash.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    stronger = PasswordHasher(time_cost=2, memory_cost=16 * 1024, parallelism=1)
+    accounts.use_hasher(stronger)
+    try:
+        assert login(client(app), "clerk-a") == 303
+        with S() as s:
+            assert accounts.get(s, "clerk-a").password_hash.startswith("$argon2id$v=19$m=16384,t=2,p=1$")
+    finally:
+        accounts.use_hasher(faults.FAST_HASHER)
+    assert login(client(app), "clerk-a") == 303  # still the same password
+
+
 def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # type: ignore[no-untyped-def]
     from central import ledger
 
@@ -267,6 +290,19 @@ def test_letters_officer_registers_routes_and_sets_status(env) -> None:  # type:
         assert [e.kind for e in lt.events] == ["registered", "status", "routed"]
         assert lt.holder == "KRG representation Baghdad"
     assert krg.post(f"/staff/letters/{lid}", data={"status": "BOGUS", "csrf": token}).status_code == 409
+    with S() as s:  # every change in the hash-chained audit, with the person's name; a refusal writes nothing
+        trail = audit.trail(s, f"letter:{lid}")
+        assert [(t["action"], t["actor"]) for t in trail] == [
+            ("letter_register", "lo-krg (Officer KRG)"), ("letter_status", "lo-mof (Officer MoF)"),
+            ("letter_route", "lo-mof (Officer MoF)")]
+        assert trail[1]["data"]["status"] == "RECEIVED" and trail[2]["data"]["to"] == "KRG representation Baghdad"
+        assert "salaries" not in str(trail)
+        assert audit.verify(s)[1] == []
+    mine = krg.get("/api/v1/staff/letters").json()  # the page's JSON twin, same rule: sent or held
+    assert [x["id"] for x in mine] == [lid] and mine[0]["subject"].endswith("salaries")
+    assert mof.get("/api/v1/staff/letters").json() == []  # routed back: the ministry neither sent nor holds it
+    assert client(app).get("/api/v1/staff/letters").status_code == 401
+    assert c.get("/api/v1/staff/letters").status_code == 403
     public = client(app).get("/api/v1/letters", params={"number": "77/ك", "date": "2026-03-02"}).json()
     assert len(public["letters"][0]["steps"]) == 3 and "salaries" not in str(public)
 

@@ -24,7 +24,18 @@ ROLES = ("clerk", "registrar", "letters_officer", "supervisor", "auditor", "admi
 TOTP_ROLES = frozenset({"registrar", "supervisor", "admin"})
 MAX_FAILS = 5  # then locked for LOCK_FOR, doubling with each further failure
 LOCK_FOR = timedelta(minutes=1)
-_hasher = PasswordHasher()
+# argon2-cffi's defaults (RFC 9106's low-memory choice: Argon2id, t=3, 64 MiB).
+ARGON2 = PasswordHasher()
+# The hasher new hashes are made with. Only the test suite swaps it (`use_hasher`, from
+# tests/faults.py) for tiny parameters; nothing in the environment can, so a server
+# always hashes at the real cost, and a hash made cheaper is redone at the next login.
+_hasher = ARGON2
+
+
+def use_hasher(h: PasswordHasher | None) -> None:
+    """Make new hashes with `h` (None: the real parameters). Test suite only."""
+    global _hasher
+    _hasher = h or ARGON2
 
 
 class StaffUser(Base):
@@ -129,6 +140,8 @@ def authenticate(session: Session, username: str, password: str, totp: str, now:
         u.failed_logins += 1
         u.locked_until = lockout(u.failed_logins, now)
         return None
+    if _hasher.check_needs_rehash(u.password_hash):
+        u.password_hash = _hasher.hash(password)  # weaker than today's parameters: redo it now
     u.failed_logins, u.locked_until = 0, None
     return u
 

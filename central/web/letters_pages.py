@@ -1,6 +1,8 @@
 """Letters officer pages: register a letter sent by the officer's agency, route a letter
 the agency holds on (or back), and set its status. Every change goes through
-central/letters.py, which republishes the kiosk index (without subjects)."""
+central/letters.py, which republishes the kiosk index (without subjects), and into
+the hash-chained audit under `letter:<id>` with the person's name, as case actions do.
+`/api/v1/staff/letters` is the page's JSON twin."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import or_, select
 
-from central import letters
+from central import audit, letters
 from central.web import staff
 from contract.errors import UrError
 
@@ -23,13 +25,29 @@ def _officer(request: Request, sess: dict[str, Any]) -> Any:
     return u
 
 
+def _audit(s: Any, u: Any, letter: letters.Letter, action: str, data: dict[str, Any]) -> None:
+    audit.append(s, f"letter:{letter.id}", f"{u.username} ({u.display_name})", f"web:{u.agency}", action,
+                 {"number": letter.number, "date": letter.letter_date, **data})
+
+
+def _rows(request: Request, u: Any) -> list[dict[str, Any]]:
+    """Letters the officer's agency sent or holds, latest change first."""
+    with request.app.state.read_sessions() as s:
+        return [x.full() | {"id": x.id} for x in s.scalars(select(letters.Letter).where(or_(
+            letters.Letter.from_agency == u.agency, letters.Letter.holder == u.agency))
+            .order_by(letters.Letter.updated_at.desc()).limit(200))]
+
+
+def api_list(request: Request) -> list[dict[str, Any]]:
+    """The letters page as JSON: letters the officer's agency sent or holds (letters officers)."""
+    u = _officer(request, staff._sessions(request).read(request))
+    return _rows(request, u)
+
+
 def page(request: Request) -> Response:
     sess = staff._sessions(request).read(request)
     u = _officer(request, sess)
-    with request.app.state.read_sessions() as s:
-        rows = [x.full() | {"id": x.id} for x in s.scalars(select(letters.Letter).where(or_(
-            letters.Letter.from_agency == u.agency, letters.Letter.holder == u.agency))
-            .order_by(letters.Letter.updated_at.desc()).limit(200))]
+    rows = _rows(request, u)
     return staff._page(request, "staff_letters.html", {"user": u, "rows": rows, "settable": letters.SETTABLE,
                                                        "error": None}, sess)
 
@@ -46,8 +64,9 @@ def register(request: Request, number: str = Form(max_length=64), date: str = Fo
     u = _officer(request, sess)
     try:
         with request.app.state.sessions.begin() as s:
-            letters.register(s, number=number, letter_date=date, from_agency=u.agency, to_agency=to,
-                             subject=subject, now=int(time.time()))
+            lt = letters.register(s, number=number, letter_date=date, from_agency=u.agency, to_agency=to,
+                                  subject=subject, now=int(time.time()))
+            _audit(s, u, lt, "letter_register", {"to": lt.to_agency})
     except UrError as e:
         return _done(request, sess, u, str(e))
     return RedirectResponse("/staff/letters", 303)
@@ -68,9 +87,14 @@ def change(request: Request, letter_id: int, to: str = Form("", max_length=128),
                 raise HTTPException(403)
             now = int(time.time())
             if to:
+                before = letter.holder
                 letters.route(s, letter, to, now, note=f"{u.username}: {note}".strip(": "))
+                _audit(s, u, letter, "letter_route", {"from": before, "to": letter.holder, "note": note})
             elif status:
+                before = letter.status
                 letters.set_status(s, letter, status, now, note=f"{u.username}: {note}".strip(": "))
+                if letter.status != before:  # a repeated status is no change and no audit line
+                    _audit(s, u, letter, "letter_status", {"from": before, "status": letter.status, "note": note})
             else:
                 raise HTTPException(400)
     except UrError as e:
@@ -82,3 +106,4 @@ def install(app: FastAPI) -> None:
     app.router.add_api_route("/staff/letters", page, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/staff/letters", register, methods=["POST"], include_in_schema=False)
     app.router.add_api_route("/staff/letters/{letter_id}", change, methods=["POST"], include_in_schema=False)
+    app.router.add_api_route("/api/v1/staff/letters", api_list, methods=["GET"], tags=["staff"])

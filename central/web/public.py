@@ -114,10 +114,16 @@ def api_verify(request: Request, body: VerifyBody) -> dict[str, Any]:
 # --- letters -------------------------------------------------------------------------------
 
 def _letters(request: Request, number: str, date: str) -> list[dict[str, Any]]:
+    # Each input is checked on its own, so the error names the field that broke
+    # (never guessed from the message text).
     try:
-        n, d = letters_index.norm_number(number), letters_index.norm_date(date)
-    except UrError as e:
-        raise HTTPException(400, "bad_date" if "date" in str(e) else "bad_number") from None
+        n = letters_index.norm_number(number)
+    except UrError:
+        raise HTTPException(400, "bad_number") from None
+    try:
+        d = letters_index.norm_date(date)
+    except UrError:
+        raise HTTPException(400, "bad_date") from None
     with request.app.state.read_sessions() as s:
         return [x.public() for x in letters.find(s, n, d)]
 
