@@ -232,6 +232,14 @@ def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # ty
     assert csv_resp.headers["content-type"].startswith("text/csv")
     assert "missing_at_central" in csv_resp.text and "missing_at_station" in csv_resp.text
     assert c.get("/staff/reconciliation?date=2026-02-30").status_code == 400
+    twin = c.get(f"/api/v1/staff/reconciliation?date={day}").json()  # the page's JSON twin
+    k1j = next(x for x in twin["stations"] if x["station"] == "K1")
+    assert k1j["status"] == "MISMATCH" and k1j["counts"]["missing_at_central"] == 1
+    assert k1j["central_amount"] == 8000 and k1j["terminal_amount"] == 6000
+    assert c.get("/api/v1/staff/reconciliation?date=2026-02-30").status_code == 400
+    clerk = client(app)
+    assert login(clerk, "clerk-a") == 303
+    assert clerk.get(f"/api/v1/staff/reconciliation?date={day}").status_code == 403
 
 
 def test_json_api_same_authorisation_as_pages(env) -> None:  # type: ignore[no-untyped-def]
@@ -342,6 +350,11 @@ def test_registrar_issues_downloads_and_revokes(env) -> None:  # type: ignore[no
     assert clerk.get("/staff/documents").status_code == 403
     assert c.post(f"/staff/documents/{doc_id}/revoke", data={"reason": "lost", "csrf": token}).status_code == 303
     assert 'data-status="REVOKED"' in public.get(path).text
+    twin = c.get(f"/api/v1/staff/documents/{doc_id}").json()
+    assert twin["revoke_reason"] == "lost" and twin["fields"]["name"] == "هدى <b>" and twin["qr"] == text
+    assert [k for k in c.get("/api/v1/staff/keys").json() if k["active"]]
+    assert clerk.get("/api/v1/staff/keys").status_code == 403
+    assert clerk.get(f"/api/v1/staff/documents/{doc_id}").status_code == 403
     with S() as s:
         assert registry.get(s, doc_id).revoked_at is not None
         trail = audit.trail(s, doc_id)
@@ -370,5 +383,9 @@ def test_fleet_page_shows_offline_kiosks_first(env) -> None:  # type: ignore[no-
     states = re.findall(r'data-kiosk="([^"]+)" data-online="(yes|no)"', page)
     assert states == [("K-OFF", "no"), ("K-ON", "yes")]
     assert "paper_low" in page and "1.2.3" in page
+    twin = c.get("/api/v1/staff/fleet").json()
+    assert [(k["kiosk_id"], k["online"]) for k in twin] == [("K-OFF", False), ("K-ON", True)]
+    assert twin[1]["pending"] == 4 and twin[1]["printer"] == "paper_low" and twin[1]["version"] == "1.2.3"
     clerk = client(app)
     assert login(clerk, "clerk-b") == 303 and clerk.get("/staff/fleet").status_code == 403
+    assert clerk.get("/api/v1/staff/fleet").status_code == 403

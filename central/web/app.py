@@ -38,6 +38,9 @@ class Settings:
     login_per_minute: int = 10
     secret_file: str | None = None
     secure_cookies: bool = True
+    # Seconds without a message from a kiosk before the fleet page shows it offline
+    # (three heartbeats at the kiosk's default of 60 s).
+    offline_after: int = 180
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,7 +28,10 @@ def _web(args: argparse.Namespace) -> int:
     engine = db.make_engine(url)
     db.init_schema(engine)
     engine.dispose()
-    settings = {"db_url": url, "secret_file": args.secret_file, "secure_cookies": not args.insecure_cookies}
+    if args.offline_after < 1:
+        raise UrError("--offline-after must be at least 1 second")
+    settings = {"db_url": url, "secret_file": args.secret_file, "secure_cookies": not args.insecure_cookies,
+                "offline_after": args.offline_after}
     from central.web import app as web_app
     from central.web import staff
 
@@ -110,6 +113,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                          "(default var/web-secret next to the database)")
     p.add_argument("--insecure-cookies", action="store_true",
                    help="send the staff session cookie over plain http too (a test bench without TLS)")
+    p.add_argument("--offline-after", type=int, default=180,
+                   help="seconds without a message before the fleet page shows a kiosk offline (default 180: "
+                        "three heartbeats at the kiosk's default)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_web)
 

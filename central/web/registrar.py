@@ -38,13 +38,34 @@ def _audit(s: Any, u: Any, doc_id: str, action: str, data: dict[str, Any]) -> No
     audit.append_many(s, [audit.Entry(doc_id, f"{u.username} ({u.display_name})", f"web:{u.agency}", action, data)])
 
 
+def _keys(request: Request) -> list[dict[str, Any]]:
+    with request.app.state.read_sessions() as s:
+        return [{"kid": k.kid, "role": k.role, "agency": k.agency, "not_before": k.not_before,
+                 "not_after": k.not_after, "withdrawn_at": k.withdrawn_at, "active": k.active}
+                for k in keys.signing_keys(s)]
+
+
 def page(request: Request) -> Response:
     sess = staff._sessions(request).read(request)
     u = _registrar(request, sess)
-    with request.app.state.read_sessions() as s:
-        ks = [{"kid": k.kid, "role": k.role, "agency": k.agency, "not_before": k.not_before, "not_after": k.not_after,
-               "withdrawn_at": k.withdrawn_at, "active": k.active} for k in keys.signing_keys(s)]
-    return staff._page(request, "staff_documents.html", {"user": u, "keys": ks, "types": ur1.DOCUMENT_TYPES}, sess)
+    return staff._page(request, "staff_documents.html", {"user": u, "keys": _keys(request),
+                                                         "types": ur1.DOCUMENT_TYPES}, sess)
+
+
+def api_keys(request: Request) -> list[dict[str, Any]]:
+    """The signing keys and their validity, as on the registrar's page (registrars)."""
+    _registrar(request, staff._sessions(request).read(request))
+    return _keys(request)
+
+
+def api_document(request: Request, doc_id: str) -> dict[str, Any]:
+    """One document of the registrar's agency: its claims, state and QR text (registrars)."""
+    u = _registrar(request, staff._sessions(request).read(request))
+    doc = _own(request, u, doc_id)
+    return {"id": doc.id, "type": doc.doc_type, "agency": doc.agency, "office": doc.office,
+            "issued_at": doc.issued_at, "expires_at": doc.expires_at, "fields": doc.fields,
+            "revoked_at": doc.revoked_at, "revoke_reason": doc.revoke_reason,
+            "qr": qr_text.verification_text(doc.text, _base())}
 
 
 def _err(request: Request, sess: dict[str, Any], message: str) -> Response:
@@ -119,3 +140,5 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff/documents/{doc_id}.png", png, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/documents/{doc_id}", show, methods=["GET"], include_in_schema=False)
     r.add_api_route("/staff/documents/{doc_id}/revoke", revoke, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/api/v1/staff/keys", api_keys, methods=["GET"], tags=["registrar"])
+    r.add_api_route("/api/v1/staff/documents/{doc_id}", api_document, methods=["GET"], tags=["registrar"])

@@ -5,6 +5,7 @@ admins read it; nobody changes anything here."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -114,15 +115,37 @@ def fleet_rows(rows: list[kiosks.Kiosk], now: datetime, offline_after: int = OFF
     return out
 
 
+def _fleet(request: Request) -> list[dict[str, Any]]:
+    with request.app.state.read_sessions() as s:
+        return fleet_rows(list(s.scalars(select(kiosks.Kiosk))), datetime.now(UTC),
+                          request.app.state.settings.offline_after)
+
+
 def fleet(request: Request) -> Response:
     sess, u = _reader(request)
+    return staff._page(request, "staff_fleet.html", {"user": u, "rows": _fleet(request)}, sess)
+
+
+def api_fleet(request: Request) -> list[dict[str, Any]]:
+    """The fleet page as JSON: every kiosk, offline ones first (supervisors, auditors, admins)."""
+    _reader(request)
+    return _fleet(request)
+
+
+def api_reconciliation(request: Request, date: str | None = None) -> dict[str, Any]:
+    """The reconciliation page as JSON: per station-day, its status and items per outcome."""
+    _reader(request)
+    d = _date(date)
     with request.app.state.read_sessions() as s:
-        rows = fleet_rows(list(s.scalars(select(kiosks.Kiosk))), datetime.now(UTC))
-    return staff._page(request, "staff_fleet.html", {"user": u, "rows": rows}, sess)
+        days = ledger.reconcile(s, d)
+    return {"date": d, "stations": [asdict(x) | {"status": x.status, "counts": counts(x)} for x in days]}
 
 
 def install(app: FastAPI) -> None:
     app.router.add_api_route("/staff/fleet", fleet, methods=["GET"], include_in_schema=False)
+    app.router.add_api_route("/api/v1/staff/fleet", api_fleet, methods=["GET"], tags=["supervisor"])
+    app.router.add_api_route("/api/v1/staff/reconciliation", api_reconciliation, methods=["GET"],
+                             tags=["supervisor"])
     app.router.add_api_route("/staff/reconciliation", reconciliation, methods=["GET"], include_in_schema=False)
     app.router.add_api_route("/staff/reconciliation.csv", reconciliation_csv, methods=["GET"],
                              include_in_schema=False)
