@@ -119,7 +119,7 @@ def test_unit_files_in_docs_are_valid_and_watched(tmp_path: Path) -> None:
                                         "ur-central-worker@.service", "ur-central-web.service"}
     for u in units:
         text = u.read_text()
-        if any(f"bin/{cmd}" in text for cmd in ("ur-kiosk run", "ur-kiosk ui", "ur-central serve")):
+        if any(f"bin/{cmd}" in text for cmd in ("ur-kiosk run", "ur-kiosk ui", "ur-central serve", "ur-central web")):
             for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=", "Restart="):
                 assert f"\n{line}" in text, f"{u.name}: no {line}"
     analyze = shutil.which("systemd-analyze")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from central import db
@@ -38,8 +39,23 @@ def _web(args: argparse.Namespace) -> int:
     staff.load_secret(staff.secret_path(web_app.Settings(**settings)))  # made once, before any worker
     os.environ["UR_WEB_SETTINGS"] = json.dumps(settings)
     print(f"serving on http://{host}:{port}/ (database {db.redacted_url(url)})", flush=True)
-    uvicorn.run("central.web.app:app_from_env", factory=True, host=host, port=port, workers=args.workers,
-                log_level=args.log_level, proxy_headers=False, server_header=False, access_log=False)
+    from central.web.service_notify import WebNotifier, health_url
+
+    notify = WebNotifier(health_url(host, port), f"serving on {host}:{port}")
+    notify.start()  # READY=1 once /health answers; WATCHDOG=1 while it does (systemd only)
+
+    def _stopped(signum: int, frame: object) -> None:
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+        # handler it found: this one, so the process ends with STOPPING=1 and status 0.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
+    try:
+        uvicorn.run("central.web.app:app_from_env", factory=True, host=host, port=port, workers=args.workers,
+                    log_level=args.log_level, proxy_headers=False, server_header=False, access_log=False)
+    finally:
+        notify.stop()
     return 0
 
 
