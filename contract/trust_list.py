@@ -71,8 +71,8 @@ def field_int(m: dict[str, Any], key: str, optional: bool = False) -> int | None
     return v
 
 
-def open_signed(data: bytes, root_public: bytes, what: str) -> dict[str, Any]:
-    """Check the root signature over a list and return its decoded map."""
+def open_signed(data: bytes, root_public: bytes, what: str, formats: tuple[int, ...] = (FORMAT,)) -> dict[str, Any]:
+    """Check the root signature over a list and return its decoded map (its "v" one of `formats`)."""
     try:
         msg = cose_sign1.parse(data, max_size=MAX_LIST)
     except UrError as e:
@@ -85,8 +85,8 @@ def open_signed(data: bytes, root_public: bytes, what: str) -> dict[str, Any]:
         body = cbor_strict.loads(msg.payload)
     except cbor_strict.CborError as e:
         raise ListError(f"{what}: {e}") from None
-    if not isinstance(body, dict) or body.get("v") != FORMAT:
-        raise ListError(f"{what}: unknown format (expected map with v={FORMAT})")
+    if not isinstance(body, dict) or body.get("v") not in formats:
+        raise ListError(f"{what}: unknown format (expected map with v in {formats})")
     return body
 
 
