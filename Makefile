@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
 	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime softhsm2 strace stress-ng \
-	chromium chromium-driver
+	chromium chromium-driver espeak-ng sox
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
 # and subprocesses, so two workers on two cores take the suite from ~10 to ~6 minutes.
 # Every test already has its own broker port, temp dir and PostgreSQL schema.
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal
 
-.PHONY: setup system venv test test-loaded demo bench lint clean
+.PHONY: setup system venv test test-loaded demo bench lint clean i18n
 
 setup: system venv
 
@@ -39,6 +39,13 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" || true
 	@$(PY) -c 'import kiosk, central, contract, paho.mqtt, sqlalchemy, cbor2, kivy' 2>/dev/null
 	@touch $(STAMP)
+
+# Screen texts: extract the keys (babel.cfg), merge them into the ar/ckb/en .po files,
+# compile the .mo files the kiosk ships (tests/test_i18n_catalogue.py checks they are current).
+i18n: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o kiosk/locale/kiosk.pot .
+	$(VENV)/bin/pybabel update -i kiosk/locale/kiosk.pot -d kiosk/locale -D kiosk --no-fuzzy-matching --ignore-obsolete --width 0
+	$(VENV)/bin/pybabel compile -d kiosk/locale -D kiosk --statistics
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

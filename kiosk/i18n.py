@@ -1,17 +1,19 @@
-"""The kiosk's message catalogue: gettext .po files for Arabic, Kurdish (Sorani) and English.
+"""The kiosk's message catalogue: gettext for Arabic, Kurdish (Sorani) and English.
 
 Every string a screen shows comes from here, looked up by a stable key (the
 msgid, e.g. `home.title`); English is a translation like the others, so a
-missing English text is caught the same way as a missing Arabic one. The .po
-files are read by a small parser (no compiled .mo needed on the kiosk); a
-malformed file is rejected naming the file and line. Arabic and Kurdish are
-written right to left and the screens mirror their layout.
+missing English text is caught the same way as a missing Arabic one. The
+catalogues are ordinary gettext: `kiosk/locale/<lang>/LC_MESSAGES/kiosk.po`,
+extracted and compiled with Babel (`make i18n`, config `babel.cfg`), and the
+compiled `.mo` files are shipped and read by the standard library's gettext at
+run time. Counts go through `ntr` (gettext `ngettext`), so Arabic gets its six
+CLDR plural forms (zero, one, two, few, many, other) and Kurdish and English two.
+Arabic and Kurdish are written right to left and the screens mirror their layout.
 """
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass, field
+import gettext
 from functools import cache
 from pathlib import Path
 
@@ -23,118 +25,58 @@ DEFAULT_LANG = "ar"
 LANG_NAMES: dict[str, str] = {"ar": "العربية", "ckb": "کوردی", "en": "English"}
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "kiosk"
+PLURAL_SUFFIX = ".plural"  # msgid_plural of a counted key: the key + this suffix
+
+
+def N_(key: str) -> str:
+    """Marks a message key kept in a variable (a screen's title key) for extraction;
+    returns it unchanged: the lookup happens where the text is shown."""
+    return key
 
 
 def is_rtl(lang: str) -> bool:
     return lang in RTL_LANGS
 
 
-@dataclass
-class Entry:
-    msgid: str
-    msgstr: str
-    fuzzy: bool = False
-    line: int = 0
-
-
-@dataclass
-class PoFile:
-    path: str
-    entries: dict[str, Entry] = field(default_factory=dict)
-    header: str = ""
-
-
-def _unquote(token: str, where: str) -> str:
-    token = token.strip()
-    if len(token) < 2 or token[0] != '"' or token[-1] != '"':
-        raise UrError(f"{where}: expected a quoted string, got {token[:40]!r}")
-    try:
-        value = ast.literal_eval(token)
-    except (ValueError, SyntaxError) as e:
-        raise UrError(f"{where}: bad string literal ({e.__class__.__name__})") from None
-    if not isinstance(value, str):
-        raise UrError(f"{where}: expected a string")
-    return value
-
-
-def parse_po(text: str, path: str = "<po>") -> PoFile:
-    """Parse the subset of gettext .po the kiosk uses: msgid/msgstr, continuation
-    lines, comments and the `#, fuzzy` flag. Plural forms and contexts are refused
-    (the kiosk has none) rather than silently misread."""
-    po = PoFile(path=path)
-    msgid: str | None = None
-    msgstr: str | None = None
-    current: str | None = None
-    fuzzy = False
-    start = 0
-
-    def flush() -> None:
-        nonlocal msgid, msgstr, fuzzy, current
-        if msgid is None:
-            return
-        if msgstr is None:
-            raise UrError(f"{path}:{start}: msgid {msgid!r} has no msgstr")
-        if msgid == "":
-            po.header = msgstr
-        elif msgid in po.entries:
-            raise UrError(f"{path}:{start}: msgid {msgid!r} repeated (first at line {po.entries[msgid].line})")
-        else:
-            po.entries[msgid] = Entry(msgid, msgstr, fuzzy, start)
-        msgid = msgstr = current = None
-        fuzzy = False
-
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        where = f"{path}:{n}"
-        if not line:
-            flush()
-            continue
-        if line.startswith("#"):
-            if msgid is not None and msgstr is not None:
-                flush()
-            if line.startswith("#,") and "fuzzy" in [f.strip() for f in line[2:].split(",")]:
-                fuzzy = True
-            continue
-        if line.startswith("msgid "):
-            if msgid is not None:
-                flush()
-            msgid, current, start = _unquote(line[6:], where), "msgid", n
-        elif line.startswith("msgstr "):
-            if msgid is None or current != "msgid":
-                raise UrError(f"{where}: msgstr without a msgid before it")
-            msgstr, current = _unquote(line[7:], where), "msgstr"
-        elif line.startswith('"'):
-            piece = _unquote(line, where)
-            if current == "msgid" and msgid is not None:
-                msgid += piece
-            elif current == "msgstr" and msgstr is not None:
-                msgstr += piece
-            else:
-                raise UrError(f"{where}: continuation string outside an entry")
-        elif line.startswith(("msgctxt", "msgid_plural", "msgstr[")):
-            raise UrError(f"{where}: contexts and plural forms are not used by the kiosk catalogue")
-        else:
-            raise UrError(f"{where}: unexpected line {line[:40]!r}")
-    flush()
-    return po
-
-
 def po_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+def mo_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+
+
 @cache
-def catalogue(lang: str) -> dict[str, str]:
-    """msgid -> translated text for `lang` (fuzzy and empty entries left out)."""
+def translations(lang: str) -> gettext.GNUTranslations:
+    """The compiled catalogue for `lang` (a missing or damaged .mo is named, never a traceback)."""
     if lang not in LANGS:
         raise UrError(f"unknown language {lang!r} (expected one of {', '.join(LANGS)})")
-    path = po_path(lang)
+    path = mo_path(lang)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UrError(f"message catalogue for {lang} not readable: {path}: {e.strerror}") from None
-    po = parse_po(text, str(path))
-    return {k: e.msgstr for k, e in po.entries.items() if e.msgstr and not e.fuzzy}
+        with path.open("rb") as f:
+            return gettext.GNUTranslations(f)
+    except FileNotFoundError:
+        raise UrError(f"message catalogue for {lang} missing: {path} (run `make i18n`)") from None
+    except OSError as e:  # gettext reports a bad magic number as OSError
+        raise UrError(f"message catalogue for {lang} not readable: {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError, IndexError) as e:
+        raise UrError(f"message catalogue for {lang} damaged: {path}: {e}") from None
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """msgid -> translated text for `lang`, singular messages only (what the .mo holds)."""
+    cat = translations(lang)._catalog  # type: ignore[attr-defined]  # gettext keeps no public view
+    return {k: v for k, v in cat.items() if isinstance(k, str) and k}
+
+
+def plurals(lang: str) -> dict[str, tuple[str, ...]]:
+    """msgid -> its plural forms, in the order of the catalogue's Plural-Forms rule."""
+    cat = translations(lang)._catalog  # type: ignore[attr-defined]
+    forms: dict[str, dict[int, str]] = {}
+    for k, v in cat.items():
+        if isinstance(k, tuple):
+            forms.setdefault(k[0], {})[k[1]] = v
+    return {k: tuple(v[i] for i in sorted(v)) for k, v in forms.items()}
 
 
 LRI, PDI = "\u2066", "\u2069"
@@ -158,17 +100,26 @@ def isolate(value: object, lang: str) -> str:
     return text
 
 
+def _fill(text: str, lang: str, params: dict[str, object]) -> str:
+    if not params:
+        return text
+    try:
+        return text.format(**{k: isolate(v, lang) for k, v in params.items()})
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
 def tr(key: str, lang: str, **params: object) -> str:
     """The text for `key` in `lang`, with {placeholders} filled (data values kept
     left-to-right inside Arabic and Kurdish text). A key missing from the catalogue
     shows as the key itself (and the catalogue test fails on it)."""
-    text = catalogue(lang).get(key, key)
-    if params:
-        try:
-            return text.format(**{k: isolate(v, lang) for k, v in params.items()})
-        except (KeyError, IndexError, ValueError):
-            return text
-    return text
+    return _fill(translations(lang).gettext(key), lang, params)
+
+
+def ntr(key: str, n: int, lang: str, **params: object) -> str:
+    """The text for a count: gettext `ngettext` picks the plural form of `n` by the
+    catalogue's CLDR rule; `{n}` is filled with the count."""
+    return _fill(translations(lang).ngettext(key, key + PLURAL_SUFFIX, n), lang, {"n": n, **params})
 
 
 def money(amount: int, lang: str) -> str:

@@ -70,6 +70,9 @@ class KioskApp(App):
     def t(self, key: str, **params: object) -> str:
         return i18n.tr(key, self.lang, **params)
 
+    def tn(self, key: str, n: int, **params: object) -> str:
+        return i18n.ntr(key, n, self.lang, **params)
+
     def money(self, amount: int) -> str:
         return i18n.money(amount, self.lang)
 

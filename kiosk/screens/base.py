@@ -68,6 +68,9 @@ class KioskScreen(Screen):
     def t(self, key: str, **params: object) -> str:
         return self.app.t(key, **params)
 
+    def tn(self, key: str, n: int, **params: object) -> str:
+        return self.app.tn(key, n, **params)
+
     def refresh(self) -> None:
         """Rebuild the screen from the session (language, size, contrast may have changed)."""
         self.clear_widgets()

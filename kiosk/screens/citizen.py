@@ -22,7 +22,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from contract.errors import UrError
-from kiosk.i18n import isolate
+from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.widgets import button, column, label, paint, row, scroll, spacer
 from kiosk.ui_services import (
@@ -56,13 +56,13 @@ def qr_widget(text: str, size: int = 260) -> Image:
 
 class HomeScreen(KioskScreen):
     screen_name = "home"
-    title_key = "home.title"
+    title_key = N_("home.title")
 
     def build_body(self) -> Widget:
         a = self.app
         tiles = [
-            ("catalogue", "home.catalogue"), ("track", "home.track"), ("verify", "home.verify"),
-            ("letter", "home.letter"), ("fines", "home.fines"), ("complaint", "home.complaint"),
+            ("catalogue", N_("home.catalogue")), ("track", N_("home.track")), ("verify", N_("home.verify")),
+            ("letter", N_("home.letter")), ("fines", N_("home.fines")), ("complaint", N_("home.complaint")),
         ]
         body = column(spacing=18)
         body.add_widget(label(a, self.t("home.subtitle"), role="heading", color=a.palette.muted,
@@ -95,7 +95,7 @@ class HomeScreen(KioskScreen):
 
 class CatalogueScreen(FieldsMixin, KioskScreen):
     screen_name = "catalogue"
-    title_key = "catalogue.title"
+    title_key = N_("catalogue.title")
     SPECS = {"query": ("text", 60)}
 
     def build_body(self) -> Widget:
@@ -160,7 +160,7 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
             b.halign = "right" if a.rtl else "left"
             self.results.add_widget(b)
         if len(found) > MAX_RESULTS:
-            self.results.add_widget(label(a, self.t("catalogue.more", n=len(found) - MAX_RESULTS),
+            self.results.add_widget(label(a, self.tn("catalogue.more", len(found) - MAX_RESULTS),
                                           color=a.palette.muted, kid="catalogue.more"))
 
     def open(self, service_id: str) -> None:
@@ -200,7 +200,7 @@ class ServiceScreen(KioskScreen):
                 else:
                     parts = [self.t("service.doc_original")] if doc.original else []
                     if doc.copies:
-                        parts.append(self.t("service.doc_copies", n=doc.copies))
+                        parts.append(self.tn("service.doc_copies", doc.copies))
                     how = self.t("service.doc_sep").join(parts)
                 body.add_widget(label(a, f"• {text_in(doc.name, lg)} — {how}", kid=f"service.doc.{n}"))
         body.add_widget(label(a, self.t("service.fees"), role="heading", bold=True))
@@ -210,8 +210,8 @@ class ServiceScreen(KioskScreen):
                               kid="service.fee_service"))
         body.add_widget(label(a, self.t("service.fee_total", amount=a.money(detail.fee_total)),
                               bold=True, kid="service.fee_total"))
-        body.add_widget(label(a, self.t("service.duration", n=detail.duration_days), kid="service.duration"))
-        body.add_widget(label(a, self.t("service.visits", n=detail.visits) if detail.visits
+        body.add_widget(label(a, self.tn("service.duration", detail.duration_days), kid="service.duration"))
+        body.add_widget(label(a, self.tn("service.visits", detail.visits) if detail.visits
                               else self.t("service.no_visit"), kid="service.visits"))
         actions = [button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back",
                           role="secondary")]
@@ -229,7 +229,7 @@ class ServiceScreen(KioskScreen):
 
 class ApplyScreen(FieldsMixin, KioskScreen):
     screen_name = "apply"
-    title_key = "apply.title"
+    title_key = N_("apply.title")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -284,7 +284,7 @@ class ApplyScreen(FieldsMixin, KioskScreen):
 
 class ReviewScreen(KioskScreen):
     screen_name = "review"
-    title_key = "review.title"
+    title_key = N_("review.title")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -313,7 +313,7 @@ class ReviewScreen(KioskScreen):
 
 class SubmittedScreen(KioskScreen):
     screen_name = "submitted"
-    title_key = "submitted.title"
+    title_key = N_("submitted.title")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -324,7 +324,7 @@ class SubmittedScreen(KioskScreen):
         body.add_widget(label(a, self.t("submitted.number"), color=a.palette.muted))
         body.add_widget(label(a, done.tracking, role="huge", bold=True, halign="center",
                               kid="submitted.tracking"))
-        body.add_widget(label(a, self.t("submitted.queued" if done.queued else "submitted.sent"),
+        body.add_widget(label(a, self.t("submitted.queued") if done.queued else self.t("submitted.sent"),
                               kid="submitted.state"))
         actions = [button(a, self.t("nav.home"), a.wipe, kid="submitted.done", role="secondary")]
         if done.fee_total > 0:
@@ -350,7 +350,7 @@ class PayScreen(KioskScreen):
     so the screen keeps drawing while the citizen inserts the card and types the PIN."""
 
     screen_name = "pay"
-    title_key = "pay.title"
+    title_key = N_("pay.title")
 
     def __init__(self, app: Any, **kw: Any) -> None:
         super().__init__(app, **kw)
@@ -465,7 +465,7 @@ class PayScreen(KioskScreen):
 
 class ReceiptScreen(KioskScreen):
     screen_name = "receipt"
-    title_key = "receipt.title"
+    title_key = N_("receipt.title")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -537,10 +537,10 @@ class LookupScreen(FieldsMixin, KioskScreen):
 
 class TrackScreen(LookupScreen):
     screen_name = "track"
-    title_key = "track.title"
+    title_key = N_("track.title")
     SPECS = {"tracking": ("tracking", 40)}
-    CAPTIONS = {"tracking": "track.number"}
-    action_key = "track.go"
+    CAPTIONS = {"tracking": N_("track.number")}
+    action_key = N_("track.go")
 
     def extra_inputs(self, col: Widget) -> None:
         col.add_widget(label(self.app, self.t("track.scan_hint"), role="small",
@@ -573,7 +573,7 @@ class TrackScreen(LookupScreen):
 
 class VerifyScreen(KioskScreen):
     screen_name = "verify"
-    title_key = "verify.title"
+    title_key = N_("verify.title")
 
     def build_body(self) -> Widget:
         a, r, pal = self.app, self.s.result, self.app.palette
@@ -609,10 +609,10 @@ class VerifyScreen(KioskScreen):
 
 class LetterScreen(LookupScreen):
     screen_name = "letter"
-    title_key = "letter.title"
+    title_key = N_("letter.title")
     SPECS = {"letter_no": ("latin", 30), "letter_date": ("date", 10)}
-    CAPTIONS = {"letter_no": "letter.number", "letter_date": "letter.date"}
-    action_key = "letter.go"
+    CAPTIONS = {"letter_no": N_("letter.number"), "letter_date": N_("letter.date")}
+    action_key = N_("letter.go")
 
     def act(self) -> None:
         self.s.result = self.call(self.app.services.letter_status, self.value("letter_no").strip(),
@@ -634,10 +634,10 @@ class LetterScreen(LookupScreen):
 
 class FinesScreen(LookupScreen):
     screen_name = "fines"
-    title_key = "fines.title"
+    title_key = N_("fines.title")
     SPECS = {"plate": ("plate", 16)}
-    CAPTIONS = {"plate": "fines.plate"}
-    action_key = "fines.go"
+    CAPTIONS = {"plate": N_("fines.plate")}
+    action_key = N_("fines.go")
 
     def act(self) -> None:
         self.s.result = self.call(self.app.services.fines_by_plate, self.value("plate").strip())
@@ -661,10 +661,10 @@ class FinesScreen(LookupScreen):
 
 class ComplaintScreen(LookupScreen):
     screen_name = "complaint"
-    title_key = "complaint.title"
+    title_key = N_("complaint.title")
     SPECS = {"complaint_text": ("text", 500), "complaint_mobile": ("mobile", 11)}
-    CAPTIONS = {"complaint_text": "complaint.text", "complaint_mobile": "complaint.mobile"}
-    action_key = "complaint.go"
+    CAPTIONS = {"complaint_text": N_("complaint.text"), "complaint_mobile": N_("complaint.mobile")}
+    action_key = N_("complaint.go")
 
     def extra_inputs(self, col: Widget) -> None:
         a = self.app

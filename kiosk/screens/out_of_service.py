@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from kivy.uix.widget import Widget
 
+from kiosk.i18n import N_
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.widgets import column, label
 
 
 class OutOfServiceScreen(KioskScreen):
     screen_name = "out_of_service"
-    title_key = "out_of_service.title"
+    title_key = N_("out_of_service.title")
 
     def build_body(self) -> Widget:
         a = self.app

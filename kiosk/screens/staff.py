@@ -10,7 +10,7 @@ from typing import Any
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
-from kiosk.i18n import isolate
+from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.citizen import start_payment
 from kiosk.screens.widgets import button, column, label, row, scroll
@@ -19,7 +19,7 @@ from kiosk.ui_services import text_in
 
 class PinScreen(FieldsMixin, KioskScreen):
     screen_name = "pin"
-    title_key = "pin.title"
+    title_key = N_("pin.title")
     citizen = False
     SPECS = {"pin": ("pin", 8)}
 
@@ -61,7 +61,7 @@ class StaffScreen(KioskScreen):
 
 class CashierScreen(FieldsMixin, StaffScreen):
     screen_name = "cashier"
-    title_key = "cashier.title"
+    title_key = N_("cashier.title")
     SPECS = {"reference": ("tracking", 40), "receipt_no": ("tracking", 40),
              "supervisor_pin": ("pin", 8)}
 
@@ -72,7 +72,7 @@ class CashierScreen(FieldsMixin, StaffScreen):
         top = column(spacing=6)
         shift = self.call(a.services.shift)
         if shift is not None:
-            state = (self.t("cashier.shift_open", cashier=shift.cashier, n=shift.count,
+            state = (self.tn("cashier.shift_open", shift.count, cashier=shift.cashier,
                             amount=a.money(shift.collected)) if shift.open
                      else self.t("cashier.shift_closed"))
             top.add_widget(label(a, state, role="heading", kid="cashier.shift"))
@@ -87,7 +87,7 @@ class CashierScreen(FieldsMixin, StaffScreen):
         unsettled = getattr(a.services, "unsettled_payments", None)
         open_payments = (self.call(unsettled) or []) if unsettled is not None else []
         if open_payments:  # red banner: no card payment until these are settled
-            top.add_widget(label(a, self.t("cashier.unsettled", n=len(open_payments), amount=a.money(
+            top.add_widget(label(a, self.tn("cashier.unsettled", len(open_payments), amount=a.money(
                 sum(int(p.get("amount", 0)) for p in open_payments)),
                 ids=", ".join(isolate(str(p["id"]), a.lang) for p in open_payments[:3])),
                 role="heading", bold=True, color=a.palette.danger, kid="cashier.unsettled"))
@@ -121,16 +121,16 @@ class CashierScreen(FieldsMixin, StaffScreen):
 
     def close_shift(self) -> None:
         st = self.call(self.app.services.close_shift)
-        self.note(self.t("cashier.closed", n=st.count, amount=self.app.money(st.collected)) if st else "")
+        self.note(self.tn("cashier.closed", st.count, amount=self.app.money(st.collected)) if st else "")
 
     def end_of_day(self) -> None:
         r = self.call(self.app.services.end_of_day)
         if r is None:
             self.note("")
             return
-        head = self.t("cashier.eod_ok" if r.matched else "cashier.eod_mismatch")
-        text = self.t("cashier.eod_figures", day=r.business_day, ledger=self.app.money(r.ledger_total),
-                      terminal=self.app.money(r.terminal_total), n=r.count)
+        head = self.t("cashier.eod_ok") if r.matched else self.t("cashier.eod_mismatch")
+        text = self.tn("cashier.eod_figures", r.count, day=r.business_day, ledger=self.app.money(r.ledger_total),
+                      terminal=self.app.money(r.terminal_total))
         self.note("\n".join([head, text, *r.differences]))
 
     def find(self) -> None:
@@ -152,7 +152,7 @@ class CashierScreen(FieldsMixin, StaffScreen):
 
 class TechnicianScreen(StaffScreen):
     screen_name = "technician"
-    title_key = "tech.title"
+    title_key = N_("tech.title")
     busy = False
 
     def build_body(self) -> Widget:

@@ -10,6 +10,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from contract.errors import UrError
 from kiosk import i18n
+from kiosk.i18n import N_
 from kiosk.screens.widgets import button, label, paint, row
 from kiosk.ui_services import StatusStrip
 
@@ -55,8 +56,8 @@ class StatusStripBar(BoxLayout):
             info = [label(app, app.t("strip.status_unknown"), role="small", color=pal.warning,
                           kid="strip.online", wrap=False)]
         else:
-            online = ("strip.out_of_service" if not st.in_service
-                      else "strip.online" if st.online else "strip.offline")
+            online = (N_("strip.out_of_service") if not st.in_service
+                      else N_("strip.online") if st.online else N_("strip.offline"))
             info = [
                 label(app, app.t(online), role="small",
                       color=pal.ok if st.online and st.in_service else pal.warning, kid="strip.online",
