@@ -51,7 +51,7 @@ def env(tmp_path: Path) -> Iterator[tuple[object, object]]:
     app.state.engine.dispose()
 
 
-def client(app) -> TestClient:  # type: ignore[no-untyped-def]
+def client(app) -> TestClient:
     return TestClient(app, base_url="https://testserver", follow_redirects=False)
 
 
@@ -66,7 +66,7 @@ def login(c: TestClient, user: str, pw: str = PW, totp: str = "") -> int:
     return c.post("/staff/login", data={"username": user, "password": pw, "totp": totp, "csrf": token}).status_code
 
 
-def test_clerk_logs_in_sees_worklist_and_approves_with_name_in_audit(env) -> None:  # type: ignore[no-untyped-def]
+def test_clerk_logs_in_sees_worklist_and_approves_with_name_in_audit(env) -> None:
     app, S = env
     c = client(app)
     assert c.get("/staff").status_code == 303  # not logged in
@@ -93,7 +93,45 @@ def test_clerk_logs_in_sees_worklist_and_approves_with_name_in_audit(env) -> Non
     assert bad.status_code == 409 and "Traceback" not in bad.text
 
 
-def test_authorisation_matrix_on_cases(env) -> None:  # type: ignore[no-untyped-def]
+def test_worklist_pages_overdue_first(env) -> None:
+    """A big agency's worklist comes 100 rows a page, in one order across pages:
+    overdue first (earliest due first), then by SLA due."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    app, S = env
+    numbers = [tracking.make(7, 1)]
+    with S.begin() as s:
+        for i in range(2, 122):
+            numbers.append(tracking.make(7, i))
+            applications.handle_submission(s, "K1", f"m-{i}", {
+                "tracking": numbers[-1], "service_id": "non-conviction-certificate", "catalogue_version": 1,
+                "fee_total": 10000, "fields": {"full_name": f"n{i}", "national_id": "199001234567",
+                                               "mobile": "07701234567"},
+                "submitted_at": datetime.now(UTC).isoformat()})
+    late = {numbers[90]: 3, numbers[40]: 2, numbers[7]: 1}  # hours overdue
+    with S.begin() as s:
+        for n, hours in late.items():
+            s.execute(update(casework.CaseRow).where(casework.CaseRow.number == n)
+                      .values(sla_due=datetime.now(UTC) - timedelta(hours=hours)))
+    c = client(app)
+    assert login(c, "clerk-a") == 303
+    first = c.get("/staff?lang=en").text
+    assert "Open cases: 121" in first and "Page 1 / 2" in first and 'rel="next"' in first
+    shown1 = re.findall(r'href="/staff/case/([0-9-]+)"', first)
+    assert len(shown1) == 100 and shown1[:3] == [numbers[90], numbers[40], numbers[7]]
+    second = c.get("/staff?page=2&lang=en").text
+    shown2 = re.findall(r'href="/staff/case/([0-9-]+)"', second)
+    assert len(shown2) == 21 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert sorted(shown1 + shown2) == sorted(numbers)  # every case once, across the pages
+    api = [x["number"] for x in c.get("/api/v1/staff/worklist?page=1").json()]
+    assert api == shown1
+    assert c.get("/staff?page=0").status_code == 400 and c.get("/staff?page=x").status_code == 422
+    assert c.get("/api/v1/staff/worklist?page=0").status_code == 400
+
+
+def test_authorisation_matrix_on_cases(env) -> None:
     app, S = env
     n = tracking.make(7, 1)
     # Refused users first: the case must still be untouched when each of them tries.
@@ -121,7 +159,7 @@ def test_authorisation_matrix_on_cases(env) -> None:  # type: ignore[no-untyped-
     assert accounts.may_act("supervisor", AGENCY, AGENCY) and not accounts.may_act("auditor", AGENCY, AGENCY)
 
 
-def test_totp_roles_and_lockout_and_disable(env) -> None:  # type: ignore[no-untyped-def]
+def test_totp_roles_and_lockout_and_disable(env) -> None:
     app, S = env
     c = client(app)
     assert login(c, "reg") == 401  # the right password alone is not enough for a registrar
@@ -146,7 +184,7 @@ def test_totp_roles_and_lockout_and_disable(env) -> None:  # type: ignore[no-unt
     assert login(client(app), "nobody") == 401
 
 
-def test_forged_or_tampered_cookie_is_not_a_login(env) -> None:  # type: ignore[no-untyped-def]
+def test_forged_or_tampered_cookie_is_not_a_login(env) -> None:
     app, _ = env
     c = client(app)
     assert login(c, "clerk-a") == 303
@@ -175,7 +213,7 @@ def test_users_cli(tmp_path: Path) -> None:
     assert "sup1\t" + AGENCY + "\tsupervisor\tDISABLED" in r.stdout
 
 
-def test_staff_passwords_hash_at_the_real_cost_and_cheap_hashes_are_redone(env) -> None:  # type: ignore[no-untyped-def]
+def test_staff_passwords_hash_at_the_real_cost_and_cheap_hashes_are_redone(env) -> None:
     """The suite's tiny Argon2 parameters come only from tests/faults.py's hook; the
     product's default is argon2-cffi's real one, and a login with today's hasher redoes
     a hash made with weaker parameters."""
@@ -198,7 +236,7 @@ def test_staff_passwords_hash_at_the_real_cost_and_cheap_hashes_are_redone(env) 
     assert login(client(app), "clerk-a") == 303  # still the same password
 
 
-def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:
     from central import ledger
 
     app, S = env
@@ -242,7 +280,7 @@ def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:  # ty
     assert clerk.get(f"/api/v1/staff/reconciliation?date={day}").status_code == 403
 
 
-def test_json_api_same_authorisation_as_pages(env) -> None:  # type: ignore[no-untyped-def]
+def test_json_api_same_authorisation_as_pages(env) -> None:
     app, S = env
     n = tracking.make(7, 1)
     anon = client(app)
@@ -266,7 +304,7 @@ def test_json_api_same_authorisation_as_pages(env) -> None:  # type: ignore[no-u
     assert "/api/v1/staff/worklist" in spec["paths"] and "/api/v1/staff/cases/{number}/act" in spec["paths"]
 
 
-def test_letters_officer_registers_routes_and_sets_status(env) -> None:  # type: ignore[no-untyped-def]
+def test_letters_officer_registers_routes_and_sets_status(env) -> None:
     from central import letters
 
     app, S = env
@@ -315,7 +353,7 @@ def test_letters_officer_registers_routes_and_sets_status(env) -> None:  # type:
     assert len(public["letters"][0]["steps"]) == 3 and "salaries" not in str(public)
 
 
-def test_registrar_issues_downloads_and_revokes(env) -> None:  # type: ignore[no-untyped-def]
+def test_registrar_issues_downloads_and_revokes(env) -> None:
     import io
 
     from PIL import Image
@@ -361,7 +399,7 @@ def test_registrar_issues_downloads_and_revokes(env) -> None:  # type: ignore[no
         assert [t["action"] for t in trail] == ["issue", "revoke"] and trail[1]["actor"] == "reg (Name of reg)"
 
 
-def test_fleet_page_shows_offline_kiosks_first(env) -> None:  # type: ignore[no-untyped-def]
+def test_fleet_page_shows_offline_kiosks_first(env) -> None:
     import json as _json
     from datetime import timedelta
 

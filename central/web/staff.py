@@ -127,12 +127,28 @@ def logout(request: Request, csrf: str = Form(max_length=64)) -> Response:
     return _sessions(request).write(RedirectResponse("/staff/login", 303), {"csrf": secrets.token_urlsafe(24)})
 
 
-def worklist(request: Request) -> Response:
+PAGE = 100  # worklist rows per page: an agency may hold 100,000 open cases
+
+
+def _page_no(page: int) -> int:
+    if not 1 <= page <= 100_000:
+        raise HTTPException(400, "bad_page")
+    return page
+
+
+def worklist(request: Request, page: int = 1) -> Response:
     sess = _sessions(request).read(request)
     u = _user(request, sess)
-    with request.app.state.read_sessions() as s:
-        rows = casework.inbox(s, u.agency) if u.role in ("clerk", "supervisor", "auditor") else []
-    return _page(request, "staff_worklist.html", {"user": u, "rows": rows}, sess)
+    page = _page_no(page)
+    rows: list[dict[str, Any]] = []
+    total = 0
+    if u.role in ("clerk", "supervisor", "auditor"):
+        with request.app.state.read_sessions() as s:
+            rows = casework.inbox(s, u.agency, limit=PAGE, offset=(page - 1) * PAGE)
+            total = casework.inbox_count(s, u.agency)
+    pages = max(1, -(-total // PAGE))
+    return _page(request, "staff_worklist.html", {"user": u, "rows": rows, "total": total, "page": page,
+                                                  "pages": pages}, sess)
 
 
 def case_page(request: Request, number: str) -> Response:
@@ -192,13 +208,14 @@ class ActBody(BaseModel):
     to: str = Field("", max_length=64, description="agency, for forward")
 
 
-def api_worklist(request: Request) -> list[dict[str, Any]]:
-    """Open cases of the caller's agency, overdue first (clerks, supervisors, auditors)."""
+def api_worklist(request: Request, page: int = 1) -> list[dict[str, Any]]:
+    """Open cases of the caller's agency, overdue first, 100 a page (clerks, supervisors, auditors)."""
     u = _user(request, _sessions(request).read(request))
     if u.role not in ("clerk", "supervisor", "auditor"):
         raise HTTPException(403)
+    page = _page_no(page)
     with request.app.state.read_sessions() as s:
-        return casework.inbox(s, u.agency)
+        return casework.inbox(s, u.agency, limit=PAGE, offset=(page - 1) * PAGE)
 
 
 def api_act(request: Request, number: str, body: ActBody) -> JSONResponse:
