@@ -74,7 +74,7 @@ def main() -> None:
             # Journal writes of the payment itself; print-job bookkeeping counts as printing.
             if clock.inside != "printing":
                 clock.add("journal writes", time.perf_counter() - t)
-        store.tx = timed_tx  # type: ignore[method-assign]
+        store.tx = timed_tx  # type: ignore[method-assign]  # the bench times the journal by wrapping its method
 
         def open_terminal() -> Any:
             drv = factory()
@@ -83,7 +83,7 @@ def main() -> None:
             return drv
         drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
         receipts = PaymentReceipts(PrintSpooler(PrintJournal(store), drv, PROFILE), PrintJournal(store), ident)
-        receipts.issue = clock.wrap("printing", receipts.issue)  # type: ignore[method-assign]
+        receipts.issue = clock.wrap("printing", receipts.issue)  # type: ignore[method-assign]  # the bench times printing by wrapping its method
         receipt_code.sign_receipt = clock.wrap("receipt code (Ed25519 UR1)", receipt_code.sign_receipt)
         svc = PaymentService(store, ident, open_terminal, receipts=receipts)
         svc.pay("fine:F-0600")  # warm-up: imports, first totals, fonts

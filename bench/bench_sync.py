@@ -153,7 +153,7 @@ def main() -> None:
                     rows.append((f"[{name}] end-to-end throughput (applied + acked)", rate, "msg/s",
                                  f">= {raw / 2:,.0f}", f"{100 * rate / raw:.0f}% of raw; first send to last ack"))
                     if url is not None:  # fresh schema per scenario
-                        pg_ctx.__exit__(None, None, None)  # type: ignore[union-attr]
+                        pg_ctx.__exit__(None, None, None)  # type: ignore[union-attr]  # url is not None: pg_ctx was entered above
                         pg_ctx = support.postgres_schema()
                         url = pg_ctx.__enter__()
                     p50, p99, n = _steady(Path(tmp) / f"steady-{name}", broker, url)

@@ -41,7 +41,7 @@ def _defaults(table: Table, given: dict[str, Any]) -> dict[str, Any] | None:
             continue
         if not getattr(d, "is_scalar", False):
             return None
-        out[col.key] = d.arg  # type: ignore[attr-defined]
+        out[col.key] = d.arg  # type: ignore[attr-defined]  # is_scalar checked above: a ScalarElementColumnDefault has .arg
     return out
 
 
@@ -81,11 +81,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     sql = f"COPY {target} FROM STDIN"
     raw = conn.connection.driver_connection
     try:
-        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]  # PostgreSQL only: the driver connection is psycopg's, which has cursor().copy
             for v in values:
                 copy.write_row(v)
-    except conn.dialect.dbapi.Error as e:  # type: ignore[union-attr]
-        raise exc.DBAPIError.instance(sql, None, e, conn.dialect.dbapi.Error) from e  # type: ignore[union-attr]
+    except conn.dialect.dbapi.Error as e:  # type: ignore[union-attr]  # a DBAPI dialect always has dbapi
+        raise exc.DBAPIError.instance(sql, None, e, conn.dialect.dbapi.Error) from e  # type: ignore[union-attr]  # a DBAPI dialect always has dbapi
 
 
 def _executemany(conn: Any, table: Table, keys: list[str], target: str, values: list[list[Any]]) -> None:

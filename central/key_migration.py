@@ -110,7 +110,7 @@ def _rewrite(engine: Engine) -> None:
         raw = engine.raw_connection()
         try:
             for sql in ("PRAGMA secure_delete = ON", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
-                raw.driver_connection.execute(sql)  # type: ignore[union-attr]
+                raw.driver_connection.execute(sql)  # type: ignore[union-attr]  # SQLite here: the driver connection is a sqlite3.Connection
         finally:
             raw.close()
         return

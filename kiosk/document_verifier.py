@@ -134,7 +134,7 @@ class OfflineVerifier:
         if isinstance(fast, Verdict):
             return fast
         if fast is not None:
-            return ur1.verify(text, fast[0], fast[1], now, skew=self.skew)  # type: ignore[arg-type]
+            return ur1.verify(text, fast[0], fast[1], now, skew=self.skew)  # type: ignore[arg-type]  # _fast_lists types the cached decoded lists as object
         self._ready = None
         with self.store.tx() as s:
             root = pinned_root(s)
@@ -149,7 +149,7 @@ class OfflineVerifier:
             if trust is not None and status is not None:
                 self._ready = root.hex()
                 self._checked_at = time.monotonic()
-        return ur1.verify(text, trust, status, now, skew=self.skew)  # type: ignore[arg-type]
+        return ur1.verify(text, trust, status, now, skew=self.skew)  # type: ignore[arg-type]  # _list types the decoded lists as object; without a problem they are the ones ur1.verify takes
 
     def lists_info(self, now: int) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -168,8 +168,8 @@ class OfflineVerifier:
                     if problem:
                         info["problem"] = problem
                     elif value is not None:
-                        info["seq"] = value.seq  # type: ignore[attr-defined]
-                        info["next_update"] = value.next_update  # type: ignore[attr-defined]
-                        info["stale"] = now > value.next_update  # type: ignore[attr-defined]
+                        info["seq"] = value.seq  # type: ignore[attr-defined]  # value is the decoded list, typed object by _list
+                        info["next_update"] = value.next_update  # type: ignore[attr-defined]  # value is the decoded list, typed object by _list
+                        info["stale"] = now > value.next_update  # type: ignore[attr-defined]  # value is the decoded list, typed object by _list
                 out[name] = info
         return out

@@ -71,7 +71,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def plurals(lang: str) -> dict[str, tuple[str, ...]]:
     """msgid -> its plural forms, in the order of the catalogue's Plural-Forms rule."""
-    cat = translations(lang)._catalog  # type: ignore[attr-defined]
+    cat = translations(lang)._catalog  # type: ignore[attr-defined]  # gettext keeps no public view
     forms: dict[str, dict[int, str]] = {}
     for k, v in cat.items():
         if isinstance(k, tuple):

@@ -485,7 +485,7 @@ class KioskServices:
                 paper = {"ready": "ok", "paper_near_end": "near_end", "paper_end": "out"}.get(state, "unknown")
         except Exception:  # noqa: BLE001
             paper = "unknown"
-        return StatusStrip(online=online, queued=queued, paper=paper,  # type: ignore[arg-type]
+        return StatusStrip(online=online, queued=queued, paper=paper,  # type: ignore[arg-type]  # paper is one of the Literal values, mapped just above
                            in_service=in_service)
 
     def poll_scan(self) -> str | None:

@@ -111,7 +111,7 @@ class PaymentEntry:
 def _move(e: PaymentEntry, to: PaymentState, now: dt.datetime, note: str, **changes: object) -> PaymentEntry:
     if to not in TRANSITIONS[e.state]:
         raise PaymentStateError(f"payment {e.payment_id}: cannot go from {e.state} to {to} ({note})")
-    return replace(e, state=to, history=e.history + ((to.value, now.isoformat(), note),), **changes)  # type: ignore[arg-type]
+    return replace(e, state=to, history=e.history + ((to.value, now.isoformat(), note),), **changes)  # type: ignore[arg-type]  # **changes are PaymentEntry fields, checked by its tests
 
 
 def create(payment_id: str, fee_ref: str, amount: int, currency: int, now: dt.datetime) -> PaymentEntry:
@@ -292,8 +292,8 @@ def resolve_unknown(
 
     totals_known = None not in (answers.count_before, answers.amount_before, answers.count_now, answers.amount_now)
     if totals_known:
-        dc = answers.count_now - answers.count_before  # type: ignore[operator]
-        da = answers.amount_now - answers.amount_before  # type: ignore[operator]
+        dc = answers.count_now - answers.count_before  # type: ignore[operator]  # totals_known: none of the four is None
+        da = answers.amount_now - answers.amount_before  # type: ignore[operator]  # totals_known: none of the four is None
     if last is None:
         if totals_known and (dc, da) != (0, 0):
             return Decision("UNDECIDED", "terminal shows no last transaction but its totals moved")

@@ -62,8 +62,8 @@ def verify_at_station(store: object, text: str, now: int) -> Verdict:
     from kiosk.document_verifier import TRUST, OfflineVerifier, pinned_root
     from kiosk.payments import PaymentRow
 
-    v = OfflineVerifier(store)  # type: ignore[arg-type]
-    with store.tx() as s:  # type: ignore[attr-defined]
+    v = OfflineVerifier(store)  # type: ignore[arg-type]  # store is a KioskStore, typed object to keep this module below kiosk.store
+    with store.tx() as s:  # type: ignore[attr-defined]  # store is a KioskStore, typed object to keep this module below kiosk.store
         root = pinned_root(s)
         if root is None:
             return Verdict(Status.STALE, "no root key pinned on this kiosk (ur-kiosk docs pin-root)")
@@ -84,9 +84,9 @@ def verify_at_station(store: object, text: str, now: int) -> Verdict:
             return Status.INVALID, f"receipt does not match payment {row.payment_id}"
         return None
 
-    return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=True)  # type: ignore[arg-type]
+    return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=True)  # type: ignore[arg-type]  # _list types the decoded trust list as object
 
 
 def body_digest_ok(row: object, c: ur1.Claims) -> bool | None:
     f = c.fields
-    return f.get("amount") == str(row.dinars) and f.get("fee") == row.fee_ref  # type: ignore[attr-defined]
+    return f.get("amount") == str(row.dinars) and f.get("fee") == row.fee_ref  # type: ignore[attr-defined]  # row is a PaymentRow, typed object to avoid importing payments here

@@ -83,7 +83,7 @@ def evict_telemetry(store: KioskStore, now: float | None = None) -> int:
     with store.tx() as s:
         n = s.execute(delete(OutboxRow).where(
             OutboxRow.state == DELIVERED, OutboxRow.delivered_at < now - KEEP_DELIVERED_S,
-            OutboxRow.stream != "payments")).rowcount or 0  # type: ignore[attr-defined]
+            OutboxRow.stream != "payments")).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's Result is a CursorResult, which has rowcount
         n += s.execute(delete(OutboxRow).where(
-            OutboxRow.stream == "heartbeat", OutboxRow.state == PENDING)).rowcount or 0  # type: ignore[attr-defined]
+            OutboxRow.stream == "heartbeat", OutboxRow.state == PENDING)).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's Result is a CursorResult, which has rowcount
     return int(n)

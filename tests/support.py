@@ -475,7 +475,7 @@ def scanner_emulator(tmp: Path, **options: object) -> Iterator[object]:
     """A ScannerEmulator plugged in behind `tmp/scanner` (a stable link path)."""
     from kiosk.devices.scanner_emulator import ScannerEmulator
 
-    emu = ScannerEmulator(tmp / "scanner", **options)  # type: ignore[arg-type]
+    emu = ScannerEmulator(tmp / "scanner", **options)  # type: ignore[arg-type]  # emulator options pass through untyped from each test
     emu.plug()
     thread, stop = emu.start_thread()
     try:

@@ -35,13 +35,13 @@ def _central(tmp_path: Path) -> str:
     return url
 
 
-def _cli(url: str, *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+def _cli(url: str, *args: str) -> tuple[int, dict]:
     r = support.run_cli(["ur-central", "--db", url, "--json", "audit", *args])
     assert "Traceback" not in r.stderr, r.stderr
     return r.returncode, json.loads(r.stdout) if r.stdout.strip() else {"stderr": r.stderr}
 
 
-def _rows(path: Path, subject: str) -> list[tuple]:  # type: ignore[type-arg]
+def _rows(path: Path, subject: str) -> list[tuple]:
     with sqlite3.connect(path) as c:
         return c.execute("SELECT seq, at, actor, origin, action, data, prev_hash, hash FROM audit_log "
                          "WHERE subject=? ORDER BY seq", (subject,)).fetchall()
@@ -107,7 +107,7 @@ def test_untampered_chains_verify_against_the_checkpoint_and_later_entries_are_f
     (_delete_chain_with_head, f"{C}: its chain of 2 entries in checkpoint 1 is gone (deleted with its head)"),
     (_rewrite_reject_as_approve, f"{A}: entries up to 3 differ from checkpoint 1 (rewritten)"),
 ], ids=["truncate-and-move-head", "delete-chain-and-head", "rewrite-reject-as-approve"])
-def test_tampering_that_keeps_the_chain_consistent_is_found(tmp_path: Path, tamper, needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_that_keeps_the_chain_consistent_is_found(tmp_path: Path, tamper, needle: str) -> None:
     url = _central(tmp_path)
     assert _cli(url, "checkpoint")[0] == 0
     tamper(tmp_path / "central.db")

@@ -18,7 +18,7 @@ from central.status_feed import KioskEvent
 T = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
 
 
-def _apps(n: int, start: int = 0) -> list[dict]:  # type: ignore[type-arg]
+def _apps(n: int, start: int = 0) -> list[dict]:
     return [{"tracking": f"T{start + i:07d}", "kiosk_id": "K1", "message_id": f"m-{start + i}",
              "service_id": "svc", "catalogue_version": 1, "fee_total": 10_000 + i,
              "fields": '{"name": "علي"}', "submitted_at": T, "received_at": T, "status": "received",
@@ -26,7 +26,7 @@ def _apps(n: int, start: int = 0) -> list[dict]:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("n", [3, 40])  # below and above the COPY threshold
-def test_rows_and_scalar_defaults_are_stored(central_sessions, n: int) -> None:  # type: ignore[no-untyped-def]
+def test_rows_and_scalar_defaults_are_stored(central_sessions, n: int) -> None:
     with central_sessions.begin() as s:
         bulk.insert_rows(s, Application.__table__, _apps(n))  # "routed" left out: its default (True)
         bulk.insert_rows(s, HeldMessage.__table__, [
@@ -47,7 +47,7 @@ def test_rows_and_scalar_defaults_are_stored(central_sessions, n: int) -> None: 
 
 
 @pytest.mark.parametrize("n", [3, 40])
-def test_a_duplicate_is_an_integrity_error_and_the_savepoint_keeps_the_rest(central_sessions, n: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_duplicate_is_an_integrity_error_and_the_savepoint_keeps_the_rest(central_sessions, n: int) -> None:
     row = {"kiosk_id": "K1", "message_id": "dup", "stream": "applications", "seq": 1, "hlc": 1,
            "received_at": T, "outcome": "applied", "reason": ""}
     with central_sessions.begin() as s:
@@ -62,14 +62,14 @@ def test_a_duplicate_is_an_integrity_error_and_the_savepoint_keeps_the_rest(cent
         assert sorted(s.scalars(select(InboxEntry.message_id))) == ["after", "dup"]
 
 
-def test_rows_with_different_columns_are_refused(central_sessions) -> None:  # type: ignore[no-untyped-def]
+def test_rows_with_different_columns_are_refused(central_sessions) -> None:
     rows = _apps(10)
     del rows[5]["status_at"]
     with central_sessions.begin() as s, pytest.raises(Exception, match="status_at|same columns|NOT NULL|null"):
         bulk.insert_rows(s, Application.__table__, rows)
 
 
-def test_bulk_rows_are_stored_exactly_as_a_core_insert_stores_them(central_sessions) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_rows_are_stored_exactly_as_a_core_insert_stores_them(central_sessions) -> None:
     """Byte for byte, as the database holds them (text of timestamps, booleans,
     JSON): rows from the bulk path and from SQLAlchemy's own insert must not be
     told apart, or reads that compare or sort them would differ."""
@@ -88,7 +88,7 @@ def test_bulk_rows_are_stored_exactly_as_a_core_insert_stores_them(central_sessi
 
 
 @pytest.mark.parametrize("wanted", [[], ["T0000003"], ["T0000001", "nope", "T0000007", "O'Brien", "علي"]])
-def test_among_selects_what_in_selects(central_sessions, wanted: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_among_selects_what_in_selects(central_sessions, wanted: list[str]) -> None:
     with central_sessions.begin() as s:
         bulk.insert_rows(s, Application.__table__, _apps(10))
     with central_sessions() as s:

@@ -17,7 +17,7 @@ def test_cashier_day_through_the_cli(tmp_path: Path) -> None:
     store.close()
     base = ["ur-kiosk", "--data", str(data), "--json", "cashier"]
 
-    def cli(*args: str, pin: str = "1234", sup: str = "9999", new: str = "") -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    def cli(*args: str, pin: str = "1234", sup: str = "9999", new: str = "") -> tuple[int, dict, str]:
         env = {"UR_CASHIER_PIN": pin, "UR_SUPERVISOR_PIN": sup, "UR_NEW_PIN": new}
         p = run_cli([*base, *args], env=env)
         try:
@@ -31,7 +31,7 @@ def test_cashier_day_through_the_cli(tmp_path: Path) -> None:
     assert rc == 2 and "wrong user or PIN" in err
     assert cli("user-add", "--user", "x", "--new-user", "ali", "--supervisor", "sup", new="1234")[0] == 0
     with terminal() as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         rc, _o, err = cli("collect", "--user", "ali", "fine:F-0001", *term)
         assert rc == 2 and "no open shift" in err
         assert cli("shift-open", "--user", "ali")[0] == 0

@@ -15,7 +15,7 @@ from kiosk.payments import PaymentService
 from tests.payment_fixtures import enrolled_store, terminal
 
 
-def station(tmp_path: Path, factory) -> tuple:  # type: ignore[no-untyped-def]
+def station(tmp_path: Path, factory) -> tuple:
     store, ident = enrolled_store(tmp_path / "c", kiosk_id="cashier-1")
     st = CashierStation(store, PaymentService(store, ident, factory))
     st.add_user("sup", "Supervisor", "supervisor", "9999")
@@ -53,7 +53,7 @@ def test_pin_rules_lockout_and_audit_chain(tmp_path: Path) -> None:
         verify_audit(s)
 
 
-def pj_err():  # type: ignore[no-untyped-def]
+def pj_err():
     from contract.errors import UrError
 
     return UrError
@@ -101,12 +101,12 @@ def test_mismatch_is_reported_not_corrected(tmp_path: Path) -> None:
     assert end_of_day.z_report(store, rep.business_date)["status"] == "MISMATCH"
 
 
-def _unknown_payment(h, factory, store, ident, ref: str = "fine:F-0001"):  # type: ignore[no-untyped-def]
+def _unknown_payment(h, factory, store, ident, ref: str = "fine:F-0001"):
     """A payment the terminal charged and never confirmed, with the link cut for the enquiry."""
     svc = PaymentService(store, ident, factory)
     calls = {"n": 0}
 
-    def cut_after_first():  # type: ignore[no-untyped-def]
+    def cut_after_first():
         calls["n"] += 1
         if calls["n"] > 1:
             h.emulator.knobs.drop_ack = True
@@ -134,7 +134,7 @@ def test_close_day_settles_from_the_terminal_first_and_a_failed_eod_records_noth
     assert rep.terminal == rep.journal == {"count": 1, "amount": r.amount}
 
 
-def _flag(store, pid: str, why: str = "the terminal's answers do not settle it") -> None:  # type: ignore[no-untyped-def]
+def _flag(store, pid: str, why: str = "the terminal's answers do not settle it") -> None:
     """What recovery does when the terminal's last transaction no longer tells (UNDECIDED)."""
     import datetime as dt
 

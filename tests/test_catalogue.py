@@ -63,7 +63,7 @@ def _copy_data(tmp: Path) -> Path:
     return d
 
 
-def _edit(path: Path, fn) -> None:  # type: ignore[no-untyped-def]
+def _edit(path: Path, fn) -> None:
     obj = json.loads(path.read_text())
     fn(obj)
     path.write_text(json.dumps(obj, ensure_ascii=False))
@@ -232,7 +232,7 @@ def test_parse_fuzz_never_crashes(data: bytes) -> None:
 
 # --- deltas -------------------------------------------------------------------------
 
-def _publish(s, c: cat.Catalogue) -> datasets.Dataset:  # type: ignore[no-untyped-def]
+def _publish(s, c: cat.Catalogue) -> datasets.Dataset:
     central_catalogue.publish(s, c)
     return datasets.latest(s, "catalogue")
 

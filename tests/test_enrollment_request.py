@@ -14,7 +14,7 @@ from contract import enrollment, kiosk_ids
 from contract.errors import UrError
 
 
-def _request(kiosk_id: str = "K1", code: str | None = None) -> tuple[dict, str]:  # type: ignore[type-arg]
+def _request(kiosk_id: str = "K1", code: str | None = None) -> tuple[dict, str]:
     code = code or enrollment.new_code()
     req = enrollment.make_request(kiosk_id, code, Ed25519PrivateKey.generate(), ec.generate_private_key(ec.SECP256R1()))
     return req, code
@@ -71,7 +71,7 @@ def test_every_changed_byte_is_refused_seeded(seed: int) -> None:
     (lambda r: {**r, "kiosk_id": "a/b"}, "not a kiosk id"),
     (lambda r: [r], "not an enrollment request"),
 ])
-def test_malformed_requests_are_one_clear_error(mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_requests_are_one_clear_error(mutate, needle: str) -> None:
     req, _ = _request()
     with pytest.raises(UrError, match=needle):
         enrollment.parse_request(json.dumps(mutate(req)))

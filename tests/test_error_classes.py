@@ -101,9 +101,9 @@ def test_sqlite_busy_is_read_from_the_error_code(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def batch_hook() -> Iterator[list]:  # type: ignore[type-arg]
+def batch_hook() -> Iterator[list]:
     """A submission hook the test sets (the workflow engine's place), removed after."""
-    hooks: list = []  # type: ignore[type-arg]
+    hooks: list = []
 
     def hook(session: object, numbers: list[str]) -> None:
         for h in hooks:
@@ -116,7 +116,7 @@ def batch_hook() -> Iterator[list]:  # type: ignore[type-arg]
         applications.SUBMISSION_HOOKS.remove(hook)
 
 
-def test_bulk_fallback_says_why_and_applies_one_at_a_time(central_sessions, batch_hook, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_fallback_says_why_and_applies_one_at_a_time(central_sessions, batch_hook, caplog) -> None:
     def refuse_batches(_s: object, numbers: list[str]) -> None:
         if len(numbers) > 1:
             raise UrError("hook refuses batches")
@@ -131,7 +131,7 @@ def test_bulk_fallback_says_why_and_applies_one_at_a_time(central_sessions, batc
 
 
 @pytest.mark.postgres
-def test_bulk_does_not_fall_back_when_the_database_fails(pg_url: str, batch_hook, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_does_not_fall_back_when_the_database_fails(pg_url: str, batch_hook, caplog) -> None:
     engine = db.make_engine(pg_url)
     db.init_schema(engine)
     sessions = db.sessions(engine)

@@ -83,7 +83,7 @@ def test_pay_as_deployed_ignores_the_old_crash_switch_and_the_launcher_still_cra
     enrolled_store(tmp_path / "a")[0].close()
     enrolled_store(tmp_path / "b")[0].close()
     with terminal() as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         p = support.run_cli(["ur-kiosk", "--data", str(tmp_path / "a"), "pay", "fine:F-0001", *term],
                             env=OLD_SWITCHES, faults=None)
         assert p.returncode == 0, p.stdout + p.stderr

@@ -52,7 +52,7 @@ def test_override_wins_over_the_database(tmp_path: Path) -> None:
     f = tmp_path / "p.toml"
     f.write_text('model="m"\nkind="printer"\ncapability_model="TM-T20II"\n'
                  '[printer]\nnative_qr=false\npaper_width_dots=512\n')
-    r = fp.load_profile(f).resolved()  # type: ignore[union-attr]
+    r = fp.load_profile(f).resolved()  # type: ignore[union-attr]  # a valid file: load_profile returns a profile
     assert (r["native_qr"], r["paper_width_dots"], r["cutter"]) == (False, 512, True)
 
 

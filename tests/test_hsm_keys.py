@@ -74,7 +74,7 @@ def mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
-def test_keys_are_made_in_the_token_and_cannot_leave_it(central, own_token: Path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_made_in_the_token_and_cannot_leave_it(central, own_token: Path) -> None:
     with central.begin() as s:
         pair = keys.ensure(s, int(time.time()))
         kids = [pair.root.kid_bytes, pair.signing.kid_bytes]
@@ -94,14 +94,14 @@ def test_keys_are_made_in_the_token_and_cannot_leave_it(central, own_token: Path
     assert "private_key" not in cols and "public_key" in cols
 
 
-def test_documents_and_lists_signed_in_the_token_verify_with_pycose(central) -> None:  # type: ignore[no-untyped-def]
+def test_documents_and_lists_signed_in_the_token_verify_with_pycose(central) -> None:
     now = int(time.time())
     with central.begin() as s:
         doc = registry.issue(s, doc_type="certificate", agency="MOI", fields={"name": "Aras"}, now=now)
         registry.publish_status(s, now)
         pair = keys.ensure(s, now)
         root_pub, signing_pub = pair.root.public_key, pair.signing.public_key
-        bodies = [datasets.latest(s, "trust_list").body, datasets.latest(s, "status_list").body]  # type: ignore[union-attr]
+        bodies = [datasets.latest(s, "trust_list").body, datasets.latest(s, "status_list").body]  # type: ignore[union-attr]  # init published both lists
         assert registry.verify_online(s, doc.text, now).status.name == "VALID"
     msg = Sign1Message.decode(base45.b45decode(doc.text[4:]))
     msg.key = OKPKey(crv="Ed25519", x=signing_pub)
@@ -117,7 +117,7 @@ def test_documents_and_lists_signed_in_the_token_verify_with_pycose(central) -> 
     assert status_list.decode(bodies[1], root_pub).size >= 1
 
 
-def test_rotation_and_withdrawal_go_through_the_token(central) -> None:  # type: ignore[no-untyped-def]
+def test_rotation_and_withdrawal_go_through_the_token(central) -> None:
     now = int(time.time())
     tok = hsm.token()
     with central.begin() as s:
@@ -152,7 +152,7 @@ def test_rotation_and_withdrawal_go_through_the_token(central) -> None:  # type:
     assert not tok.has(new_kid) and tok.has(latest.kid_bytes)
 
 
-def test_personal_data_key_is_made_in_the_token_and_opens_sealed_payloads(central) -> None:  # type: ignore[no-untyped-def]
+def test_personal_data_key_is_made_in_the_token_and_opens_sealed_payloads(central) -> None:
     with central.begin() as s:
         row = pii_key.ensure(s)
         pub = bytes(row.public_key)
@@ -182,7 +182,7 @@ def test_a_token_made_by_another_process_meanwhile_is_used_not_made_twice(own_to
     assert [t.label for t in pkcs11.lib(cfg.module).get_tokens() if t.label] == ["ur-central"]
 
 
-def test_concurrent_threads_share_one_session(central) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_threads_share_one_session(central) -> None:
     with central.begin() as s:
         key = keys.ensure(s, int(time.time())).signing.private()
     errors: list[str] = []
@@ -383,8 +383,8 @@ def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_pat
     now = int(time.time())
     path = tmp_path / "central.db"
     old = _legacy_database(sqlite_url(path), now)
-    (root_pub, root_priv), (sig_pub, sig_priv), (down_pub, down_priv) = old["root"], old["signing"], old["downlink"]  # type: ignore[misc]
-    ca: ec.EllipticCurvePrivateKey = old["ca"]  # type: ignore[assignment]
+    (root_pub, root_priv), (sig_pub, sig_priv), (down_pub, down_priv) = old["root"], old["signing"], old["downlink"]  # type: ignore[misc]  # the legacy database's dict holds (pub, priv) pairs
+    ca: ec.EllipticCurvePrivateKey = old["ca"]  # type: ignore[assignment]  # the legacy database's dict holds the CA key here
     ca_point = hsm.ec_point(ca.public_key())
     publics = [root_pub, sig_pub, down_pub]
     assert len(key_scan.find_private_keys(key_scan.files_of(path), publics, [ca_point])) >= 4  # there now
@@ -397,7 +397,7 @@ def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_pat
     # Gone from every byte of the database files; in the token, unextractable, same ids.
     assert key_scan.find_private_keys(key_scan.files_of(path), publics, [ca_point]) == []
     blob = b"".join(p.read_bytes() for p in key_scan.files_of(path))
-    pii_pub, pii_priv = old["pii"]  # type: ignore[misc]
+    pii_pub, pii_priv = old["pii"]  # type: ignore[misc]  # the legacy database's dict holds (pub, priv) pairs
     assert root_priv not in blob and sig_priv not in blob and down_priv not in blob and pii_priv not in blob
     tok = hsm.token()
     for kid in (hsm.key_id(root_pub), hsm.key_id(sig_pub), hsm.key_id(down_pub), hsm.key_id(ca_point)):
@@ -427,9 +427,9 @@ def test_legacy_sqlite_keys_move_into_the_token_on_init(own_token: Path, tmp_pat
     assert status_list.decode(body, root_pub).size == 0  # published by init, before the document
     # The CA key signs in the token now: a certificate made with it chains to the old CA.
     leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "K1")]))
-            .issuer_name(old["ca_cert"].subject).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())  # type: ignore[attr-defined]
+            .issuer_name(old["ca_cert"].subject).public_key(ec.generate_private_key(ec.SECP256R1()).public_key())  # type: ignore[attr-defined]  # old['ca_cert'] is an x509.Certificate
             .serial_number(7).not_valid_before(datetime.now(UTC)).not_valid_after(datetime.now(UTC) + timedelta(days=1)))
-    hsm.sign_certificate(leaf, hsm.P256TokenKey(ca.public_key())).verify_directly_issued_by(old["ca_cert"])  # type: ignore[arg-type]
+    hsm.sign_certificate(leaf, hsm.P256TokenKey(ca.public_key())).verify_directly_issued_by(old["ca_cert"])  # type: ignore[arg-type]  # old['ca_cert'] is an x509.Certificate
     ok(cli(path, "keys", "list"))  # and the other commands accept the database again
 
 
@@ -447,5 +447,5 @@ def test_legacy_postgres_keys_move_into_the_token_on_init(own_token: Path, pg_ur
             assert c.execute(text("SELECT count(*) FROM pki WHERE name = 'ca.key'")).scalar() == 0
     finally:
         engine.dispose()
-    assert hsm.token().has(hsm.key_id(old["root"][0]))  # type: ignore[index]
+    assert hsm.token().has(hsm.key_id(old["root"][0]))  # type: ignore[index]  # old['root'] is a (pub, priv) pair
     assert os.environ["UR_CENTRAL_HSM_DIR"] == str(own_token)

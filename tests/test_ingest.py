@@ -17,14 +17,14 @@ from contract.errors import UrError
 
 
 @pytest.fixture
-def sessions(central_sessions: db.sessionmaker) -> db.sessionmaker:  # type: ignore[name-defined]
+def sessions(central_sessions: db.sessionmaker) -> db.sessionmaker:
     return central_sessions
 
 
 class FakeKioskSigner:
     """Builds real signed envelopes the way a kiosk does (no network involved)."""
 
-    def __init__(self, sessions: db.sessionmaker, kiosk_id: str = "K1") -> None:  # type: ignore[name-defined]
+    def __init__(self, sessions: db.sessionmaker, kiosk_id: str = "K1") -> None:
         self.key = Ed25519PrivateKey.generate()  # the kiosk's own key (CSR-style enrollment)
         with sessions.begin() as s:
             kiosk = kiosks.register(s, kiosk_id, envelope.raw_public_hex(self.key), "", datetime.now(UTC))
@@ -38,12 +38,12 @@ class FakeKioskSigner:
         return topics.up(self.kiosk_id, "applications"), envelope.seal(env, key or self.key)
 
 
-def _count(sessions: db.sessionmaker) -> int:  # type: ignore[name-defined]
+def _count(sessions: db.sessionmaker) -> int:
     with sessions() as s:
         return applications.count(s)
 
 
-def test_out_of_order_is_held_until_gap_filled_and_replays_are_harmless(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_order_is_held_until_gap_filled_and_replays_are_harmless(sessions) -> None:
     k = FakeKioskSigner(sessions)
     m1, m2, m3 = k.app(1), k.app(2), k.app(3)
     out = ingest.process_batch(sessions, [m3, m2])
@@ -65,7 +65,7 @@ def test_out_of_order_is_held_until_gap_filled_and_replays_are_harmless(sessions
     assert len(acks.acked["K1"]) == 4
 
 
-def test_bad_payload_is_rejected_for_good_and_does_not_block_the_stream(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_bad_payload_is_rejected_for_good_and_does_not_block_the_stream(sessions) -> None:
     k = FakeKioskSigner(sessions)
     bad_env = envelope.Envelope("K1", ids.new_id(), "applications", 1, 1 << 16, {"tracking": "nonsense"})
     bad = (topics.up("K1", "applications"), envelope.seal(bad_env, k.key))
@@ -77,7 +77,7 @@ def test_bad_payload_is_rejected_for_good_and_does_not_block_the_stream(sessions
     assert ingest.acks_for(again).rejected["K1"][0][0] == bad_env.message_id
 
 
-def test_forgeries_and_strangers_are_dropped_not_acked(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_forgeries_and_strangers_are_dropped_not_acked(sessions) -> None:
     k = FakeKioskSigner(sessions)
     forged = k.app(1, key=Ed25519PrivateKey.generate())
     wrong_topic = (topics.up("K2", "applications"), k.app(1)[1])
@@ -114,7 +114,7 @@ def test_mutated_real_envelopes_never_crash_the_parser(data: st.DataObject) -> N
     assert got.kiosk_id  # survived mutation only if still well-formed and signed
 
 
-def test_deferred_routing_runs_hooks_once_after_commit(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_deferred_routing_runs_hooks_once_after_commit(sessions) -> None:
     calls: list[str] = []
     applications.SUBMISSION_HOOKS.append(lambda _s, ns: calls.extend(ns))
     try:
@@ -162,7 +162,7 @@ def test_libsodium_verifier_accepts_what_the_kiosk_signer_signs_and_nothing_else
             envelope.public_key_from_hex(bad)
 
 
-def test_checked_on_arrival_counts_only_with_the_key_in_the_database_when_applied(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_checked_on_arrival_counts_only_with_the_key_in_the_database_when_applied(sessions) -> None:
     """The worker checks signatures as messages arrive, against its cache of kiosk
     keys; when the batch is applied, the key in the database decides."""
     k = FakeKioskSigner(sessions)

@@ -16,7 +16,7 @@ DEEP_JSON = "[" * 100_000 + "]" * 100_000
 DEEP_TOML = "a = " + "[" * 50_000 + "]" * 50_000 + "\n"
 
 
-def _one_line_error(r, needle: str) -> None:  # type: ignore[no-untyped-def]
+def _one_line_error(r, needle: str) -> None:
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr[-2000:])
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]

@@ -83,11 +83,11 @@ def test_page_applied_in_event_order_matches_one_by_one_and_skips_bad_events(tmp
     rename = {a: a2, b: b2, c: c2}
     with other.tx() as s:
         for ev in page:
-            p = dict(ev["payload"])  # type: ignore[arg-type]
+            p = dict(ev["payload"])
             if ev["kind"] != "status" or "tracking" not in p:
                 continue
             p["tracking"] = rename[str(p["tracking"])]
-            assert applications.apply_status_events(s, [(int(ev["id"]), p)]) == []  # type: ignore[call-overload]
+            assert applications.apply_status_events(s, [(int(ev["id"]), p)]) == []  # type: ignore[call-overload]  # the feed payload is a plain dict of wire values
     with store.session() as s1, other.session() as s2:
         for n in (a, b, c):
             r1 = s1.get(applications.KioskApplication, n)

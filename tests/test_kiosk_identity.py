@@ -19,7 +19,7 @@ FIELDS = ["--field", "full_name=Ali", "--field", "national_id=199001234567", "--
 SYNC = ["sync", "--until-idle", "--timeout", "60", "--heartbeat", "0"]
 
 
-def _one_line_error(r, needle: str) -> None:  # type: ignore[no-untyped-def]
+def _one_line_error(r, needle: str) -> None:
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert needle in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -33,7 +33,7 @@ def _code(dep: support.Deployment, kiosk_id: str) -> str:
     return f.read_text().strip()
 
 
-def _kiosk(tmp: Path, kiosk_id: str, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+def _kiosk(tmp: Path, kiosk_id: str, *args: str, input: str | None = None):
     return support.run_cli(["ur-kiosk", "--data", str(tmp / f"kiosk-{kiosk_id}"), *args], input=input)
 
 

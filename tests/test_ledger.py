@@ -22,7 +22,7 @@ from tests import support
 
 
 @pytest.fixture
-def session(tmp_path: Path):  # type: ignore[no-untyped-def]
+def session(tmp_path: Path):
     engine = db.make_engine(support.sqlite_url(tmp_path / "c.db"))
     db.init_schema(engine)
     with db.sessions(engine).begin() as s:

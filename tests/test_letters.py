@@ -22,20 +22,20 @@ MOF = "وزارة المالية الاتحادية"
 
 
 @pytest.fixture
-def central(tmp_path: Path):  # type: ignore[no-untyped-def]
+def central(tmp_path: Path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'central.db'}")
     db.init_schema(engine)
     yield db.sessions(engine)
     engine.dispose()
 
 
-def _sync(central, store: KioskStore) -> None:  # type: ignore[no-untyped-def]
+def _sync(central, store: KioskStore) -> None:
     with central.begin() as cs, store.tx() as ks:
         ds = central_datasets.latest(cs, "letters")
         kiosk_datasets.install(ks, "letters", ds.version, ds.body, ds.sha256)
 
 
-def test_route_both_directions_and_kiosk_inquiry(central, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_route_both_directions_and_kiosk_inquiry(central, tmp_path: Path) -> None:
     t0 = int(time.time())
     with central.begin() as s:
         letter = letters.register(s, number="1205/ك", letter_date="2026-11-20", from_agency=KRG, to_agency=MOF,
@@ -74,7 +74,7 @@ def test_route_both_directions_and_kiosk_inquiry(central, tmp_path: Path) -> Non
         store.close()
 
 
-def test_letter_rules(central) -> None:  # type: ignore[no-untyped-def]
+def test_letter_rules(central) -> None:
     now = int(time.time())
     with central.begin() as s:
         letter = letters.register(s, number="77", letter_date="2026-01-02", from_agency=KRG, to_agency=MOF,
@@ -100,7 +100,7 @@ def test_letter_rules(central) -> None:  # type: ignore[no-untyped-def]
         assert [x.number for x in letters.sent_by(s, KRG)] == ["77"]
 
 
-def test_signed_letter_carries_valid_ur1(central) -> None:  # type: ignore[no-untyped-def]
+def test_signed_letter_carries_valid_ur1(central) -> None:
     now = int(time.time())
     with central.begin() as s:
         letter = letters.register(s, number="9", letter_date="2026-11-22", from_agency=KRG, to_agency=MOF,

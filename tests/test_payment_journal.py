@@ -94,7 +94,7 @@ def test_restart_turns_pending_into_unknown() -> None:
 
 
 def unknown(**kw: object) -> pj.PaymentEntry:
-    return pj.record_unknown(pending(**kw), at(200), "no final answer")  # type: ignore[arg-type]
+    return pj.record_unknown(pending(**kw), at(200), "no final answer")  # type: ignore[arg-type]  # keyword overrides typed object for brevity
 
 
 def test_resolve_paid_on_amount_time_and_trace() -> None:
@@ -145,7 +145,7 @@ def test_resolve_needs_unknown() -> None:
 # -- against the emulator ------------------------------------------------------------------
 
 
-def outcome_of(r) -> pj.TerminalOutcome:  # type: ignore[no-untyped-def]
+def outcome_of(r) -> pj.TerminalOutcome:
     return pj.TerminalOutcome(r.approved, r.result_code, r.amount, r.receipt_no, r.trace, r.terminal_id,
                               r.time, r.date, r.masked_pan)
 

@@ -19,13 +19,13 @@ from tests.payment_fixtures import enrolled_store, terminal
 S = pj.PaymentState
 
 
-def charges(h) -> int:  # type: ignore[no-untyped-def]
+def charges(h) -> int:
     """Approved, unreversed payments minus refunds on the terminal: money actually taken."""
     paid = sum(1 for e in h.journal if e.kind == "payment" and e.receipt_no is not None and not e.reversed)
     return paid - sum(1 for e in h.journal if e.kind == "refund")
 
 
-def outbox_events(store) -> list[str]:  # type: ignore[no-untyped-def]
+def outbox_events(store) -> list[str]:
     with store.session() as s:
         return [r.stream for r in s.scalars(select(OutboxRow))]
 
@@ -106,12 +106,12 @@ def test_unknown_stays_blocking_while_the_terminal_is_unreachable(tmp_path: Path
     with terminal(Knobs(approve_then_silence=1, card_delay_s=0), timeout=1.5) as (h, factory):
         svc = PaymentService(store, ident, factory)
         # The link drops after the request: the answer never comes and enquiries fail.
-        def broken():  # type: ignore[no-untyped-def]
+        def broken():
             h.emulator.knobs.drop_ack = True
             return factory()
         calls = {"n": 0}
 
-        def flaky():  # type: ignore[no-untyped-def]
+        def flaky():
             calls["n"] += 1
             return factory() if calls["n"] == 1 else broken()
         svc.terminal = flaky
@@ -175,7 +175,7 @@ def test_refused_reversal_falls_back_to_one_supervisor_refund(tmp_path: Path) ->
         assert charges(h) == 0
 
 
-def _pid(store, fee_ref: str) -> str:  # type: ignore[no-untyped-def]
+def _pid(store, fee_ref: str) -> str:
     with store.session() as s:
         return s.scalars(select(PaymentRow.payment_id).where(PaymentRow.fee_ref == fee_ref,
                                                              PaymentRow.state == "PAID")).one()
@@ -189,7 +189,7 @@ def test_abort_ignored_waits_for_the_final_answer(tmp_path: Path) -> None:
         svc = PaymentService(store, ident, factory)
         drivers = []
 
-        def capture():  # type: ignore[no-untyped-def]
+        def capture():
             d = factory()
             drivers.append(d)
             return d
@@ -214,7 +214,7 @@ def test_service_wired_from_the_terminal_profile(tmp_path: Path) -> None:
     store, ident = enrolled_store(tmp_path / "k")
     with terminal() as (h, factory):
         drv_factory, exponent = terminal_from_profile(profile_dict(load_profile("zvt_terminal_generic")),
-                                                      factory.device)  # type: ignore[attr-defined]
+                                                      factory.device)  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         r = PaymentService(store, ident, drv_factory, exponent=exponent).pay("fine:F-0001")
     assert r.paid and charges(h) == 1
 
@@ -225,7 +225,7 @@ def test_second_operation_at_the_same_station_is_refused_not_interleaved(tmp_pat
     store, ident = enrolled_store(tmp_path / "k")
     with terminal(Knobs(card_delay_s=60)) as (h, factory):
         svc = PaymentService(store, ident, factory)
-        first: list = []  # type: ignore[type-arg]
+        first: list = []
         t = threading.Thread(target=lambda: first.append(svc.pay("fine:F-0001")))
         t.start()
         assert h.emulator.waiting_for_card.wait(60)

@@ -26,7 +26,7 @@ from tests.support import run_cli
 def test_payments_help_names_only_commands_that_exist() -> None:
     p = run_cli(["ur-kiosk", "payments", "--help"])
     assert p.returncode == 0, p.stderr
-    listed = set(re.search(r"\{([a-z,-]+)\}", p.stdout).group(1).split(","))  # type: ignore[union-attr]
+    listed = set(re.search(r"\{([a-z,-]+)\}", p.stdout).group(1).split(","))  # type: ignore[union-attr]  # argparse's usage line always holds the {choices}
     assert {"recover", "resolve", "day", "list", "show"} <= listed
     for cmd in listed:
         assert run_cli(["ur-kiosk", "payments", cmd, "--help"]).returncode == 0, cmd
@@ -34,7 +34,7 @@ def test_payments_help_names_only_commands_that_exist() -> None:
     assert not ({"reconcile", "settle", "void", "refund"} & words)
 
 
-def _crashed(tmp_path: Path, h, factory, step: str = "pending") -> tuple[Path, list[str]]:  # type: ignore[no-untyped-def]
+def _crashed(tmp_path: Path, h, factory, step: str = "pending") -> tuple[Path, list[str]]:
     data = tmp_path / "k"
     term = ["--terminal", factory.device, "--baud", "115200", "--terminal-timeout", "5"]
     p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], faults=["--crash-at", step])

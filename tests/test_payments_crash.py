@@ -27,7 +27,7 @@ def test_sigkill_at_every_step_then_recover(tmp_path: Path, step: str) -> None:
     store, _ident = enrolled_store(data)
     store.close()
     with terminal() as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term],
                     faults=["--crash-at", step])
         assert p.returncode == -signal.SIGKILL, p.stderr
@@ -63,7 +63,7 @@ def test_sigkill_during_a_reversal_then_recover(tmp_path: Path, step: str) -> No
     store, _ident = enrolled_store(data)
     store.close()
     with terminal(Knobs(card_delay_s=0, amount_mismatch=3)) as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0001", *term], faults=["--crash-at", step])
         assert p.returncode == -signal.SIGKILL, p.stderr
         p = run_cli(["ur-kiosk", "--data", str(data), "--json", "payments", "recover", *term])
@@ -108,7 +108,7 @@ def test_sigkill_around_a_supervisor_refund_then_recover(tmp_path: Path, step: s
     store.close()
     env = {"UR_CASHIER_PIN": "1234", "UR_SUPERVISOR_PIN": "9999"}
     with terminal() as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         base = ["ur-kiosk", "--data", str(data), "--json"]
         assert run_cli([*base, "cashier", "shift-open", "--user", "ali"], env=env).returncode == 0
         p = run_cli([*base, "cashier", "collect", "--user", "ali", "fine:F-0001", *term], env=env)
@@ -141,11 +141,11 @@ def test_ur_kiosk_run_settles_a_crashed_payment_before_its_sync_loop(tmp_path: P
     store, _ident = enrolled_store(data)
     store.close()
     with terminal() as (h, factory):
-        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]
+        term = ["--terminal", factory.device, "--baud", "115200"]  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         p = run_cli(["ur-kiosk", "--data", str(data), "pay", "fine:F-0002", *term], faults=["--crash-at", "pending"])
         assert p.returncode == -signal.SIGKILL, p.stderr
         (data / "devices.toml").write_text(
-            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n',  # type: ignore[attr-defined]
+            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n',  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
             encoding="utf-8")
         log = tmp_path / "run.log"
         proc = support.spawn_cli(["ur-kiosk", "--data", str(data), "run", "--broker", "mqtt://127.0.0.1:1"], log=log)

@@ -195,7 +195,7 @@ def test_tampered_or_moved_sealed_blobs_are_refused_and_counted(enrolled: Path, 
             assert ident2.pii_public_key is not None
             blob = env1.payload["sealed"]
 
-            def forged(ident: identity.Identity, stream: str, seq: int, payload: dict,  # type: ignore[type-arg]
+            def forged(ident: identity.Identity, stream: str, seq: int, payload: dict,
                        mid: str | None = None) -> tuple[str, bytes]:
                 env = envelope.Envelope(ident.kiosk_id, mid or ids.new_id(), stream, seq, 1, payload)
                 return env.message_id, envelope.seal(env, ident.key)

@@ -25,7 +25,7 @@ def central() -> pii_seal.SoftwareRecipient:
     return pii_seal.SoftwareRecipient(X25519PrivateKey.generate())
 
 
-def _finder(*recipients: pii_seal.SoftwareRecipient):  # type: ignore[no-untyped-def]
+def _finder(*recipients: pii_seal.SoftwareRecipient):
     by_kid = {pii_seal.key_id(r.public_raw): r for r in recipients}
     return by_kid.get
 
@@ -143,7 +143,7 @@ def test_pinned_key_text_is_checked() -> None:
         pii_seal.seal(bytes(32), b"x", b"")  # an all-zero key would give a known secret
 
 
-def test_central_opens_with_its_token_key_and_a_missing_key_is_no_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_central_opens_with_its_token_key_and_a_missing_key_is_no_crash(tmp_path) -> None:
     """Central's side (central/pii_key.py) with its key in the real SoftHSM2 token:
     it opens what a kiosk sealed to the pinned public key; when the token cannot
     do the exchange (key gone) the message is a SealError `key` (not acked, so
@@ -169,7 +169,7 @@ def test_central_opens_with_its_token_key_and_a_missing_key_is_no_crash(tmp_path
 
 
 def test_clear_personal_data_is_accepted_until_central_requires_it_sealed(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Migration: a clear payload (queued before the kiosk had central's key) is
     taken as it is; with UR_CENTRAL_REQUIRE_SEALED=1 it is refused on the sealed
     streams only, and through ingest it is rejected for good and counted."""

@@ -43,7 +43,7 @@ def test_cli_stores_argon2id_at_the_real_parameters(tmp_path: Path) -> None:
     assert r.returncode == 2 and "wrong user or PIN" in r.stderr
 
 
-def _legacy_user(store, user_id: str, pin: str) -> None:  # type: ignore[no-untyped-def]
+def _legacy_user(store, user_id: str, pin: str) -> None:
     """A user as stations stored them before: scrypt N=2^14 with a salt column."""
     salt = b"0123456789abcdef"
     with store.tx() as s:
@@ -92,7 +92,7 @@ def test_weaker_argon2_is_upgraded_and_stronger_is_never_weakened(tmp_path: Path
 
 def test_verify_refuses_garbage_and_non_strings() -> None:
     assert pin_hash.verify_pin("1234", b"", b"$argon2id$garbage") == pin_hash.Verdict(False, False)
-    assert pin_hash.verify_pin(1234, b"", pin_hash.hash_pin("1234")) == pin_hash.Verdict(False, False)  # type: ignore[arg-type]
+    assert pin_hash.verify_pin(1234, b"", pin_hash.hash_pin("1234")) == pin_hash.Verdict(False, False)  # type: ignore[arg-type]  # a non-string PIN on purpose: it must be refused
     assert pin_hash.verify_pin("1234", b"s", b"\x00" * 32) == pin_hash.Verdict(False, False)
 
 

@@ -22,7 +22,7 @@ FAULT_STATES = [s for s in PrinterState if s not in (PrinterState.READY, Printer
 
 
 @pytest.fixture
-def emulated(tmp_path: Path):  # type: ignore[no-untyped-def]
+def emulated(tmp_path: Path):
     with support.printer_emulator(576, tmp_path / "out") as (emu, p):
         drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
         yield emu, drv
@@ -36,7 +36,7 @@ def _spooler(tmp_path: Path, drv: EscPosPrinter, seen: list | None = None) -> Pr
 
 
 @pytest.mark.parametrize("state", FAULT_STATES)
-def test_each_state_is_reported_over_the_pty(emulated, state: PrinterState) -> None:  # type: ignore[no-untyped-def]
+def test_each_state_is_reported_over_the_pty(emulated, state: PrinterState) -> None:
     emu, drv = emulated
     assert drv.state() is PrinterState.READY
     emu.set_fault(state.value)
@@ -47,7 +47,7 @@ def test_each_state_is_reported_over_the_pty(emulated, state: PrinterState) -> N
 
 @pytest.mark.parametrize("state", [s for s in FAULT_STATES if not s.can_print])
 def test_job_waits_with_the_reason_and_prints_once_after_recovery(
-        emulated, tmp_path: Path, state: PrinterState) -> None:  # type: ignore[no-untyped-def]
+        emulated, tmp_path: Path, state: PrinterState) -> None:
     emu, drv = emulated
     emu.set_fault(state.value)
     sp = _spooler(tmp_path, drv)
@@ -56,7 +56,7 @@ def test_job_waits_with_the_reason_and_prints_once_after_recovery(
     assert v is not None and (v.state, v.reason) == (WAITING, state.value)
     assert emu.receipts == []
     emu.set_fault("ready")
-    assert sp.run_once().state == DONE  # type: ignore[union-attr]
+    assert sp.run_once().state == DONE  # type: ignore[union-attr]  # a job is open, so run_once returns its view
     assert sp.run_once() is None
     assert len(emu.receipts) == 1
     # The printer was not ready before anything was sent: a first print, not a reprint.
@@ -64,19 +64,19 @@ def test_job_waits_with_the_reason_and_prints_once_after_recovery(
     assert sp.journal.get(job.id).state == DONE
 
 
-def test_near_end_is_a_warning_and_printing_goes_on(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_near_end_is_a_warning_and_printing_goes_on(emulated, tmp_path: Path) -> None:
     emu, drv = emulated
     emu.set_fault("paper_near_end")
     sp = _spooler(tmp_path, drv)
     sp.journal.submit("pay-1", "payment", r.sample_data())
-    assert sp.run_once().state == DONE  # type: ignore[union-attr]
+    assert sp.run_once().state == DONE  # type: ignore[union-attr]  # a job is open, so run_once returns its view
     assert sp.printer_state is PrinterState.PAPER_NEAR_END
     assert len(emu.receipts) == 1
 
 
 @pytest.mark.parametrize("fault", ["paper_out", "cover_open", "power_cycle"])
 def test_fault_mid_receipt_waits_then_reprints_once_marked(
-        emulated, tmp_path: Path, fault: str) -> None:  # type: ignore[no-untyped-def]
+        emulated, tmp_path: Path, fault: str) -> None:
     emu, drv = emulated
     seen: list = []
     sp = _spooler(tmp_path, drv, seen)
@@ -93,13 +93,13 @@ def test_fault_mid_receipt_waits_then_reprints_once_marked(
     assert emu.receipts == []
     assert [x.state for x in seen] == ["PRINTING", "WAITING"]
     # Waiting jobs keep their reason while the printer stays broken.
-    assert sp.run_once().reason == expect.value  # type: ignore[union-attr]
+    assert sp.run_once().reason == expect.value  # type: ignore[union-attr]  # a job is open, so run_once returns its view
     # Recovery: paper loaded / cover closed / power back on.
     if fault == "power_cycle":
         emu.power_cycle()
     else:
         emu.set_fault("ready")
-    assert sp.run_once().state == DONE  # type: ignore[union-attr]
+    assert sp.run_once().state == DONE  # type: ignore[union-attr]  # a job is open, so run_once returns its view
     assert sp.run_once() is None
     complete = [t for t in emu.receipt_texts if "TOTAL    28,000 IQD" in t]
     assert len(complete) == 1
@@ -109,7 +109,7 @@ def test_fault_mid_receipt_waits_then_reprints_once_marked(
     assert emu.decode_errors == []
 
 
-def test_same_receipt_key_prints_once(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_same_receipt_key_prints_once(emulated, tmp_path: Path) -> None:
     emu, drv = emulated
     sp = _spooler(tmp_path, drv)
     a = sp.journal.submit("pay-9", "payment", r.sample_data())
@@ -122,18 +122,18 @@ def test_same_receipt_key_prints_once(emulated, tmp_path: Path) -> None:  # type
     assert len(emu.receipts) == 1
 
 
-def test_job_left_printing_by_a_dead_process_is_reprinted(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_job_left_printing_by_a_dead_process_is_reprinted(emulated, tmp_path: Path) -> None:
     emu, drv = emulated
     sp = _spooler(tmp_path, drv)
     job = sp.journal.submit("pay-3", "payment", r.sample_data())
     sp.journal._set(job.id, state="PRINTING", started=True)  # what a crash mid-print leaves
     store2 = KioskStore(tmp_path / "store")  # the restarted process
     sp2 = PrintSpooler(PrintJournal(store2), drv, PROFILE)
-    assert sp2.run_once().state == DONE  # type: ignore[union-attr]
+    assert sp2.run_once().state == DONE  # type: ignore[union-attr]  # a job is open, so run_once returns its view
     assert emu.receipt_texts[0][0] == "*** REPRINT ***"
 
 
-def test_dead_printer_gives_up_after_its_bounded_status_wait(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dead_printer_gives_up_after_its_bounded_status_wait(emulated, tmp_path: Path) -> None:
     """A silent printer is NO_RESPONSE after the wait the driver was configured with
     (status_timeout=0.5 here, never more than 3 s), not a hang. The bound is read from
     what the driver says it waited, not from a wall clock: on a loaded machine the wait
@@ -162,7 +162,7 @@ def test_unplugged_port_is_no_response_not_a_hang(tmp_path: Path) -> None:
     assert "no-such-tty" in str(e.value)  # the error names the port that is missing
 
 
-def test_status_bytes_inside_image_data_do_not_confuse_the_driver(emulated) -> None:  # type: ignore[no-untyped-def]
+def test_status_bytes_inside_image_data_do_not_confuse_the_driver(emulated) -> None:
     emu, drv = emulated
     # An image whose data contains DLE EOT 1..4: the printer answers them (as
     # real ones do); the driver must still read its own status correctly.
@@ -175,7 +175,7 @@ def test_status_bytes_inside_image_data_do_not_confuse_the_driver(emulated) -> N
     assert len(emu.receipts) == 1
 
 
-def test_screen_learns_about_paper_out_from_the_background_loop(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_screen_learns_about_paper_out_from_the_background_loop(emulated, tmp_path: Path) -> None:
     """The spooler's loop reports WAITING(paper_end) to the screen by itself, and DONE once
     paper is back. How soon is bench/ material (the loop retries every 0.2 s here)."""
     emu, drv = emulated
@@ -241,7 +241,7 @@ def test_driver_speaks_to_a_printer_over_socket_url(tmp_path: Path) -> None:
     assert len(emu.receipts) == 1
 
 
-def test_big_rasters_are_split_so_status_comes_often(emulated) -> None:  # type: ignore[no-untyped-def]
+def test_big_rasters_are_split_so_status_comes_often(emulated) -> None:
     from kiosk.devices.printer_driver import split_raster
 
     emu, drv = emulated
@@ -260,7 +260,7 @@ def test_big_rasters_are_split_so_status_comes_often(emulated) -> None:  # type:
     assert split_raster(b"\x1dv0\x00", 10) == [b"\x1dv0\x00"]  # truncated: left alone
 
 
-def test_printer_without_status_support_prints_blind(emulated) -> None:  # type: ignore[no-untyped-def]
+def test_printer_without_status_support_prints_blind(emulated) -> None:
     emu, drv = emulated
     blind = EscPosPrinter(drv.port, 115200, status_supported=False)
     blind.print_blocks(r.render_receipt_blocks(r.load_template("payment"), r.sample_data(), PROFILE))
@@ -269,7 +269,7 @@ def test_printer_without_status_support_prints_blind(emulated) -> None:  # type:
     assert emu.status_requests == 0
 
 
-def test_make_spooler_from_a_profile_and_screen_status(emulated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_make_spooler_from_a_profile_and_screen_status(emulated, tmp_path: Path) -> None:
     from firmware_config.profiles import load_profile, profile_dict
     from kiosk.print_journal import make_spooler, screen_status
 

@@ -26,7 +26,7 @@ FIELDS = {"name": "ئاراس محمد ڕەشید", "number": "4471/ب", "date":
 
 
 @pytest.fixture
-def central(tmp_path: Path):  # type: ignore[no-untyped-def]
+def central(tmp_path: Path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'central.db'}")
     db.init_schema(engine)
     yield db.sessions(engine)
@@ -34,13 +34,13 @@ def central(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def kiosk(tmp_path: Path):  # type: ignore[no-untyped-def]
+def kiosk(tmp_path: Path):
     store = KioskStore(tmp_path / "kiosk")
     yield store
     store.close()
 
 
-def deliver(central, kiosk: KioskStore, *names: str) -> None:  # type: ignore[no-untyped-def]
+def deliver(central, kiosk: KioskStore, *names: str) -> None:
     """What the sync downlink does: fetch central's latest version, install it on the kiosk."""
     with central.begin() as cs, kiosk.tx() as ks:
         for name in names:
@@ -49,26 +49,26 @@ def deliver(central, kiosk: KioskStore, *names: str) -> None:  # type: ignore[no
             kiosk_datasets.install(ks, name, ds.version, ds.body, ds.sha256)
 
 
-def enroll(central, kiosk: KioskStore) -> None:  # type: ignore[no-untyped-def]
+def enroll(central, kiosk: KioskStore) -> None:
     with central.begin() as cs:
         root = keys.ensure(cs, int(time.time()) - 1000).root  # keys older than the test documents
         with kiosk.tx() as ks:
             document_verifier.pin_root(ks, root.public_key.hex())
 
 
-def issue(central, now: int, **kw) -> registry.Document:  # type: ignore[no-untyped-def]
+def issue(central, now: int, **kw) -> registry.Document:
     with central.begin() as s:
         args = {"doc_type": "certificate", "agency": "MOI", "office": "Erbil", "fields": FIELDS,
                 "now": now, "expires_at": now + 86400 * 365} | kw
         return registry.issue(s, **args)
 
 
-def online(central, text: str, now: int):  # type: ignore[no-untyped-def]
+def online(central, text: str, now: int):
     with central.begin() as s:
         return registry.verify_online(s, text, now)
 
 
-def test_issue_revoke_central_at_once_kiosk_after_install(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_issue_revoke_central_at_once_kiosk_after_install(central, kiosk) -> None:
     now = int(time.time())
     enroll(central, kiosk)
     other = issue(central, now - 10)
@@ -96,7 +96,7 @@ def test_issue_revoke_central_at_once_kiosk_after_install(central, kiosk) -> Non
         assert again.revoked_at == now + 1 and again.revoke_reason == "issued in error"
 
 
-def test_stale_lists_and_clock_checks(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_stale_lists_and_clock_checks(central, kiosk) -> None:
     now = int(time.time())
     enroll(central, kiosk)
     doc = issue(central, now)
@@ -115,7 +115,7 @@ def test_stale_lists_and_clock_checks(central, kiosk) -> None:  # type: ignore[n
     assert info["status_list"]["stale"] is True and info["trust_list"]["stale"] is False
 
 
-def test_rollback_and_wrong_root_refused(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_and_wrong_root_refused(central, kiosk) -> None:
     now = int(time.time())
     enroll(central, kiosk)
     doc = issue(central, now - 5)
@@ -138,7 +138,7 @@ def test_rollback_and_wrong_root_refused(central, kiosk) -> None:  # type: ignor
     assert v.status is Status.STALE and "unusable" in v.reason
 
 
-def test_key_rotation_and_withdrawal(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_key_rotation_and_withdrawal(central, kiosk) -> None:
     now = int(time.time())
     enroll(central, kiosk)
     old_doc = issue(central, now - 100)
@@ -164,7 +164,7 @@ def test_key_rotation_and_withdrawal(central, kiosk) -> None:  # type: ignore[no
     assert online(central, old_doc.text, now).status is Status.INVALID
 
 
-def test_unknown_key_and_idempotent_issue(central, kiosk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_key_and_idempotent_issue(central, kiosk, tmp_path: Path) -> None:
     now = int(time.time())
     a = issue(central, now, request_id="req-1")
     b = issue(central, now + 5, request_id="req-1")
@@ -194,7 +194,7 @@ def _camera_frame(page: Image.Image, angle: float, blur: float, noise: float, px
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def test_print_to_png_then_camera_path_valid(central, kiosk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_print_to_png_then_camera_path_valid(central, kiosk, tmp_path: Path) -> None:
     assert features.check("raqm")
     now = int(time.time())
     enroll(central, kiosk)
@@ -226,7 +226,7 @@ def test_print_to_png_then_camera_path_valid(central, kiosk, tmp_path: Path) -> 
     assert qr_image_decoder.decode_frame(Image.open(io.BytesIO(buf.getvalue()))) == [qr.encode()]
 
 
-def test_optical_bad_inputs(central) -> None:  # type: ignore[no-untyped-def]
+def test_optical_bad_inputs(central) -> None:
     import segno
 
     now = int(time.time())
@@ -309,7 +309,7 @@ def test_concurrent_issue_on_postgres_gives_dense_unique_indexes(pg_url: str) ->
     engine.dispose()
 
 
-def test_camera_loop_recheck_window(central, kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_camera_loop_recheck_window(central, kiosk) -> None:
     """With a recheck window the loop keeps its last list check; without one it sees a new list at once."""
     now = int(time.time())
     enroll(central, kiosk)

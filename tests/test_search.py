@@ -23,7 +23,7 @@ def ix() -> Index:
     return Index(central_catalogue.load_seed())
 
 
-def ids(hits) -> list[str]:  # type: ignore[no-untyped-def]
+def ids(hits) -> list[str]:
     return [h.service_id for h in hits]
 
 

@@ -257,7 +257,7 @@ def test_forged_and_replayed_downlink_refused_counted_and_genuine_traffic_flows(
             assert fines_now is not None and fines_now.version == 1 and b"F-REAL" in fines_now.body
             with pytest.raises(UrError, match="F-EVIL"):
                 payables.resolve(s, "fine:F-EVIL")  # so `ur-kiosk pay fine:F-EVIL` cannot charge
-            assert datasets.current(s, "trust_list").version < huge  # type: ignore[union-attr]
+            assert datasets.current(s, "trust_list").version < huge  # type: ignore[union-attr]  # init published a trust list
         dropped = rig.dropped("K1")
         assert dropped.get("signature", 0) >= 9, dropped  # 3 retained + 3 manifests + 3 dataset replies
         assert dropped.get("wrong_kiosk", 0) >= 2, dropped  # K2's ack and page

@@ -53,7 +53,7 @@ class Listener:
 
 def _run(client: SyncClient, until: object, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not until():  # type: ignore[operator]
+    while not until():  # type: ignore[operator]  # until is any zero-argument predicate
         assert time.monotonic() < deadline, "condition not reached"
         client.step(0.005)
 

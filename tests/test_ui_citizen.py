@@ -227,7 +227,7 @@ def test_a_national_size_catalogue_lists_a_screenful_and_asks_to_narrow() -> Non
     from tests import ui_fixtures
 
     class BigCatalogue(FixtureServices):
-        def search_services(self, query, lang, institution=None, kind=None):  # type: ignore[no-untyped-def]
+        def search_services(self, query, lang, institution=None, kind=None):
             base = ui_fixtures.SERVICES["passport-ordinary"].summary
             every = [replace(base, id=f"svc-{n:03d}") for n in range(548)]
             return [s for s in every if query in s.id]

@@ -24,7 +24,7 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=0.1)) as (h_term, factory), support.printer_emulator(576) as (emu, pp):
         (store.dir / "devices.toml").write_text(
-            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n'  # type: ignore[attr-defined]
+            f'[devices.card_terminal]\nprofile = "zvt_terminal_generic"\nport = "{factory.device}"\n'  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
             f'[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{pp.device}"\n',
             encoding="utf-8")
         h = Harness(KioskServices(store), lang="en")

@@ -34,7 +34,7 @@ def device_map(store_dir: Path, port: str, timeout_s: float = 20, card_wait_s: f
         f'[devices.card_terminal]\nprofile = "{prof}"\nport = "{port}"\n', encoding="utf-8")
 
 
-def pay_fine(h, fine: str) -> None:  # type: ignore[no-untyped-def]
+def pay_fine(h, fine: str) -> None:
     h.tap("home.fines")
     h.type("12B0001")
     h.tap("fines.go")
@@ -42,7 +42,7 @@ def pay_fine(h, fine: str) -> None:  # type: ignore[no-untyped-def]
     assert h.screen == "pay"
 
 
-def rows(store) -> list[PaymentRow]:  # type: ignore[no-untyped-def]
+def rows(store) -> list[PaymentRow]:
     with store.session() as s:
         return list(s.query(PaymentRow).order_by(PaymentRow.payment_id))
 
@@ -52,7 +52,7 @@ def test_card_wait_counts_down_and_cancel_aborts_at_the_terminal(tmp_path: Path)
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=30)) as (h_term, factory):
-        device_map(store.dir, factory.device, card_wait_s=45)  # type: ignore[attr-defined]
+        device_map(store.dir, factory.device, card_wait_s=45)  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         h = Harness(KioskServices(store), lang="en")
         try:
             pay_fine(h, "F-1")
@@ -74,7 +74,7 @@ def test_unconfirmed_payment_tells_the_citizen_not_to_pay_again_with_the_trackin
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=0, approve_then_silence=1)) as (h_term, factory):
-        device_map(store.dir, factory.device, timeout_s=2)  # type: ignore[attr-defined]
+        device_map(store.dir, factory.device, timeout_s=2)  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         h = Harness(KioskServices(store), lang="en")
         try:
             pay_fine(h, "F-1")
@@ -109,19 +109,19 @@ def test_start_up_flags_a_crash_on_a_swapped_terminal_and_the_cashier_sees_a_red
         # `ur-kiosk pay` dies (SIGKILL) while the citizen's card is being read.
         env = dict(os.environ, PYTHONPATH=str(support.REPO))
         p = subprocess.Popen(support.launch("kiosk.cli", ["--data", str(store.dir), "pay", "fine:F-1",
-                             "--terminal", f1.device]), env=env, stdout=subprocess.PIPE)  # type: ignore[attr-defined]
+                             "--terminal", f1.device]), env=env, stdout=subprocess.PIPE)  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         out, deadline = b"", time.monotonic() + 60
         while "authorization" not in t1.emulator.received and p.poll() is None and time.monotonic() < deadline:
             if select.select([p.stdout], [], [], 0.05)[0]:
-                out += os.read(p.stdout.fileno(), 4096)  # type: ignore[union-attr]
+                out += os.read(p.stdout.fileno(), 4096)  # type: ignore[union-attr]  # Popen with stdout=PIPE has a stdout
         p.send_signal(signal.SIGKILL)  # the terminal took the request and waits for the card
         p.wait(30)
-        p.stdout.close()  # type: ignore[union-attr]
+        p.stdout.close()  # type: ignore[union-attr]  # Popen with stdout=PIPE has a stdout
         support.wait_until(lambda: t1.journal, timeout=30, what="the charge on the first terminal")
     assert [r.state for r in rows(store)] == ["PENDING"]
     # A technician swaps in another terminal with the same terminal id (fresh counters).
     with terminal(Knobs(card_delay_s=0)) as (t2, f2):
-        device_map(store.dir, f2.device)  # type: ignore[attr-defined]
+        device_map(store.dir, f2.device)  # type: ignore[attr-defined]  # the pty fixture adds .device to the factory
         h = Harness(KioskServices(store), lang="en")
         try:
             h.app.settle_payments()  # what the app's on_start does

@@ -86,7 +86,7 @@ def devices(data: Path, knobs: Knobs, printer: bool = True) -> Iterator[tuple[Em
         term_pty.close()
 
 
-def run(events: Iterator[PayEvent], on: dict | None = None) -> list[PayEvent]:  # type: ignore[type-arg]
+def run(events: Iterator[PayEvent], on: dict | None = None) -> list[PayEvent]:
     out = []
     for ev in events:
         out.append(ev)
@@ -154,7 +154,7 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
             "full_name": "Ali Hassan", "national_id": "199001234567", "mobile": "07701234567"})
         assert done.fee_total > 0
         evs = run(svc.pay(done.tracking, done.fee_total))
-        assert evs[-1].stage == "approved" and evs[-1].receipt.reference == f"app:{done.tracking}"  # type: ignore[union-attr]
+        assert evs[-1].stage == "approved" and evs[-1].receipt.reference == f"app:{done.tracking}"  # type: ignore[union-attr]  # an approved PayEvent carries its receipt
         assert charged(h) == [21000, done.fee_total]
         with pytest.raises(UrError, match="neither an application"):
             run(svc.pay("NO-SUCH-THING", 1))
@@ -219,7 +219,7 @@ def test_cashier_pin_shift_collect_and_void_with_supervisor(kiosk_dir: Path) -> 
         assert (found.reference, found.amount) == ("fine:FN-4", 24000)
         evs = run(svc.pay(found.reference, found.amount))
         assert evs[-1].stage == "approved"
-        number = evs[-1].receipt.number  # type: ignore[union-attr]
+        number = evs[-1].receipt.number  # type: ignore[union-attr]  # an approved PayEvent carries its receipt
         assert (svc.shift().count, svc.shift().collected) == (1, 24000)
         with store.session() as s:
             assert s.get(PaymentRow, number).operator == "cash1"
@@ -248,7 +248,7 @@ def test_cashier_pin_shift_collect_and_void_with_supervisor(kiosk_dir: Path) -> 
         with pytest.raises(UrError, match="sign in"):
             svc.shift()  # the cashier is no longer the operator
         # A refund of the standing collection, approved by the supervisor's PIN.
-        paid = evs[-1].receipt.number  # type: ignore[union-attr]
+        paid = evs[-1].receipt.number  # type: ignore[union-attr]  # an approved PayEvent carries its receipt
         assert svc.check_pin("cashier", CASH_PIN)
         assert svc.refund_payment(paid, SUP_PIN) == paid
         with store.session() as s:

@@ -26,7 +26,7 @@ def browser() -> Iterator[object]:
         yield b
 
 
-def shots(browser, url: str, out: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def shots(browser, url: str, out: Path, name: str) -> None:
     """`url` in every language at phone and desktop size, saved as PNGs in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
@@ -39,7 +39,7 @@ def shots(browser, url: str, out: Path, name: str) -> None:  # type: ignore[no-u
         ctx.close()
 
 
-def test_phone_opens_certificate_qr_valid_then_revoked(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_phone_opens_certificate_qr_valid_then_revoked(browser, tmp_path: Path) -> None:
     db_url = support.sqlite_url(tmp_path / "central.db")
     out = tmp_path / "screens"
     with web_server(db_url, tmp_path, "--insecure-cookies") as srv:
@@ -93,7 +93,7 @@ def _bare(db_url: str, doc_id: str) -> str:
     return json.loads(r.stdout)["text"]
 
 
-def test_clerk_logs_in_and_approves_in_the_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_clerk_logs_in_and_approves_in_the_browser(browser, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from central import applications, audit, db

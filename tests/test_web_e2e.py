@@ -46,7 +46,7 @@ def _add_user(dep: support.Deployment, name: str, role: str, pw: str) -> dict[st
     return out
 
 
-def _login(page, url: str, user: str, pw: str, totp: str = "") -> None:  # type: ignore[no-untyped-def]
+def _login(page, url: str, user: str, pw: str, totp: str = "") -> None:
     page.goto(url + "/staff/login?lang=en")
     page.fill("#username", user)
     page.fill("#password", pw)
@@ -55,7 +55,7 @@ def _login(page, url: str, user: str, pw: str, totp: str = "") -> None:  # type:
     page.click("button[type=submit]")
 
 
-def test_kiosk_application_approved_in_the_browser_reaches_the_kiosk(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kiosk_application_approved_in_the_browser_reaches_the_kiosk(browser, tmp_path: Path) -> None:
     shots = tmp_path / "screens"
     shots.mkdir()
     with support.broker(tmp_path) as broker:

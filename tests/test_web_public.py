@@ -36,7 +36,7 @@ def web(tmp_path: Path) -> Iterator[tuple[TestClient, object]]:
     app.state.engine.dispose()
 
 
-def _issue(S, **kw) -> registry.Document:  # type: ignore[no-untyped-def]
+def _issue(S, **kw) -> registry.Document:
     with S.begin() as s:
         return registry.issue(s, doc_type="certificate", agency="MOI", office="بغداد", fields=FIELDS,
                               now=kw.pop("now", int(time.time()) - 5), **kw)
@@ -52,7 +52,7 @@ def _status(html: str) -> str:
     return m.group(1)
 
 
-def test_address_form_opens_as_link_and_shows_escaped_fields(web) -> None:  # type: ignore[no-untyped-def]
+def test_address_form_opens_as_link_and_shows_escaped_fields(web) -> None:
     c, S = web
     doc = _issue(S, expires_at=int(time.time()) + 86400 * 400)
     path = _path(doc)
@@ -78,7 +78,7 @@ def test_address_form_opens_as_link_and_shows_escaped_fields(web) -> None:  # ty
                                   "body_sha256", "status_index", "kid"}
 
 
-def test_old_printed_form_still_verifies_by_paste_and_as_clean_link(web) -> None:  # type: ignore[no-untyped-def]
+def test_old_printed_form_still_verifies_by_paste_and_as_clean_link(web) -> None:
     c, S = web
     doc = _issue(S)
     old = qr_text.legacy_text(doc.text, "HTTPS://VERIFY.UR.GOV.IQ/")
@@ -91,7 +91,7 @@ def test_old_printed_form_still_verifies_by_paste_and_as_clean_link(web) -> None
     assert r.status_code == 200 and 'id="old-form"' in r.text
 
 
-def test_revoked_and_expired_and_garbage(web) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_and_expired_and_garbage(web) -> None:
     c, S = web
     doc = _issue(S)
     old = _issue(S, now=int(time.time()) - 4, expires_at=int(time.time()) - 2)
@@ -105,7 +105,7 @@ def test_revoked_and_expired_and_garbage(web) -> None:  # type: ignore[no-untype
     assert c.get("/api/v1/verify/UR1/11").json()["status"] == "INVALID"
 
 
-def test_hostile_requests_get_4xx_pages_in_the_page_language(web) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_requests_get_4xx_pages_in_the_page_language(web) -> None:
     c, _ = web
     big = c.post("/verify?lang=en", content=b"code=" + b"A" * (10 * 1024 * 1024),
                  headers={"content-type": "application/x-www-form-urlencoded"})
@@ -137,7 +137,7 @@ def test_rate_limit_answers_429(tmp_path: Path) -> None:
     app.state.engine.dispose()
 
 
-def test_letter_inquiry_shows_route_never_subject(web) -> None:  # type: ignore[no-untyped-def]
+def test_letter_inquiry_shows_route_never_subject(web) -> None:
     c, S = web
     now = int(time.time())
     with S.begin() as s:
@@ -166,7 +166,7 @@ def test_letter_inquiry_shows_route_never_subject(web) -> None:  # type: ignore[
     assert long_no.json()["error"] == "bad_number"
 
 
-def test_tracking_needs_check_digit_and_second_factor(web) -> None:  # type: ignore[no-untyped-def]
+def test_tracking_needs_check_digit_and_second_factor(web) -> None:
     c, S = web
     with S.begin() as s:
         central_catalogue.publish(s, central_catalogue.load_seed())
@@ -198,7 +198,7 @@ def test_tracking_needs_check_digit_and_second_factor(web) -> None:  # type: ign
     assert j["status"] == "rejected"
 
 
-def test_openapi_lists_the_public_api(web) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_lists_the_public_api(web) -> None:
     c, _ = web
     spec = c.get("/api/openapi.json").json()
     assert {"/api/v1/verify", "/api/v1/verify/UR1/{code}", "/api/v1/letters", "/api/v1/track"} <= set(spec["paths"])

@@ -21,7 +21,7 @@ from tests import support
 
 
 @pytest.fixture
-def S(central_sessions):  # type: ignore[no-untyped-def]
+def S(central_sessions):
     """The same casework on SQLite and on PostgreSQL (skipped when it does not answer),
     with the seed catalogue published."""
     with central_sessions.begin() as s:
@@ -32,7 +32,7 @@ def S(central_sessions):  # type: ignore[no-untyped-def]
 _FIELDS = {"full_name": "x", "national_id": "199001234567", "mobile": "07701234567"}
 
 
-def _submit(S, serial: int, service: str, fee: int, fields: dict | None = None, kiosk: str = "K1") -> str:  # type: ignore[no-untyped-def]
+def _submit(S, serial: int, service: str, fee: int, fields: dict | None = None, kiosk: str = "K1") -> str:
     number = tracking.make(7, serial)
     with S.begin() as s:
         applications.handle_submission(s, kiosk, f"m-{serial}", {
@@ -41,12 +41,12 @@ def _submit(S, serial: int, service: str, fee: int, fields: dict | None = None, 
     return number
 
 
-def _events(S, kiosk: str = "K1") -> list[dict]:  # type: ignore[no-untyped-def]
+def _events(S, kiosk: str = "K1") -> list[dict]:
     with S() as s:
         return [e["payload"] for e in status_feed.since(s, kiosk, 0)]
 
 
-def test_submission_starts_the_workflow_and_clerks_move_it(S) -> None:  # type: ignore[no-untyped-def]
+def test_submission_starts_the_workflow_and_clerks_move_it(S) -> None:
     n = _submit(S, 1, "non-conviction-certificate", 10000)
     with S() as s:
         assert casework.inbox(s, "moi-criminal-evidence")[0]["number"] == n
@@ -72,7 +72,7 @@ def test_submission_starts_the_workflow_and_clerks_move_it(S) -> None:  # type: 
         assert applications.count(s) == 1
 
 
-def test_participatory_file_moves_between_agencies(S) -> None:  # type: ignore[no-untyped-def]
+def test_participatory_file_moves_between_agencies(S) -> None:
     n = _submit(S, 2, "subscriber-name-change", 5000, {**_FIELDS, "water_account": "1", "electricity_account": "2",
                                                        "reason": "purchase"})
     with S.begin() as s:
@@ -91,7 +91,7 @@ def test_participatory_file_moves_between_agencies(S) -> None:  # type: ignore[n
     assert agencies == ["amanat-baghdad", "moe", "mof-tax", "amanat-baghdad", "amanat-baghdad"]
 
 
-def test_wrong_fee_or_informational_is_refused_with_reason(S) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_fee_or_informational_is_refused_with_reason(S) -> None:
     a = _submit(S, 3, "ordinary-passport", 25000)
     b = _submit(S, 4, "vehicle-fines-info", 0)
     ev = {e["tracking"]: e for e in _events(S)}
@@ -101,7 +101,7 @@ def test_wrong_fee_or_informational_is_refused_with_reason(S) -> None:  # type: 
         assert s.get(casework.CaseRow, a) is None
 
 
-def test_sla_breach_escalates_to_supervisor(S) -> None:  # type: ignore[no-untyped-def]
+def test_sla_breach_escalates_to_supervisor(S) -> None:
     n = _submit(S, 5, "tax-clearance", 5000)
     later = datetime.now(UTC) + timedelta(hours=73)
     with S.begin() as s:
@@ -115,7 +115,7 @@ def test_sla_breach_escalates_to_supervisor(S) -> None:  # type: ignore[no-untyp
     assert last["escalated"] is True and last["action"] == "escalate" and last["status"] == "in_review"
 
 
-def test_audit_verify_finds_edits_and_deletions(S) -> None:  # type: ignore[no-untyped-def]
+def test_audit_verify_finds_edits_and_deletions(S) -> None:
     a = _submit(S, 6, "non-conviction-certificate", 10000)
     b = _submit(S, 7, "non-conviction-certificate", 10000)
     c = _submit(S, 8, "non-conviction-certificate", 10000)
@@ -137,7 +137,7 @@ def test_audit_verify_finds_edits_and_deletions(S) -> None:  # type: ignore[no-u
     assert len(problems) == 4  # b's gap also breaks the link
 
 
-def test_complaint_gets_its_own_workflow_and_status(S) -> None:  # type: ignore[no-untyped-def]
+def test_complaint_gets_its_own_workflow_and_status(S) -> None:
     app = _submit(S, 9, "non-conviction-certificate", 10000)
     number = tracking.make(7, 999999)
     with S.begin() as s:
@@ -162,7 +162,7 @@ def test_complaint_gets_its_own_workflow_and_status(S) -> None:  # type: ignore[
             complaints.handle(s, "K1", "mc-x", payload)
 
 
-def test_office_maps_complaint_to_institution(S) -> None:  # type: ignore[no-untyped-def]
+def test_office_maps_complaint_to_institution(S) -> None:
     n = tracking.make(7, 999998)
     with S.begin() as s:
         complaints.handle(s, "K1", "mc-2", {"tracking": n, "text": "rude", "category": "conduct",
@@ -174,7 +174,7 @@ def test_office_maps_complaint_to_institution(S) -> None:  # type: ignore[no-unt
         assert [x["agency"] for x in steps] == ["helpline-5599", "moj-notary", "helpline-5599"]
 
 
-def test_corrections_only_from_the_same_kiosk_and_only_when_returned(S) -> None:  # type: ignore[no-untyped-def]
+def test_corrections_only_from_the_same_kiosk_and_only_when_returned(S) -> None:
     n = _submit(S, 10, "tax-clearance", 5000)
     ok = {"tracking": n, "fields": {**_FIELDS, "full_name": "y"}, "at": datetime.now(UTC).isoformat()}
     for kiosk, payload, msg in [("K1", ok, "is in_review, not returned"),
@@ -224,7 +224,7 @@ def _dearer_certificate() -> cat.Catalogue:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def two(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+def two(request, tmp_path: Path):
     """Two fresh central databases of one kind (catalogue v1 and v2 published), to run
     the bulk and the one-by-one workflow start side by side on the same input."""
     with contextlib.ExitStack() as stack:
@@ -248,7 +248,7 @@ def two(request, tmp_path: Path):  # type: ignore[no-untyped-def]
         yield out
 
 
-def _store_mix(S) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
+def _store_mix(S) -> tuple[list[str], int]:
     """Store _MIX unrouted, give 106 an audit entry and 112 its case; returns the
     numbers to route (plus one never stored) and the last feed id before routing."""
     token = applications.DEFER_ROUTING.set(True)
@@ -268,12 +268,12 @@ def _store_mix(S) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
     return [tracking.make(7, serial) for serial, *_ in _MIX] + [tracking.make(7, 199)], mark
 
 
-def _snapshot(S, mark: int) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def, type-arg]
+def _snapshot(S, mark: int) -> dict[str, list[tuple]]:
     """Everything workflow start writes, but auto ids and the feed's write clock."""
     C, E, H = casework.CaseRow, audit.AuditEntry, audit.AuditHead
     K, A = status_feed.KioskEvent, applications.Application
     with S() as s:
-        def rows(*cols, where=True, order) -> list[tuple]:  # type: ignore[no-untyped-def, type-arg]
+        def rows(*cols, where=True, order) -> list[tuple]:
             return [tuple(r) for r in s.execute(select(*cols).where(where).order_by(order))]
         return {
             "cases": rows(C.number, C.subject, C.service_id, C.workflow, C.status, C.agency, C.role, C.sla_due,
@@ -286,7 +286,7 @@ def _snapshot(S, mark: int) -> dict[str, list[tuple]]:  # type: ignore[no-untype
         }
 
 
-def test_bulk_start_writes_what_one_by_one_writes(two) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_start_writes_what_one_by_one_writes(two) -> None:
     bulk, single = two
     numbers, mark = _store_mix(bulk)
     assert _store_mix(single) == (numbers, mark)
@@ -322,19 +322,19 @@ def test_bulk_start_writes_what_one_by_one_writes(two) -> None:  # type: ignore[
     assert {e["status"] for e in feed} == {"received", workflows.REJECTED}
 
 
-def _statements_to_route(S, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _statements_to_route(S, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     """(statements, applications) of one route_pending slice, counted at the cursor
     (COPY, which central.bulk uses on PostgreSQL, bypasses SQLAlchemy: counted at psycopg)."""
     seen: list[str] = []
 
-    def count(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+    def count(_conn, _cursor, statement, *_rest) -> None:
         seen.append(statement)
 
     import psycopg
 
     copy = psycopg.Cursor.copy
 
-    def counted_copy(self, statement, *a, **kw):  # type: ignore[no-untyped-def]
+    def counted_copy(self, statement, *a, **kw):
         seen.append(str(statement))
         return copy(self, statement, *a, **kw)
 
@@ -349,7 +349,7 @@ def _statements_to_route(S, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
     return len(seen), routed
 
 
-def test_routing_a_slice_takes_the_same_statements_for_4_or_40(S, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_routing_a_slice_takes_the_same_statements_for_4_or_40(S, monkeypatch: pytest.MonkeyPatch) -> None:
     """Set-based: no statement per application, so a slice costs Python, not round trips."""
     counts = []
     for base, size in ((400, 4), (500, 40)):

@@ -32,7 +32,7 @@ FULL_PAN = re.compile(r"\d{13,19}")
 
 @contextmanager
 def terminal(pty: PtyPair, timeout: float = 3.0, ack_timeout: float = 0.3, **knobs: object) -> Iterator[tuple[ZvtDriver, EmulatorHandle]]:
-    k = Knobs(**knobs)  # type: ignore[arg-type]
+    k = Knobs(**knobs)  # type: ignore[arg-type]  # knobs are passed through untyped from each test
     with run_in_thread(pty.fd, k) as emu, ZvtDriver(pty.device, timeout=timeout, ack_timeout=ack_timeout) as drv:
         yield drv, emu
 

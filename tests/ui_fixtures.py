@@ -212,7 +212,7 @@ class FixtureServices:
             self.shift_state = replace(st, collected=st.collected + amount, count=st.count + 1)
             yield PayEvent("approved", receipt=r)
         else:
-            yield PayEvent(self.pay_outcome)  # type: ignore[arg-type]
+            yield PayEvent(self.pay_outcome)  # type: ignore[arg-type]  # the fixture replays whatever outcome a test sets, on purpose
 
     def reprint_receipt(self, receipt_number: str) -> Receipt:
         for r in self.payments:
@@ -249,7 +249,7 @@ class FixtureServices:
     # status and scanner
     def status_strip(self) -> StatusStrip:
         queued = 0 if self.online else len(self.applications) + len(self.complaints)
-        return StatusStrip(self.online, queued, self.paper)  # type: ignore[arg-type]
+        return StatusStrip(self.online, queued, self.paper)  # type: ignore[arg-type]  # the fixture's paper state is a plain str set by tests
 
     def poll_scan(self) -> str | None:
         return self.scans.popleft() if self.scans else None

@@ -105,7 +105,7 @@ def _screens(pages: dict[str, str], out: Path, url: str) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         for size, viewport in SIZES.items():
-            ctx = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+            ctx = browser.new_context(viewport=viewport)  # type: ignore[arg-type]  # a plain dict with width and height is playwright's ViewportSize
             page = ctx.new_page()
             for lang in ("ar", "ckb", "en"):
                 for name, target in pages.items():

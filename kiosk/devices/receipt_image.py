@@ -211,8 +211,8 @@ class Paper:
         self._add(img)
 
     def _print_barcode(self, e: ev.Barcode) -> None:
-        import barcode as pybarcode  # type: ignore[import-untyped]
-        from barcode.errors import BarcodeError  # type: ignore[import-untyped]
+        import barcode as pybarcode  # type: ignore[import-untyped]  # python-barcode ships no type hints
+        from barcode.errors import BarcodeError  # type: ignore[import-untyped]  # python-barcode ships no type hints
 
         name = BARCODES.get(e.m)
         text = e.data.decode("ascii", "replace")

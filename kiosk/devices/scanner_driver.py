@@ -34,7 +34,7 @@ class SerialScanner:
                              stopbits=stopbits, rtscts=rtscts)
         self.framing_opts = dict(aim=aim, prefix=prefix, max_line=max_line)
         self.reopen_interval = reopen_interval
-        self.framing = ScannerFraming(**self.framing_opts)  # type: ignore[arg-type]
+        self.framing = ScannerFraming(**self.framing_opts)  # type: ignore[arg-type]  # the dict holds exactly ScannerFraming's typed arguments
         self._ser: serial.Serial | None = None
         self._next_open = 0.0
         self.state = DISCONNECTED
@@ -57,7 +57,7 @@ class SerialScanner:
         if self.state == DISCONNECTED and self.reconnects >= 0:
             self.reconnects += 1
         self.state = READY
-        self.framing = ScannerFraming(**self.framing_opts)  # type: ignore[arg-type]
+        self.framing = ScannerFraming(**self.framing_opts)  # type: ignore[arg-type]  # the dict holds exactly ScannerFraming's typed arguments
         return True
 
     def _lost(self, e: Exception) -> None:
