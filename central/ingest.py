@@ -212,7 +212,7 @@ def _check(sessions: sessionmaker[Session], arrived: list[Arrived],
                 key_cache.pop(k, None)
     todo = [a for a in arrived if not isinstance(a.opened, _Refused)
             and a.opened[0].kiosk_id in keys and a.key != keys[a.opened[0].kiosk_id]]
-    jobs = [(a.opened[1], a.opened[2], keys[a.opened[0].kiosk_id]) for a in todo]  # type: ignore[index]
+    jobs = [(a.opened[1], a.opened[2], keys[a.opened[0].kiosk_id]) for a in todo]  # type: ignore[index]  # _Refused filtered out above: opened is the (envelope, body, key) tuple
     if len(jobs) >= PARALLEL_FROM:
         half = len(jobs) // 2
         other = _VERIFIER.submit(_verify_all, jobs[half:])
