@@ -278,7 +278,25 @@ class TerminalProfile(_Strict):
     terminal: TerminalSettings
 
 
-Profile = Annotated[PrinterProfile | ScannerProfile | TerminalProfile, Field(discriminator="kind")]
+class CardReaderSettings(_Strict):
+    # Which PC/SC reader (pcscd's name for it, matched as a substring, case-insensitive);
+    # empty: the first reader pcscd lists.
+    reader: str = ""
+    # ICAO 9303 documents: read DG2 (the face image) to show on screen (never stored).
+    read_photo: bool = True
+
+
+class CardReaderProfile(_Strict):
+    """A PC/SC smart-card reader (contact or contactless) for the citizen's ID card."""
+
+    model: str
+    kind: Literal["card_reader"]
+    description: str = ""
+    card_reader: CardReaderSettings = CardReaderSettings()
+
+
+AnyProfile = PrinterProfile | ScannerProfile | TerminalProfile | CardReaderProfile
+Profile = Annotated[AnyProfile, Field(discriminator="kind")]
 _PROFILE = TypeAdapter(Profile)
 
 
@@ -319,10 +337,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ValidationError(f"{path}: not valid TOML", [str(e)]) from None
 
 
-def parse_profile(raw: dict[str, Any], source: str = "profile") -> PrinterProfile | ScannerProfile | TerminalProfile:
-    if raw.get("kind") not in ("printer", "scanner", "terminal"):
+def parse_profile(raw: dict[str, Any], source: str = "profile") -> AnyProfile:
+    if raw.get("kind") not in ("printer", "scanner", "terminal", "card_reader"):
         raise ValidationError(f"{source} is not a valid device profile",
-                              [f"kind: must be 'printer', 'scanner' or 'terminal', got {raw.get('kind')!r}"])
+                              ["kind: must be 'printer', 'scanner', 'terminal' or 'card_reader', "
+                               f"got {raw.get('kind')!r}"])
     try:
         return _PROFILE.validate_python(raw)
     except PydanticError as e:
@@ -337,7 +356,7 @@ def profile_path(name_or_path: str | Path) -> Path:
     return PROFILE_DIR / f"{name_or_path}.toml"
 
 
-def load_profile(name_or_path: str | Path) -> PrinterProfile | ScannerProfile | TerminalProfile:
+def load_profile(name_or_path: str | Path) -> AnyProfile:
     """A profile by name (firmware_config/profiles/NAME.toml) or by path."""
     path = profile_path(name_or_path)
     return parse_profile(_read_toml(path), str(path))
@@ -370,7 +389,8 @@ def parse_device_map(raw: dict[str, Any], source: str = "device map",
         except UrError as e:
             problems.append(f"devices.{name}.profile: {e}")
             continue
-        needs_port = not (isinstance(prof, ScannerProfile) and prof.scanner.interface == "camera")
+        needs_port = not ((isinstance(prof, ScannerProfile) and prof.scanner.interface == "camera")
+                          or isinstance(prof, CardReaderProfile))  # no name: pcscd's first reader
         if entry.enabled and needs_port and not (entry.port or _profile_port(prof)):
             problems.append(f"devices.{name}.port: missing (and the profile names no port)")
     if problems:
@@ -378,7 +398,9 @@ def parse_device_map(raw: dict[str, Any], source: str = "device map",
     return dm
 
 
-def _profile_port(p: PrinterProfile | ScannerProfile | TerminalProfile) -> str:
+def _profile_port(p: AnyProfile) -> str:
+    if isinstance(p, CardReaderProfile):
+        return p.card_reader.reader
     if isinstance(p, TerminalProfile):
         return p.terminal.port_url()
     if isinstance(p, PrinterProfile) and p.connection.transport != "serial":
@@ -408,11 +430,11 @@ def validate_file(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def device_port(entry: DeviceEntry, prof: PrinterProfile | ScannerProfile | TerminalProfile) -> str:
+def device_port(entry: DeviceEntry, prof: AnyProfile) -> str:
     return entry.port or _profile_port(prof)
 
 
-def profile_dict(prof: PrinterProfile | ScannerProfile | TerminalProfile) -> dict[str, Any]:
+def profile_dict(prof: AnyProfile) -> dict[str, Any]:
     """The dict the device modules take (printers get their resolved capabilities)."""
     d = prof.model_dump()
     if isinstance(prof, PrinterProfile):

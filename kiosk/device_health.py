@@ -28,6 +28,7 @@ KIND_MODULES = {
     "printer": "kiosk.devices.printer_device",
     "terminal": "kiosk.devices.terminal_device",
     "scanner": "kiosk.devices.scanner_device",
+    "card_reader": "kiosk.devices.card_reader_device",
 }
 
 
@@ -38,7 +39,7 @@ class NotInstalled(UrError):
 def device_module(kind: str) -> ModuleType:
     """The module for a device kind, imported lazily (the terminal may be absent)."""
     if kind not in KIND_MODULES:
-        raise UrError(f"unknown device kind {kind!r} (printer, terminal, scanner)")
+        raise UrError(f"unknown device kind {kind!r} ({', '.join(KIND_MODULES)})")
     try:
         return importlib.import_module(KIND_MODULES[kind])
     except ImportError as e:

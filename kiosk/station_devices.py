@@ -18,7 +18,7 @@ from typing import Any
 from firmware_config import profiles as fp
 from kiosk.ui_services import NotAvailable
 
-KINDS = ("printer", "terminal", "scanner")
+KINDS = ("printer", "terminal", "scanner", "card_reader")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,21 @@ class StationDevices:
         if d is None:
             raise NotAvailable(f"no {kind} in the device map {self.map_path}")
         return d
+
+    # -- the citizen's ID card: read into a form (kiosk/devices/id_card_form.py) ------
+    def read_id_card(self, document_number: str, birth_date: str, expiry_date: str) -> Any:
+        """CardPrefill (the citizen confirms it) or CardFallback (the screen explains,
+        the citizen types); a station without a card reader gets a CardFallback too."""
+        from kiosk.devices import card_reader_device, id_card_form
+
+        dev = self.find("card_reader") if self.configured else None
+        if dev is None:
+            return id_card_form.CardFallback("card.no_reader", "this kiosk has no card reader", False)
+
+        def read(key: Any) -> Any:
+            return card_reader_device.read(dev.profile, dev.port, key)
+
+        return id_card_form.read_for_form(read, document_number, birth_date, expiry_date)
 
     # -- the scanner: a reader thread feeding a queue the screens poll -----------------
     def next_scan(self) -> str | None:
