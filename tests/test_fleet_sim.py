@@ -1,0 +1,62 @@
+"""The fleet simulator's own correctness (bench/fleet.py): a small fleet through a
+real broker, a real central worker and a real SQLite database passes the
+exactly-once check, and the check fails when a message is lost on its way.
+Figures are bench_fleet's business; here only what happened is asserted."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from bench import fleet
+from contract import pii_seal
+
+
+def _config(tmp_path: Path, rng: random.Random, lose: int = 0) -> fleet.FleetConfig:
+    return fleet.FleetConfig(kiosks=20, workers=1, db="sqlite", steady_seconds=2.0, steady_rate=0.5,
+                             storm_queue=4, reconnect_window=1.0, drain_timeout=180.0, lose=lose,
+                             seed=rng.randrange(10**6), workdir=str(tmp_path / "fleet"))
+
+
+def test_small_fleet_storm_is_applied_exactly_once(tmp_path: Path, rng: random.Random) -> None:
+    rep = fleet.run(_config(tmp_path, rng))
+    check = rep.check
+    assert check.ok, (check.lost[:5], check.duplicated[:5], check.rejected[:5])
+    storm = next(s for s in rep.scenarios if s.name == "storm")
+    assert storm.messages >= 20 * 3  # every kiosk queued work (heartbeats do not pile up)
+    assert check.made == check.applied >= storm.messages
+    assert storm.broker_connections_max >= 20  # the whole fleet was connected at once
+    assert storm.feed_events > 0  # status events of the applied applications came down the feed
+    assert len(storm.worker_cpu_s) == 1 and storm.worker_cpu_s[0] > 0
+
+
+def test_a_message_lost_at_the_source_is_reported_lost(tmp_path: Path, rng: random.Random) -> None:
+    rep = fleet.run(_config(tmp_path, rng, lose=1))
+    check = rep.check
+    assert not check.ok
+    assert len(check.lost) == 1 and check.lost[0].startswith("sim-00000/applications#"), check.lost
+    assert not check.duplicated and not check.rejected
+    assert check.applied == check.made - 1
+
+
+def test_each_simulated_kiosk_seals_with_its_own_ephemeral_key() -> None:
+    """Central does one key exchange per kiosk, as with real kiosk processes."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from contract import downlink as dl
+    from contract import envelope
+
+    pub = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    vk = dl.verify_key_from_hex("00" * 32)
+    sessions = [fleet.Session(f"sim-{i:05d}", 1001 + i, envelope.private_key_from_hex(f"{i + 1:064x}"), pub, vk,
+                              random.Random(i)) for i in range(2)]
+    ephemerals = set()
+    for s in sessions:
+        for _ in range(2):
+            p = s.make("t", "applications")
+            assert p is not None
+            env, _b, _s = envelope.open_unverified(p.wire)
+            blob = env.payload[pii_seal.SEALED_FIELD]
+            ephemerals.add(blob[1 + pii_seal.KID_BYTES:1 + pii_seal.KID_BYTES + pii_seal.KEY_BYTES])
+    assert len(ephemerals) == 2  # two kiosks, two messages each: one ephemeral key per kiosk
