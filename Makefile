@@ -14,7 +14,8 @@ APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
 # and subprocesses, so two workers on two cores take the suite from ~10 to ~6 minutes.
 # Every test already has its own broker port, temp dir and PostgreSQL schema.
-PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal
+# --durations=25: the CI log lists the slowest tests, so a slow one is seen when it comes.
+PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal --durations=25
 
 .PHONY: setup system venv test test-loaded demo bench lint clean i18n
 
