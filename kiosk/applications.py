@@ -82,7 +82,7 @@ def submit(store: KioskStore, ident: Identity, service_id: str, fields: dict[str
         s.add(KioskApplication(
             tracking=number, serial=serial, service_id=service.id,
             catalogue_version=catalogue.version, fee_total=service.fee_total,
-            fields_enc=ident.fernet.encrypt(json.dumps(values, ensure_ascii=False).encode()),
+            fields_enc=ident.data_key.seal(json.dumps(values, ensure_ascii=False).encode(), "applications", number),
             created_at=at, status="queued", status_detail="", status_at=at,
         ))
         outbox.enqueue(s, ident, STREAM, {

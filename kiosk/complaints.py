@@ -77,7 +77,7 @@ def file_complaint(store: KioskStore, ident: Identity, text: str, category: str 
                    "office": office, "institution": institution, "name": name, "mobile": mobile,
                    "filed_at": at.isoformat()}
         s.add(KioskComplaint(tracking=number, serial=serial, category=category, application=app_no,
-                             body_enc=ident.fernet.encrypt(json.dumps(payload, ensure_ascii=False).encode()),
+                             body_enc=ident.data_key.seal(json.dumps(payload, ensure_ascii=False).encode(), "complaints", number),
                              created_at=at))
         outbox.enqueue(s, ident, STREAM, payload, now=now)
     return Filed(number, category, name is None)

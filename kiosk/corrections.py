@@ -31,9 +31,9 @@ def resubmit(store: KioskStore, ident: Identity, number: str, fields: dict[str, 
             raise UrError(f"application {number} was not made at this kiosk")
         if app.status != "returned":
             raise UrError(f"application {number} is {app.status}: only a returned application can be corrected")
-        old = json.loads(ident.fernet.decrypt(app.fields_enc))
+        old = json.loads(ident.data_key.open(app.fields_enc, "applications", app.tracking))
         values = cat.validate_form(load_catalogue(s).service(app.service_id), {**old, **fields})
-        app.fields_enc = ident.fernet.encrypt(json.dumps(values, ensure_ascii=False).encode())
+        app.fields_enc = ident.data_key.seal(json.dumps(values, ensure_ascii=False).encode(), "applications", app.tracking)
         at = datetime.fromtimestamp(now, UTC)
         app.status, app.status_at = "resubmitted", at
         outbox.enqueue(s, ident, STREAM, {"tracking": number, "fields": values, "at": at.isoformat()}, now=now)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract import downlink, enrollment, envelope, kiosk_ids, mqtt_conn, pii_seal, private_files
 from contract.errors import UrError
+from kiosk.at_rest import DataKey, new_key_file
 from kiosk.store import Base, KioskStore
 
 DOWNLINK_PIN = "downlink.pub"  # central's downlink public key (hex), in secrets/
@@ -56,7 +56,7 @@ class Identity:
     office: str
     broker_url: str
     key: Ed25519PrivateKey
-    fernet: Fernet
+    data_key: DataKey  # personal data and the outbox at rest (kiosk/at_rest.py)
     # Central's downlink key (hex), pinned at enrollment: the kiosk acts only on
     # downlink messages it signed (contract/downlink.py).
     downlink_public_key: str = ""
@@ -188,7 +188,7 @@ def install(store: KioskStore, bundle: dict[str, object], envelope_key_hex: str,
         if tls_key_pem is not None:
             _write_secret(sec / "client.key", tls_key_pem)
         if not (sec / "data.key").exists():
-            _write_secret(sec / "data.key", Fernet.generate_key())
+            _write_secret(sec / "data.key", new_key_file())
         s.add(IdentityRow(
             kiosk_id=str(bundle["kiosk_id"]), kiosk_code=int(bundle["kiosk_code"]),  # type: ignore[call-overload]
             office=str(bundle.get("office", "")), broker_url=str(bundle["broker_url"]),
@@ -219,12 +219,12 @@ def load(store: KioskStore, session: Session | None = None) -> Identity:
     sec = _secrets(store)
     try:
         key = envelope.private_key_from_hex((sec / "kiosk.key").read_text().strip())
-        fernet = Fernet((sec / "data.key").read_bytes().strip())
+        data_key = DataKey((sec / "data.key").read_bytes())
         pin = (sec / DOWNLINK_PIN).read_text().strip() if (sec / DOWNLINK_PIN).exists() else ""
         pii = pii_seal.public_key_from_hex((sec / PII_PIN).read_text()) if (sec / PII_PIN).exists() else None
     except OSError as e:
         raise UrError(f"kiosk secrets unreadable in {sec}: {e.strerror}") from None
-    return Identity(row.kiosk_id, row.kiosk_code, row.office, row.broker_url, key, fernet, pin,
+    return Identity(row.kiosk_id, row.kiosk_code, row.office, row.broker_url, key, data_key, pin,
                     pii_public_key=pii)
 
 

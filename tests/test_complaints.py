@@ -53,7 +53,7 @@ def test_complaints_count_down_and_never_collide_with_applications(kiosk) -> Non
         rows = list(s.scalars(select(outbox.OutboxRow).where(outbox.OutboxRow.stream == "complaints")))
         assert [r.seq for r in rows] == [1, 2]
         stored = s.get(complaints.KioskComplaint, c1.tracking)
-        body = json.loads(ident.fernet.decrypt(stored.body_enc))
+        body = json.loads(ident.data_key.open(stored.body_enc, "complaints", stored.tracking))
         assert body["application"] == a1 and body["mobile"] == "07701234567" and body["name"] == "علي"
         assert "علي" not in stored.body_enc.decode("latin-1")  # encrypted at rest
 

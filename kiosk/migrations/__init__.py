@@ -9,7 +9,7 @@ the scripts and that the models and the migrations describe the same schema.
 
 from pathlib import Path
 
-HEAD = "0002_schema"
+HEAD = "0003_at_rest_aes_gcm"
 SCRIPTS = Path(__file__).parent
 # Release 0.1 stamped stores made by create_all with this empty revision: adopted.
 STAMPED_BEFORE_SCHEMA = ("0001_baseline",)

@@ -91,7 +91,7 @@ def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, A
         message_id=mid, stream=stream, seq=seq_row.last_seq, hlc=ts,
         priority=PRIORITY.get(stream, 5),
         # Encrypted at rest: payloads hold personal data and kiosks can be stolen.
-        envelope=ident.fernet.encrypt(envelope.seal(env, ident.key)),
+        envelope=ident.data_key.seal(envelope.seal(env, ident.key), "outbox", mid),
         state=PENDING, attempts=0, next_attempt=0.0, created_at=now,
     )
     session.add(row)
@@ -111,7 +111,7 @@ class DueRow(NamedTuple):
 
 def wire_bytes(row: OutboxRow | DueRow, ident: Identity) -> bytes:
     """The signed envelope as published (decrypted from its at-rest form)."""
-    return ident.fernet.decrypt(row.envelope)
+    return ident.data_key.open(row.envelope, "outbox", row.message_id)
 
 
 def due(session: Session, limit: int, now: float | None = None) -> list[DueRow]:
