@@ -34,6 +34,7 @@ def _run(cfg: fleet.FleetConfig, root: Path) -> tuple[float, fleet.FleetReport]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    fleet.stop_on_sigterm()
     env = os.environ.get
     ap = argparse.ArgumentParser(prog="python -m bench.bench_fleet", description=__doc__.split("\n\n")[0])
     ap.add_argument("--kiosks", type=int, default=int(env("UR_FLEET_KIOSKS", "300")))
@@ -77,7 +78,11 @@ def main(argv: list[str] | None = None) -> None:
             goal = f"<= {b.cpu_s_per_1000 * (1 + SCALING_OVERHEAD_GOAL):.2f}"
         rows.append((f"{tag} central CPU per 1,000 msgs (storm, all workers)", storm.cpu_s_per_1000, "CPU-s", goal, note))
         if storm.pg_rows_per_s is not None:
-            rows.append((f"{tag} PostgreSQL rows inserted/s (storm)", storm.pg_rows_per_s, "rows/s", "", ""))
+            rows.append((f"{tag} PostgreSQL rows inserted/s (storm)", storm.pg_rows_per_s, "rows/s", "",
+                         f"{storm.pg_rows_per_message:.1f} rows per message"))
+            rows.append((f"{tag} PostgreSQL CPU per 1,000 msgs (storm)", storm.pg_cpu_s_per_1000, "CPU-s", "",
+                         "its backends"))
+        rows.append((f"{tag} broker CPU per 1,000 msgs (storm)", storm.broker_cpu_s_per_1000, "CPU-s", "", ""))
         rows.append((f"{tag} broker connections (max) / RSS",
                      f"{storm.broker_connections_max} / {storm.broker_rss_mb_max:.1f} MB", "", "", ""))
         c = rep.check

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +111,9 @@ class ScenarioReport:
     pg_rows_per_s: float | None = None
     resends: int = 0
     feed_events: int = 0
+    broker_cpu_s_per_1000: float = 0.0
+    pg_cpu_s_per_1000: float | None = None  # backends serving the fleet's database
+    pg_rows_per_message: float | None = None
     simulator_cpu_s: float = 0.0  # this process: it shares the cores with central
     load_avg: float = 0.0  # 1-minute load average at the end (other work on the machine)
 
@@ -134,6 +137,18 @@ class FleetReport:
     backend: str
     scenarios: list[ScenarioReport]
     check: CheckReport
+
+
+@dataclass
+class Begun:
+    """Counters at the start of a scenario."""
+
+    t0: float
+    worker_cpu: list[float]
+    rows: int
+    sim_cpu: float
+    pg_cpu: dict[int, float]
+    broker_cpu: float
 
 
 # --- one simulated kiosk --------------------------------------------------------------------
@@ -410,10 +425,35 @@ def _pctl(values: list[float], q: float) -> float:
 
 # --- central and its database --------------------------------------------------------------------
 
+class PgStats:
+    """Rows inserted (pg_stat_database) and the CPU of the backends serving one
+    database (/proc of each backend process: PostgreSQL runs on this machine)."""
+
+    def __init__(self, admin_dsn: str, name: str) -> None:
+        self.admin, self.name = admin_dsn, name
+
+    def inserted(self) -> int:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as c:
+            c.execute("SELECT pg_stat_clear_snapshot()")
+            row = c.execute("SELECT tup_inserted FROM pg_stat_database WHERE datname = %s", (self.name,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def backend_cpu(self) -> dict[int, float]:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as c:
+            pids = [int(r[0]) for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                                                 "AND pid <> pg_backend_pid()", (self.name,))]
+        return {p: _proc_cpu_s(p) for p in pids}
+
+
 @contextlib.contextmanager
-def database(kind: str) -> Iterator[tuple[str, str, Callable[[], int] | None]]:
-    """(backend, SQLAlchemy URL, rows-inserted counter). PostgreSQL: a database of
-    its own, so pg_stat_database counts only this fleet's rows; dropped afterwards."""
+def database(kind: str) -> Iterator[tuple[str, str, PgStats | None]]:
+    """(backend, SQLAlchemy URL, PostgreSQL counters). PostgreSQL: a database of its
+    own, so pg_stat_database counts only this fleet's rows and its backends are
+    this fleet's; dropped afterwards."""
     from tests import support
 
     if kind == "auto":
@@ -430,14 +470,8 @@ def database(kind: str) -> Iterator[tuple[str, str, Callable[[], int] | None]]:
         c.execute(f'CREATE DATABASE "{name}"')
     base = support.PG_DSN.rsplit("/", 1)[0]
 
-    def inserted() -> int:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute("SELECT pg_stat_clear_snapshot()")
-            row = c.execute("SELECT tup_inserted FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
-            return int(row[0]) if row else 0
-
     try:
-        yield "postgresql", f"{base}/{name}", inserted
+        yield "postgresql", f"{base}/{name}", PgStats(admin, name)
     finally:
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -560,9 +594,9 @@ def check_exactly_once(db_url: str, sessions: list[Session]) -> CheckReport:
 
 class Fleet:
     def __init__(self, cfg: FleetConfig, sessions: list[Session], broker: LocalBroker,
-                 workers: list[subprocess.Popen[bytes]], inserted: Callable[[], int] | None) -> None:
+                 workers: list[subprocess.Popen[bytes]], pg: PgStats | None) -> None:
         self.cfg, self.sessions, self.broker, self.workers = cfg, sessions, broker, workers
-        self.inserted = inserted
+        self.pg = pg
         self.stop_online = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         assert broker.proc is not None
@@ -581,19 +615,24 @@ class Fleet:
         self.tasks.clear()
         self.stop_online = asyncio.Event()
 
-    def _begin(self) -> tuple[float, list[float], int, float]:
+    def _begin(self) -> Begun:
         self.watch.reset()
-        return (time.monotonic(), [_proc_cpu_s(p.pid) for p in self.workers],
-                self.inserted() if self.inserted else 0, time.process_time())
+        return Begun(time.monotonic(), [_proc_cpu_s(p.pid) for p in self.workers],
+                     self.pg.inserted() if self.pg else 0, time.process_time(),
+                     self.pg.backend_cpu() if self.pg else {}, _proc_cpu_s(self.watch.pid))
 
-    def _end(self, rep: ScenarioReport, begun: tuple[float, list[float], int, float], msgs: int, phase: str) -> None:
-        t0, cpu0, rows0, sim0 = begun
+    def _end(self, rep: ScenarioReport, begun: Begun, msgs: int, phase: str) -> None:
+        t0, cpu0, rows0, sim0 = begun.t0, begun.worker_cpu, begun.rows, begun.sim_cpu
         rep.seconds = time.monotonic() - t0
+        per_k = max(msgs, 1) / 1000
+        rep.broker_cpu_s_per_1000 = (_proc_cpu_s(self.watch.pid) - begun.broker_cpu) / per_k
+        if self.pg is not None:
+            now_cpu = self.pg.backend_cpu()
+            rep.pg_cpu_s_per_1000 = sum(c - begun.pg_cpu.get(p, 0.0) for p, c in now_cpu.items()) / per_k
         rep.simulator_cpu_s = time.process_time() - sim0
         rep.load_avg = os.getloadavg()[0]
         rep.messages = msgs
         rep.worker_cpu_s = [_proc_cpu_s(p.pid) - c for p, c in zip(self.workers, cpu0, strict=True)]
-        per_k = max(msgs, 1) / 1000
         rep.cpu_s_per_1000 = sum(rep.worker_cpu_s) / per_k
         rep.cpu_s_per_1000_per_worker = [c / per_k for c in rep.worker_cpu_s]
         lat = [x for s in self.sessions for x in s.latencies.get(phase, [])]
@@ -601,15 +640,25 @@ class Fleet:
         rep.broker_connections_max = self.watch.max_conn
         rep.broker_rss_mb_max = self.watch.max_rss
         rep.broker_heap_mb_max = self.watch.max_heap
-        if self.inserted is not None:
+        if self.pg is not None:
             time.sleep(1.1)  # PostgreSQL flushes its counters at most once a second
-            rep.pg_rows_per_s = (self.inserted() - rows0) / max(rep.seconds, 1e-3)
+            rows = self.pg.inserted() - rows0
+            rep.pg_rows_per_s = rows / max(rep.seconds, 1e-3)
+            rep.pg_rows_per_message = rows / max(msgs, 1)
 
-    async def _all_acked(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+    async def _all_acked(self, timeout: float, what: str) -> bool:
+        start = time.monotonic()
+        deadline, next_note = start + timeout, start + 10.0
         while any(s.outbox for s in self.sessions):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 return False
+            if now >= next_note:  # long runs say how far they are
+                next_note = now + 10.0
+                left = sum(len(s.outbox) for s in self.sessions)
+                online = sum(s.connected.is_set() for s in self.sessions)
+                print(f"  {what}: {left:,} messages not acked yet, {online} kiosks online, "
+                      f"{now - start:.0f} s", file=sys.stderr, flush=True)
             await asyncio.sleep(0.05)
         return True
 
@@ -632,9 +681,9 @@ class Fleet:
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
                 if rng.choice(self.sessions).make("steady") is not None:
                     made += 1
-        if not await self._all_acked(self.cfg.drain_timeout):
+        if not await self._all_acked(self.cfg.drain_timeout, "steady"):
             raise RuntimeError("steady: not every message was acked in time")
-        rep.applied_per_s = made / max(time.monotonic() - begun[0], 1e-3)
+        rep.applied_per_s = made / max(time.monotonic() - begun.t0, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
         self._end(rep, begun, made, "steady")
         return rep
@@ -654,10 +703,10 @@ class Fleet:
         begun = self._begin()
         for s in self.sessions:
             self._start(s, s.rng.uniform(0, self.cfg.reconnect_window))
-        if not await self._all_acked(self.cfg.drain_timeout):
+        if not await self._all_acked(self.cfg.drain_timeout, "storm"):
             raise RuntimeError(f"storm: backlog not drained in {self.cfg.drain_timeout} s")
         last_ack = max(s.acked_at for s in self.sessions)
-        rep.drain_s = last_ack - begun[0]
+        rep.drain_s = last_ack - begun.t0
         rep.applied_per_s = made / max(rep.drain_s, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
         for s in self.sessions:
@@ -702,7 +751,7 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
             # $SYS every second: connections and heap are read from the broker itself.
             broker = LocalBroker(root / "broker", extra="sys_interval 1").start()
         try:
-            backend, url, inserted = stack.enter_context(database(cfg.db))
+            backend, url, pg = stack.enter_context(database(cfg.db))
             from tests import support
 
             code, out = support.run_cli_in_process(["ur-central", "--db", url, "init"])
@@ -714,7 +763,7 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
                         for kid, code_, key in fleet]
             workers = start_workers(url, broker.url, cfg.workers, root)
             try:
-                reports = asyncio.run(Fleet(cfg, sessions, broker, workers, inserted).run(scenarios))
+                reports = asyncio.run(Fleet(cfg, sessions, broker, workers, pg).run(scenarios))
             finally:
                 stop_workers(workers)
             check = check_exactly_once(url, sessions)
@@ -742,8 +791,11 @@ def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
                      "- / MB", "", f"heap {s.broker_heap_mb_max:.1f} MB" if s.broker_heap_mb_max else ""))
         rows.append((f"{tag} central CPU per 1,000 msgs", s.cpu_s_per_1000, "CPU-s",
                      "", "per worker: " + ", ".join(f"{c:.2f}" for c in s.cpu_s_per_1000_per_worker)))
+        rows.append((f"{tag} broker CPU per 1,000 msgs", s.broker_cpu_s_per_1000, "CPU-s", "", ""))
         if s.pg_rows_per_s is not None:
-            rows.append((f"{tag} PostgreSQL rows inserted/s", s.pg_rows_per_s, "rows/s", "", ""))
+            rows.append((f"{tag} PostgreSQL rows inserted/s", s.pg_rows_per_s, "rows/s", "",
+                         f"{s.pg_rows_per_message:.1f} rows per message"))
+            rows.append((f"{tag} PostgreSQL CPU per 1,000 msgs", s.pg_cpu_s_per_1000, "CPU-s", "", "its backends"))
         rows.append((f"{tag} resends / feed events fetched", f"{s.resends} / {s.feed_events}", "", "", ""))
         rows.append((f"{tag} simulator CPU / machine load", f"{s.simulator_cpu_s:.1f} / {s.load_avg:.1f}",
                      "CPU-s / 1-min load", "", "same 2 cores as central"))
@@ -754,7 +806,19 @@ def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
     print_table(f"Fleet: {rep.config.kiosks} kiosks, {rep.config.workers} worker(s), {rep.backend}", rows)
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the workers, the broker and the database
+    this run made are stopped and dropped."""
+    import signal
+
+    def _exit(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n\n")[0])
     d = FleetConfig()
     ap.add_argument("--kiosks", type=int, default=d.kiosks)

@@ -60,3 +60,42 @@ def test_each_simulated_kiosk_seals_with_its_own_ephemeral_key() -> None:
             blob = env.payload[pii_seal.SEALED_FIELD]
             ephemerals.add(blob[1 + pii_seal.KID_BYTES:1 + pii_seal.KID_BYTES + pii_seal.KEY_BYTES])
     assert len(ephemerals) == 2  # two kiosks, two messages each: one ephemeral key per kiosk
+
+
+def test_a_second_inbox_row_for_one_sequence_is_reported_duplicated(tmp_path: Path) -> None:
+    """The duplicate side of the check, on central's real schema (SQLite): one
+    message applied twice under two message ids at the same (kiosk, stream, seq)."""
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from sqlalchemy import insert
+
+    from central import db
+    from central.inbox import InboxEntry
+    from contract import downlink as dl
+    from contract import envelope, ids
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    engine = db.make_engine(url)
+    db.load_models()
+    db.init_schema(engine)
+    pub = X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    s = fleet.Session("sim-00000", 1001, envelope.private_key_from_hex("11" * 32), pub,
+                      dl.verify_key_from_hex("00" * 32), random.Random(1))
+    p = s.make("t", "heartbeat")
+    assert p is not None
+    now = datetime.now(UTC)
+    row = {"kiosk_id": s.kiosk_id, "stream": p.stream, "seq": p.seq, "hlc": 1, "received_at": now,
+           "outcome": "applied", "reason": ""}
+    with db.sessions(engine).begin() as ses:
+        ses.execute(insert(InboxEntry).values(message_id=p.mid, **row))
+    engine.dispose()
+    assert fleet.check_exactly_once(url, [s]).ok  # one row: fine
+    engine = db.make_engine(url)
+    with db.sessions(engine).begin() as ses:
+        ses.execute(insert(InboxEntry).values(message_id=ids.new_id(), **row))
+    engine.dispose()
+    check = fleet.check_exactly_once(url, [s])
+    assert not check.ok and check.duplicated == ["sim-00000/heartbeat#1: 2 inbox rows"], check
+    assert not check.lost
