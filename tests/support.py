@@ -325,6 +325,7 @@ class TcpProxy:
         self.port = free_port()
         self.cut = threading.Event()
         self.stopped = threading.Event()
+        self.refused = 0  # connections turned away while cut: the client's retries
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
         self._srv = socket.socket()
@@ -351,6 +352,7 @@ class TcpProxy:
                 return
             if self.cut.is_set():
                 client.close()
+                self.refused += 1
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target), timeout=2)
