@@ -233,7 +233,7 @@ def inbox(session: Session, agency: str, now: datetime | None = None, limit: int
     worklist of 100,000 open cases reads only the page it shows."""
     now = now or datetime.now(UTC)
     q = (select(CaseRow).where(CaseRow.agency == agency, CaseRow.status == workflows.IN_REVIEW)
-         .order_by(CaseRow.sla_due.is_(None), CaseRow.sla_due, CaseRow.number))
+         .order_by(CaseRow.sla_due.asc().nulls_last(), CaseRow.number))
     if limit is not None:
         q = q.limit(limit).offset(offset)
     rows = session.scalars(q)

@@ -17,6 +17,7 @@ import pytest
 from central import applications, casework, letters, registry
 from central import catalogue as central_catalogue
 from contract import qr_text, tracking, ur1
+from tests import support
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -105,6 +106,22 @@ def test_revoked_and_expired_and_garbage(web) -> None:
     assert c.get("/api/v1/verify/UR1/11").json()["status"] == "INVALID"
 
 
+def test_withdrawn_key_is_refused_within_the_trust_cache_time(web) -> None:  # type: ignore[no-untyped-def]
+    """Each process reuses the signing keys it read for a few seconds (docs/web.md); a
+    withdrawn key stops verifying within that time, revocation of a document at once."""
+    from central import keys
+    from central.web import public
+
+    c, S = web
+    doc = _issue(S)
+    assert c.get("/api/v1/verify" + _path(doc)).json()["status"] == "VALID"  # keys now cached
+    with S.begin() as s:
+        keys.withdraw(s, doc.kid, doc.issued_at - 1, int(time.time()))
+    support.wait_until(lambda: c.get("/api/v1/verify" + _path(doc)).json()["status"] != "VALID",
+                       public.TRUST_TTL_S + 30, interval=0.2, what="withdrawn key refused")
+    assert c.get("/api/v1/verify" + _path(doc)).json()["status"] == "INVALID"
+
+
 def test_hostile_requests_get_4xx_pages_in_the_page_language(web) -> None:
     c, _ = web
     big = c.post("/verify?lang=en", content=b"code=" + b"A" * (10 * 1024 * 1024),
@@ -123,6 +140,9 @@ def test_hostile_requests_get_4xx_pages_in_the_page_language(web) -> None:
     assert c.post("/api/v1/verify", content=b"{", headers={"content-type": "application/json"}).status_code == 422
     nf = c.get("/no-such-page?lang=ckb")
     assert nf.status_code == 404 and 'lang="ckb"' in nf.text
+    for r in (big, nf, c.get("/verify"), c.get("/health")):  # on every answer, refusals included
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
     assert c.get("/api/v1/nothing").json()["error"]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,37 @@ class BodyLimit:
             pass
         if exceeded:
             await _refuse(scope, send, 413)
+
+
+SECURITY_HEADERS = (
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                 b"script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every answer (those a route set itself are kept).
+    Plain ASGI rather than an `@app.middleware("http")` function, which would wrap
+    every request in a second task and stream: the verification route's hot path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                have = {k.lower() for k, _ in msg.get("headers", [])}
+                msg["headers"] = [*msg.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in have)]
+            await send(msg)
+
+        await self.app(scope, receive, with_headers)
 
 
 class _TooLarge(Exception):
@@ -185,22 +215,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.exception("unhandled error on %s", request.url.path)
         return error_response(request, 500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        resp = await call_next(request)
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        return resp
-
     @app.get("/health", include_in_schema=False)
     async def health() -> Response:
         return Response(b'{"ok":true}', media_type="application/json")
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: on BodyLimit's 413 too
     return app
 
 

@@ -31,8 +31,10 @@ def _web(args: argparse.Namespace) -> int:
     engine.dispose()
     if args.offline_after < 1:
         raise UrError("--offline-after must be at least 1 second")
+    if args.rate_limit < 1:
+        raise UrError("--rate-limit must be at least 1 request a minute")
     settings = {"db_url": url, "secret_file": args.secret_file, "secure_cookies": not args.insecure_cookies,
-                "offline_after": args.offline_after}
+                "offline_after": args.offline_after, "public_per_minute": args.rate_limit}
     from central.web import app as web_app
     from central.web import staff
 
@@ -132,6 +134,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offline-after", type=int, default=180,
                    help="seconds without a message before the fleet page shows a kiosk offline (default 180: "
                         "three heartbeats at the kiosk's default)")
+    p.add_argument("--rate-limit", type=int, default=120, metavar="N",
+                   help="public requests a minute per client address and route group, per serving process "
+                        "(default 120; behind a proxy every client has the proxy's address: raise it there)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_web)
 

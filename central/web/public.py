@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from central import applications, casework, letters, registry, workflows
+from central import applications, casework, keys, letters, registry, workflows
 from central.web.app import render
 from contract import letters_index, tracking, ur1
 from contract.errors import UrError
@@ -43,9 +43,27 @@ def limited(request: Request, group: str = "public") -> None:
         raise HTTPException(429, headers={"Retry-After": "60"})
 
 
+TRUST_TTL_S = 5.0  # how long one process reuses the signing keys it read (see docs/web.md)
+
+
+def _trust(request: Request, s: Any, now: int) -> Any:
+    """The signing keys, read at most every TRUST_TTL_S per process: reading them is
+    three queries, most of a verification's cost. Keys change at a rotation or a
+    withdrawal; a withdrawn key is refused by every process within TRUST_TTL_S.
+    Document revocation is read from the registry row on every request."""
+    cached: tuple[float, Any] | None = getattr(request.app.state, "trust_cache", None)
+    mono = time.monotonic()
+    if cached is not None and mono - cached[0] < TRUST_TTL_S:
+        return cached[1]
+    trust = keys.trust(s, now)
+    request.app.state.trust_cache = (mono, trust)
+    return trust
+
+
 def verdict_of(request: Request, text: str) -> Verdict:
+    now = int(time.time())
     with request.app.state.read_sessions() as s:
-        return registry.verify_online(s, text, int(time.time()))
+        return registry.verify_online(s, text, now, _trust(request, s, now))
 
 
 def _verdict_page(request: Request, v: Verdict, *, old_form: bool = False, status: int = 200) -> Response:
