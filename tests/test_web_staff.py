@@ -280,6 +280,54 @@ def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:
     assert clerk.get(f"/api/v1/staff/reconciliation?date={day}").status_code == 403
 
 
+def test_supervisor_overview_sla_complaints_documents_collections(env) -> None:  # type: ignore[no-untyped-def]
+    import time
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from central import complaints, ledger, registry
+
+    app, S = env
+    now = datetime.now(UTC)
+    today = (now + timedelta(hours=3)).date().isoformat()  # Iraq's calendar day
+    with S.begin() as s:
+        accounts.add(s, "sup3", "Supervisor", AGENCY, "supervisor", PW)
+        secret = accounts.get(s, "sup3").totp_secret or ""
+        s.execute(update(casework.CaseRow).where(casework.CaseRow.number == tracking.make(7, 1))
+                  .values(sla_due=now - timedelta(hours=2)))  # the one open case: breached
+        for i, cat in enumerate(("delay", "delay", "bribery")):
+            complaints.handle(s, "K1", f"mc-{i}", {"tracking": tracking.make(7, 999990 + i), "category": cat,
+                                                   "text": "<script>x</script>", "filed_at": now.isoformat()})
+        t = int(time.time())
+        docs = [registry.issue(s, doc_type="certificate", agency="MOI", fields={"n": str(i)}, now=t - 5)
+                for i in range(3)]
+        registry.revoke(s, docs[0].id, "lost", t)
+        for n, (station, amount) in enumerate((("K1", 5000), ("K1", 3000), ("K2", 2000))):
+            ledger.record_collection(s, station, {
+                "event": "paid", "collection_id": f"oc{n}", "amount": amount, "statutory": amount, "service": 0,
+                "fee_ref": f"fee-{n}", "business_date": today, "office": "بغداد", "terminal_id": "T1",
+                "kind": "card"})
+    c = client(app)
+    assert login(c, "sup3", totp=pyotp.TOTP(secret).now()) == 303
+    page = c.get("/staff/overview?lang=en")
+    assert page.status_code == 200 and page.text.count("<svg") == 4 and "<script>x" not in page.text
+    j = c.get("/api/v1/staff/overview").json()
+    sla = {r["agency"]: r for r in j["sla"]}
+    assert sla[AGENCY] == {"agency": AGENCY, "open": 1, "breached": 1}
+    comp = {r["category"]: r["total"] for r in j["complaints"]}
+    assert comp == {"delay": 2, "bribery": 1} and j["complaints"][0]["category"] == "delay"
+    assert j["documents"][-1] == {"day": today, "issued": 3, "revoked": 1} and len(j["documents"]) == 14
+    assert sorted((r["station"], r["count"], r["amount"]) for r in j["collections"]) == [
+        ("K1", 2, 8000), ("K2", 1, 2000)]
+    assert 'data-agency="moi-criminal-evidence"' in page.text and f'data-day="{today}"' in page.text
+    ar = c.get("/staff/overview?lang=ar").text
+    assert "٨٬٠٠٠" in ar and 'dir="rtl"' in ar  # numbers in the page's language
+    clerk = client(app)
+    assert login(clerk, "clerk-a") == 303
+    assert clerk.get("/staff/overview").status_code == 403 and clerk.get("/api/v1/staff/overview").status_code == 403
+
+
 def test_json_api_same_authorisation_as_pages(env) -> None:
     app, S = env
     n = tracking.make(7, 1)
