@@ -392,9 +392,28 @@ def test_letters_officer_registers_routes_and_sets_status(env) -> None:
         assert trail[1]["data"]["status"] == "RECEIVED" and trail[2]["data"]["to"] == "KRG representation Baghdad"
         assert "salaries" not in str(trail)
         assert audit.verify(s)[1] == []
+    # The same actions through the JSON API: CSRF token in a header, same rules, same audit.
+    ktoken = csrf_of(krg.get("/staff/letters").text)
+    body = {"number": "78/ك", "date": "2026-03-03", "to": "Federal Ministry of Finance", "subject": "budget"}
+    assert krg.post("/api/v1/staff/letters", json=body).status_code == 403  # no token
+    made = krg.post("/api/v1/staff/letters", json=body, headers={"X-CSRF-Token": ktoken})
+    assert made.status_code == 201
+    lid2 = made.json()["id"]
+    assert krg.post("/api/v1/staff/letters", json=body, headers={"X-CSRF-Token": ktoken}).status_code == 409
+    assert krg.post(f"/api/v1/staff/letters/{lid2}", json={"status": "CLOSED"},
+                    headers={"X-CSRF-Token": ktoken}).status_code == 403  # the ministry holds it now
+    mtoken = csrf_of(mof.get("/staff/letters").text)
+    got = mof.post(f"/api/v1/staff/letters/{lid2}", json={"status": "RECEIVED"}, headers={"X-CSRF-Token": mtoken})
+    assert got.status_code == 200 and got.json()["status"] == "RECEIVED"
+    assert mof.post("/api/v1/staff/letters/999999", json={"status": "RECEIVED"},
+                    headers={"X-CSRF-Token": mtoken}).status_code == 404
+    with S() as s:
+        assert [t["action"] for t in audit.trail(s, f"letter:{lid2}")] == ["letter_register", "letter_status"]
+    krg.post(f"/api/v1/staff/letters/{lid2}", json={"status": "CLOSED"}, headers={"X-CSRF-Token": ktoken})
     mine = krg.get("/api/v1/staff/letters").json()  # the page's JSON twin, same rule: sent or held
-    assert [x["id"] for x in mine] == [lid] and mine[0]["subject"].endswith("salaries")
-    assert mof.get("/api/v1/staff/letters").json() == []  # routed back: the ministry neither sent nor holds it
+    assert sorted(x["id"] for x in mine) == sorted([lid, lid2])
+    assert next(x for x in mine if x["id"] == lid)["subject"].endswith("salaries")
+    assert [x["id"] for x in mof.get("/api/v1/staff/letters").json()] == [lid2]  # the first went back to KRG
     assert client(app).get("/api/v1/staff/letters").status_code == 401
     assert c.get("/api/v1/staff/letters").status_code == 403
     public = client(app).get("/api/v1/letters", params={"number": "77/ك", "date": "2026-03-02"}).json()
@@ -441,6 +460,23 @@ def test_registrar_issues_downloads_and_revokes(env) -> None:
     assert [k for k in c.get("/api/v1/staff/keys").json() if k["active"]]
     assert clerk.get("/api/v1/staff/keys").status_code == 403
     assert clerk.get(f"/api/v1/staff/documents/{doc_id}").status_code == 403
+    # Issue and revoke through the JSON API (CSRF token in a header), audited the same way.
+    api_body = {"doc_type": "certificate", "fields": {"name": "علي", "number": "13"}, "expires_days": 10}
+    assert c.post("/api/v1/staff/documents", json=api_body).status_code == 403
+    made = c.post("/api/v1/staff/documents", json=api_body, headers={"X-CSRF-Token": token})
+    assert made.status_code == 201 and made.json()["fields"] == {"name": "علي", "number": "13"}
+    doc2 = made.json()["id"]
+    assert 'data-status="VALID"' in public.get("/UR1/" + made.json()["qr"].split("/UR1/", 1)[1]).text
+    assert c.post("/api/v1/staff/documents", json={**api_body, "fields": {"": "x"}},
+                  headers={"X-CSRF-Token": token}).status_code == 409
+    gone = c.post(f"/api/v1/staff/documents/{doc2}/revoke", json={"reason": "typo"}, headers={"X-CSRF-Token": token})
+    assert gone.status_code == 200 and gone.json()["revoke_reason"] == "typo"
+    ctoken = csrf_of(clerk.get("/staff/login").text)
+    assert clerk.post(f"/api/v1/staff/documents/{doc2}/revoke", json={"reason": "x"},
+                      headers={"X-CSRF-Token": ctoken}).status_code == 403
+    with S() as s:
+        assert [(t["action"], t["actor"]) for t in audit.trail(s, doc2)] == [
+            ("issue", "reg (Name of reg)"), ("revoke", "reg (Name of reg)")]
     with S() as s:
         assert registry.get(s, doc_id).revoked_at is not None
         trail = audit.trail(s, doc_id)

@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from central import audit, document_render, keys, registry
 from central.web import staff
@@ -72,20 +73,26 @@ def _err(request: Request, sess: dict[str, Any], message: str) -> Response:
     return staff._page(request, "error.html", {"status": 409, "message": message, "detail": None}, sess, 409)
 
 
+def _issue(request: Request, u: Any, doc_type: str, fields: dict[str, str], expires_days: int) -> str:
+    """Issue a document for the registrar's agency (audited); its id. UrError when refused."""
+    now = int(time.time())
+    with request.app.state.sessions.begin() as s:
+        doc = registry.issue(s, doc_type=doc_type, agency=u.agency, fields=fields, now=now,
+                             expires_at=now + expires_days * 86400 if expires_days else None)
+        _audit(s, u, doc.id, "issue", {"type": doc_type})
+        return doc.id
+
+
 def issue(request: Request, doc_type: str = Form(max_length=32), fields: str = Form(max_length=4000),
           expires_days: int = Form(0, ge=0, le=36500), csrf: str = Form(max_length=64)) -> Response:
     sess = staff._sessions(request).read(request)
     staff._csrf_ok(sess, csrf)
     u = _registrar(request, sess)
-    now = int(time.time())
     try:
-        with request.app.state.sessions.begin() as s:
-            doc = registry.issue(s, doc_type=doc_type, agency=u.agency, fields=_fields(fields), now=now,
-                                 expires_at=now + expires_days * 86400 if expires_days else None)
-            _audit(s, u, doc.id, "issue", {"type": doc_type})
+        doc_id = _issue(request, u, doc_type, _fields(fields), expires_days)
     except UrError as e:
         return _err(request, sess, str(e))
-    return RedirectResponse(f"/staff/documents/{doc.id}", 303)
+    return RedirectResponse(f"/staff/documents/{doc_id}", 303)
 
 
 def _own(request: Request, u: Any, doc_id: str) -> registry.Document:
@@ -119,18 +126,62 @@ def png(request: Request, doc_id: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{doc.id}.png"'})
 
 
+def _revoke(request: Request, u: Any, doc_id: str, reason: str) -> None:
+    _own(request, u, doc_id)
+    with request.app.state.sessions.begin() as s:
+        registry.revoke(s, doc_id, reason, int(time.time()))
+        _audit(s, u, doc_id, "revoke", {"reason": reason})
+
+
 def revoke(request: Request, doc_id: str, reason: str = Form(max_length=500), csrf: str = Form(max_length=64)) -> Response:
     sess = staff._sessions(request).read(request)
     staff._csrf_ok(sess, csrf)
     u = _registrar(request, sess)
-    _own(request, u, doc_id)
     try:
-        with request.app.state.sessions.begin() as s:
-            registry.revoke(s, doc_id, reason, int(time.time()))
-            _audit(s, u, doc_id, "revoke", {"reason": reason})
+        _revoke(request, u, doc_id, reason)
     except UrError as e:
         return _err(request, sess, str(e))
     return RedirectResponse(f"/staff/documents/{doc_id}", 303)
+
+
+class IssueBody(BaseModel):
+    doc_type: str = Field(max_length=32, description=", ".join(ur1.DOCUMENT_TYPES))
+    fields: dict[str, str] = Field(description="the fields printed on the document and carried in its code")
+    expires_days: int = Field(0, ge=0, le=36500, description="0: no expiry")
+
+
+class RevokeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _api_registrar(request: Request) -> Any:
+    sess = staff._sessions(request).read(request)
+    staff._csrf_ok(sess, request.headers.get("x-csrf-token", ""))
+    return _registrar(request, sess)
+
+
+def api_issue(request: Request, body: IssueBody) -> JSONResponse:
+    """Issue a document for the registrar's agency (CSRF token in X-CSRF-Token); its PNG is
+    at /staff/documents/<id>.png."""
+    u = _api_registrar(request)
+    try:
+        if not body.fields or any(not k.strip() or "=" in k for k in body.fields):
+            raise UrError("fields must be a non-empty object of name: value, names without '='")
+        doc_id = _issue(request, u, body.doc_type, {k.strip(): v for k, v in body.fields.items()},
+                        body.expires_days)
+    except UrError as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    return JSONResponse(api_document(request, doc_id), status_code=201)
+
+
+def api_revoke(request: Request, doc_id: str, body: RevokeBody) -> JSONResponse:
+    """Revoke a document of the registrar's agency (CSRF token in X-CSRF-Token)."""
+    u = _api_registrar(request)
+    try:
+        _revoke(request, u, doc_id, body.reason)
+    except UrError as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    return JSONResponse(api_document(request, doc_id))
 
 
 def install(app: FastAPI) -> None:
@@ -142,3 +193,5 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff/documents/{doc_id}/revoke", revoke, methods=["POST"], include_in_schema=False)
     r.add_api_route("/api/v1/staff/keys", api_keys, methods=["GET"], tags=["registrar"])
     r.add_api_route("/api/v1/staff/documents/{doc_id}", api_document, methods=["GET"], tags=["registrar"])
+    r.add_api_route("/api/v1/staff/documents", api_issue, methods=["POST"], tags=["registrar"])
+    r.add_api_route("/api/v1/staff/documents/{doc_id}/revoke", api_revoke, methods=["POST"], tags=["registrar"])
