@@ -31,6 +31,7 @@ from kiosk.ui_services import (
     DocumentField,
     Fine,
     FormField,
+    IdCardRead,
     Institution,
     LetterStatus,
     NotAvailable,
@@ -494,6 +495,21 @@ class KioskServices:
             return self.devices.next_scan()
         except UrError:
             return None
+
+    def read_id_card(self, service_id: str, document_number: str, birth_date: str,
+                     expiry_date: str) -> IdCardRead:
+        """The card's fields that this service's form has (kiosk/devices/id_card_form.py)."""
+        from kiosk.devices.id_card_form import CardPrefill
+
+        # DG1 holds the Latin transliteration of the name: never prefilled into a field
+        # that must be written in Arabic letters (the citizen types that one).
+        names = {f.name for f in self._catalogue().service(service_id).form if f.type != "arabic_text"}
+        r = self.devices.read_id_card(document_number, birth_date, expiry_date)
+        if isinstance(r, CardPrefill):
+            photo = r.photo
+            return IdCardRead({k: v for k, v in r.fields.items() if k in names},
+                              photo=photo.data if photo else None, photo_mime=photo.mime if photo else "")
+        return IdCardRead({}, r.reason, r.message, r.retry_mrz)
 
     # -- staff (kiosk.cashier CashierStation) ---------------------------------
     def _station(self, with_terminal: bool = False) -> Any:

@@ -189,6 +189,22 @@ class StatusStrip:
 
 
 @dataclass(frozen=True)
+class IdCardRead:
+    """The citizen's ID card read for a form. `fields` (only the form's own field names)
+    prefill the form for the citizen to confirm; empty with `reason` set (a message key:
+    card.no_reader, card.no_card, card.wrong_mrz, card.torn_read, ...) when the card gave
+    nothing and the citizen types. `photo` (JPEG or JPEG 2000 bytes) is for the screen
+    only: never stored, never logged."""
+
+    fields: dict[str, str]
+    reason: str | None = None
+    message: str = ""
+    retry_mrz: bool = False  # the three MRZ fields were probably mistyped
+    photo: bytes | None = field(default=None, repr=False)
+    photo_mime: str = ""
+
+
+@dataclass(frozen=True)
 class DeviceState:
     device: str  # printer | terminal | scanner
     state: str  # ok | warning | error | absent
@@ -258,6 +274,11 @@ class UiServices(Protocol):
     def status_strip(self) -> StatusStrip: ...
     def poll_scan(self) -> str | None:
         """The next code the QR scanner read, if any (never blocks)."""
+        ...
+    def read_id_card(self, service_id: str, document_number: str, birth_date: str,
+                     expiry_date: str) -> IdCardRead:
+        """Read the citizen's ID card (ICAO 9303, BAC from the three MRZ fields) into
+        the service's form fields; never raises for a card problem."""
         ...
 
     # staff

@@ -142,3 +142,33 @@ def test_station_prefills_the_form_and_health_lists_the_reader(tmp_path: Path, p
     assert device_health.report(station.map_path)["id_reader"]["state"] == "ready"
     gone = station.read_id_card("A12345678", "850115", "301231")
     assert isinstance(gone, CardFallback) and gone.reason == "card.no_card" and not gone.retry_mrz
+
+
+def test_kiosk_services_prefill_only_the_forms_own_fields(tmp_path: Path, photo: Path) -> None:
+    import hashlib
+    import json
+
+    from kiosk import datasets
+    from kiosk.kiosk_services import KioskServices
+    from kiosk.store import KioskStore
+
+    t = {"ar": "x", "ckb": "x", "en": "x"}
+    catalogue = {"version": 1, "institutions": [{"id": "moi", "name": t}], "services": [{
+        "id": "svc", "name": t, "kind": "procedural", "institution": "moi", "visits": 1, "duration_days": 1,
+        "steps": [t], "documents": [], "fees": {"statutory": 0, "service": 0},
+        "form": [{"name": "full_name", "type": "text", "label": t},
+                 {"name": "birth_date", "type": "date", "label": t},
+                 {"name": "name_ar", "type": "arabic_text", "label": t},
+                 {"name": "mobile", "type": "mobile", "label": t}]}]}
+    store = KioskStore(tmp_path / "kiosk")
+    body = json.dumps(catalogue).encode()
+    with store.tx() as s:
+        datasets.install(s, "catalogue", 1, body, hashlib.sha256(body).hexdigest())
+    services = KioskServices(store, device_map=_station(tmp_path).map_path)
+    with virtual_card(_irq_passport(), photo):
+        r = services.read_id_card("svc", "A12345678", "850115", "301231")
+    assert r.reason is None and r.fields == {"full_name": "AHMED ALI AL RASHID", "birth_date": "1985-01-15"}
+    assert r.photo == photo.read_bytes() and r.photo_mime == "image/jpeg"
+    assert "photo=" not in repr(r) and "\\xff" not in repr(r)
+    gone = services.read_id_card("svc", "A12345678", "850115", "301231")
+    assert (gone.fields, gone.reason, gone.retry_mrz) == ({}, "card.no_card", False)

@@ -25,6 +25,7 @@ from kiosk.ui_services import (
     DocumentField,
     Fine,
     FormField,
+    IdCardRead,
     Institution,
     LetterStatus,
     PayEvent,
@@ -253,6 +254,10 @@ class FixtureServices:
 
     def poll_scan(self) -> str | None:
         return self.scans.popleft() if self.scans else None
+
+    def read_id_card(self, service_id: str, document_number: str, birth_date: str,
+                     expiry_date: str) -> IdCardRead:
+        return IdCardRead({}, "card.no_reader", "no card reader in the fixture", False)
 
     # staff
     def check_pin(self, role: str, pin: str) -> bool:
