@@ -46,6 +46,7 @@ MODEL_MODULES: list[str] = [
     "central.ledger",
     "central.pii_key",
     "central.web.accounts",
+    "central.partitions",
 ]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +44,9 @@ from contract.errors import UrError
 from contract.pii_seal import SealError
 
 log = logging.getLogger("ur.central.ingest")
+# Checks, inside the apply transaction, that this worker may still apply these
+# partitions (central/partitions.Leases.fence); raises to roll back.
+Fence = Callable[[Session, set[int]], None]
 _logged_codes: set[str] = set()
 
 
@@ -117,9 +120,8 @@ class _Refused:
 def _open(topic: str, data: bytes) -> tuple[Envelope, bytes, bytes] | _Refused:
     """Decode one message and check it belongs on its topic (pure: no database)."""
     try:
-        t_kiosk, direction, t_stream = topics.parse_kiosk_topic(topic)
-        if direction != "up":
-            raise UrError(f"not an uplink topic: {topic}")
+        t = topics.parse_uplink(topic)  # also: the partition level is the kiosk's own
+        t_kiosk, t_stream = t.kiosk_id, t.stream
     except UrError as e:
         return _Refused("topic", str(e))
     try:
@@ -164,6 +166,11 @@ class Arrived:
     opened: tuple[Envelope, bytes, bytes] | _Refused
     key: str | None = None
     verdict: tuple[str, str] | None = None
+
+    @property
+    def partition(self) -> int | None:
+        """The sending kiosk's partition; None for what could not be decoded."""
+        return None if isinstance(self.opened, _Refused) else topics.partition_of(self.opened[0].kiosk_id)
 
 
 def arrive(items: list[tuple[str, bytes]], keys: dict[str, str] | None = None) -> list[Arrived]:
@@ -388,15 +395,18 @@ class _Retry(Exception):
 
 
 def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]] | list[Arrived],
-                  attempts: int = 5, key_cache: dict[str, str] | None = None) -> list[Outcome]:
+                  attempts: int = 5, key_cache: dict[str, str] | None = None,
+                  fence: Fence | None = None) -> list[Outcome]:
     """Apply a batch of uplink messages (raw, or as `arrive`/`precheck` left
     them) in one transaction; returns outcomes for acking (only after the
-    commit). Retries the batch on a lost race or a deadlock between workers."""
+    commit). Retries the batch on a lost race or a deadlock between workers.
+    `fence(session, partitions)` runs first in the transaction (a worker's lease
+    check, central/partitions.py) and raises to roll the whole batch back."""
     arrived = [i if isinstance(i, Arrived) else arrive([i])[0] for i in items]
     last_exc: Exception | None = None
     for _ in range(attempts):
         try:
-            return _process_once(sessions, arrived, key_cache)
+            return _process_once(sessions, arrived, key_cache, fence)
         except _Retry as e:
             last_exc = e
         except DBAPIError as e:
@@ -408,11 +418,13 @@ def process_batch(sessions: sessionmaker[Session], items: list[tuple[str, bytes]
 
 
 def _process_once(sessions: sessionmaker[Session], arrived: list[Arrived],
-                  key_cache: dict[str, str] | None) -> list[Outcome]:
+                  key_cache: dict[str, str] | None, fence: Fence | None = None) -> list[Outcome]:
     checked = _check(sessions, arrived, key_cache)
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
     with sessions.begin() as session:
+        if fence is not None:  # first: on PostgreSQL it also locks the lease rows until commit
+            fence(session, {topics.partition_of(c.env.kiosk_id) for c in checked if isinstance(c, _Parsed)})
         parsed: list[_Parsed] = []
         kiosks: dict[str, kiosk_registry.Kiosk | None] = {}
         for c in checked:

@@ -37,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("serve", help="run an ingest worker (several may run at once)")
     p.add_argument("--broker", default=DEFAULT_BROKER, help="mqtt://HOST:PORT or mqtts://...")
-    p.add_argument("--worker-id", help="MQTT client id (default: unique per process)")
+    p.add_argument("--worker-id", help="client id and lease owner, fixed across restarts (default: central-HOSTNAME)")
     p.add_argument("--no-router", action="store_true",
                    help="route new applications (start workflows) inside the worker instead of a child process")
     p.set_defaults(func=cmd_serve)

@@ -1,9 +1,16 @@
 """The ingest worker: the thin MQTT shell around central.ingest and central.downlink.
 
-Any number of workers may run (on SQLite or PostgreSQL): they share the uplink
-and request subscriptions (`$share/central/...`) with session expiry 0, so a
-dead worker hoards nothing and Mosquitto deals its share to the others. Acks
-go out only after the batch commits. Every few seconds the worker republishes
+Any number of workers may run (on SQLite or PostgreSQL). Uplink is split into
+partitions by kiosk (contract/topics.py); each worker leases its fair share of
+them in the database (central/partitions.py), subscribes to those only, and
+applies a batch only while its leases hold (the fencing check in the apply
+transaction), so one kiosk's ordered streams go to one worker and a worker that
+lost a lease (paused, cut off) can never commit. Every worker sees every
+request and answers its own partitions' kiosks. Workers are infrastructure: a fixed client id
+and a persistent session (clean_start False, a session expiry), so the broker
+keeps their uplink while they reconnect, and a reconnect within half a second
+of the broker answering (kiosks keep their jittered backoff). Acks go out only
+after the batch commits. Every few seconds the worker republishes
 retained dataset manifests that changed and pokes kiosks with new status
 events (the poke is a hint; kiosks catch up by cursor anyway).
 
@@ -17,15 +24,15 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
+import socket
 import time
 from concurrent.futures import Future
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from central import applications, db, downlink, downlink_key, ingest
+from central import applications, db, downlink, downlink_key, ingest, partitions
 from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import fault_points, mqtt_conn, topics
@@ -44,12 +51,36 @@ PRECHECK_CHUNK = 32
 # unchanged: on a plain broker anyone can overwrite a retained message, and a
 # kiosk that connects after that would see only the (refused) forgery.
 MANIFEST_REFRESH_S = 60.0
+# The broker keeps a worker's session (its partition subscriptions and what arrives
+# for them) this long after it drops: a broker restart or a network blip loses no
+# uplink. A worker away longer has lost its leases anyway (TTL), and the living
+# workers took its partitions.
+SESSION_EXPIRY_S = 300
+# Reconnect delay cap: workers are few and infrastructure, so they come back at
+# once (kiosks, thousands of them, keep a jittered backoff of up to a minute).
+RECONNECT_CAP_S = 0.5
+
+
+def default_worker_id() -> str:
+    """Fixed across restarts (the persistent session and the leases are found
+    again): one worker per host by default; give more than one `--worker-id`."""
+    return f"central-{socket.gethostname()}"[:64]
+
+
+def lease_ttl_from_env() -> float:
+    raw = os.environ.get("UR_CENTRAL_LEASE_TTL_S", "").strip()
+    if not raw:
+        return partitions.DEFAULT_TTL_S
+    try:
+        return float(raw)
+    except ValueError:
+        raise UrError(f"UR_CENTRAL_LEASE_TTL_S={raw!r} is not a number of seconds") from None
 
 
 class Worker:
     def __init__(self, db_url: str | None, broker_url: str, worker_id: str | None = None,
                  batch_max: int = 500, route_inline: bool = True,
-                 router_notes: WorkerNotes | None = None) -> None:
+                 router_notes: WorkerNotes | None = None, lease_ttl: float | None = None) -> None:
         self.engine = db.make_engine(db_url)
         db.load_models()
         self.sessions = db.sessions(self.engine)
@@ -57,10 +88,15 @@ class Worker:
         with self.sessions.begin() as s:
             self.signer = downlink_key.signer(s)  # signs every message sent to kiosks
         self.addr = mqtt_conn.parse_url(broker_url)
-        self.worker_id = worker_id or f"central-{os.getpid()}-{random.randrange(1 << 20):05x}"
+        self.worker_id = worker_id or default_worker_id()
         self.batch_max = batch_max
-        self.client = mqtt_conn.make_client(self.worker_id, self.addr, session_expiry_s=0)
-        self.link = mqtt_conn.Link(self.client, self.addr, clean_start=True, backoff_cap=30.0)
+        self.leases = partitions.Leases(self.sessions, self.worker_id,
+                                        lease_ttl if lease_ttl is not None else lease_ttl_from_env())
+        self.next_beat = 0.0
+        self.broker_down_since: float | None = None
+        self.not_mine = 0  # uplink of partitions we do not lease: left to their owner
+        self.client = mqtt_conn.make_client(self.worker_id, self.addr, session_expiry_s=SESSION_EXPIRY_S)
+        self.link = mqtt_conn.Link(self.client, self.addr, clean_start=False, backoff_cap=RECONNECT_CAP_S)
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.inbox: list[tuple[str, bytes, Any]] = []  # requests
@@ -89,7 +125,11 @@ class Worker:
 
     # --- paho callbacks: record only, never raise -------------------------------
     def _on_up(self) -> None:
-        self.client.subscribe([(topics.up_filter_shared(), 1), (topics.REQUEST_FILTER_SHARED, 1)])
+        # The session may hold subscriptions from before (persistent): drop the
+        # partitions we no longer lease, (re)subscribe the ones we do.
+        self._subscriptions(gained=set(self.leases.held), lost=set(range(topics.PARTITIONS)) - set(self.leases.held))
+        self.client.subscribe([(topics.UP_LEGACY_FILTER, 1), (topics.UP_BARE_FILTER_SHARED, 1),
+                               (topics.REQUEST_FILTER, 1)])
         self.published_manifests.clear()
         self.next_housekeeping = 0.0
         log.info("worker %s connected", self.worker_id)
@@ -100,10 +140,61 @@ class Worker:
         else:
             log.error("subscription refused: %s", codes)
 
+    def _subscriptions(self, gained: set[int], lost: set[int]) -> None:
+        try:
+            if lost:
+                self.client.unsubscribe([topics.up_filter(p) for p in sorted(lost)])
+            if gained:
+                self.client.subscribe([(topics.up_filter(p), 1) for p in sorted(gained)])
+        except Exception as e:  # noqa: BLE001 - not connected: _on_up does it again
+            log.warning("could not change subscriptions: %s", e)
+
+    def beat(self) -> None:
+        """Renew the leases, follow the fair share; subscribe to what we gained and
+        drop what we lost (its owner gets that uplink from now on)."""
+        now = time.monotonic()
+        if self.connected:
+            self.broker_down_since = None
+        elif self.broker_down_since is None:
+            self.broker_down_since = now
+        # Cut off from the broker for longer than a lease: let a worker that reaches
+        # it have our partitions (Leases.beat keeps them if nobody does).
+        broker_ok = self.broker_down_since is None or now - self.broker_down_since < self.leases.ttl_ms / 1000
+        try:
+            change = self.leases.beat(broker_ok)
+        except Exception as e:  # noqa: BLE001 - DB down: the fence refuses commits on lost leases
+            log.warning("lease heartbeat failed: %s", e)
+            self.next_beat = time.monotonic() + 0.5
+            return
+        self.next_beat = time.monotonic() + self.leases.beat_every_s
+        if self.connected and (change.gained or change.lost):
+            self._subscriptions(change.gained, change.lost)
+
+    def _owns_kiosk_of(self, topic: str) -> bool:
+        """Whether the kiosk a request topic names is in a partition we lease
+        (True for a topic naming no kiosk: it is refused and counted here)."""
+        parts = topic.split("/", 4)
+        if len(parts) < 4 or not parts[3]:
+            return True
+        return topics.partition_of(parts[3]) in self.leases.held
+
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
         if not _is_uplink(msg.topic):
+            if not self._owns_kiosk_of(msg.topic):
+                self.received -= 1  # another worker's kiosk: that worker answers
+                return
             self.inbox.append((msg.topic, bytes(msg.payload), msg.properties))
+            return
+        try:
+            part = topics.parse_uplink(msg.topic).partition
+        except UrError:
+            part = None  # junk topic: ingest counts it
+        if part is not None and part not in self.leases.held:
+            # Legacy uplink of another worker's partition, or a partition we lost
+            # while it was queued: its owner applies it (or the kiosk resends).
+            self.received -= 1
+            self.not_mine += 1
             return
         self.unchecked.append((msg.topic, bytes(msg.payload)))
         if len(self.unchecked) >= PRECHECK_CHUNK:
@@ -122,6 +213,8 @@ class Worker:
 
     def step(self, timeout: float = 0.01) -> None:
         now = time.monotonic()
+        if now >= self.next_beat:
+            self.beat()
         if self.link.poll(timeout):
             self._on_up()
         # Drain everything the socket already has before committing a batch (paho
@@ -165,12 +258,9 @@ class Worker:
             self.last_uplink = time.monotonic()
             if self.router_notes is not None:
                 self.router_notes.busy(self.last_uplink)
+            fault_points.reached(fault_points.WORKER_APPLY, self.worker_id)  # failure tests only (a pause)
             try:
-                token = applications.DEFER_ROUTING.set(True)
-                try:
-                    outcomes = ingest.process_batch(self.sessions, uplink, key_cache=self.key_cache)
-                finally:
-                    applications.DEFER_ROUTING.reset(token)
+                outcomes = self._apply(uplink)
             except Exception as e:  # noqa: BLE001 - DB down: nothing acked, kiosks resend
                 log.error("ingest batch failed, nothing acked: %s", e)
                 return
@@ -196,6 +286,28 @@ class Worker:
                 log.warning("could not count %d dropped requests: %s", len(refused), e)
         if uplink and self.route_inline:
             self.routing_backlog = True
+
+    def _apply(self, uplink: list[ingest.Arrived]) -> list[ingest.Outcome]:
+        """One batch under the fencing check. If a lease was taken meanwhile
+        (we were paused or cut off past the TTL), nothing is committed: the
+        leases are read again and only what is still ours is applied; the rest
+        stays unacked for its new owner (the kiosk resends it there)."""
+        for attempt in (1, 2):
+            mine = [a for a in uplink if a.partition is None or a.partition in self.leases.held]
+            self.not_mine += len(uplink) - len(mine)
+            token = applications.DEFER_ROUTING.set(True)
+            try:
+                return ingest.process_batch(self.sessions, mine, key_cache=self.key_cache, fence=self.leases.fence)
+            except partitions.LeaseLost as e:
+                log.warning("batch of %d not committed, lease lost (fenced): %s", len(mine), e)
+                ingest.count_refusals(self.sessions, [("fenced", str(e))])
+                if attempt == 2:
+                    return []
+                self.beat()
+                uplink = mine
+            finally:
+                applications.DEFER_ROUTING.reset(token)
+        return []
 
     @staticmethod
     def _arrived(f: Future[list[ingest.Arrived]]) -> list[ingest.Arrived]:
@@ -319,7 +431,22 @@ class Worker:
             self.step(0.02 if self.connected else 0.1)
         notifier.stopping()
         notifier.close()
+        self.stop()
+
+    def stop(self) -> None:
+        """Clean stop: hand the leases back at once (the others take them on their
+        next heartbeat instead of after the TTL) and leave no partition
+        subscription in our persistent session to hoard uplink meanwhile."""
         try:
+            self.leases.release_all()
+        except Exception as e:  # noqa: BLE001 - they expire after the TTL anyway
+            log.warning("could not release the leases: %s", e)
+        try:
+            if self.connected:
+                self.client.unsubscribe([topics.up_filter(p) for p in range(topics.PARTITIONS)]
+                                        + [topics.UP_LEGACY_FILTER, topics.UP_BARE_FILTER_SHARED,
+                                           topics.REQUEST_FILTER])
+                self.client.loop(timeout=0.05)
             self.client.disconnect()
         except Exception:  # noqa: BLE001
             pass

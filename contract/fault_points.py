@@ -18,7 +18,8 @@ from collections.abc import Callable
 PAY_STEP_COMMITTED = "payments.step_committed"  # detail: the step just committed
 WORKER_ACK = "worker.ack"  # detail: the kiosk id; a hook returning True drops that ack
 SYNC_PUBLISH = "sync.publish"  # detail: the message id; a hook returning True publishes it twice
-POINTS = frozenset({PAY_STEP_COMMITTED, WORKER_ACK, SYNC_PUBLISH})
+WORKER_APPLY = "worker.apply"  # detail: the worker id; reached before each batch's apply (a hook may pause there)
+POINTS = frozenset({PAY_STEP_COMMITTED, WORKER_ACK, SYNC_PUBLISH, WORKER_APPLY})
 
 Hook = Callable[[str], bool]
 _hooks: dict[str, Hook] = {}

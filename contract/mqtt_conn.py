@@ -172,7 +172,10 @@ class Link:
             log.warning("network loop error: %s", e)
             self.connected = False
             rc = mqtt.MQTT_ERR_UNKNOWN
-        if not self.connected and self.next_connect < now:
+        if not self.connected and (self.next_connect < now or (
+                rc != mqtt.MQTT_ERR_SUCCESS and self.next_connect - now > self.backoff_cap)):
+            # Also when an attempt died before its CONNACK (e.g. a broker still shutting
+            # down took the TCP connection): a short cap (workers) must not wait 5 s.
             self._schedule_retry(now)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             # No socket (waiting out the backoff or the first delay): paho returns at
