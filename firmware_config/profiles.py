@@ -82,6 +82,18 @@ class PrinterSettings(_Strict):
     cutter: bool | None = None
     status: bool = True
     qr_module_dots: int = Field(default=6, ge=2, le=16)
+    # How Arabic lines print: "bitmap" (shaped by Pillow/raqm: exact, the default),
+    # "code_page" (CP864 text: much fewer bytes; the model must list CP864), "auto"
+    # (CP864 when the capability database lists it for the model, else bitmap).
+    # Lines CP864 cannot print (Kurdish letters) are bitmaps in every mode.
+    arabic: Literal["auto", "code_page", "bitmap"] = "bitmap"
+
+
+def arabic_code_page(setting: str, code_pages: dict[int, str]) -> int | None:
+    """The ESC t number Arabic lines print in, or None for shaped bitmaps."""
+    if setting == "bitmap":
+        return None
+    return next((n for n, name in sorted(code_pages.items()) if name.upper() == "CP864"), None)
 
 
 class PrinterFirmware(_Strict):
@@ -144,6 +156,9 @@ class PrinterProfile(_Strict):
         if cp is not None and cp not in r["code_pages"]:
             raise ValueError(f"printer.code_page {cp} is not a code page of "
                              f"{self.capability_model}")
+        if self.printer.arabic == "code_page" and r["arabic_code_page"] is None:
+            raise ValueError(f"printer.arabic = 'code_page' but {self.capability_model} lists no "
+                             "CP864 (the Arabic code page with joined letter forms): use 'bitmap'")
         return self
 
     def resolved(self) -> dict[str, Any]:
@@ -158,6 +173,7 @@ class PrinterProfile(_Strict):
             "code_pages": s["code_pages"],
             "status": p.status,
             "qr_module_dots": p.qr_module_dots,
+            "arabic_code_page": arabic_code_page(p.arabic, s["code_pages"]),
             "capability_model": self.capability_model,
             "vendor": s["vendor"],
         }

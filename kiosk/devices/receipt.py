@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from contract.errors import UrError, ValidationError
+from kiosk.devices import arabic_codepage
 from kiosk.devices import escpos_commands as cmd
 
 TEMPLATE_DIR = Path(__file__).with_name("receipt_templates")
@@ -51,6 +52,7 @@ class ReceiptProfile:
     cutter: bool = True
     qr_module_dots: int = 6
     code_page: int | None = None
+    arabic_code_page: int | None = None  # ESC t page for Arabic text lines (CP864), None: bitmap
 
     @classmethod
     def from_mapping(cls, p: Mapping[str, Any]) -> ReceiptProfile:
@@ -62,6 +64,7 @@ class ReceiptProfile:
             cutter=bool(pr.get("cutter", True)),
             qr_module_dots=int(pr.get("qr_module_dots", 6)),
             code_page=pr.get("code_page"),
+            arabic_code_page=pr.get("arabic_code_page"),
         )
 
 
@@ -236,6 +239,15 @@ def _text_blocks(b: _Block, text: str, profile: ReceiptProfile) -> list[bytes]:
                               double_width=size == "double")
         body = b"".join(ln.encode("ascii") + cmd.LF for ln in lines)
         return [cmd.align(where) + mode + body + cmd.print_mode()]
+    if profile.arabic_code_page is not None:
+        cols = profile.width_dots // FONT_A_WIDTH // (2 if size == "double" else 1)
+        coded = arabic_codepage.encode_lines(text, cols)
+        if coded is not None:  # else a letter CP864 lacks: this line goes as a bitmap
+            mode = cmd.print_mode(bold=b.bold, double_height=size == "double",
+                                  double_width=size == "double")
+            body = b"".join(ln + cmd.LF for ln in coded)
+            return [cmd.align(where) + mode + cmd.code_page(profile.arabic_code_page) + body
+                    + cmd.code_page(profile.code_page or 0) + cmd.print_mode()]
     px = LINE_PX[size]
     out: list[bytes] = []
     for piece in wrap_shaped(text, px, profile.width_dots):
