@@ -179,8 +179,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profiles", action="store_true", help="list the shipped profiles")
     p.set_defaults(func=cmd_list)
 
-    p = ds.add_parser("test", help="test print / registration / scan test")
-    p.add_argument("kind", choices=KINDS)
+    p = ds.add_parser("test", help="test print / registration / scan test / ID card present")
+    p.add_argument("kind", choices=(*KINDS, "card_reader"))
     _target(p)
     p.add_argument("--timeout", type=float, help="scanner: seconds to wait for a scan")
     p.set_defaults(func=cmd_test)

@@ -172,3 +172,25 @@ def test_kiosk_services_prefill_only_the_forms_own_fields(tmp_path: Path, photo:
     assert "photo=" not in repr(r) and "\\xff" not in repr(r)
     gone = services.read_id_card("svc", "A12345678", "850115", "301231")
     assert (gone.fields, gone.reason, gone.retry_mrz) == ({}, "card.no_card", False)
+
+
+def test_cli_devices_test_and_diagnose_list_the_card_reader(tmp_path: Path, photo: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    station = _station(tmp_path)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
+                              env=env, cwd=repo, timeout=120)
+
+    with virtual_card(V.TD3_SPECIMEN, photo):
+        t = cli("devices", "test", "card_reader", "--profile", "vsmartcard_virtual_reader")
+        d = cli("devices", "diagnose", "--map", str(station.map_path))
+    assert t.returncode == 0 and "OK (ready)" in t.stdout and "select_lds_application: 9000" in t.stdout, t.stdout + t.stderr
+    assert d.returncode == 0 and "id_reader" in d.stdout and "card_present" in d.stdout, d.stdout + d.stderr
+    gone = cli("devices", "test", "card_reader", "--profile", "vsmartcard_virtual_reader")
+    assert gone.returncode == 1 and "FAILED (no_card)" in gone.stdout, gone.stdout + gone.stderr
