@@ -328,6 +328,37 @@ def test_supervisor_overview_sla_complaints_documents_collections(env) -> None: 
     assert clerk.get("/staff/overview").status_code == 403 and clerk.get("/api/v1/staff/overview").status_code == 403
 
 
+def test_admin_disables_and_enables_accounts_of_the_agency(env) -> None:  # type: ignore[no-untyped-def]
+    app, S = env
+    with S.begin() as s:
+        accounts.add(s, "adm", "Admin A", AGENCY, "admin", PW)
+        secret = accounts.get(s, "adm").totp_secret or ""
+    clerk = client(app)
+    assert login(clerk, "clerk-a") == 303 and clerk.get("/staff").status_code == 200
+    assert clerk.get("/staff/users").status_code == 403
+    a = client(app)
+    assert login(a, "adm", totp=pyotp.TOTP(secret).now()) == 303
+    page = a.get("/staff/users?lang=en").text
+    listed = re.findall(r'data-user="([^"]+)" data-disabled="(yes|no)"', page)
+    assert listed == [("adm", "no"), ("aud", "no"), ("clerk-a", "no"), ("reg", "no")]  # own agency only
+    token = csrf_of(page)
+    assert a.post("/staff/users/clerk-a", data={"disabled": "yes"}).status_code == 422  # no token
+    assert a.post("/staff/users/clerk-a", data={"disabled": "yes", "csrf": token}).status_code == 303
+    assert clerk.get("/staff").status_code == 303  # her open session ends at once
+    assert login(client(app), "clerk-a") == 401
+    assert a.post("/staff/users/clerk-b", data={"disabled": "yes", "csrf": token}).status_code == 403  # other agency
+    assert a.post("/staff/users/adm", data={"disabled": "yes", "csrf": token}).status_code == 409
+    assert a.post("/staff/users/nobody", data={"disabled": "yes", "csrf": token}).status_code == 404
+    assert a.post("/staff/users/clerk-a", data={"disabled": "xyz", "csrf": token}).status_code == 400
+    j = a.post("/api/v1/staff/users/clerk-a?disabled=false", headers={"X-CSRF-Token": token})
+    assert j.status_code == 200 and login(client(app), "clerk-a") == 303
+    assert [u["disabled"] for u in a.get("/api/v1/staff/users").json() if u["username"] == "clerk-a"] == [False]
+    with S() as s:
+        trail = audit.trail(s, "user:clerk-a")
+        assert [(t["action"], t["actor"]) for t in trail] == [("user_disable", "adm (Admin A)"),
+                                                               ("user_enable", "adm (Admin A)")]
+
+
 def test_json_api_same_authorisation_as_pages(env) -> None:
     app, S = env
     n = tracking.make(7, 1)

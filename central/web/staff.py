@@ -245,8 +245,9 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff/case/{number}/act", act, methods=["POST"], include_in_schema=False)
     r.add_api_route("/api/v1/staff/worklist", api_worklist, methods=["GET"], tags=["staff"])
     r.add_api_route("/api/v1/staff/cases/{number}/act", api_act, methods=["POST"], tags=["staff"])
-    from central.web import letters_pages, overview, registrar, supervisor
+    from central.web import admin, letters_pages, overview, registrar, supervisor
 
+    admin.install(app)
     supervisor.install(app)
     overview.install(app)
     letters_pages.install(app)
