@@ -234,3 +234,17 @@ def test_reader_dialogue_stops_on_refused_bac() -> None:
     assert d.send(h(V.RND_ICC + "9000"))[:5] == h("0082000028")
     with pytest.raises(BacFailed, match="status 6300"):
         d.send(h("6300"))
+
+
+def test_reader_dialogue_names_a_card_without_the_icao_application_or_bac() -> None:
+    from kiosk.devices.card_errors import NotAnEmrtd
+
+    d = read_document(specimen_key())
+    d.send(None)
+    with pytest.raises(NotAnEmrtd, match="no ICAO 9303 travel-document application .status 6A82."):
+        d.send(h("6A82"))
+    d = read_document(specimen_key())
+    d.send(None)
+    d.send(h("9000"))
+    with pytest.raises(NotAnEmrtd, match="PACE-only card"):
+        d.send(h("6982"))

@@ -112,7 +112,8 @@ def read_document(key: MrzKey, want_photo: bool = True,
         raise NotAnEmrtd(f"this card has no ICAO 9303 travel-document application (status {_sw(resp):04X})")
     resp = yield icao_bac.GET_CHALLENGE
     if _sw(resp) != SW_OK:
-        raise NotAnEmrtd(f"the card refuses GET CHALLENGE (status {_sw(resp):04X}): no Basic Access Control")
+        raise NotAnEmrtd(f"the card refuses GET CHALLENGE (status {_sw(resp):04X}): it has no Basic "
+                         "Access Control (a PACE-only card, which this reader does not open yet)")
     handshake = icao_bac.start(key, resp[:-2], random(8), random(16))
     resp = yield handshake.command()
     sw = _sw(resp)
