@@ -55,6 +55,21 @@ def _login(page, url: str, user: str, pw: str, totp: str = "") -> None:
     page.click("button[type=submit]")
 
 
+def staff_shots(browser, url: str, user: str, pw: str, totp: str, pages: list[str], out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every page in `pages`, logged in as `user`, in three languages at phone and desktop size."""
+    for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        ctx = browser.new_context(viewport=size, is_mobile=size is PHONE)
+        page = ctx.new_page()
+        _login(page, url, user, pw, totp)
+        for path in pages:
+            name = path.strip("/").replace("/", "-") or "home"
+            for lang in ("ar", "ckb", "en"):
+                page.goto(f"{url}{path}?lang={lang}")
+                assert page.locator("html").get_attribute("lang") == lang
+                page.screenshot(path=str(out / f"{name}-{lang}-{size_name}.png"), full_page=True)
+        ctx.close()
+
+
 def test_kiosk_application_approved_in_the_browser_reaches_the_kiosk(browser, tmp_path: Path) -> None:
     shots = tmp_path / "screens"
     shots.mkdir()
@@ -125,6 +140,9 @@ def test_kiosk_application_approved_in_the_browser_reaches_the_kiosk(browser, tm
                 proxy.heal()
                 support.wait_until(lambda: state() == "yes", 60, interval=0.5, what="K1 online again")
                 phone.close()
+                staff_shots(browser, srv.url, "clerk-z", clerk_pw, "", ["/staff", f"/staff/case/{number}"], shots)
+                staff_shots(browser, srv.url, "sup-z", sup_pw, pyotp.TOTP(secret).now(),
+                            ["/staff/overview", "/staff/fleet", "/staff/reconciliation"], shots)
             with_name = support.run_cli(["ur-central", "--db", dep.db_url, "--json", "apps", "show", number])
             assert with_name.returncode == 0, with_name.stderr
             trail = json.loads(with_name.stdout)["audit"]
@@ -132,5 +150,6 @@ def test_kiosk_application_approved_in_the_browser_reaches_the_kiosk(browser, tm
         finally:
             dep.stop_all()
             proxy.close()
-    assert {p.name for p in shots.glob("*.png")} == {"worklist.png", "case-approved.png", "fleet-online.png",
-                                                     "fleet-offline.png"}
+    names = {p.name for p in shots.glob("*.png")}
+    assert {"worklist.png", "case-approved.png", "fleet-online.png", "fleet-offline.png"} <= names
+    assert len(names) == 4 + 5 * 3 * 2  # five staff pages, three languages, phone and desktop
