@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kiosk import i18n
@@ -47,39 +48,72 @@ def test_escape_and_f1_do_nothing() -> None:
     assert not [w for c in h.window.children for w in c.walk() if isinstance(w, Settings)]
 
 
+@contextmanager
+def driven_clock() -> Iterator[Callable[[float], None]]:
+    """The app's Kivy clock moves only when the test says (`advance(seconds)`), so a
+    timeout test does not depend on how fast this machine draws frames: with a real
+    clock, slow frames on a loaded machine ate the margin. Frame pacing is off while it
+    runs (it waits for the clock to move)."""
+    from kivy.clock import Clock
+
+    now = [Clock.time()]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    fps, Clock._max_fps = Clock._max_fps, 0
+    Clock.time = lambda: now[0]  # an instance attribute over the class's time source
+    try:
+        yield advance
+    finally:
+        del Clock.time
+        Clock._max_fps = fps
+
+
 def test_idle_timeout_returns_home_and_wipes_everything() -> None:
     svc = FixtureServices()
     h = Harness(svc, idle_timeout=1.5, lang="ar")
-    h.tap("home.catalogue")
-    h.type("جواز")
-    h.tap("svc.passport-ordinary")
-    h.tap("service.apply")
-    h.type("علي")
-    h.tap("lang.en")
-    h.tap("strip.large")
-    assert h.app.session.form["full_name"] == "علي"
-    assert h.app.idle_resets == 0
-    h.wait(lambda: h.app.idle_resets == 1, timeout=8, what="idle reset")
+    with driven_clock() as advance:
+        h.tap("home.catalogue", to="catalogue")
+        h.type("جواز")
+        h.tap("svc.passport-ordinary", to="service")
+        h.tap("service.apply", to="apply")
+        h.type("علي")
+        h.tap("lang.en")
+        h.tap("strip.large")
+        assert h.app.session.form["full_name"] == "علي"
+        advance(1.4)
+        h.frames(2)
+        assert h.app.idle_resets == 0
+        advance(0.2)
+        h.wait(lambda: h.app.idle_resets == 1, what="idle reset 1.6 s after the last touch")
     assert h.screen == "home"
     assert h.app.session.is_empty()
     assert h.app.lang == "ar" and not h.app.large_text
-    h.tap("home.catalogue")
+    h.tap("home.catalogue", to="catalogue")
     assert h.app.current_screen().fields["query"].value == ""
     assert h.text("field.query") == i18n.tr("catalogue.search_hint", "ar")  # the hint, not old text
     assert {k for k in h.ids() if k.startswith("svc.")} >= {"svc.passport-ordinary", "svc.national-card"}
 
 
 def test_touches_keep_the_session_alive() -> None:
-    # The timeout is 8 taps long and the taps go on for twice it. At 1 s (4 taps) CI
-    # saw the session wiped once: a few slow frames on a loaded machine ate the margin.
+    """Every touch restarts the idle countdown: 16 taps a quarter second apart (twice the
+    2 s timeout, on the driven clock) keep the session; untouched, it is wiped once the
+    timeout has passed."""
     h = Harness(FixtureServices(), idle_timeout=2.0, lang="en")
-    h.tap("home.catalogue")
-    end = time.monotonic() + 4.0
-    while time.monotonic() < end:
-        h.tap("key.A")
-        time.sleep(0.25)
-    assert h.app.idle_resets == 0 and h.screen == "catalogue"
-    assert h.app.current_screen().fields["query"].value.startswith("AAAA")
+    with driven_clock() as advance:
+        h.tap("home.catalogue", to="catalogue")
+        for _ in range(16):
+            advance(0.25)
+            h.tap("key.A")
+        assert h.app.idle_resets == 0 and h.screen == "catalogue"
+        assert h.app.current_screen().fields["query"].value.startswith("A" * 16)
+        advance(1.9)
+        h.frames(2)
+        assert h.app.idle_resets == 0  # 1.9 s after the last touch: still the citizen's
+        advance(0.2)
+        h.wait(lambda: h.app.idle_resets == 1, what="the idle wipe 2.1 s after the last touch")
+        assert h.screen == "home"
 
 
 def test_larger_text_and_high_contrast(tmp_path: Path) -> None:
