@@ -31,6 +31,45 @@ atexit.register(shutil.rmtree, _HSM_DIR, True)
 faults.use_fast_pin_hash()
 
 
+# Longest files first: `--dist worksteal` hands each xdist worker a contiguous share of
+# the collection and steals from the end of a queue, so long tests collected last
+# (tests/test_sync_failures.py, the UI files) would start when the rest is done and run
+# alone at the end. Files stay whole (their module-scoped fixtures are made once) and
+# keep their tests' order. The seconds come from a measured run (tests/durations.txt:
+# pytest's --durations lines pasted as they are); a `slow` test not listed counts as a
+# minute, any other as nothing, so unlisted files keep collection order at the end.
+DURATIONS = Path(__file__).with_name("durations.txt")
+
+
+def known_durations(text: str) -> dict[str, float]:
+    """nodeid -> seconds (setup + call + teardown) from `--durations` lines."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].endswith("s") and "::" in parts[2]:
+            try:
+                out[parts[2]] = out.get(parts[2], 0.0) + float(parts[0][:-1])
+            except ValueError:
+                continue
+    return out
+
+
+def longest_files_first(items: list[pytest.Item], known: dict[str, float]) -> list[pytest.Item]:
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def expected(item: pytest.Item) -> float:
+        return known.get(item.nodeid, 60.0 if item.get_closest_marker("slow") else 0.0)
+    cost = {f: sum(map(expected, its)) for f, its in files.items()}
+    return [it for f in sorted(files, key=cost.__getitem__, reverse=True) for it in files[f]]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    known = known_durations(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    items[:] = longest_files_first(items, known)
+
+
 @pytest.fixture(autouse=True)
 def _no_fault_left_installed() -> Iterator[None]:
     """A fault hook a test installs in-process ends with that test."""
