@@ -2,7 +2,7 @@
 central workers over the same fleet, each run on its own broker whose raw QoS 1
 rate is measured just before, so the storm's drain compares like with like.
 
-Default: 300 kiosks, a steady phase at 0.2 msg/s per kiosk, then a storm of 20
+Default: 300 kiosks, a steady phase at 3 messages a minute per kiosk, then a storm of 20
 queued messages per kiosk reconnecting within 5 s (a minute scaled down so the
 backlog, not the reconnect spread, limits the drain); PostgreSQL when it answers.
 Larger runs: `python -m bench.bench_fleet --kiosks 1000 --workers 1,2` or
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--storm-queue", type=int, default=int(env("UR_FLEET_STORM_QUEUE", "20")))
     ap.add_argument("--reconnect-window", type=float, default=float(env("UR_FLEET_RECONNECT_WINDOW", "5")))
     ap.add_argument("--steady-seconds", type=float, default=float(env("UR_FLEET_STEADY_SECONDS", "10")))
-    ap.add_argument("--steady-rate", type=float, default=float(env("UR_FLEET_STEADY_RATE", "0.2")))
+    ap.add_argument("--steady-rate", type=float, default=float(env("UR_FLEET_STEADY_RATE", "0.05")))
     ap.add_argument("--seed", type=int, default=int(env("UR_TEST_SEED", "1")))
     a = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
     counts = [int(x) for x in a.workers.split(",") if x.strip()]

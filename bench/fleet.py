@@ -54,6 +54,8 @@ from paho.mqtt.properties import Properties
 from contract import downlink as dl
 from contract import envelope, ids, pii_seal, topics, tracking
 from contract.hlc import HLC
+from kiosk.sync import client as kiosk_sync
+from kiosk.sync import outbox as kiosk_outbox
 from kiosk.sync.local_broker import LocalBroker
 
 # Realistic mix of one hour at a kiosk, by stream (weights): citizens apply and pay,
@@ -61,9 +63,11 @@ from kiosk.sync.local_broker import LocalBroker
 # central's one telemetry stream) and, like a kiosk's, never pile up while offline.
 MIX = (("applications", 45), ("payments", 40), ("complaints", 5), ("heartbeat", 10))
 PRIORITY = {"payments": 0, "applications": 1, "complaints": 2, "heartbeat": 9}
-SESSION_EXPIRY_S = 7 * 86400
-ACK_TIMEOUT_S = 10.0
-WINDOW = 500
+# The kiosk's own settings (kiosk/sync/client.py, kiosk/sync/outbox.py).
+SESSION_EXPIRY_S = kiosk_sync.SESSION_EXPIRY_S
+ACK_TIMEOUT_S = kiosk_sync.SyncConfig.ack_timeout
+WINDOW = kiosk_sync.SyncConfig.window
+RESEND_CAP_S = kiosk_outbox.RESEND_BACKOFF_CAP
 SIM_PREFIX = "sim"
 
 
@@ -73,7 +77,9 @@ class FleetConfig:
     workers: int = 1
     db: str = "auto"  # auto (PostgreSQL when it answers, else SQLite) | sqlite | postgresql
     steady_seconds: float = 10.0
-    steady_rate: float = 0.2  # messages per kiosk per second while online
+    # Messages per kiosk per second while online: 3 a minute, a busy kiosk (a citizen
+    # every ~40 s applying and paying) with its heartbeat.
+    steady_rate: float = 0.05
     storm_queue: int = 20  # messages each kiosk queues while offline ("an hour of work")
     reconnect_window: float = 5.0  # all reconnect within this many seconds (a scaled minute)
     drain_timeout: float = 600.0
@@ -91,6 +97,7 @@ class Pending:
     created: float  # monotonic
     phase: str
     sent: float | None = None
+    attempts: int = 0
 
 
 @dataclass
@@ -283,7 +290,13 @@ class Session:
                 if p.sent is not None:
                     self.resends += 1
                 p.sent = time.monotonic()
-                self.in_flight[p.mid] = p.sent + ACK_TIMEOUT_S
+                # As kiosk.sync.outbox.mark_sent: a first send waits one ack timeout, a
+                # resend backs off with full jitter on top (capped), so a slow central
+                # is not buried under resends.
+                extra = 0.0 if p.attempts == 0 else self.rng.uniform(
+                    0, min(RESEND_CAP_S, ACK_TIMEOUT_S * 2 ** min(p.attempts, 16)))
+                p.attempts += 1
+                self.in_flight[p.mid] = p.sent + ACK_TIMEOUT_S + extra
                 # PUBACK is only the broker's receipt: no need to wait for it here.
                 c._client.publish(topics.up(self.kiosk_id, p.stream), p.wire, qos=1)
             self.wake.clear()
