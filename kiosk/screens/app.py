@@ -25,6 +25,7 @@ from kiosk.screens.citizen import CITIZEN_SCREENS
 from kiosk.screens.out_of_service import OutOfServiceScreen
 from kiosk.screens.staff import STAFF_SCREENS
 from kiosk.screens.status_strip import StatusStripBar
+from kiosk.speech import Speech
 from kiosk.ui_services import UiServices
 
 KEY_ESCAPE = 27
@@ -35,7 +36,8 @@ class KioskApp(App):
     title = "Ur Kiosk"
 
     def __init__(self, services: UiServices, idle_timeout: float = 90.0,
-                 lang: str = i18n.DEFAULT_LANG, status_interval: float = 2.0, **kw: Any) -> None:
+                 lang: str = i18n.DEFAULT_LANG, status_interval: float = 2.0, speech: Speech | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.services = services
         self.idle_timeout = idle_timeout
@@ -53,6 +55,7 @@ class KioskApp(App):
         self.idle_resets = 0
         self._idle_ev: Any = None
         self._attached = False
+        self.speech = speech if speech is not None else Speech()  # volume: UR_KIOSK_VOLUME
         theme.register_font()
 
     # -- look ---------------------------------------------------------------
@@ -94,6 +97,34 @@ class KioskApp(App):
     def on_start(self) -> None:
         self.attach()
         self.settle_payments()
+        self.prepare_speech()
+
+    def prepare_speech(self) -> None:
+        """Synthesize every fixed prompt and label ahead of time (a worker thread; clips
+        already in the cache are kept), so a screen speaks the moment it opens."""
+        from kiosk import speech
+
+        def work() -> None:
+            try:
+                speech.build_cache(self.speech.cache_dir, speech.screen_texts())
+            except Exception:  # noqa: BLE001 - logged; prompts are then made on first use
+                logging.getLogger("kiosk.speech").exception("building the prompt cache failed")
+
+        threading.Thread(target=work, name="speech-cache", daemon=True).start()
+
+    # -- speech -------------------------------------------------------------
+    def speak_screen(self, screen: KioskScreen) -> None:
+        """A citizen screen reads its title and prompt aloud when it opens."""
+        if screen.citizen and self.sm is not None and self.sm.current == screen.name:
+            self.speech.say(screen.spoken_text(), self.lang)
+
+    def speak_label(self, text: str) -> None:
+        """Tap-and-hold on a button reads its label (the tap itself is not acted on)."""
+        self.speech.say(text, self.lang)
+
+    def repeat_prompt(self) -> None:
+        if self.sm is not None:
+            self.speech.say(self.current_screen().spoken_text(), self.lang)
 
     def settle_payments(self) -> None:
         """Start-up: the payment service settles what a crash left open, from the terminal,
@@ -175,6 +206,8 @@ class KioskApp(App):
             return
         self.lang = lang
         self.rebuild()
+        if self.sm is not None:
+            self.speak_screen(self.current_screen())
 
     def toggle_large_text(self) -> None:
         self.large_text = not self.large_text
@@ -209,6 +242,7 @@ class KioskApp(App):
     def wipe(self) -> None:
         """Forget everything the citizen entered and go home in the default language."""
         self.idle_resets += 1
+        self.speech.stop()
         self.session = CitizenSession()
         self.staff_role = ""
         self.lang = self.default_lang

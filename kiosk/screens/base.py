@@ -54,6 +54,7 @@ class KioskScreen(Screen):
 
     screen_name = ""  # the ScreenManager's name for it; each screen sets its own
     title_key = ""
+    prompt_key = ""  # what the citizen is asked to do here: spoken with the title on open
     citizen = True  # False for staff screens (PIN-protected)
 
     def __init__(self, app: KioskApp, **kw: Any) -> None:
@@ -91,6 +92,11 @@ class KioskScreen(Screen):
     def on_pre_enter(self, *args: Any) -> None:
         self.error_text = ""
         self.refresh()
+        self.app.speak_screen(self)
+
+    def spoken_text(self) -> str:
+        """Title and prompt, read aloud when a citizen screen opens."""
+        return ". ".join(self.t(k) for k in (self.title_key, self.prompt_key) if k)
 
     def call(self, fn: Any, *args: Any, **kw: Any) -> Any:
         """Call a kiosk service; a refused request becomes a message on this screen."""

@@ -57,6 +57,7 @@ def qr_widget(text: str, size: int = 260) -> Image:
 class HomeScreen(KioskScreen):
     screen_name = "home"
     title_key = N_("home.title")
+    prompt_key = N_("home.subtitle")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -96,6 +97,7 @@ class HomeScreen(KioskScreen):
 class CatalogueScreen(FieldsMixin, KioskScreen):
     screen_name = "catalogue"
     title_key = N_("catalogue.title")
+    prompt_key = N_("catalogue.search_hint")
     SPECS = {"query": ("text", 60)}
 
     def build_body(self) -> Widget:
@@ -171,6 +173,10 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
 class ServiceScreen(KioskScreen):
     screen_name = "service"
 
+    def spoken_text(self) -> str:
+        name = next((w for w in self.walk(restrict=True) if getattr(w, "kid", "") == "service.name"), None)
+        return str(name.text) if name is not None else ""
+
     def build_body(self) -> Widget:
         a = self.app
         detail: ServiceDetail | None = None
@@ -230,6 +236,7 @@ class ServiceScreen(KioskScreen):
 class ApplyScreen(FieldsMixin, KioskScreen):
     screen_name = "apply"
     title_key = N_("apply.title")
+    prompt_key = N_("apply.prompt")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -285,6 +292,7 @@ class ApplyScreen(FieldsMixin, KioskScreen):
 class ReviewScreen(KioskScreen):
     screen_name = "review"
     title_key = N_("review.title")
+    prompt_key = N_("review.offline_ok")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -314,6 +322,7 @@ class ReviewScreen(KioskScreen):
 class SubmittedScreen(KioskScreen):
     screen_name = "submitted"
     title_key = N_("submitted.title")
+    prompt_key = N_("submitted.number")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -364,6 +373,10 @@ class PayScreen(KioskScreen):
         self.stage, self.stages_shown, self.error_text = "", [], ""
         self.start()
         self.refresh()
+        self.app.speak_screen(self)
+
+    def spoken_text(self) -> str:
+        return ". ".join((self.t("pay.title"), self.t(f"pay.stage.{self.stage or 'starting'}")))
 
     def start(self) -> None:
         if self.running:
@@ -466,6 +479,7 @@ class PayScreen(KioskScreen):
 class ReceiptScreen(KioskScreen):
     screen_name = "receipt"
     title_key = N_("receipt.title")
+    prompt_key = N_("receipt.qr_hint")
 
     def build_body(self) -> Widget:
         a = self.app
@@ -538,6 +552,7 @@ class LookupScreen(FieldsMixin, KioskScreen):
 class TrackScreen(LookupScreen):
     screen_name = "track"
     title_key = N_("track.title")
+    prompt_key = N_("track.scan_hint")
     SPECS = {"tracking": ("tracking", 40)}
     CAPTIONS = {"tracking": N_("track.number")}
     action_key = N_("track.go")
@@ -574,6 +589,7 @@ class TrackScreen(LookupScreen):
 class VerifyScreen(KioskScreen):
     screen_name = "verify"
     title_key = N_("verify.title")
+    prompt_key = N_("verify.prompt")
 
     def build_body(self) -> Widget:
         a, r, pal = self.app, self.s.result, self.app.palette
@@ -610,6 +626,7 @@ class VerifyScreen(KioskScreen):
 class LetterScreen(LookupScreen):
     screen_name = "letter"
     title_key = N_("letter.title")
+    prompt_key = N_("letter.number")
     SPECS = {"letter_no": ("latin", 30), "letter_date": ("date", 10)}
     CAPTIONS = {"letter_no": N_("letter.number"), "letter_date": N_("letter.date")}
     action_key = N_("letter.go")
@@ -635,6 +652,7 @@ class LetterScreen(LookupScreen):
 class FinesScreen(LookupScreen):
     screen_name = "fines"
     title_key = N_("fines.title")
+    prompt_key = N_("fines.plate")
     SPECS = {"plate": ("plate", 16)}
     CAPTIONS = {"plate": N_("fines.plate")}
     action_key = N_("fines.go")
@@ -662,6 +680,7 @@ class FinesScreen(LookupScreen):
 class ComplaintScreen(LookupScreen):
     screen_name = "complaint"
     title_key = N_("complaint.title")
+    prompt_key = N_("complaint.category")
     SPECS = {"complaint_text": ("text", 500), "complaint_mobile": ("mobile", 11)}
     CAPTIONS = {"complaint_text": N_("complaint.text"), "complaint_mobile": N_("complaint.mobile")}
     action_key = N_("complaint.go")

@@ -43,7 +43,7 @@ class KioskDriver:
     """One kiosk app in this process's window; a new driver replaces the previous one."""
 
     def __init__(self, services: Any, idle_timeout: float = 600.0, lang: str = "ar",
-                 status_interval: float = 60.0) -> None:
+                 status_interval: float = 60.0, speech: Any = None) -> None:
         global _current
         _configure()
         from kivy.base import EventLoop
@@ -56,8 +56,12 @@ class KioskDriver:
         from kiosk.screens.app import KioskApp
 
         self.services = services
+        if speech is None:  # one clip cache for every driven app on this machine
+            from kiosk.speech import Speech
+
+            speech = Speech(cache_dir=Path(tempfile.gettempdir()) / "ur-kiosk-speech-cache")
         self.app = KioskApp(services, idle_timeout=idle_timeout, lang=lang,
-                            status_interval=status_interval)
+                            status_interval=status_interval, speech=speech)
         self.root = self.app.build()
         self.app.root = self.root
         self.window.add_widget(self.root)
@@ -146,6 +150,25 @@ class KioskDriver:
         self.frames(1)
         if to is not None:
             self.wait_screen(to, timeout, after=f"tap on {kid!r}")
+
+    def hold(self, kid: str, seconds: float | None = None) -> None:
+        """A touch held on the widget for `seconds` (default: just over the hold time
+        that reads a label aloud), then lifted; the loop runs meanwhile."""
+        from kivy.tests.common import UnitTestTouch
+
+        from kiosk.screens.widgets import HOLD_S
+
+        self.frames(1)
+        w = self.find(kid)
+        x, y = w.to_window(*w.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        until = time.monotonic() + (HOLD_S + 0.8 if seconds is None else seconds)  # + a scroll view's delay
+        while time.monotonic() < until:
+            self.frames(1)
+            time.sleep(0.01)
+        touch.touch_up()
+        self.frames(1)
 
     @staticmethod
     def _inside(w: Any, view: Any) -> bool:

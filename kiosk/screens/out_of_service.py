@@ -18,6 +18,7 @@ from kiosk.screens.widgets import column, label
 class OutOfServiceScreen(KioskScreen):
     screen_name = "out_of_service"
     title_key = N_("out_of_service.title")
+    prompt_key = N_("out_of_service.body")
 
     def build_body(self) -> Widget:
         a = self.app

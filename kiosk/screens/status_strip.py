@@ -48,7 +48,7 @@ class StatusStripBar(BoxLayout):
         pal = app.palette
         langs = [button(app, i18n.LANG_NAMES[code], partial(app.set_lang, code),
                         kid=f"lang.{code}", role="primary" if code == app.lang else "secondary",
-                        font="small", width=130, height=72)
+                        font="small", width=112, height=72)
                  for code in i18n.LANGS]
         st = self.state
         light = (1, 1, 1, 1)
@@ -72,12 +72,21 @@ class StatusStripBar(BoxLayout):
             w.halign = "center"
         tools = [
             button(app, app.t("strip.larger_text"), app.toggle_large_text, kid="strip.large",
-                   role="primary" if app.large_text else "secondary", font="small", width=150,
+                   role="primary" if app.large_text else "secondary", font="small", width=132,
                    height=72),
             button(app, app.t("strip.contrast"), app.toggle_contrast, kid="strip.contrast",
-                   role="primary" if app.high_contrast else "secondary", font="small", width=150,
+                   role="primary" if app.high_contrast else "secondary", font="small", width=132,
                    height=72),
             button(app, app.t("nav.home"), lambda: app.go("home"), kid="strip.home",
                    font="small", width=110, height=72),
         ]
+        if app.speech.available(app.lang):  # the speaker: read this screen's prompt again
+            tools.insert(0, button(app, app.t("strip.speak"), app.repeat_prompt, kid="strip.speak",
+                                   role="secondary", font="small", width=100, height=72))
+        else:  # no voice for this language (Sorani): say so instead of mis-speaking it
+            note = label(app, app.t("speech.no_voice"), role="small", color=pal.warning,
+                         kid="strip.no_voice", wrap=False)
+            note.halign = "center"
+            note.size_hint_x, note.width = None, 175
+            info.append(note)
         self.add_widget(row(app, [*langs, *info, *tools], height=72, spacing=8))

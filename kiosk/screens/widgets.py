@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
@@ -71,6 +72,9 @@ def label(look: Look, text: str, role: str = "body", color: Any = None, bold: bo
     return lab
 
 
+HOLD_S = 0.8  # a touch held this long reads the button's label instead of pressing it
+
+
 def button(look: Look, text: str, on_press: Callable[[], Any], kid: str, role: str = "primary",
            font: str = "body", height: int | None = None, width: int | None = None,
            disabled: bool = False) -> Button:
@@ -89,8 +93,36 @@ def button(look: Look, text: str, on_press: Callable[[], Any], kid: str, role: s
         b.size_hint_x, b.width = None, max(width, MIN_TOUCH)
     b.bind(size=lambda w, v: setattr(w, "text_size", (v[0] - 16, None)))
     b.kid = kid
-    b.bind(on_release=lambda *_: on_press())
+    # pressed state: the finger's button darkens until it lifts
+    b.bind(state=lambda w, v: setattr(w, "background_color", pressed(bg) if v == "down" else bg))
+    speak = getattr(look, "speak_label", None)
+    held: dict[str, Any] = {"ev": None, "spoke": False}
+
+    def down(*_: Any) -> None:
+        held["spoke"] = False
+        if speak is not None:
+            def read(*_: Any) -> None:
+                held["spoke"] = True
+                speak(b.text)
+            held["ev"] = Clock.schedule_once(read, HOLD_S)
+
+    def up(*_: Any) -> None:
+        if held["ev"] is not None:
+            held["ev"].cancel()
+            held["ev"] = None
+        if not held["spoke"]:  # tap acts; tap-and-hold only read the label aloud
+            on_press()
+
+    b.bind(on_press=down, on_release=up)
     return b
+
+
+def pressed(color: Any) -> tuple[float, float, float, float]:
+    """The pressed shade of a button colour (darker; lighter for a near-black button)."""
+    r, g, b, a = color
+    if max(r, g, b) < 0.25:
+        return (min(1.0, r + 0.3), min(1.0, g + 0.3), min(1.0, b + 0.3), a)
+    return (r * 0.65, g * 0.65, b * 0.65, a)
 
 
 def row(look: Look, widgets: Sequence[Widget], height: int | None = None, spacing: int = 12) -> BoxLayout:
