@@ -308,16 +308,26 @@ def test_supervisor_overview_sla_complaints_documents_collections(env) -> None: 
                 "event": "paid", "collection_id": f"oc{n}", "amount": amount, "statutory": amount, "service": 0,
                 "fee_ref": f"fee-{n}", "business_date": today, "office": "بغداد", "terminal_id": "T1",
                 "kind": "card"})
+    from contract import qr_text
+
+    # Citizens verify: two valid codes, one revoked, one garbage. Each process adds its
+    # counts to the database every few seconds and when it stops (here: the client's end).
+    with TestClient(app, base_url="https://testserver") as pub:
+        for d in (docs[1], docs[2], docs[0]):
+            path = "/UR1/" + qr_text.verification_text(d.text, "HTTP://X/").split("/UR1/", 1)[1]
+            assert pub.get(path).status_code == 200
+        assert pub.get("/api/v1/verify/UR1/AAAA").json()["status"] == "INVALID"
     c = client(app)
     assert login(c, "sup3", totp=pyotp.TOTP(secret).now()) == 303
     page = c.get("/staff/overview?lang=en")
-    assert page.status_code == 200 and page.text.count("<svg") == 4 and "<script>x" not in page.text
+    assert page.status_code == 200 and page.text.count("<svg") == 5 and "<script>x" not in page.text
     j = c.get("/api/v1/staff/overview").json()
     sla = {r["agency"]: r for r in j["sla"]}
     assert sla[AGENCY] == {"agency": AGENCY, "open": 1, "breached": 1}
     comp = {r["category"]: r["total"] for r in j["complaints"]}
     assert comp == {"delay": 2, "bribery": 1} and j["complaints"][0]["category"] == "delay"
-    assert j["documents"][-1] == {"day": today, "issued": 3, "revoked": 1} and len(j["documents"]) == 14
+    assert j["documents"][-1] == {"day": today, "issued": 3, "revoked": 1, "verified_valid": 2,
+                                  "verified_not_valid": 2} and len(j["documents"]) == 14
     assert sorted((r["station"], r["count"], r["amount"]) for r in j["collections"]) == [
         ("K1", 2, 8000), ("K2", 1, 2000)]
     assert 'data-agency="moi-criminal-evidence"' in page.text and f'data-day="{today}"' in page.text
@@ -357,6 +367,37 @@ def test_admin_disables_and_enables_accounts_of_the_agency(env) -> None:  # type
         trail = audit.trail(s, "user:clerk-a")
         assert [(t["action"], t["actor"]) for t in trail] == [("user_disable", "adm (Admin A)"),
                                                                ("user_enable", "adm (Admin A)")]
+
+
+def test_verification_counts_from_several_processes_add_up(env) -> None:  # type: ignore[no-untyped-def]
+    """Two serving processes' tallies flushing into the same day's row (the second finds
+    it made by the first) add up; a failed flush keeps its counts for the next one."""
+    from central.web import verify_tally
+
+    app, S = env
+    one, two = verify_tally.Tally(S, flush_s=3600), verify_tally.Tally(S, flush_s=3600)
+    for _ in range(3):
+        one.count(True)
+    two.count(True)
+    two.count(False)
+    one.flush()
+    two.flush()
+    day = verify_tally.today()
+    with S() as s:
+        assert verify_tally.read(s, [day]) == {day: (4, 1)}
+
+    class Gone:
+        def begin(self) -> object:
+            raise OSError("database gone")
+
+    three = verify_tally.Tally(Gone(), flush_s=0)  # flushes on every count, and fails
+    three.count(False)
+    three.count(False)
+    assert three.counts == {verify_tally.names(day)[1]: 2}
+    three.sessions = S
+    three.flush()
+    with S() as s:
+        assert verify_tally.read(s, [day]) == {day: (4, 3)}
 
 
 def test_json_api_same_authorisation_as_pages(env) -> None:

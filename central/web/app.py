@@ -4,9 +4,11 @@ headers, language), error pages in the page's language, templates and static fil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,8 +179,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine is None:
         engine = db.make_engine(db.resolve_url(settings.db_url))
         db.init_schema(engine)
+    from central.web.verify_tally import Tally
+
+    tally = Tally(db.sessions(engine))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        tally.flush()  # the last seconds' verification counts
+
     app = FastAPI(title="Ur central", version="1", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+                  openapi_url="/api/openapi.json", lifespan=lifespan)
+    app.state.verify_tally = tally
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = db.sessions(engine)

@@ -1,6 +1,6 @@
 """The supervisor's overview: what a person reads at a glance, as tables and charts
 drawn on the server (SVG, no script): SLA breaches by agency, complaints (5599) by
-category and state, documents issued and revoked per day, and collections per day,
+category and state, documents issued, revoked and verified per day, and collections per day,
 office and station. Supervisors, auditors and admins read it; `/api/v1/staff/overview`
 is its JSON twin.
 
@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy import and_, case, func, select
 
 from central import casework, complaints, ledger, registry, workflows
-from central.web import i18n, staff
+from central.web import i18n, staff, verify_tally
 from central.web.app import lang_of
 from central.web.supervisor import READERS
 
@@ -101,7 +101,9 @@ def documents_per_day(s: Any, today: date) -> list[dict[str, Any]]:
             label = (date(1970, 1, 1) + timedelta(days=int(d))).isoformat()
             if label in counts:
                 counts[label][kind] = int(n)
-    return [{"day": d, **counts[d]} for d in labels]
+    verified = verify_tally.read(s, labels)
+    return [{"day": d, **counts[d], "verified_valid": verified[d][0], "verified_not_valid": verified[d][1]}
+            for d in labels]
 
 
 def collections(s: Any, today: date) -> list[dict[str, Any]]:
@@ -139,6 +141,9 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
         "documents": stacked_bars([(r["day"], {"issued": r["issued"], "revoked": r["revoked"]})
                                    for r in data["documents"]], ("issued", "revoked"),
                                   {"issued": "#1f4e99", "revoked": "#a4161a"}),
+        "verified": stacked_bars([(r["day"], {"valid": r["verified_valid"], "not_valid": r["verified_not_valid"]})
+                                  for r in data["documents"]], ("valid", "not_valid"),
+                                 {"valid": "#0b6b2e", "not_valid": "#d96c00"}),
         "collections": stacked_bars(sorted(per_day.items()), offices, colours_for(offices)),
     }
 

@@ -63,7 +63,9 @@ def _trust(request: Request, s: Any, now: int) -> Any:
 def verdict_of(request: Request, text: str) -> Verdict:
     now = int(time.time())
     with request.app.state.read_sessions() as s:
-        return registry.verify_online(s, text, now, _trust(request, s, now))
+        v = registry.verify_online(s, text, now, _trust(request, s, now))
+    request.app.state.verify_tally.count(v.status == Status.VALID)
+    return v
 
 
 def _verdict_page(request: Request, v: Verdict, *, old_form: bool = False, status: int = 200) -> Response:
