@@ -7,9 +7,10 @@
   apply, through a fault hook this module installs when run as its launcher)
   whose leases expired and were taken cannot commit after SIGCONT: the batch
   is fenced off (counted), the new owner applied it exactly once;
-- broker restart while the worker is away: its persistent session keeps what the
-  kiosk sent meanwhile (the kiosk's ack timeout is too long to resend), and
-  the worker applies it when it is back.
+- broker restart while the worker is away, and a worker cut off from the broker
+  by a network partition: its persistent session keeps what the kiosk sent
+  meanwhile (the kiosk's ack timeout is too long to resend), and the worker
+  applies it when it is back.
 Every wait is on an event (a count, a lease owner, a process state); no timing asserts.
 """
 
@@ -207,6 +208,42 @@ def test_broker_restart_persistent_session_keeps_uplink_for_the_worker(tmp_path:
             for p in dep.procs:
                 if p.poll() is None:
                     p.send_signal(signal.SIGCONT)
+            dep.stop_all()
+
+
+def test_worker_cut_off_from_the_broker_gets_what_was_sent_meanwhile(tmp_path: Path) -> None:
+    """The session expiry at work: the broker keeps the worker's subscriptions and
+    queues for it while its connection is down (expiry 0 would drop them at once)."""
+    n = 30
+    with support.broker(tmp_path) as broker:
+        dep = support.Deployment(tmp_path / "dep")
+        proxy = support.TcpProxy(broker.port)  # only the worker goes through it
+        seen: list[str] = []
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="uplink-watcher", protocol=mqtt.MQTTv5)
+        try:
+            dep.init_central()
+            dep.enroll("K1", broker.url)
+            support.fill_outbox(dep.kiosk_dir("K1"), n)
+            dep.serve(proxy.url, "wcut", env=FAST_LEASES)
+            support.wait_until(lambda: _held_by(dep.db_url, "wcut") == topics.PARTITIONS, timeout=60,
+                               what="the worker leasing every partition")
+            proxy.partition()
+            support.wait_until(lambda: proxy.refused >= 1, timeout=30, what="the worker trying to reconnect")
+            watcher.on_message = lambda _c, _u, m: seen.append(m.topic)
+            watcher.connect("127.0.0.1", broker.port)
+            watcher.subscribe(topics.up("K1", "applications"), qos=1)
+            watcher.loop_start()
+            sync = _sync(dep, "K1", broker.url, ack_timeout=3600)  # no resend within the test
+            support.wait_until(lambda: len(seen) >= n, timeout=60, what="the kiosk's uplink reaching the broker")
+            assert support.central_counts(dep.db_url)["applications"] == 0
+            # Alone and cut off, it keeps its leases (nobody else reaches the broker either).
+            assert _held_by(dep.db_url, "wcut") == topics.PARTITIONS
+            proxy.heal()
+            _wait_synced([sync], dep)
+            _exactly_once(dep, {"K1": n})
+        finally:
+            watcher.loop_stop()
+            proxy.close()
             dep.stop_all()
 
 
