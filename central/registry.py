@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, func, select, update
+from sqlalchemy import BigInteger, Index, String, Text, bindparam, func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -194,12 +194,18 @@ def publish_status(session: Session, now: int, valid_for: int = STATUS_VALID_FOR
     return datasets.publish(session, STATUS_DATASET, body)
 
 
+_VERIFY_LOOKUP = (select(Document.status_index, Document.body_sha256, Document.revoked_at, Document.revoke_reason)
+                  .where(Document.id == bindparam("id")))
+
+
 def verify_online(session: Session, text: str, now: int, trust: Any = None) -> Verdict:
     """Central's verdict: keys from the key table, revocation from the registry row (immediate)."""
     trust = trust if trust is not None else keys.trust(session, now)
 
     def lookup(c: ur1.Claims) -> tuple[Status, str] | None:
-        row = session.get(Document, c.doc_id)
+        # Only the four columns the verdict needs, as a plain row: no ORM object, no
+        # document text or fields read (docs/documents.md, "Online verification").
+        row = session.execute(_VERIFY_LOOKUP, {"id": c.doc_id}).first()
         if row is None:
             return Status.INVALID, f"document {c.doc_id} is not in the registry"
         if row.status_index != c.status_index or row.body_sha256 != c.body_sha256.hex():
