@@ -107,6 +107,44 @@ def test_two_workers_exactly_once_then_one_sigkilled(tmp_path: Path, backend: st
             dep.stop_all()
 
 
+def test_uplink_on_the_legacy_topic_is_applied_once_by_the_partitions_owner(tmp_path: Path) -> None:
+    """Kiosks of the previous release publish on ur/v1/kiosk/K/up/stream: every worker
+    receives it (a plain subscription), only the owner of K's partition applies it."""
+    from kiosk import identity
+    from kiosk.store import KioskStore
+    from kiosk.sync import outbox
+
+    n = 20
+    with support.broker(tmp_path) as broker:
+        dep = support.Deployment(tmp_path / "dep")
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="old-kiosk", protocol=mqtt.MQTTv5)
+        try:
+            dep.init_central()
+            kdir = dep.enroll("K1", broker.url)
+            support.fill_outbox(kdir, n)
+            store = KioskStore(kdir)
+            ident = identity.load(store)
+            with store.session() as s:
+                wires = [outbox.wire_bytes(r, ident) for r in s.query(outbox.OutboxRow).order_by(outbox.OutboxRow.id)]
+            store.close()
+            dep.serve(broker.url, "wa", env=FAST_LEASES)
+            dep.serve(broker.url, "wb", env=FAST_LEASES)
+            half = topics.PARTITIONS // 2
+            support.wait_until(lambda: _held_by(dep.db_url, "wa") == half and _held_by(dep.db_url, "wb") == half,
+                               timeout=60, what="the partitions split evenly between the two workers")
+            pub.connect("127.0.0.1", broker.port)
+            pub.loop_start()
+            for w in wires:
+                pub.publish(topics.up_legacy("K1", "applications"), w, qos=1).wait_for_publish(10)
+            support.wait_until(lambda: support.central_counts(dep.db_url)["inbox"] >= n, timeout=60,
+                               what="the legacy uplink applied")
+            assert support.central_counts(dep.db_url) == {"applications": n, "distinct": n, "inbox": n}
+            assert support.sql_count(dep.db_url, "SELECT count(*) FROM reject_counts") == 0  # nothing refused
+        finally:
+            pub.loop_stop()
+            dep.stop_all()
+
+
 # --- the launcher that pauses a worker just before it applies a batch ---------------------
 
 _paused = False
