@@ -194,3 +194,19 @@ def test_cli_devices_test_and_diagnose_list_the_card_reader(tmp_path: Path, phot
     assert d.returncode == 0 and "id_reader" in d.stdout and "card_present" in d.stdout, d.stdout + d.stderr
     gone = cli("devices", "test", "card_reader", "--profile", "vsmartcard_virtual_reader")
     assert gone.returncode == 1 and "FAILED (no_card)" in gone.stdout, gone.stdout + gone.stderr
+
+
+def test_health_check_during_a_read_does_not_disturb_it(passport: Path) -> None:
+    """The heartbeat's diagnose asks pcscd for the reader state, never the card: a read
+    in progress (exclusive, inside secure messaging) goes on unharmed."""
+    states: list[str] = []
+    with pcsc_reader.card(READER) as transmit:
+        def with_heartbeat(apdu: bytes) -> bytes:
+            if apdu[:2] == b"\x0c\xb0" and not states:  # first protected READ BINARY
+                states.append(card_reader_device.diagnose(PROFILE, READER)["state"])
+            return transmit(apdu)
+
+        doc = icao_reader.run(icao_reader.read_document(MrzKey.parse("L898902C", "690806", "940623")),
+                              with_heartbeat)
+    assert states == ["card_present"]
+    assert doc.photo is not None and doc.photo.data == passport.read_bytes()

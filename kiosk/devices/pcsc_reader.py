@@ -56,11 +56,16 @@ def card(match: str = "") -> Iterator[Callable[[bytes], bytes]]:
         raise ReaderUnavailable(f"the PC/SC service (pcscd) does not answer: {e}") from None
     reader = _pick(readers, match)
     conn = reader.createConnection()
+    scard = _scard()
     try:
-        conn.connect()
+        # Exclusive: nobody else's APDU may land inside our secure-messaging session;
+        # reset on disconnect: the chip forgets the session keys.
+        conn.connect(mode=scard.SCARD_SHARE_EXCLUSIVE, disposition=scard.SCARD_RESET_CARD)
     except exc.NoCardException:
         raise NoCard(f"no card in the reader {reader}") from None
     except exc.CardConnectionException as e:
+        if "sharing" in str(e).lower():
+            raise ReaderUnavailable(f"the card in {reader} is in use by another program") from None
         raise NoCard(f"the card in {reader} does not answer: {e}") from None
 
     def transmit(apdu: bytes) -> bytes:
@@ -84,10 +89,25 @@ def card(match: str = "") -> Iterator[Callable[[bytes], bytes]]:
             pass  # the card is gone already: nothing left to release
 
 
+def _scard() -> Any:
+    from smartcard import scard
+
+    return scard
+
+
 def card_present(match: str = "") -> bool:
-    """True when the named reader holds a card that answers reset."""
+    """True when the named reader holds a card. Asks pcscd for the reader's state and
+    never connects, so a health check cannot disturb a read in progress."""
+    names = reader_names()
+    name = str(_pick(names, match))
+    scard = _scard()
+    rc, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if rc != scard.SCARD_S_SUCCESS:
+        raise ReaderUnavailable(f"the PC/SC service (pcscd) does not answer: {scard.SCardGetErrorMessage(rc)}")
     try:
-        with card(match):
-            return True
-    except NoCard:
-        return False
+        rc, states = scard.SCardGetStatusChange(ctx, 0, [(name, scard.SCARD_STATE_UNAWARE)])
+        if rc not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
+            raise ReaderUnavailable(f"reader {name}: {scard.SCardGetErrorMessage(rc)}")
+        return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+    finally:
+        scard.SCardReleaseContext(ctx)
