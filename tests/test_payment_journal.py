@@ -175,12 +175,15 @@ def test_timed_out_request_that_still_completes_is_found(pty: PtyPair) -> None:
     """Adyen's warning: a timed-out request may still continue. The terminal charges
     after we gave up; status reports busy until it is done; then the answer is PAID."""
     knobs = Knobs(card_delay_s=1.0, ack_timeout_s=0.2)
-    with run_in_thread(pty.fd, knobs) as emu, ZvtDriver(pty.device, timeout=0.4, ack_timeout=0.3) as drv:
+    with run_in_thread(pty.fd, knobs) as emu, ZvtDriver(pty.device, timeout=0.4, ack_timeout=2.0) as drv:
         now = dt.datetime.now()
         e = pj.mark_pending(pj.create("uuid-3", "fee-3", 5000, 368, now), now, trace_before=0)
         with pytest.raises(OutcomeUnknown):
             drv.authorize(5000)
         e = pj.record_unknown(e, dt.datetime.now(), "timeout")
+        # The 0.4 s answer timeout was there to give up on the authorization; the status
+        # enquiries after it get the default wait (0.4 s failed them on a loaded machine).
+        drv.timeout, drv.ack_timeout = 30.0, 5.0
         assert drv.wait_ready(60.0)  # returns once ready (about 1 s); the bound only says when to give up
         last = drv.repeat_receipt()
     d = pj.resolve_unknown(e, pj.TerminalAnswers(last=outcome_of(last)))

@@ -31,7 +31,9 @@ from kiosk.sync import outbox
 from tests import support
 from tests.payment_fixtures import FINES, card_numbers, db_values, terminal
 
-pytestmark = pytest.mark.slow
+# The suite's 300 s hang guard is too tight here on a loaded machine (both hit it in a run
+# beside other work, at 5 min): this is a day of real processes, not a hang.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 STATIONS = ("K1", "K2", "C1")
 FAULTS = ("decline", "busy", "silence", "no_ack", "service_fail", "mismatch", "acquirer_offline")
 
