@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
 	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime softhsm2 strace stress-ng \
 	chromium chromium-driver espeak-ng sox wrk \
-	pcscd vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome
+	pcscd vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome libpcsclite-dev swig
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
 # and subprocesses, so two workers on two cores take the suite from ~10 to ~6 minutes.
 # Every test already has its own broker port, temp dir and PostgreSQL schema.
