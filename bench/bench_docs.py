@@ -317,7 +317,7 @@ def bench_central_pg() -> None:
         rounds = 3000
         paths = (("before: ORM row by primary key", lambda s, t: _old_lookup_verify(s, t, now, trust)),
                  ("now: registry.verify_online", lambda s, t: registry.verify_online(s, t, now, trust)),
-                 ("as the web route calls it (trust from the key table)",
+                 ("without a trust list (keys read from the key table per call)",
                   lambda s, t: registry.verify_online(s, t, now)))
         lat: dict[str, list[float]] = {name: [] for name, _ in paths}
         cpu: dict[str, list[float]] = {name: [] for name, _ in paths}
