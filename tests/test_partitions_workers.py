@@ -175,10 +175,13 @@ def _stopped(p: subprocess.Popen[bytes]) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
-def test_paused_worker_whose_lease_was_taken_cannot_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_paused_worker_whose_lease_was_taken_cannot_commit(tmp_path: Path, backend: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    db_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
     n = 40
     with support.broker(tmp_path) as broker:
-        dep = support.Deployment(tmp_path / "dep")
+        dep = support.Deployment(tmp_path / "dep", db_url)
         try:
             dep.init_central()
             dep.enroll("K1", broker.url)
