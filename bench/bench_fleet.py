@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reconnect-window", type=float, default=float(env("UR_FLEET_RECONNECT_WINDOW", "5")))
     ap.add_argument("--steady-seconds", type=float, default=float(env("UR_FLEET_STEADY_SECONDS", "10")))
     ap.add_argument("--steady-rate", type=float, default=float(env("UR_FLEET_STEADY_RATE", "0.05")))
+    ap.add_argument("--drain-timeout", type=float, default=float(env("UR_FLEET_DRAIN_TIMEOUT", "600")))
     ap.add_argument("--seed", type=int, default=int(env("UR_TEST_SEED", "1")))
     a = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
     counts = [int(x) for x in a.workers.split(",") if x.strip()]
@@ -54,8 +55,13 @@ def main(argv: list[str] | None = None) -> None:
             cfg = fleet.FleetConfig(kiosks=a.kiosks, workers=n, db=a.db, steady_seconds=a.steady_seconds,
                                     steady_rate=a.steady_rate, storm_queue=a.storm_queue,
                                     reconnect_window=a.reconnect_window, seed=a.seed,
+                                    drain_timeout=a.drain_timeout,
                                     workdir=str(Path(tmp) / f"w{n}"))
-            raw, rep = _run(cfg, Path(tmp))
+            try:
+                raw, rep = _run(cfg, Path(tmp))
+            except Exception as e:  # noqa: BLE001 - one failed run must not hide the others' figures
+                print(f"run with {n} worker(s) FAILED: {type(e).__name__}: {e}", flush=True)
+                continue
             fleet.print_report(rep, raw)
             results.append((n, raw, rep))
     rows: list[tuple[object, ...]] = []
@@ -64,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         steady = next(s for s in rep.scenarios if s.name == "steady")
         storm = next(s for s in rep.scenarios if s.name == "storm")
         tag = f"[{rep.backend}, {n} worker{'s' if n > 1 else ''}]"
+        stuck = steady.unacked + storm.unacked
+        if stuck:
+            rows.append((f"{tag} NOT DRAINED: never acked", len(stuck), "msgs", "0",
+                         f"after {a.drain_timeout:g} s each: " + ", ".join(stuck[:4])))
         rows.append((f"{tag} raw broker QoS1 round trip", raw, "msg/s", "limit", "same broker, just before"))
         rows.append((f"{tag} storm drain rate", storm.applied_per_s, "msg/s", f">= {raw / 2:,.0f}",
                      f"{100 * storm.applied_per_s / raw:.0f}% of raw; {storm.messages:,} msgs in {storm.drain_s:.1f} s"))
