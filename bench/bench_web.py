@@ -57,7 +57,7 @@ def add(figure: str, value: object, unit: str, goal: str, notes: str = "") -> No
 def _load_documents(engine: object, now: int) -> float:
     """DOCUMENTS filler rows in one statement, secondary indexes rebuilt after (seconds taken)."""
     t0 = time.perf_counter()
-    with engine.begin() as conn:  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # type: ignore[attr-defined]  # engine is an SQLAlchemy Engine, typed object here
         idx = [r[0] for r in conn.exec_driver_sql(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'ur1_documents' AND schemaname = current_schema() "
             "AND indexname NOT LIKE '%%pkey'")]
@@ -90,7 +90,7 @@ def _load_cases(engine: object, dsn: str, schema: str) -> float:
     from central import catalogue as central_catalogue
     from contract import tracking
 
-    S = db.sessions(engine)  # type: ignore[arg-type]
+    S = db.sessions(engine)  # type: ignore[arg-type]  # engine is an SQLAlchemy Engine, typed object here
     first = tracking.make(9, 1)
     with S.begin() as s:
         central_catalogue.publish(s, central_catalogue.load_seed())

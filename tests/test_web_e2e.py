@@ -55,7 +55,7 @@ def _login(page, url: str, user: str, pw: str, totp: str = "") -> None:
     page.click("button[type=submit]")
 
 
-def staff_shots(browser, url: str, user: str, pw: str, totp: str, pages: list[str], out: Path) -> None:  # type: ignore[no-untyped-def]
+def staff_shots(browser, url: str, user: str, pw: str, totp: str, pages: list[str], out: Path) -> None:
     """Every page in `pages`, logged in as `user`, in three languages at phone and desktop size."""
     for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
         ctx = browser.new_context(viewport=size, is_mobile=size is PHONE)

@@ -106,7 +106,7 @@ def test_revoked_and_expired_and_garbage(web) -> None:
     assert c.get("/api/v1/verify/UR1/11").json()["status"] == "INVALID"
 
 
-def test_withdrawn_key_is_refused_within_the_trust_cache_time(web) -> None:  # type: ignore[no-untyped-def]
+def test_withdrawn_key_is_refused_within_the_trust_cache_time(web) -> None:
     """Each process reuses the signing keys it read for a few seconds (docs/web.md); a
     withdrawn key stops verifying within that time, revocation of a document at once."""
     from central import keys

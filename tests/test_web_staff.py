@@ -280,7 +280,7 @@ def test_supervisor_reads_reconciliation_table_chart_and_csv(env) -> None:
     assert clerk.get(f"/api/v1/staff/reconciliation?date={day}").status_code == 403
 
 
-def test_supervisor_overview_sla_complaints_documents_collections(env) -> None:  # type: ignore[no-untyped-def]
+def test_supervisor_overview_sla_complaints_documents_collections(env) -> None:
     import time
     from datetime import timedelta
 
@@ -338,7 +338,7 @@ def test_supervisor_overview_sla_complaints_documents_collections(env) -> None: 
     assert clerk.get("/staff/overview").status_code == 403 and clerk.get("/api/v1/staff/overview").status_code == 403
 
 
-def test_admin_disables_and_enables_accounts_of_the_agency(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_disables_and_enables_accounts_of_the_agency(env) -> None:
     app, S = env
     with S.begin() as s:
         accounts.add(s, "adm", "Admin A", AGENCY, "admin", PW)
@@ -369,7 +369,7 @@ def test_admin_disables_and_enables_accounts_of_the_agency(env) -> None:  # type
                                                                ("user_enable", "adm (Admin A)")]
 
 
-def test_verification_counts_from_several_processes_add_up(env) -> None:  # type: ignore[no-untyped-def]
+def test_verification_counts_from_several_processes_add_up(env) -> None:
     """Two serving processes' tallies flushing into the same day's row (the second finds
     it made by the first) add up; a failed flush keeps its counts for the next one."""
     from central.web import verify_tally
@@ -400,7 +400,7 @@ def test_verification_counts_from_several_processes_add_up(env) -> None:  # type
         assert verify_tally.read(s, [day]) == {day: (4, 3)}
 
 
-def test_every_role_against_every_staff_route(env) -> None:  # type: ignore[no-untyped-def]
+def test_every_role_against_every_staff_route(env) -> None:
     """The authorisation matrix: each role of the case's agency, a clerk of another agency
     and nobody, against every staff page and JSON route (reads), and every JSON action
     (writes: refused with 403, or let through to the rules behind it)."""
