@@ -154,17 +154,17 @@ def test_network_partition_across_reconnect_attempts_then_heal(tmp_path: Path) -
     proxy = support.TcpProxy(broker.port)
     dep = _deploy(tmp_path, proxy.url)
     try:
-        support.fill_outbox(dep.kiosk_dir("K1"), 500)
+        support.fill_outbox(dep.kiosk_dir("K1"), 200)  # enough to be mid-stream at the cut
         dep.serve(broker.url)  # central talks to the broker directly
         _spawn_kiosk_sync(dep, proxy.url)
         support.wait_until(lambda: support.central_counts(dep.db_url)["applications"] > 0, timeout=60)
         proxy.partition()
-        support.fill_outbox(dep.kiosk_dir("K1"), 500, start=501)  # taken during the partition
+        support.fill_outbox(dep.kiosk_dir("K1"), 200, start=201)  # taken during the partition
         support.wait_until(lambda: proxy.refused >= 3, timeout=120, interval=0.2,
                            what="three reconnects refused during the partition")
         assert support.queue_stats(dep.kiosk_dir("K1"))["pending"] > 0
         proxy.heal()
-        _wait_all_applied(dep, 1000, timeout=300)
+        _wait_all_applied(dep, 400, timeout=300)
     finally:
         dep.stop_all()
         proxy.close()
