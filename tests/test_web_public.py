@@ -106,6 +106,30 @@ def test_revoked_and_expired_and_garbage(web) -> None:
     assert c.get("/api/v1/verify/UR1/11").json()["status"] == "INVALID"
 
 
+@pytest.mark.skipif(support.postgres_available() is not None, reason="PostgreSQL not reachable")
+def test_verification_and_worklist_on_postgresql() -> None:
+    """The same app on PostgreSQL (its verification reads without a transaction): valid,
+    then revoked at once; the counts reach the overview's counter rows at shutdown."""
+    from central.web import verify_tally
+
+    with support.postgres_schema() as url:
+        app = create_app(Settings(db_url=url, public_per_minute=1000))
+        S = app.state.sessions
+        try:
+            doc = _issue(S)
+            with TestClient(app) as c:
+                assert c.get("/api/v1/verify" + _path(doc)).json()["status"] == "VALID"
+                assert _status(c.get(_path(doc)).text) == "VALID"
+                with S.begin() as s:
+                    registry.revoke(s, doc.id, "stolen", int(time.time()))
+                assert c.get("/api/v1/verify" + _path(doc)).json()["status"] == "REVOKED"
+            day = verify_tally.today()
+            with S() as s:
+                assert verify_tally.read(s, [day]) == {day: (2, 1)}
+        finally:
+            app.state.engine.dispose()
+
+
 def test_withdrawn_key_is_refused_within_the_trust_cache_time(web) -> None:
     """Each process reuses the signing keys it read for a few seconds (docs/web.md); a
     withdrawn key stops verifying within that time, revocation of a document at once."""

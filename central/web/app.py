@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -195,6 +196,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = db.sessions(engine)
     app.state.read_sessions = db.read_sessions(engine)
+    # The verification route reads one row by primary key (and, every few seconds, the
+    # keys): on PostgreSQL it needs no transaction, so no BEGIN and ROLLBACK round trips.
+    app.state.verify_sessions = (
+        sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        if engine.dialect.name == "postgresql" else app.state.read_sessions)
     app.state.templates = _templates()
     app.state.public_limit = Limiter(settings.public_per_minute)
     app.state.login_limit = Limiter(settings.login_per_minute)

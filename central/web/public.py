@@ -62,7 +62,7 @@ def _trust(request: Request, s: Any, now: int) -> Any:
 
 def verdict_of(request: Request, text: str) -> Verdict:
     now = int(time.time())
-    with request.app.state.read_sessions() as s:
+    with request.app.state.verify_sessions() as s:
         v = registry.verify_online(s, text, now, _trust(request, s, now))
     request.app.state.verify_tally.count(v.status == Status.VALID)
     return v
