@@ -83,6 +83,7 @@ class FleetConfig:
     storm_queue: int = 20  # messages each kiosk queues while offline ("an hour of work")
     reconnect_window: float = 5.0  # all reconnect within this many seconds (a scaled minute)
     drain_timeout: float = 600.0  # then what is left is reported (and is lost to the check)
+    flap: float = 0.1  # share of kiosks that drop off for 1-5 s during the steady phase
     lose: int = 0  # for the checker's own test: drop this many messages at the source
     seed: int = 1
     workdir: str | None = None
@@ -118,6 +119,7 @@ class ScenarioReport:
     pg_rows_per_s: float | None = None
     resends: int = 0
     feed_events: int = 0
+    flaps: int = 0  # kiosks that dropped off and came back (steady)
     unacked: list[str] = field(default_factory=list)  # still not acked after drain_timeout
     broker_cpu_s_per_1000: float = 0.0
     pg_cpu_s_per_1000: float | None = None  # backends serving the fleet's database
@@ -180,6 +182,8 @@ class Session:
         self.send_latencies: dict[str, list[float]] = {}  # phase -> last send-to-ack ms
         self.acked_at: float = 0.0
         self.resends = 0
+        self.connects = 0
+        self.flaps = 0  # times it dropped off and came back during the steady phase
         self.feed_cursor = 0
         self.feed_events = 0
         self.correlations: dict[bytes, str] = {}
@@ -262,6 +266,7 @@ class Session:
                     await c.subscribe([(topics.down(self.kiosk_id, "#"), 1), (topics.MANIFEST_FILTER, 1)])
                     self.in_flight.clear()  # everything unacked is due again after a reconnect
                     self.connected.set()
+                    self.connects += 1
                     attempt = 0
                     tasks = [asyncio.create_task(self._reader(c)), asyncio.create_task(self._sender(c))]
                     self._request_events(c)
@@ -616,11 +621,36 @@ class Fleet:
         assert broker.proc is not None
         self.watch = BrokerWatch("127.0.0.1", broker.port, broker.proc.pid)
 
-    def _start(self, s: Session, delay: float = 0.0) -> None:
+    def _start(self, s: Session, delay: float = 0.0, flap_at: float | None = None, flap_for: float = 0.0) -> None:
+        """Bring `s` online after `delay`; with `flap_at`, it drops off `flap_at` s
+        later (its connection closed, as on a network cut) and is back `flap_for` s after."""
+        stop = self.stop_online  # this phase's: a later phase has its own
+
         async def go() -> None:
             if delay:
                 await asyncio.sleep(delay)
-            await s.online("127.0.0.1", self.broker.port, self.stop_online)
+            if flap_at is not None:
+                cut = asyncio.Event()
+
+                async def trip() -> None:
+                    await asyncio.sleep(flap_at)
+                    cut.set()
+
+                async def follow() -> None:
+                    await stop.wait()
+                    cut.set()
+
+                helpers = [asyncio.create_task(trip()), asyncio.create_task(follow())]
+                await s.online("127.0.0.1", self.broker.port, cut)
+                for h in helpers:
+                    h.cancel()
+                if stop.is_set():
+                    return
+                await asyncio.sleep(flap_for)
+                if stop.is_set():
+                    return
+                s.flaps += 1  # dropped off and is coming back
+            await s.online("127.0.0.1", self.broker.port, stop)
         self.tasks.append(asyncio.create_task(go()))
 
     async def _offline(self) -> None:
@@ -683,7 +713,10 @@ class Fleet:
         """Everyone online, producing the mix at steady_rate each (Poisson arrivals)."""
         rep = ScenarioReport("steady")
         for s in self.sessions:
-            self._start(s, s.rng.uniform(0, 1.0))
+            flap = s.rng.random() < self.cfg.flap
+            self._start(s, s.rng.uniform(0, 1.0),
+                        flap_at=s.rng.uniform(1.0, 1.0 + self.cfg.steady_seconds) if flap else None,
+                        flap_for=s.rng.uniform(1.0, 5.0))
         await asyncio.gather(*(s.connected.wait() for s in self.sessions))
         resends0 = sum(s.resends for s in self.sessions)
         begun = self._begin()
@@ -702,6 +735,7 @@ class Fleet:
             rep.unacked = self._unacked()  # reported, and the check calls them lost
         rep.applied_per_s = made / max(time.monotonic() - begun.t0, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
+        rep.flaps = sum(s.flaps for s in self.sessions)
         self._end(rep, begun, made, "steady")
         return rep
 
@@ -753,9 +787,11 @@ class Fleet:
             await asyncio.gather(watch, return_exceptions=True)
 
 
-def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), broker: LocalBroker | None = None) -> FleetReport:
+def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), broker: LocalBroker | None = None,
+        sessions_out: list[Session] | None = None) -> FleetReport:
     """Start what is needed (broker unless given, database, workers), run the
-    scenarios, check exactly-once, stop everything; returns the figures."""
+    scenarios, check exactly-once, stop everything; returns the figures (and the
+    sessions in `sessions_out`, for tests)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, cfg.kiosks * 2 + 1024))
     if want > soft:
@@ -779,6 +815,8 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
             vk = dl.verify_key_from_hex(downlink_public)
             sessions = [Session(kid, code_, key, pii_public, vk, random.Random(rng.random()))
                         for kid, code_, key in fleet]
+            if sessions_out is not None:
+                sessions_out.extend(sessions)
             workers = start_workers(url, broker.url, cfg.workers, root)
             try:
                 reports = asyncio.run(Fleet(cfg, sessions, broker, workers, pg).run(scenarios))
@@ -817,7 +855,8 @@ def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
             rows.append((f"{tag} PostgreSQL rows inserted/s", s.pg_rows_per_s, "rows/s", "",
                          f"{s.pg_rows_per_message:.1f} rows per message"))
             rows.append((f"{tag} PostgreSQL CPU per 1,000 msgs", s.pg_cpu_s_per_1000, "CPU-s", "", "its backends"))
-        rows.append((f"{tag} resends / feed events fetched", f"{s.resends} / {s.feed_events}", "", "", ""))
+        rows.append((f"{tag} resends / feed events fetched / flaps", f"{s.resends} / {s.feed_events} / {s.flaps}",
+                     "", "", "flaps: kiosks that dropped off and came back"))
         rows.append((f"{tag} simulator CPU / machine load", f"{s.simulator_cpu_s:.1f} / {s.load_avg:.1f}",
                      "CPU-s / 1-min load", "", "same 2 cores as central"))
     c = rep.check
@@ -852,6 +891,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds within which every kiosk reconnects (uniform jitter)")
     ap.add_argument("--drain-timeout", type=float, default=d.drain_timeout,
                     help="seconds to wait for the last ack of a scenario before reporting what is left")
+    ap.add_argument("--flap", type=float, default=d.flap,
+                    help="share of kiosks that drop off for 1-5 s during the steady phase")
     ap.add_argument("--scenarios", default="steady,storm")
     ap.add_argument("--seed", type=int, default=int(os.environ.get("UR_TEST_SEED", d.seed)))
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -862,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--kiosks: central has 8,999 kiosk codes (1001..9999)")
     cfg = FleetConfig(kiosks=a.kiosks, workers=a.workers, db=a.db, steady_seconds=a.steady_seconds,
                       steady_rate=a.steady_rate, storm_queue=a.storm_queue, reconnect_window=a.reconnect_window,
-                      drain_timeout=a.drain_timeout, seed=a.seed)
+                      drain_timeout=a.drain_timeout, flap=a.flap, seed=a.seed)
     print(f"seed {cfg.seed}", flush=True)
     rep = run(cfg, tuple(x.strip() for x in a.scenarios.split(",") if x.strip()))
     if a.json:

@@ -14,18 +14,24 @@ from contract import pii_seal
 
 def _config(tmp_path: Path, rng: random.Random, lose: int = 0) -> fleet.FleetConfig:
     return fleet.FleetConfig(kiosks=20, workers=1, db="sqlite", steady_seconds=2.0, steady_rate=0.5,
-                             storm_queue=4, reconnect_window=1.0, drain_timeout=180.0, lose=lose,
+                             storm_queue=4, reconnect_window=1.0, drain_timeout=180.0, lose=lose, flap=0.5,
                              seed=rng.randrange(10**6), workdir=str(tmp_path / "fleet"))
 
 
 def test_small_fleet_storm_is_applied_exactly_once(tmp_path: Path, rng: random.Random) -> None:
-    rep = fleet.run(_config(tmp_path, rng))
+    cfg = _config(tmp_path, rng)
+    sessions: list[fleet.Session] = []
+    rep = fleet.run(cfg, sessions_out=sessions)
     check = rep.check
     assert check.ok, (check.lost[:5], check.duplicated[:5], check.rejected[:5])
-    storm = next(s for s in rep.scenarios if s.name == "storm")
+    steady, storm = (next(s for s in rep.scenarios if s.name == name) for name in ("steady", "storm"))
+    assert steady.flaps >= 1  # kiosks dropped off and came back while the fleet was busy
+    assert not steady.unacked and not storm.unacked
     assert storm.messages >= 20 * 3  # every kiosk queued work (heartbeats do not pile up)
     assert check.made == check.applied >= storm.messages
-    assert storm.broker_connections_max >= 20  # the whole fleet was connected at once
+    # every kiosk connected for the steady phase, for its flap and after the storm
+    assert len(sessions) == 20 and all(s.connects >= 2 for s in sessions)
+    assert storm.broker_connections_max >= 1  # read from the broker's $SYS topics
     assert storm.feed_events > 0  # status events of the applied applications came down the feed
     assert len(storm.worker_cpu_s) == 1 and storm.worker_cpu_s[0] > 0
 
