@@ -759,12 +759,13 @@ class Fleet:
         else:
             rep.unacked = self._unacked()  # reported, and the check calls them lost
             rep.drain_s = time.monotonic() - begun.t0
-        rep.applied_per_s = made / max(rep.drain_s, 1e-3)
+        acked = made - len(rep.unacked)  # rates and costs per message acked
+        rep.applied_per_s = acked / max(rep.drain_s, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
         for s in self.sessions:
             if s.client is not None:
                 s._request_events(s.client)  # catch up on the status feed
-        self._end(rep, begun, made, "storm")
+        self._end(rep, begun, acked, "storm")
         rep.ack_p50_ms = _pctl([x for s in self.sessions for x in s.send_latencies.get("storm", [])], 0.5)
         rep.ack_p99_ms = _pctl([x for s in self.sessions for x in s.send_latencies.get("storm", [])], 0.99)
         rep.feed_events = sum(s.feed_events for s in self.sessions)
