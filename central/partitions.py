@@ -139,8 +139,16 @@ class Leases:
         """Register as living, renew our leases, give up extras above the fair
         share, take free or expired partitions up to it. Returns what changed.
         `broker_ok` False (cut off from the broker for a while): take nothing,
-        and give everything back if another worker reaches the broker."""
-        change = Change()
+        and give everything back if another worker reaches the broker.
+
+        The transaction works on a copy of `held`, which replaces ours only after
+        the commit: a heartbeat rolled back (a deadlock at start-up, say) must not
+        leave us believing in leases the database never granted, or unsubscribe
+        from ones it still holds for us. What changed is the difference of the
+        partition sets before and after (a lease lost and taken again in one beat
+        keeps its subscription; only the token differs)."""
+        before = dict(self.held)
+        held = dict(self.held)
         with self.sessions.begin() as s:
             now = db_now_ms(s)
             until = now + self.ttl_ms
@@ -153,39 +161,36 @@ class Leases:
             s.execute(PartitionWorker.__table__.delete().where(PartitionWorker.expires_ms < now - 100 * self.ttl_ms))
             self.living = int(s.execute(select(func.count()).select_from(PartitionWorker).where(
                 PartitionWorker.expires_ms > now, PartitionWorker.broker_ok.is_(True))).scalar_one())
-            if self.held:
+            if held:
                 s.execute(update(PartitionLease).where(
                     PartitionLease.owner == self.worker_id,
-                    tuple_(PartitionLease.partition, PartitionLease.token).in_(list(self.held.items())),
+                    tuple_(PartitionLease.partition, PartitionLease.token).in_(list(held.items())),
                 ).values(expires_ms=until))
             rows = list(s.execute(select(PartitionLease.partition, PartitionLease.owner, PartitionLease.token,
                                          PartitionLease.expires_ms)))
             for p, owner, tok, _exp in rows:
-                if p in self.held and (owner != self.worker_id or tok != self.held[p]):
-                    change.lost.add(p)
-            for p in change.lost:
-                del self.held[p]
+                if p in held and (owner != self.worker_id or tok != held[p]):
+                    del held[p]
             target = fair_share(self.partitions, self.living)
             if not broker_ok:
-                target = len(self.held) if self.living == 0 else 0
-            if len(self.held) > target:
-                extra = sorted(self.held)[target:]
+                target = len(held) if self.living == 0 else 0
+            if len(held) > target:
+                extra = sorted(held)[target:]
                 for p in extra:
                     s.execute(update(PartitionLease).where(
                         PartitionLease.partition == p, PartitionLease.owner == self.worker_id,
-                        PartitionLease.token == self.held[p]).values(owner=None, expires_ms=0))
-                    del self.held[p]
-                    change.lost.add(p)
-            elif len(self.held) < target and broker_ok:
+                        PartitionLease.token == held[p]).values(owner=None, expires_ms=0))
+                    del held[p]
+            elif len(held) < target and broker_ok:
                 # Ours from an earlier life of this worker id first (a quick restart
                 # resumes them), then free or expired ones in random order, so
                 # workers starting together do not all race for the same rows.
-                mine = [p for p, owner, _t, _e in rows if owner == self.worker_id and p not in self.held]
+                mine = [p for p, owner, _t, _e in rows if owner == self.worker_id and p not in held]
                 free = [p for p, owner, _t, exp in rows
                         if owner != self.worker_id and (owner is None or exp < now)]
                 self._rng.shuffle(free)
                 for p in mine + free:
-                    if len(self.held) >= target:
+                    if len(held) >= target:
                         break
                     token = s.execute(update(PartitionLease).where(
                         PartitionLease.partition == p,
@@ -194,12 +199,12 @@ class Leases:
                     ).values(owner=self.worker_id, token=PartitionLease.token + 1, expires_ms=until)
                         .returning(PartitionLease.token)).scalar_one_or_none()
                     if token is not None:
-                        self.held[p] = int(token)
-                        change.gained.add(p)
-        change.gained -= change.lost
+                        held[p] = int(token)
+        self.held = held
+        change = Change(gained=set(held) - set(before), lost=set(before) - set(held))
         if change.gained or change.lost:
             log.info("worker %s: %d partitions (+%d -%d) of %d, %d living workers", self.worker_id,
-                     len(self.held), len(change.gained), len(change.lost), self.partitions, self.living)
+                     len(held), len(change.gained), len(change.lost), self.partitions, self.living)
         return change
 
     def fence(self, session: Session, partitions: Iterable[int]) -> None:

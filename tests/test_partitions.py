@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from central import applications, ingest, partitions
@@ -113,6 +113,22 @@ def test_a_worker_whose_lease_was_taken_cannot_commit(sessions: sessionmaker[Ses
         ingest.process_batch(sessions, batch, fence=a.fence)
     with sessions() as s:
         assert applications.count(s) == 2
+
+
+def test_a_lease_lost_and_taken_back_in_one_heartbeat_stays_subscribed(sessions: sessionmaker[Session]) -> None:
+    """Seen in the fleet bench with 4 workers: a lease found lost and retaken in the
+    same heartbeat was reported only as lost, so the worker unsubscribed from a
+    partition the database still gave it, and its kiosks' uplink was never applied."""
+    a = partitions.Leases(sessions, "wa", ttl_s=30, partitions=1)
+    assert a.beat().gained == {0}
+    first = a.held[0]
+    with sessions.begin() as s:  # another worker took it and died: its lease has expired
+        s.execute(update(partitions.PartitionLease).where(partitions.PartitionLease.partition == 0)
+                  .values(owner="wgone", token=partitions.PartitionLease.token + 1, expires_ms=0))
+    change = a.beat()
+    assert (change.gained, change.lost) == (set(), set())  # same partition before and after
+    assert a.held[0] == first + 2  # but under a new token: the fence checks that one
+    assert _owners(sessions) == {0: "wa"}
 
 
 def test_lease_settings_are_checked() -> None:
