@@ -81,8 +81,8 @@ def _writer_processes() -> Any:
 
 
 def _confirmed(out: Path) -> list[str]:
-    """Tracking numbers the writer has confirmed so far (a cut-off last line included:
-    it was written after its commit, so it counts as acknowledged too)."""
+    """Tracking numbers the writer has confirmed so far: each is one write() of a short
+    line, made after its commit, so a kill cannot leave half of one."""
     return out.read_text().split() if out.exists() else []
 
 
