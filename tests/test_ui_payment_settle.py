@@ -129,7 +129,7 @@ def test_start_up_flags_a_crash_on_a_swapped_terminal_and_the_cashier_sees_a_red
                                timeout=60, what="the crashed payment flagged at start-up")
             (row,) = rows(store)
             assert "terminal swapped" in (entry_of(row).flagged or "")  # never "nothing was charged"
-            h.tap("home.cashier")
+            h.staff_entrance("cashier")
             h.type("1234")
             h.tap("pin.ok", to="cashier")
             banner = h.find("cashier.unsettled")

@@ -8,7 +8,7 @@ from tests.ui_harness import Harness
 
 
 def sign_in(h, role: str, pin: str) -> None:
-    h.tap(f"home.{role}")
+    h.staff_entrance(role)
     assert h.screen == "pin"
     h.type(pin)
     h.tap("pin.ok")
@@ -68,6 +68,7 @@ def test_cashier_shift_collect_void_and_end_of_day() -> None:
     assert svc.voided == [receipt.number]
     assert h.text("cashier.message") == i18n.tr("cashier.void_done", "ar", ref=receipt.number)
     h.tap("cashier.eod")
+    h.tap("cashier.eod_yes")  # end of day asks first
     msg = h.text("cashier.message")
     assert msg.startswith(i18n.tr("cashier.eod_ok", "ar"))
     assert i18n.ntr("cashier.eod_figures", 0, "ar", day="2026-05-01", ledger=i18n.money(0, "ar"),

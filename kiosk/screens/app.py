@@ -54,6 +54,8 @@ class KioskApp(App):
         self.strip: StatusStripBar | None = None
         self.idle_resets = 0
         self._idle_ev: Any = None
+        self._wipe_ev: Any = None  # the wipe after an unanswered "still there?"
+        self.still_there: Any = None  # the prompt on screen, if any
         self._attached = False
         self.speech = speech if speech is not None else Speech()  # volume: UR_KIOSK_VOLUME
         theme.register_font()
@@ -163,6 +165,7 @@ class KioskApp(App):
                       on_key_down=self._touched)
         for ev in (self._idle_ev, self._status_ev, self._scan_ev):
             ev.cancel()
+        self._dismiss_still_there()
         if self.sm is not None:
             for screen in self.sm.screens:
                 poll = getattr(screen, "_poll", None)
@@ -225,9 +228,41 @@ class KioskApp(App):
 
     # -- idle timeout -------------------------------------------------------
     def _touched(self, *args: Any) -> None:
+        self._dismiss_still_there()
         if self._idle_ev is not None:
             self._idle_ev.cancel()
             self._idle_ev()
+
+    @property
+    def still_there_s(self) -> float:
+        """How long "still there?" waits for a touch before the wipe."""
+        return min(20.0, max(0.5, self.idle_timeout / 3))
+
+    def _ask_still_there(self) -> None:
+        """Before wiping a half-done session, ask; any touch keeps the session."""
+        from kiosk.screens.widgets import button, column, label, paint
+
+        screen = self.current_screen()
+        box = column(spacing=16, padding=40)
+        box.size_hint = (0.7, None)
+        box.pos_hint = {"center_x": 0.5, "center_y": 0.55}
+        paint(box, self.palette.background, border=self.palette.primary)
+        box.add_widget(label(self, self.t("idle.still_there"), role="title", bold=True, halign="center",
+                             kid="idle.prompt"))
+        box.add_widget(button(self, self.t("idle.continue"), self._dismiss_still_there, kid="idle.continue"))
+        screen.add_widget(box)
+        self.still_there = box
+        self.speech.say(self.t("idle.still_there"), self.lang)
+        self._wipe_ev = Clock.schedule_once(lambda *_: self.wipe(), self.still_there_s)
+
+    def _dismiss_still_there(self) -> None:
+        if self._wipe_ev is not None:
+            self._wipe_ev.cancel()
+            self._wipe_ev = None
+        if self.still_there is not None:
+            if self.still_there.parent is not None:
+                self.still_there.parent.remove_widget(self.still_there)
+            self.still_there = None
 
     def _idle(self, *args: Any) -> None:
         quiet_home = (self.sm is not None and self.sm.current == "home" and self.session.is_empty()
@@ -237,11 +272,13 @@ class KioskApp(App):
             # Never wipe while the terminal is working: the outcome must reach the screen.
             self._idle_ev()
             return
-        self.wipe()
+        if self.still_there is None:
+            self._ask_still_there()
 
     def wipe(self) -> None:
         """Forget everything the citizen entered and go home in the default language."""
         self.idle_resets += 1
+        self._dismiss_still_there()
         self.speech.stop()
         self.session = CitizenSession()
         self.staff_role = ""

@@ -42,8 +42,11 @@ class CitizenSession:
     pay_return: str = "home"
     receipt: Any = None
     inputs: dict[str, str] = field(default_factory=dict)  # track / letter / fines / complaint ...
-    result: Any = None  # the last answer shown on a lookup screen
+    results: dict[str, Any] = field(default_factory=dict)  # screen name -> the answer it shows
     message: str = ""  # a message key or text shown on the current screen
+    message_tone: str = ""  # "ok" / "danger": the colour of `message` (end of day)
+    staff_found: Any = None  # the cashier's looked-up payable (never a citizen's result)
+    eod_confirm: bool = False  # end of day asked, waiting for the cashier's yes
 
     def is_empty(self) -> bool:
         return self == CitizenSession()
@@ -68,6 +71,16 @@ class KioskScreen(Screen):
 
     def t(self, key: str, **params: object) -> str:
         return self.app.t(key, **params)
+
+    @property
+    def result(self) -> Any:
+        """The answer this screen shows (each screen its own: a complaint's receipt is
+        never read as a tracking result or a cashier's payable)."""
+        return self.s.results.get(self.name)
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self.s.results[self.name] = value
 
     def tn(self, key: str, n: int, **params: object) -> str:
         return self.app.tn(key, n, **params)

@@ -17,6 +17,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
 from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
@@ -24,7 +25,8 @@ from kivy.uix.widget import Widget
 from contract.errors import UrError
 from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
-from kiosk.screens.widgets import button, column, label, paint, row, scroll, spacer
+from kiosk.screens.theme import MIN_TOUCH
+from kiosk.screens.widgets import button, column, label, measured_width, paint, row, scroll, spacer
 from kiosk.ui_services import (
     COMPLAINT_CATEGORIES,
     FINAL_STAGES,
@@ -54,6 +56,30 @@ def qr_widget(text: str, size: int = 260) -> Image:
     return img
 
 
+STAFF_HOLD_S = 3.0  # how long the hidden staff corner must be held
+
+
+class StaffCorner(Button):
+    """An invisible touch target at the end of the home screen: held for STAFF_HOLD_S it
+    opens the PIN screen; a tap does nothing, so citizens never stumble into it."""
+
+    def __init__(self, on_hold: Any) -> None:
+        super().__init__(text="", background_normal="", background_down="", background_color=(0, 0, 0, 0),
+                         size_hint=(None, None), size=(MIN_TOUCH + 26, MIN_TOUCH + 26))
+        self.kid = "home.staff_corner"
+        self._on_hold = on_hold
+        self._ev: Any = None
+        self.bind(on_press=self._down, on_release=self._up)
+
+    def _down(self, *_: Any) -> None:
+        self._ev = Clock.schedule_once(lambda *_: self._on_hold(), STAFF_HOLD_S)
+
+    def _up(self, *_: Any) -> None:
+        if self._ev is not None:
+            self._ev.cancel()
+            self._ev = None
+
+
 class HomeScreen(KioskScreen):
     screen_name = "home"
     title_key = N_("home.title")
@@ -75,17 +101,13 @@ class HomeScreen(KioskScreen):
         body.add_widget(spacer(30))
         body.add_widget(label(a, self.t("home.help"), role="small", color=a.palette.muted,
                               kid="home.help"))
-        staff = [spacer(1),
-                 button(a, self.t("home.cashier"), lambda: self.staff("cashier"), kid="home.cashier",
-                        role="secondary", font="small", width=220),
-                 button(a, self.t("home.technician"), lambda: self.staff("technician"),
-                        kid="home.technician", role="secondary", font="small", width=220)]
-        body.add_widget(row(a, staff))
+        # Staff come in through a hidden corner (held STAFF_HOLD_S), not buttons a citizen sees.
+        body.add_widget(row(a, [spacer(1), StaffCorner(partial(self.staff, "cashier"))]))
         return scroll(body)
 
     def open(self, name: str) -> None:
         self.s.focus = ""
-        self.s.result = None
+        self.s.results.clear()
         self.app.go(name)
 
     def staff(self, role: str) -> None:
@@ -109,31 +131,39 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         body.add_widget(self.make_field(store, "query", self.t("catalogue.search"), self.SPECS,
                                         hint=self.t("catalogue.search_hint")))
         insts = self.call(a.services.institutions) or []
-        chips = [button(a, self.t("catalogue.all"), lambda: self.filter(None, self.s.kind),
+        all_text = self.t("catalogue.all")
+        chips = [button(a, all_text, lambda: self.filter(None, self.s.kind),
                         kid="inst.all", role="primary" if self.s.institution is None else "secondary",
-                        font="small", width=160)]
+                        font="small", width=measured_width(a, all_text, "small"))]
         chips += [button(a, text_in(i.name, a.lang), partial(lambda iid: self.filter(iid, self.s.kind), i.id),
-                         kid=f"inst.{i.id}", font="small", width=300,
+                         kid=f"inst.{i.id}", font="small", width=measured_width(a, text_in(i.name, a.lang), "small"),
                          role="primary" if self.s.institution == i.id else "secondary")
                   for i in insts]
-        inst_row = row(a, chips)
-        inst_row.size_hint_x = None
-        inst_row.width = sum(c.width for c in chips) + 8 * len(chips)
-        sv = ScrollView(do_scroll_y=False, size_hint_y=None, height=inst_row.height)
-        sv.add_widget(inst_row)
-        body.add_widget(sv)
+        body.add_widget(self.chip_strip(chips))
         kinds = [button(a, self.t("catalogue.all_kinds"), lambda: self.filter(self.s.institution, None),
-                        kid="kind.all", font="small",
+                        kid="kind.all", font="small", width=measured_width(a, self.t("catalogue.all_kinds"), "small"),
                         role="primary" if self.s.kind is None else "secondary")]
         kinds += [button(a, self.t(f"kind.{k}"), partial(lambda kind: self.filter(self.s.institution, kind), k),
-                         kid=f"kind.{k}", font="small",
+                         kid=f"kind.{k}", font="small", width=measured_width(a, self.t(f"kind.{k}"), "small"),
                          role="primary" if self.s.kind == k else "secondary") for k in KINDS]
-        body.add_widget(row(a, kinds, spacing=8))
+        body.add_widget(self.chip_strip(kinds))
         self.results = column(spacing=8)
         body.add_widget(scroll(self.results))
         body.add_widget(self.make_keyboard(store, self.SPECS, on_change=self.search))
         self.fill_results()
         return body
+
+    def chip_strip(self, chips: list[Widget]) -> ScrollView:
+        """Filter buttons sized to their text in one row that scrolls sideways, starting
+        from the reading side (the right in Arabic and Kurdish, where "All" is)."""
+        strip = row(self.app, chips, spacing=8)
+        strip.size_hint_x = None
+        strip.width = sum(c.width for c in chips) + 8 * len(chips)
+        sv = ScrollView(do_scroll_y=False, size_hint_y=None, height=strip.height, bar_width=6,
+                        scroll_type=["bars", "content"])
+        sv.add_widget(strip)
+        sv.scroll_x = 1.0 if self.app.rtl else 0.0
+        return sv
 
     def filter(self, institution: str | None, kind: str | None) -> None:
         self.s.institution, self.s.kind = institution, kind
@@ -562,7 +592,7 @@ class TrackScreen(LookupScreen):
                              color=self.app.palette.muted, kid="track.scan_hint"))
 
     def act(self) -> None:
-        self.s.result = self.call(self.app.services.track, self.value("tracking").strip())
+        self.result = self.call(self.app.services.track, self.value("tracking").strip())
         self.refresh()
 
     def on_scan(self, code: str) -> None:
@@ -570,7 +600,7 @@ class TrackScreen(LookupScreen):
         self.act()
 
     def result_widget(self) -> Widget:
-        a, r = self.app, self.s.result
+        a, r = self.app, self.result
         col = column(spacing=6)
         if r is None:
             return col
@@ -592,7 +622,7 @@ class VerifyScreen(KioskScreen):
     prompt_key = N_("verify.prompt")
 
     def build_body(self) -> Widget:
-        a, r, pal = self.app, self.s.result, self.app.palette
+        a, r, pal = self.app, self.result, self.app.palette
         body = column(spacing=10)
         if r is None:
             body.add_widget(label(a, self.t("verify.prompt"), role="title", halign="center",
@@ -615,11 +645,11 @@ class VerifyScreen(KioskScreen):
         return scroll(body)
 
     def on_scan(self, code: str) -> None:
-        self.s.result = self.call(self.app.services.verify_document, code)
+        self.result = self.call(self.app.services.verify_document, code)
         self.refresh()
 
     def again(self) -> None:
-        self.s.result = None
+        self.result = None
         self.refresh()
 
 
@@ -632,12 +662,12 @@ class LetterScreen(LookupScreen):
     action_key = N_("letter.go")
 
     def act(self) -> None:
-        self.s.result = self.call(self.app.services.letter_status, self.value("letter_no").strip(),
+        self.result = self.call(self.app.services.letter_status, self.value("letter_no").strip(),
                                   self.value("letter_date").strip())
         self.refresh()
 
     def result_widget(self) -> Widget:
-        a, r = self.app, self.s.result
+        a, r = self.app, self.result
         col = column(spacing=6)
         if r is None:
             return col
@@ -658,11 +688,11 @@ class FinesScreen(LookupScreen):
     action_key = N_("fines.go")
 
     def act(self) -> None:
-        self.s.result = self.call(self.app.services.fines_by_plate, self.value("plate").strip())
+        self.result = self.call(self.app.services.fines_by_plate, self.value("plate").strip())
         self.refresh()
 
     def result_widget(self) -> Widget:
-        a, r = self.app, self.s.result
+        a, r = self.app, self.result
         col = column(spacing=6)
         if r is None:
             return col
@@ -699,13 +729,13 @@ class ComplaintScreen(LookupScreen):
         self.refresh()
 
     def act(self) -> None:
-        self.s.result = self.call(self.app.services.file_complaint,
+        self.result = self.call(self.app.services.file_complaint,
                                   self.value("complaint_category"), self.value("complaint_text"),
                                   self.value("complaint_mobile"))
         self.refresh()
 
     def result_widget(self) -> Widget:
-        a, r = self.app, self.s.result
+        a, r = self.app, self.result
         if r is None:
             return spacer(1)
         return label(a, self.t("complaint.filed", ref=r.reference), role="heading", bold=True,

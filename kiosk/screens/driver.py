@@ -170,6 +170,17 @@ class KioskDriver:
         touch.touch_up()
         self.frames(1)
 
+    def staff_entrance(self, role: str) -> None:
+        """Staff sign-in as staff do it: hold the hidden corner of the home screen, then
+        choose the role on the PIN screen."""
+        from kiosk.screens.citizen import STAFF_HOLD_S
+
+        if self.screen != "home":
+            self.tap("strip.home", to="home")
+        self.hold("home.staff_corner", STAFF_HOLD_S + 0.8)
+        self.wait_screen("pin", after="holding the staff corner")
+        self.tap(f"pin.as.{role}")
+
     @staticmethod
     def _inside(w: Any, view: Any) -> bool:
         """Is the widget's centre within the scroll view's visible area?"""

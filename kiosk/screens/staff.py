@@ -29,6 +29,10 @@ class PinScreen(FieldsMixin, KioskScreen):
         body = BoxLayout(orientation="vertical", spacing=10)
         role = getattr(a, "pin_role", "cashier")
         body.add_widget(label(a, self.t(f"pin.role.{role}"), role="heading", kid="pin.role"))
+        body.add_widget(row(a, [button(a, self.t(key), partial(self.as_role, r), kid=f"pin.as.{r}", font="small",
+                                       role="primary" if r == role else "secondary", width=260)
+                                for r, key in (("cashier", N_("home.cashier")),
+                                               ("technician", N_("home.technician")))], spacing=8))
         body.add_widget(self.make_field(self.s.inputs, "pin", self.t("pin.enter"), self.SPECS,
                                         masked=True))
         body.add_widget(row(a, [button(a, self.t("nav.back"), a.wipe, kid="nav.back", role="secondary"),
@@ -36,6 +40,10 @@ class PinScreen(FieldsMixin, KioskScreen):
         body.add_widget(Widget())
         body.add_widget(self.make_keyboard(self.s.inputs, self.SPECS))
         return body
+
+    def as_role(self, role: str) -> None:
+        self.app.pin_role = role
+        self.refresh()
 
     def ok(self) -> None:
         a = self.app
@@ -56,6 +64,8 @@ class StaffScreen(KioskScreen):
 
     def note(self, text: str) -> None:
         self.s.message = text
+        if not text:
+            self.s.message_tone = ""
         self.refresh()
 
 
@@ -91,10 +101,20 @@ class CashierScreen(FieldsMixin, StaffScreen):
                 sum(int(p.get("amount", 0)) for p in open_payments)),
                 ids=", ".join(isolate(str(p["id"]), a.lang) for p in open_payments[:3])),
                 role="heading", bold=True, color=a.palette.danger, kid="cashier.unsettled"))
+        if self.s.eod_confirm:  # end of day cannot be undone: ask first
+            top.add_widget(label(a, self.t("cashier.eod_ask"), role="heading", bold=True,
+                                 color=a.palette.warning, kid="cashier.eod_ask"))
+            top.add_widget(row(a, [
+                button(a, self.t("cashier.eod_yes"), self.end_of_day_confirmed, kid="cashier.eod_yes",
+                       font="small", role="danger"),
+                button(a, self.t("cashier.eod_no"), self.end_of_day_cancelled, kid="cashier.eod_no",
+                       font="small", role="secondary"),
+            ], spacing=8))
         if self.s.message:
-            top.add_widget(label(a, self.s.message, kid="cashier.message", color=a.palette.primary))
+            tone = {"ok": a.palette.ok, "danger": a.palette.danger}.get(self.s.message_tone, a.palette.primary)
+            top.add_widget(label(a, self.s.message, kid="cashier.message", color=tone))
         top.add_widget(self.make_field(self.s.inputs, "reference", self.t("cashier.reference"), self.SPECS))
-        found = self.s.result
+        found = self.s.staff_found
         find_row = [button(a, self.t("cashier.find"), self.find, kid="cashier.find", font="small")]
         if found is not None:
             find_row.insert(0, label(a, f"{text_in(found.label, a.lang)} — {a.money(found.amount)}",
@@ -124,22 +144,32 @@ class CashierScreen(FieldsMixin, StaffScreen):
         self.note(self.tn("cashier.closed", st.count, amount=self.app.money(st.collected)) if st else "")
 
     def end_of_day(self) -> None:
+        self.s.eod_confirm = True
+        self.note("")
+
+    def end_of_day_cancelled(self) -> None:
+        self.s.eod_confirm = False
+        self.note("")
+
+    def end_of_day_confirmed(self) -> None:
+        self.s.eod_confirm = False
         r = self.call(self.app.services.end_of_day)
         if r is None:
             self.note("")
             return
+        self.s.message_tone = "ok" if r.matched else "danger"
         head = self.t("cashier.eod_ok") if r.matched else self.t("cashier.eod_mismatch")
         text = self.tn("cashier.eod_figures", r.count, day=r.business_day, ledger=self.app.money(r.ledger_total),
                       terminal=self.app.money(r.terminal_total))
         self.note("\n".join([head, text, *r.differences]))
 
     def find(self) -> None:
-        self.s.result = self.call(self.app.services.find_collectable, self.value("reference").strip())
+        self.s.staff_found = self.call(self.app.services.find_collectable, self.value("reference").strip())
         self.s.message = ""
         self.refresh()
 
     def collect(self) -> None:
-        found = self.s.result
+        found = self.s.staff_found
         if found is not None:
             start_payment(self.app, found.reference, found.amount, back="cashier")
 

@@ -11,7 +11,7 @@ from kivy.uix.boxlayout import BoxLayout
 from contract.errors import UrError
 from kiosk import i18n
 from kiosk.i18n import N_
-from kiosk.screens.widgets import button, label, paint, row
+from kiosk.screens.widgets import button, label, paint
 from kiosk.ui_services import StatusStrip
 
 if TYPE_CHECKING:
@@ -89,4 +89,9 @@ class StatusStripBar(BoxLayout):
             note.halign = "center"
             note.size_hint_x, note.width = None, 175
             info.append(note)
-        self.add_widget(row(app, [*langs, *info, *tools], height=72, spacing=8))
+        # Not mirrored: the language buttons keep their place whatever language is chosen,
+        # so a citizen's finger on "English" never lands on Home after switching.
+        strip = BoxLayout(orientation="horizontal", spacing=8, size_hint_y=None, height=72)
+        for w in (*langs, *info, *tools):
+            strip.add_widget(w)
+        self.add_widget(strip)

@@ -125,6 +125,16 @@ def pressed(color: Any) -> tuple[float, float, float, float]:
     return (r * 0.65, g * 0.65, b * 0.65, a)
 
 
+def measured_width(look: Look, text: str, font: str = "body", pad: int = 48) -> int:
+    """The width a one-line button needs for `text` at the look's text size (so filter
+    buttons never overlap or clip their words, in any language or text size)."""
+    from kivy.core.text import Label as CoreLabel
+
+    core = CoreLabel(text=text, font_name=FONT_NAME, font_size=look.size(font))
+    core.refresh()
+    return max(int(core.texture.size[0]) + pad, MIN_TOUCH) if core.texture is not None else MIN_TOUCH * 2
+
+
 def row(look: Look, widgets: Sequence[Widget], height: int | None = None, spacing: int = 12) -> BoxLayout:
     """A horizontal row in reading order: right to left for Arabic and Kurdish."""
     box = BoxLayout(orientation="horizontal", spacing=spacing, size_hint_y=None,
