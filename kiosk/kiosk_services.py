@@ -646,7 +646,8 @@ class KioskServices:
 
     # -- devices (kiosk.device_health and kiosk/devices/<kind>_device.py) -----
     _DEVICE_STATES = {"ready": "ok", "paper_near_end": "warning", "disabled": "absent",
-                      "not_installed": "absent", "busy": "warning", "no_scan": "ok"}
+                      "not_installed": "absent", "busy": "warning", "no_scan": "ok",
+                      "card_present": "ok"}
 
     def device_states(self) -> list[DeviceState]:
         """One line per kind; a kind the device map does not list is `absent`."""

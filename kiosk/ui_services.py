@@ -316,7 +316,7 @@ VERDICTS: tuple[str, ...] = ("VALID", "REVOKED", "INVALID", "UNKNOWN_KEY", "EXPI
                              "NOT_YET_VALID", "STALE")
 LETTER_STATUSES: tuple[str, ...] = ("registered", "in_transit", "delivered", "answered")
 PAPER_STATES: tuple[str, ...] = ("ok", "near_end", "out", "unknown")
-DEVICES: tuple[str, ...] = ("printer", "terminal", "scanner")
+DEVICES: tuple[str, ...] = ("printer", "terminal", "scanner", "card_reader")
 DEVICE_STATES: tuple[str, ...] = ("ok", "warning", "error", "absent")
 PRINT_PROBLEMS: tuple[str, ...] = ("receipt.not_printed", "receipt.paper_out")
 # The helpline's complaint categories (as kiosk.complaints.CATEGORIES).

@@ -210,3 +210,15 @@ def test_health_check_during_a_read_does_not_disturb_it(passport: Path) -> None:
                               with_heartbeat)
     assert states == ["card_present"]
     assert doc.photo is not None and doc.photo.data == passport.read_bytes()
+
+
+def test_technician_device_states_list_the_card_reader(tmp_path: Path, photo: Path) -> None:
+    from kiosk.kiosk_services import KioskServices
+    from kiosk.store import KioskStore
+
+    services = KioskServices(KioskStore(tmp_path / "kiosk"), device_map=_station(tmp_path).map_path)
+    with virtual_card(V.TD3_SPECIMEN, photo):
+        inside = {d.device: d for d in services.device_states()}["card_reader"]
+    idle = {d.device: d for d in services.device_states()}["card_reader"]
+    assert (inside.state, idle.state) == ("ok", "ok")
+    assert "id_reader" in inside.detail and "card_present" in inside.detail and "ready" in idle.detail

@@ -141,7 +141,7 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
         assert again.qr_text == r.qr_text
         assert len(emu.receipt_texts) == 2 and "REPRINT" in "\n".join(emu.receipt_texts[1])
         states = {d.device: d.state for d in svc.device_states()}
-        assert states == {"printer": "ok", "terminal": "ok", "scanner": "absent"}
+        assert states == {"printer": "ok", "terminal": "ok", "scanner": "absent", "card_reader": "absent"}
         assert "ready" in svc.terminal_registration_test()
         assert "printer" in svc.test_print() and len(emu.receipt_texts) == 3
         assert "epson_tm_t20ii_80mm" in svc.device_profiles()
@@ -264,7 +264,7 @@ def test_scanner_from_the_device_map_feeds_poll_scan(tmp_path: Path) -> None:
         svc = KioskServices(store)
         try:
             assert {d.device: d.state for d in svc.device_states()} == {
-                "printer": "absent", "terminal": "absent", "scanner": "ok"}
+                "printer": "absent", "terminal": "absent", "scanner": "ok", "card_reader": "absent"}
             with pytest.raises(NotAvailable, match="no terminal"):
                 svc.terminal_registration_test()
             assert svc.poll_scan() is None  # starts the reader; nothing scanned yet
