@@ -139,8 +139,14 @@ class KioskDriver:
         while parent is not None and not isinstance(parent, ScrollView):
             parent = parent.parent if parent.parent is not parent else None
         if parent is not None and not self._inside(w, parent):
-            parent.scroll_to(w, padding=10, animate=False)
-            self.frames(1)
+            def shown() -> bool:
+                # scrolled again each frame until it is in view: a layout still settling
+                # moves it after the first scroll (on a busy machine it failed the tap)
+                if self._inside(w, parent):
+                    return True
+                parent.scroll_to(w, padding=10, animate=False)
+                return False
+            self.wait(shown, timeout=timeout, what=f"{kid!r} scrolled into view")
         x, y = w.to_window(*w.center)
         if not (0 <= x < self.window.width and 0 <= y < self.window.height):
             raise AssertionError(f"{kid} is off screen at ({x:.0f}, {y:.0f})")
