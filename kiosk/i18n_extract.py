@@ -37,8 +37,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "pin.role.{}": ("cashier", "technician"),
     "cashier.{}_done": ("void", "refund"),
 }
-# keys a service hands to a screen whole (form errors, print problems)
-SERVICE_KEYS: tuple[str, ...] = (*ui.ERROR_KEYS, *ui.PRINT_PROBLEMS)
+# keys a service hands to a screen whole (form errors, print problems, ID card read failures)
+SERVICE_KEYS: tuple[str, ...] = (*ui.ERROR_KEYS, *ui.PRINT_PROBLEMS, *ui.CARD_REASONS)
 SCREEN_KEYWORDS = ("t", "tr", "N_")
 COUNT_KEYWORDS = ("tn", "ntr")
 

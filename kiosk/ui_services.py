@@ -318,6 +318,8 @@ LETTER_STATUSES: tuple[str, ...] = ("registered", "in_transit", "delivered", "an
 PAPER_STATES: tuple[str, ...] = ("ok", "near_end", "out", "unknown")
 DEVICES: tuple[str, ...] = ("printer", "terminal", "scanner", "card_reader")
 DEVICE_STATES: tuple[str, ...] = ("ok", "warning", "error", "absent")
+CARD_REASONS: tuple[str, ...] = ("card.no_reader", "card.no_card", "card.not_an_id_card", "card.wrong_mrz",
+                                "card.torn_read", "card.bad_data", "card.bad_input", "card.error")
 PRINT_PROBLEMS: tuple[str, ...] = ("receipt.not_printed", "receipt.paper_out")
 # The helpline's complaint categories (as kiosk.complaints.CATEGORIES).
 COMPLAINT_CATEGORIES: tuple[str, ...] = ("delay", "bribery", "conduct", "wrong-fee", "service-quality",

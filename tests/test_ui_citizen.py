@@ -242,3 +242,84 @@ def test_a_national_size_catalogue_lists_a_screenful_and_asks_to_narrow() -> Non
     assert len(narrowed) < MAX_RESULTS
     assert sorted(k for k in h.ids() if k.startswith("svc.")) == [f"svc.svc-{n:03d}" for n in narrowed]
     assert "catalogue.more" not in h.ids()
+
+
+def card_photo(seed: int) -> bytes:
+    """A small JPEG face stand-in (seeded noise), as the chip's DG2 would hand it over."""
+    import io
+    import random
+
+    from PIL import Image
+
+    rnd = random.Random(seed)
+    img = Image.new("RGB", (60, 80))
+    img.putdata([(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)) for _ in range(60 * 80)])
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def open_card_screen(h, doc: str = "A12345678", birth: str = "850115", expiry: str = "301231") -> None:
+    h.tap("apply.read_card", to="card")
+    assert h.text("card.title") == tr("card.title", "ar")
+    for kid, value in (("field.card_document", doc), ("field.card_birth", birth), ("field.card_expiry", expiry)):
+        h.tap(kid)
+        h.type(value)
+
+
+def test_id_card_prefills_the_form_only_after_confirm_and_a_failed_read_says_why(
+        svc: FixtureServices, rng) -> None:
+    from kiosk.i18n import isolate
+    from kiosk.ui_services import IdCardRead
+
+    h = Harness(svc)
+    h.tap("home.catalogue")
+    h.type("جواز")
+    h.tap("svc.passport-ordinary")
+    h.tap("service.apply", to="apply")
+    assert h.text("apply.read_card") == tr("apply.read_card", "ar")
+    # No reader: the translated reason, and the citizen types the form as before
+    open_card_screen(h)
+    h.tap("card.read")
+    h.wait(lambda: "card.reason" in h.ids(), what="the card read's answer")
+    assert h.text("card.reason") == tr("card.no_reader", "ar")
+    assert h.text("card.type_instead") == tr("card.type_instead", "ar")
+    assert svc.calls[-1] == "card:passport-ordinary:A12345678:850115:301231"
+    assert "card.confirm" not in h.ids()
+    h.tap("card.type_myself", to="apply")
+    assert h.app.session.form == {}
+    fill_passport_form(h, nid="111122223333")
+    # The card is read: photo and fields shown, nothing in the form until confirmed
+    photo = card_photo(rng.randrange(1 << 30))
+    svc.card = IdCardRead({"full_name": "ALI HASSAN", "national_id": "199012345678", "birth_date": "1985-01-15"},
+                          photo=photo, photo_mime="image/jpeg")
+    h.tap("apply.read_card", to="card")
+    assert "card.reason" not in h.ids()  # a new visit starts without the last answer
+    h.tap("card.read")
+    h.wait(lambda: "card.confirm" in h.ids(), what="the prefilled fields")
+    assert h.text("card.check") == tr("card.check", "ar")
+    assert h.find("card.photo").texture.size == (60, 80)
+    assert h.text("card.field.national_id") == isolate("199012345678", "ar")
+    assert "card.field.full_name" not in h.ids()  # DG1's Latin name never fills an Arabic field
+    assert h.app.session.form["national_id"] == "111122223333"
+    h.tap("card.discard", to="apply")  # the citizen says no: the form keeps what they typed
+    assert h.app.session.form["national_id"] == "111122223333"
+    assert h.app.session.results.get("card") is None
+    h.tap("apply.read_card", to="card")
+    h.tap("card.read")
+    h.wait(lambda: "card.confirm" in h.ids(), what="the prefilled fields")
+    h.tap("card.confirm", to="apply")
+    form = h.app.session.form
+    assert form["national_id"] == "199012345678" and form["full_name"] == "علي حسن"
+    assert "199012345678" in h.text("field.national_id")
+    assert h.app.session.results.get("card") is None  # the photo is gone with the card screen
+    # A mistyped date: the card refuses, the reason asks to check the fields, which stay
+    svc.card = IdCardRead({}, "card.wrong_mrz", "BAC refused", True)
+    h.tap("apply.read_card", to="card")
+    h.tap("card.read")
+    h.wait(lambda: "card.reason" in h.ids(), what="the card read's answer")
+    assert h.text("card.reason") == tr("card.wrong_mrz", "ar")
+    assert "850115" in h.text("field.card_birth")
+    h.tap("card.type_myself", to="apply")
+    h.tap("apply.next", to="review")
+    assert h.text("review.national_id") == "199012345678"

@@ -125,6 +125,10 @@ class FixtureServices:
     shift_state: ShiftState = field(default_factory=lambda: ShiftState(False, "", "", 0, 0))
     voided: list[str] = field(default_factory=list)
     applied_profiles: list[str] = field(default_factory=list)
+    # what the next ID card read gives: the card's fields (filtered to the form like
+    # KioskServices does), or a fallback reason
+    card: IdCardRead = field(default_factory=lambda: IdCardRead({}, "card.no_reader",
+                                                                "no card reader in the fixture", False))
 
     # catalogue
     def institutions(self) -> list[Institution]:
@@ -257,7 +261,11 @@ class FixtureServices:
 
     def read_id_card(self, service_id: str, document_number: str, birth_date: str,
                      expiry_date: str) -> IdCardRead:
-        return IdCardRead({}, "card.no_reader", "no card reader in the fixture", False)
+        self.calls.append(f"card:{service_id}:{document_number}:{birth_date}:{expiry_date}")
+        if not self.card.fields:
+            return self.card
+        names = {f.name for f in FORMS[service_id] if f.type != "arabic_text"}
+        return replace(self.card, fields={k: v for k, v in self.card.fields.items() if k in names})
 
     # staff
     def check_pin(self, role: str, pin: str) -> bool:

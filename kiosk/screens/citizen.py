@@ -25,6 +25,7 @@ from kivy.uix.widget import Widget
 from contract.errors import UrError
 from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
+from kiosk.screens.id_card import IdCardScreen
 from kiosk.screens.theme import MIN_TOUCH
 from kiosk.screens.widgets import button, column, label, measured_width, paint, row, scroll, spacer
 from kiosk.ui_services import (
@@ -275,6 +276,9 @@ class ApplyScreen(FieldsMixin, KioskScreen):
         self.schema = schema
         body = BoxLayout(orientation="vertical", spacing=8)
         form = column(spacing=6)
+        if schema:  # the card prefills what it can; the citizen confirms on the card screen
+            form.add_widget(row(a, [button(a, self.t("apply.read_card"), lambda: a.go("card"),
+                                           kid="apply.read_card", role="secondary")]))
         specs = {f.name: (f.type, f.max_length) for f in schema if f.type != "choice"}
         for f in schema:
             caption = text_in(f.label, a.lang) + ("" if f.required else " " + self.t("apply.optional"))
@@ -745,5 +749,5 @@ class ComplaintScreen(LookupScreen):
 CITIZEN_SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen, CatalogueScreen, ServiceScreen, ApplyScreen, ReviewScreen, SubmittedScreen,
     PayScreen, ReceiptScreen, TrackScreen, VerifyScreen, LetterScreen, FinesScreen,
-    ComplaintScreen,
+    ComplaintScreen, IdCardScreen,
 )
