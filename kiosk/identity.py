@@ -190,7 +190,7 @@ def install(store: KioskStore, bundle: dict[str, object], envelope_key_hex: str,
         if not (sec / "data.key").exists():
             _write_secret(sec / "data.key", new_key_file())
         s.add(IdentityRow(
-            kiosk_id=str(bundle["kiosk_id"]), kiosk_code=int(bundle["kiosk_code"]),  # type: ignore[call-overload]
+            kiosk_id=str(bundle["kiosk_id"]), kiosk_code=int(bundle["kiosk_code"]),  # type: ignore[call-overload]  # bundle is validated JSON (dict[str, object]); int() of its checked field
             office=str(bundle.get("office", "")), broker_url=str(bundle["broker_url"]),
             enrolled_at=datetime.now(UTC),
         ))

@@ -31,7 +31,7 @@ def enrolled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def kiosk(enrolled: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def kiosk(enrolled: Path, tmp_path: Path):
     kdir = tmp_path / "k"
     shutil.copytree(enrolled, kdir)
     store = KioskStore(kdir)
@@ -39,7 +39,7 @@ def kiosk(enrolled: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     store.close()
 
 
-def test_complaints_count_down_and_never_collide_with_applications(kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_complaints_count_down_and_never_collide_with_applications(kiosk) -> None:
     _, store, ident = kiosk
     a1 = applications.submit(store, ident, "non-conviction-certificate", FIELDS).tracking
     c1 = complaints.file_complaint(store, ident, "slow", "delay", application=a1, name="علي", mobile="٠٧٧٠١٢٣٤٥٦٧")
@@ -58,7 +58,7 @@ def test_complaints_count_down_and_never_collide_with_applications(kiosk) -> Non
         assert "علي" not in stored.body_enc.decode("latin-1")  # encrypted at rest
 
 
-def test_ranges_meeting_is_refused(kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_ranges_meeting_is_refused(kiosk) -> None:
     _, store, ident = kiosk
     applications.submit(store, ident, "non-conviction-certificate", FIELDS)
     with store.tx() as s:
@@ -74,7 +74,7 @@ def test_ranges_meeting_is_refused(kiosk) -> None:  # type: ignore[no-untyped-de
     ({"text": "x", "application": "1234-000001-0"}, "check digit"),
     ({"text": "x", "mobile": "12345"}, "Iraqi mobile number"),
 ])
-def test_bad_complaints_are_refused_and_nothing_is_queued(kiosk, kwargs, msg) -> None:  # type: ignore[no-untyped-def]
+def test_bad_complaints_are_refused_and_nothing_is_queued(kiosk, kwargs, msg) -> None:
     _, store, ident = kiosk
     with pytest.raises(UrError, match=msg):
         complaints.file_complaint(store, ident, **kwargs)
@@ -83,7 +83,7 @@ def test_bad_complaints_are_refused_and_nothing_is_queued(kiosk, kwargs, msg) ->
         assert s.scalars(select(complaints.KioskComplaint)).first() is None
 
 
-def test_cli_files_a_complaint(kiosk) -> None:  # type: ignore[no-untyped-def]
+def test_cli_files_a_complaint(kiosk) -> None:
     kdir, _, _ = kiosk
     r = support.run_cli(["ur-kiosk", "--data", str(kdir), "--json", "complaint", "file", "--text", "طابور طويل",
                          "--category", "delay", "--office", "karkh-notary"])

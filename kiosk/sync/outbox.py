@@ -164,13 +164,13 @@ def mark_acked(session: Session, acked: list[str], rejected: list[tuple[str, str
             update(OutboxRow).where(OutboxRow.message_id.in_(acked), OutboxRow.state == PENDING)
             .values(state=DELIVERED, delivered_at=now)
         )
-        n += res.rowcount or 0  # type: ignore[attr-defined]
+        n += res.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult, which has rowcount
     for mid, reason in rejected:
         res = session.execute(
             update(OutboxRow).where(OutboxRow.message_id == mid, OutboxRow.state == PENDING)
             .values(state=REJECTED, delivered_at=now, reject_reason=reason[:256])
         )
-        n += res.rowcount or 0  # type: ignore[attr-defined]
+        n += res.rowcount or 0  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult, which has rowcount
     return n
 
 
