@@ -14,7 +14,7 @@ import time
 
 from central import catalogue_generator
 from contract import catalogue as cat
-from kiosk.catalogue_search import Index
+from kiosk.applications.catalogue_search import Index
 
 
 def _pct(xs: list[float], p: float) -> float:

@@ -16,16 +16,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
+from nacl.signing import SigningKey as NaclKey
 from PIL import Image, ImageFilter
 from sqlalchemy import text as sql_text
 
 from central import datasets as central_datasets
-from central import db, document_render, keys, registry
-from contract import cose_sign1, qr_text, status_list
+from central import db, document_render, hsm, keys, registry
+from contract import cose_sign1, qr_text, rice_code, status_list, ur1
 from contract.verdict import Status, Verdict
 from kiosk import datasets as kiosk_datasets
-from kiosk import document_verifier
 from kiosk.devices import qr_image_decoder
+from kiosk.documents import verifier as document_verifier
 from kiosk.store import KioskStore
 
 PG = os.environ.get("UR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -140,15 +147,6 @@ def _rate(fn, seconds: float = 2.0) -> float:
 def bench_token_signing(tmp: Path) -> None:
     """Central's keys sign in the token (central/hsm.py): each signature is a C_Sign
     through python-pkcs11 into SoftHSM2, against the in-process libraries they replaced."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.x509.oid import NameOID
-    from nacl.signing import SigningKey as NaclKey
-
-    from central import hsm
-
     data = bytes(range(256)) + b"x" * 44  # ~ a document's COSE Sig_structure (300 bytes)
     tok = hsm.token()
     ed = hsm.Ed25519TokenKey(tok.generate_ed25519("bench"))
@@ -193,10 +191,6 @@ def bench_token_signing(tmp: Path) -> None:
 def bench_status_list_size() -> None:
     """Format 2 (Rice-coded gaps) against format 1 (zlib bitmap) on the same list, the
     entropy limit H(0.01) x 10^7 bits, and what a kiosk pays to read and query it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from contract import rice_code
-
     n = TARGET_DOCS
     rng = np.random.default_rng(3)
     revoked = rng.choice(n, size=n // 100, replace=False)
@@ -238,8 +232,6 @@ def bench_status_list_size() -> None:
 def _old_lookup_verify(s, text: str, now: int, trust) -> Verdict:
     """Central's online verification as it was before issue 18 (the whole ORM row by
     primary key), kept here only to compare with registry.verify_online in one run."""
-    from contract import ur1
-
     def lookup(c):
         row = s.get(registry.Document, c.doc_id)
         if row is None:
@@ -255,7 +247,6 @@ def _old_lookup_verify(s, text: str, now: int, trust) -> Verdict:
 
 def bench_central_pg() -> None:
     try:
-        import psycopg
         dsn = PG.replace("postgresql+psycopg://", "postgresql://")
         psycopg.connect(dsn, connect_timeout=3).close()
     except Exception as e:  # noqa: BLE001 - report, do not fail the other figures

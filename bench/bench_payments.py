@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.table import print_table
-from kiosk import receipt_code
 from kiosk.devices.printer_driver import EscPosPrinter
 from kiosk.devices.receipt import ReceiptProfile, load_template, render_receipt
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payment_receipts import TEMPLATE, PaymentReceipts, receipt_data
-from kiosk.payments import PaymentService
-from kiosk.print_journal import PrintJournal, PrintSpooler
+from kiosk.payments import receipt_code
+from kiosk.payments.print_journal import PrintJournal, PrintSpooler
+from kiosk.payments.receipts import TEMPLATE, PaymentReceipts, receipt_data
+from kiosk.payments.service import PaymentService
 from tests import support
 from tests.payment_fixtures import enrolled_store, terminal
 

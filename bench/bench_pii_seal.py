@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from bench.table import print_table
@@ -44,8 +45,6 @@ def _per_call_us(fn: Callable[[int], object], n: int = N) -> float:
 def _ingest_us_per_msg(d: Path) -> tuple[float, float]:
     """Central's ingest of INGEST_N applications per kiosk, clear from K1 and
     sealed from K2, in alternating batches: µs per message for each."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     engine = db.make_engine(f"sqlite:///{d / 'central.db'}")
     db.init_schema(engine)
     sessions = db.sessions(engine)

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from bench.table import print_table
+from central import applications, casework, db, keys, registry
+from central import catalogue as central_catalogue
+from contract import qr_text, tracking
 
 PG = os.environ.get("UR_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DOCUMENTS = 1_000_000
@@ -86,10 +92,6 @@ def _load_documents(engine: object, now: int) -> float:
 def _load_cases(engine: object, dsn: str, schema: str) -> float:
     """OPEN_CASES open cases for AGENCY: one real application's case, copied under real
     tracking numbers with SLA clocks spread from 5 days overdue to 10 days ahead."""
-    from central import applications, casework, db
-    from central import catalogue as central_catalogue
-    from contract import tracking
-
     S = db.sessions(engine)  # type: ignore[arg-type]  # engine is an SQLAlchemy Engine, typed object here
     first = tracking.make(9, 1)
     with S.begin() as s:
@@ -103,7 +105,6 @@ def _load_cases(engine: object, dsn: str, schema: str) -> float:
         tpl = s.get(casework.CaseRow, first)
         assert tpl is not None and tpl.agency == AGENCY and tpl.status == "in_review"
         cols = (tpl.subject, tpl.service_id, tpl.workflow, tpl.status, tpl.agency, tpl.role, tpl.state)
-    import psycopg
 
     t0 = time.perf_counter()
     now = datetime.now(UTC)
@@ -178,11 +179,7 @@ def _p(xs: list[float], q: int) -> float:
 
 
 def bench(tmp: Path) -> None:
-    import psycopg
-
-    from central import db, keys, registry
     from central.web import accounts
-    from contract import qr_text
 
     dsn = PG.replace("postgresql+psycopg://", "postgresql://")
     schema = f"bench_web_{uuid.uuid4().hex[:8]}"
@@ -260,8 +257,6 @@ def bench(tmp: Path) -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -289,8 +284,6 @@ def main() -> None:
         print_table(title, rows)
         return
     try:
-        import psycopg
-
         psycopg.connect(PG.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3).close()
     except Exception as e:  # noqa: BLE001 - report, do not fail the other benches
         add("web figures", "n/a", "", "-", f"PostgreSQL unavailable: {e}")

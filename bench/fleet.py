@@ -34,6 +34,7 @@ import json
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,14 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.signing import VerifyKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bench.table import print_table
+from central import db, downlink_key, kiosks, pii_key
 from contract import downlink as dl
 from contract import envelope, ids, pii_seal, topics, tracking
 from contract.hlc import HLC
@@ -452,16 +456,12 @@ class PgStats:
         self.admin, self.name = admin_dsn, name
 
     def inserted(self) -> int:
-        import psycopg
-
         with psycopg.connect(self.admin, autocommit=True) as c:
             c.execute("SELECT pg_stat_clear_snapshot()")
             row = c.execute("SELECT tup_inserted FROM pg_stat_database WHERE datname = %s", (self.name,)).fetchone()
             return int(row[0]) if row else 0
 
     def backend_cpu(self) -> dict[int, float]:
-        import psycopg
-
         with psycopg.connect(self.admin, autocommit=True) as c:
             pids = [int(r[0]) for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
                                                  "AND pid <> pg_backend_pid()", (self.name,))]
@@ -481,7 +481,6 @@ def database(kind: str) -> Iterator[tuple[str, str, PgStats | None]]:
         with tempfile.TemporaryDirectory(prefix="fleet-db-") as d:
             yield "sqlite", support.sqlite_url(Path(d) / "central.db"), None
         return
-    import psycopg
 
     name = f"ur_fleet_{uuid.uuid4().hex[:8]}"
     admin = support.PG_DSN.replace("postgresql+psycopg://", "postgresql://")
@@ -500,8 +499,6 @@ def enroll_fleet(db_url: str, n: int, rng: random.Random) -> tuple[list[tuple[st
     """Register n kiosks in central's database in one transaction (what `kiosks sign`
     does after its checks); returns (id, code, key) per kiosk, central's sealing key
     and downlink public key."""
-    from central import db, downlink_key, kiosks, pii_key
-
     engine = db.make_engine(db_url)
     db.load_models()
     out = []
@@ -831,8 +828,6 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
 
 
 def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
-    from bench.table import print_table
-
     rows: list[tuple[object, ...]] = []
     for s in rep.scenarios:
         tag = f"[{rep.backend}, {rep.config.workers} worker{'s' if rep.config.workers > 1 else ''}, {s.name}]"
@@ -870,8 +865,6 @@ def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
 def stop_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so the workers, the broker and the database
     this run made are stopped and dropped."""
-    import signal
-
     def _exit(*_: object) -> None:
         raise KeyboardInterrupt
 

@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import bulk, datasets
+from central import bulk, datasets, keys
 from central.db import Base
 from contract import cose_sign1
 from contract.errors import UrError
@@ -168,8 +168,6 @@ def _canonical(obj: Any) -> bytes:
 def checkpoint(session: Session, now: int) -> AuditCheckpoint:
     """Sign and store the current chain heads as the next checkpoint, and publish
     its signed summary as dataset "audit_checkpoint"."""
-    from central import keys  # keys -> datasets -> db; audit is imported by db's model list
-
     rows = session.execute(select(AuditHead.subject, AuditHead.seq, AuditHead.hash).order_by(AuditHead.subject))
     heads = [(subject, seq, h) for subject, seq, h in rows]  # JSON arrays, typed per column
     raw = _canonical(heads)
@@ -256,8 +254,6 @@ def verify_report(session: Session, anchors: list[tuple[str, bytes]] | None = No
     report = Report()
     problems = report.problems
     if root_public is None:
-        from central import keys
-
         root = keys.root_key(session)
         root_public = root.public_key if root is not None else None
     stored: dict[int, tuple[AuditCheckpoint, dict]] = {}

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 from sqlalchemy.orm import Session
 
-from central import datasets
+from central import datasets, workflows
 from central.datasets import Dataset
 from contract import catalogue as cat
 from contract import input_limits
@@ -126,8 +126,6 @@ def load(path: Path | str | None = None) -> cat.Catalogue:
 
 def _workflow_problems(services: list[dict[str, Any]], where: dict[str, str]) -> list[str]:
     """A service's workflow override must exist and be meant for its kind."""
-    from central import workflows
-
     wanted = [s for s in services if s.get("workflow")]
     if not wanted:
         return []

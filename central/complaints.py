@@ -6,7 +6,7 @@ catch-up as applications.
 
 Kiosks number complaints from the top of their serial range downwards
 (999999, 999998, ...) while applications count up from 1, so the two never
-collide (see kiosk.complaints).
+collide (see kiosk.applications.complaints).
 """
 
 from __future__ import annotations

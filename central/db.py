@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from central import key_migration, migrations
 from contract import private_files, schema_migrations, sqlite_pragmas
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,6 @@ def load_models() -> None:
 
 def init_schema(engine: Engine) -> None:
     """Bring the database to the newest migration (one query when it is there already)."""
-    from central import key_migration, migrations
-
     load_models()
     # A database from before the PKCS#11 token still holds private keys: only
     # `ur-central init` may open it, to move them into the token.

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central import catalogue, datasets, status_feed
 from central.datasets import Dataset
+from central.status_feed import KioskEvent
 from contract import downlink
 from contract.errors import UrError
 
@@ -66,10 +68,6 @@ def manifest_fields(session: Session) -> dict[str, tuple[int, dict[str, Any]]]:
 
 def pending_pokes(session: Session, after_event: int) -> tuple[int, set[str]]:
     """Kiosks with feed events newer than `after_event`, and the newest event id."""
-    from sqlalchemy import func, select
-
-    from central.status_feed import KioskEvent
-
     top = session.scalar(select(func.max(KioskEvent.id))) or 0
     if top <= after_event:
         return after_event, set()

@@ -32,7 +32,17 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from central import applications, db, downlink, downlink_key, ingest, partitions
+from central import (
+    applications,
+    audit,
+    casework,
+    db,
+    downlink,
+    downlink_key,
+    ingest,
+    partitions,
+    registry,
+)
 from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import fault_points, mqtt_conn, topics
@@ -373,8 +383,6 @@ class Worker:
         if now >= self.next_list_refresh:
             self.next_list_refresh = now + 600.0
             try:
-                from central import audit, registry
-
                 with self.sessions.begin() as s:
                     registry.refresh_lists_if_due(s, int(time.time()))
                     audit.checkpoint_if_due(s, int(time.time()))  # signed anchor of the audit chains, hourly
@@ -384,8 +392,6 @@ class Worker:
             # SLA breaches escalate without a clerk having to look (every 30 s).
             self.next_escalation = now + 30.0
             try:
-                from central import casework
-
                 with self.sessions.begin() as s:
                     casework.escalate_due(s)
             except Exception as e:  # noqa: BLE001 - escalation must not stop ingest

@@ -7,11 +7,13 @@ command ever shows a traceback to a technician or clerk.
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeAlias
 
 from contract.errors import UrError
 
@@ -21,6 +23,72 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# One add_argument call as data: its flags and options (see `arg` and `command`).
+Arg: TypeAlias = tuple[tuple[str, ...], dict[str, Any]]
+# A set of options several commands share (e.g. the card terminal's): adds them to a parser.
+OptionSet: TypeAlias = Callable[[argparse.ArgumentParser], None]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler: TypeAlias = Callable[[argparse.Namespace], int]
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    """`arg("--date", help=...)`: what `parser.add_argument` takes, for `command`."""
+    return flags, options
+
+
+def group(sub: Subparsers, name: str, help: str, dest: str | None = None,
+          **options: Any) -> Subparsers:
+    """A command group (`ur-kiosk payments list`): its parser, and the sub-parsers its
+    commands go into. `dest` names the missing command in the usage error."""
+    p = sub.add_parser(name, help=help)
+    return p.add_subparsers(dest=dest or f"{name.replace('-', '_')}_cmd", required=True,
+                            parser_class=Parser, **options)
+
+
+def command(sub: Subparsers, name: str, func: Handler, help: str | None,
+            *args: Arg | OptionSet) -> argparse.ArgumentParser:
+    """One command: its options (each an `arg(...)` or a shared option set) and its handler.
+    Returns the parser for anything unusual (mutually exclusive groups ...). Without a
+    help text the command is left out of its group's list (argparse's way to hide one)."""
+    p = sub.add_parser(name, help=help) if help is not None else sub.add_parser(name)
+    for a in args:
+        if callable(a):
+            a(p)
+        else:
+            p.add_argument(*a[0], **a[1])
+    p.set_defaults(func=func)
+    return p
+
+
+def read_secret(env: str, prompt: str) -> str:
+    """A PIN, password or one-time code: from $`env`, else the first line of a pipe, else
+    asked without echo. Never an argument: argv shows in the process list."""
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    return getpass.getpass(prompt)
+
+
+class Main(Protocol):
+    def __call__(self, argv: Sequence[str] | None = None) -> int: ...
+
+
+def program(prog: str, description: str, modules: Sequence[str],
+            globals_: OptionSet) -> tuple[Callable[[], argparse.ArgumentParser], Main]:
+    """`build_parser` and `main` of a program whose command groups live in `modules`
+    (each exposes `add_commands(subparsers)`)."""
+
+    def build_parser() -> argparse.ArgumentParser:
+        return build(prog, description, modules, globals_)
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        return run(build_parser(), argv)
+
+    return build_parser, main
 
 
 def build(prog: str, description: str, modules: Sequence[str],

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -192,16 +193,12 @@ def private_key_from_hex(text: str) -> Ed25519PrivateKey:
 
 
 def raw_public_hex(key: Ed25519PrivateKey) -> str:
-    from cryptography.hazmat.primitives import serialization
-
     return key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     ).hex()
 
 
 def raw_private_hex(key: Ed25519PrivateKey) -> str:
-    from cryptography.hazmat.primitives import serialization
-
     return key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     ).hex()

@@ -6,7 +6,9 @@ open a database after an upgrade. `bring_to_head` is what each one calls.
 
 A normal start costs one query: `HEAD` (a constant in each `migrations`
 package, checked against the scripts by a test) is compared with the
-database's `alembic_version`, and Alembic is imported only when they differ.
+database's `alembic_version`, and Alembic is imported only when they differ
+(inside the functions below: alembic.config alone costs 0.23-0.44 s on top of
+SQLAlchemy here, measured with `python -X importtime`).
 
 New database: `alembic upgrade head` from nothing; the baseline revision
 creates every table with explicit `op.create_table` calls (never create_all),

@@ -177,9 +177,8 @@ def act_printer(ctx: DemoContext) -> None:
 
 
 def act_web(ctx: DemoContext) -> None:
-    from central.web.demo import act_web as run
-
-    run(ctx)
+    """Central's web pages: a process of its own, as the kiosk never imports central."""
+    subprocess.run([sys.executable, "-m", "central.web.demo", ctx.db, str(ctx.out)], check=True)
 
 
 def act_screens(ctx: DemoContext) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from contract.errors import UrError
 from firmware_config.profiles import (
+    DeviceEntry,
     DeviceMap,
     ScannerProfile,
     device_port,
@@ -61,8 +62,6 @@ def diagnose_one(profile_name: str, port: str) -> dict[str, Any]:
 
 
 def device_port_from_profile(prof: Any) -> str:
-    from firmware_config.profiles import DeviceEntry
-
     return device_port(DeviceEntry(profile="-"), prof)
 
 

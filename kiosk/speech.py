@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.errors import UrError
+from kiosk import i18n
 
 ESPEAK = "espeak-ng"
 VOICES: dict[str, str] = {"ar": "ar", "en": "en-gb"}  # language -> espeak-ng voice
@@ -223,8 +225,6 @@ def _on_ui_thread(fn: Callable[[], None]) -> None:
 def screen_texts() -> list[tuple[str, str]]:
     """Every fixed text a citizen can hear, per language with a voice: each catalogue
     text without data placeholders (titles, prompts, button labels)."""
-    from kiosk import i18n
-
     texts: list[tuple[str, str]] = []
     for lang in i18n.LANGS:
         for text in i18n.catalogue(lang).values():
@@ -235,8 +235,6 @@ def screen_texts() -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kiosk.speech build [DIR]`: fill the clip cache ahead of time."""
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] != "build" or len(args) > 2:
         print("usage: python -m kiosk.speech build [CACHE_DIR]", file=sys.stderr)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_config import profiles as fp
+from kiosk.devices import card_reader_device, id_card_form, scanner_device
 from kiosk.ui_services import NotAvailable
 
 KINDS = ("printer", "terminal", "scanner", "card_reader")
@@ -72,8 +73,6 @@ class StationDevices:
     def read_id_card(self, document_number: str, birth_date: str, expiry_date: str) -> Any:
         """CardPrefill (the citizen confirms it) or CardFallback (the screen explains,
         the citizen types); a station without a card reader gets a CardFallback too."""
-        from kiosk.devices import card_reader_device, id_card_form
-
         dev = self.find("card_reader") if self.configured else None
         if dev is None:
             return id_card_form.CardFallback("card.no_reader", "this kiosk has no card reader", False)
@@ -101,8 +100,6 @@ class StationDevices:
             return None
 
     def _read_scans(self, dev: Device, out: queue.Queue[str]) -> None:
-        from kiosk.devices import scanner_device
-
         while not self._stop.is_set():
             try:
                 for code in scanner_device.codes(dev.profile, dev.port, self._stop):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contract.errors import UrError
 from kiosk.store import Base, KioskStore
+from kiosk.sync.outbox import DELIVERED, PENDING, OutboxRow
 
 DEFAULT_LIMIT = 2 * 1024**3
 REFUSE_AT = 0.90  # share of the limit at which new applications are refused
@@ -77,8 +78,6 @@ def check_room_for_new_application(store: KioskStore) -> None:
 
 def evict_telemetry(store: KioskStore, now: float | None = None) -> int:
     """Drop what may be dropped: delivered rows past a week, undelivered heartbeats."""
-    from kiosk.sync.outbox import DELIVERED, PENDING, OutboxRow
-
     now = time.time() if now is None else now
     with store.tx() as s:
         n = s.execute(delete(OutboxRow).where(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from contract import private_files, schema_migrations, sqlite_pragmas
 from contract.errors import UrError
+from kiosk import migrations
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,16 @@ MODEL_MODULES: list[str] = [
     "kiosk.datasets",
     "kiosk.identity",
     "kiosk.sync.outbox",
-    "kiosk.applications",
+    "kiosk.applications.applications",
     "kiosk.storage_guard",
     "kiosk.sync.cursor",
-    "kiosk.payments",
-    "kiosk.cashier",
-    "kiosk.end_of_day",
-    "kiosk.print_journal",
-    "kiosk.complaints",
-    "kiosk.document_verifier",
+    "kiosk.payments.service",
+    "kiosk.payments.cashier",
+    "kiosk.payments.batches",
+    "kiosk.payments.end_of_day",
+    "kiosk.payments.print_journal",
+    "kiosk.applications.complaints",
+    "kiosk.documents.verifier",
 ]
 
 
@@ -99,8 +101,6 @@ class KioskStore:
     def _migrate(self) -> None:
         """Bring the schema to HEAD (one query when it is there already); a store
         made before migrations is adopted (contract/schema_migrations.py)."""
-        from kiosk import migrations
-
         with self.engine.begin() as conn:
             drift = schema_migrations.bring_to_head(conn, migrations.SCRIPTS, migrations.HEAD, Base.metadata,
                                                     migrations.STAMPED_BEFORE_SCHEMA)

@@ -13,9 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk import applications, identity
+from kiosk import identity
+from kiosk.applications import applications
+from kiosk.context import wire_sync_handlers
 from kiosk.store import KioskStore
 from kiosk.sync.client import SyncClient, SyncConfig
+
+# sync imports no business module: the capabilities register their feed handlers
+wire_sync_handlers()
 
 
 def run(data: Path, broker: str, start: int, seed: int, out: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from kiosk import datasets, fines, identity
+from kiosk import datasets, identity
+from kiosk.applications import fines
 from kiosk.devices.zvt_driver import ZvtDriver
 from kiosk.devices.zvt_emulator import EmulatorHandle, Knobs, run_in_thread
 from kiosk.store import KioskStore

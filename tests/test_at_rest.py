@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from contract import envelope, ids, schema_migrations, tracking
 from contract.errors import UrError
-from kiosk import applications, at_rest, complaints, corrections, identity
+from kiosk import at_rest, identity
 from kiosk import migrations as kiosk_migrations
+from kiosk.applications import applications, complaints, corrections
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 
 from contract import topics
 from kiosk import identity
-from kiosk.kiosk_services import KioskServices
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
 from tests import support
 

@@ -149,7 +149,7 @@ def test_kiosk_services_prefill_only_the_forms_own_fields(tmp_path: Path, photo:
     import json
 
     from kiosk import datasets
-    from kiosk.kiosk_services import KioskServices
+    from kiosk.services.kiosk_services import KioskServices
     from kiosk.store import KioskStore
 
     t = {"ar": "x", "ckb": "x", "en": "x"}

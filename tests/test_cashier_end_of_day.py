@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from kiosk import end_of_day
-from kiosk.cashier import AuditEntry, AuthError, CashierStation, verify_audit
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payments import PaymentService
+from kiosk.payments import end_of_day
+from kiosk.payments.cashier import AuditEntry, AuthError, CashierStation, verify_audit
+from kiosk.payments.service import PaymentService
 from tests.payment_fixtures import enrolled_store, terminal
 
 
@@ -138,8 +138,8 @@ def _flag(store, pid: str, why: str = "the terminal's answers do not settle it")
     """What recovery does when the terminal's last transaction no longer tells (UNDECIDED)."""
     import datetime as dt
 
-    from kiosk import payment_journal as pj
-    from kiosk.payments import PaymentRow, entry_of, entry_to_json
+    from kiosk.payments import journal as pj
+    from kiosk.payments.service import PaymentRow, entry_of, entry_to_json
 
     with store.tx() as s:
         row = s.get(PaymentRow, pid)
@@ -170,8 +170,8 @@ def test_unresolved_payment_is_on_the_z_report_with_its_amount(tmp_path: Path) -
         b = PaymentService(store, ident, factory)
         import datetime as dt
 
-        from kiosk import payment_journal as pj
-        from kiosk.payments import PaymentRow, entry_of, entry_to_json
+        from kiosk.payments import journal as pj
+        from kiosk.payments.service import PaymentRow, entry_of, entry_to_json
 
         with store.tx() as s:  # a second open one of the same amount the terminal never saw
             row = s.get(PaymentRow, a.payment_id)

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 
 from contract import tracking
 from contract.errors import UrError
-from kiosk import applications, complaints, identity
+from kiosk import identity
+from kiosk.applications import applications, complaints
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

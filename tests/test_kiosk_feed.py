@@ -16,10 +16,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from central import db, downlink_key
 from contract import downlink as dl
 from contract import topics
-from kiosk import applications, datasets, identity
+from kiosk import datasets, identity
+from kiosk.applications import applications
+from kiosk.context import wire_sync_handlers
 from kiosk.store import KioskStore
 from kiosk.sync import cursor, downlink
 from tests import support
+
+# sync imports no business module: the capabilities register their feed handlers
+wire_sync_handlers()
 
 _BASE = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
 T0, T1, T_OLD = (_BASE.isoformat(), (_BASE + timedelta(minutes=5)).isoformat(),

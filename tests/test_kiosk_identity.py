@@ -10,7 +10,7 @@ from pathlib import Path
 
 from contract import tracking
 from kiosk import identity
-from kiosk.kiosk_services import KioskServices
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from contract.errors import UrError
-from kiosk import applications, identity, storage_guard
+from kiosk import identity, storage_guard
+from kiosk.applications import applications
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

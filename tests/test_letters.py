@@ -13,7 +13,7 @@ from central import db, letters, registry
 from contract.errors import UrError
 from contract.verdict import Status
 from kiosk import datasets as kiosk_datasets
-from kiosk import letters as kiosk_letters
+from kiosk.applications import letters as kiosk_letters
 from kiosk.store import KioskStore
 from tests.support import run_cli
 

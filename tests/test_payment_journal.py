@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from kiosk import payment_journal as pj
 from kiosk.devices.zvt_driver import OutcomeUnknown, TerminalUnavailable, ZvtDriver
 from kiosk.devices.zvt_emulator import Knobs, run_in_thread
+from kiosk.payments import journal as pj
 from tests.support import PtyPair
 
 T0 = dt.datetime(2026, 11, 22, 10, 0, 0)

@@ -15,9 +15,9 @@ from kiosk import identity
 from kiosk.devices.printer_driver import EscPosPrinter
 from kiosk.devices.receipt import ReceiptProfile
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payment_receipts import PaymentReceipts
-from kiosk.payments import PaymentService
-from kiosk.print_journal import PrintJournal, PrintSpooler
+from kiosk.payments.print_journal import PrintJournal, PrintSpooler
+from kiosk.payments.receipts import PaymentReceipts
+from kiosk.payments.service import PaymentService
 from kiosk.store import KioskStore
 from tests import support
 from tests.payment_fixtures import FINES, enrolled_store, terminal
@@ -106,7 +106,7 @@ def test_receipt_code_verifies_at_kiosk_and_central_and_revokes_on_reversal(tmp_
 @pytest.mark.parametrize("bad", ["", "fine:", "cash:123", "app", "x" * 200])
 def test_fee_refs_rejected_with_a_clear_message(tmp_path: Path, bad: str) -> None:
     from contract.errors import UrError
-    from kiosk import payables
+    from kiosk.payments import payables
 
     store, _ident = enrolled_store(tmp_path / "k")
     with store.session() as s, pytest.raises(UrError, match="not a fee reference"):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kiosk import payment_journal as pj
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payments import DeliveryFailed, PaymentBlocked, PaymentRow, PaymentService
+from kiosk.payments import journal as pj
+from kiosk.payments.service import DeliveryFailed, PaymentBlocked, PaymentRow, PaymentService
 from kiosk.sync.outbox import OutboxRow
 from tests.payment_fixtures import enrolled_store, terminal
 
@@ -209,7 +209,7 @@ def test_abort_ignored_waits_for_the_final_answer(tmp_path: Path) -> None:
 
 def test_service_wired_from_the_terminal_profile(tmp_path: Path) -> None:
     from firmware_config.profiles import load_profile, profile_dict
-    from kiosk.payments import terminal_from_profile
+    from kiosk.payments.service import terminal_from_profile
 
     store, ident = enrolled_store(tmp_path / "k")
     with terminal() as (h, factory):
@@ -237,7 +237,7 @@ def test_second_operation_at_the_same_station_is_refused_not_interleaved(tmp_pat
 
 
 def test_card_wait_runs_out_and_the_payment_is_aborted_at_the_terminal(tmp_path: Path) -> None:
-    from kiosk.payments import MESSAGES
+    from kiosk.payments.service import MESSAGES
 
     store, ident = enrolled_store(tmp_path / "k")
     with terminal(Knobs(card_delay_s=30)) as (h, factory):

@@ -13,10 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from contract import envelope
-from kiosk import end_of_day, identity
-from kiosk.cashier import AuditEntry, CashierStation
+from kiosk import identity
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payments import PaymentRow, PaymentService
+from kiosk.payments import end_of_day
+from kiosk.payments.cashier import AuditEntry, CashierStation
+from kiosk.payments.service import PaymentRow, PaymentService
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests.payment_fixtures import enrolled_store, terminal
@@ -86,8 +87,8 @@ def test_resolve_needs_the_supervisor_pin_is_audited_and_synced(tmp_path: Path) 
         store = KioskStore(data)
         import datetime as dt
 
-        from kiosk import payment_journal as pj
-        from kiosk.payments import entry_of, entry_to_json
+        from kiosk.payments import journal as pj
+        from kiosk.payments.service import entry_of, entry_to_json
 
         with store.tx() as s:
             row = s.get(PaymentRow, pid)

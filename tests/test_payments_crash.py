@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kiosk.payments import PaymentRow
+from kiosk.payments.service import PaymentRow
 from kiosk.store import KioskStore
 from kiosk.sync.outbox import OutboxRow
 from tests.payment_fixtures import enrolled_store, terminal
@@ -98,7 +98,7 @@ def test_sigkill_around_a_supervisor_refund_then_recover(tmp_path: Path, step: s
     terminal refunded (answer not booked): recovery settles it from the terminal's repeat
     receipt; in the end exactly one refund exists and the payment is REFUNDED."""
     from kiosk import identity
-    from kiosk.cashier import CashierStation
+    from kiosk.payments.cashier import CashierStation
 
     data = tmp_path / "k"
     store, _ident = enrolled_store(data)

@@ -40,9 +40,9 @@ from central import db as central_db
 from central import fines as central_fines
 from central import ledger
 from contract import envelope
-from kiosk.cashier import CashierStation
 from kiosk.devices.zvt_emulator import JournalEntry, read_journal
-from kiosk.payments import PaymentRow, entry_of
+from kiosk.payments.cashier import CashierStation
+from kiosk.payments.service import PaymentRow, entry_of
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support
@@ -55,7 +55,7 @@ PATHS = ("recover", "next_pay", "ui_start", "swap")
 MIN_PAYMENTS = int(os.environ.get("UR_CRASH_PAYMENTS", "104"))  # payment rows across both lanes
 EMU_OPTIONS = ["card_delay_s=0.25", "ack_timeout_s=0.2", "answer_timeout_s=1.0"]
 ENV = {"UR_CASHIER_PIN": "9999", "UR_SUPERVISOR_PIN": "9999"}
-UI_START = ("import sys; from kiosk.kiosk_services import KioskServices; from kiosk.store import KioskStore; "
+UI_START = ("import sys; from kiosk.services.kiosk_services import KioskServices; from kiosk.store import KioskStore; "
             "print('\\n'.join(KioskServices(KioskStore(sys.argv[1])).settle_payments_at_start()))")
 
 

@@ -20,12 +20,14 @@ from sqlalchemy import select
 from central import db as central_db
 from central import fines as central_fines
 from contract import envelope
-from kiosk import applications, end_of_day, identity
-from kiosk.cashier import CashierStation
+from kiosk import identity
+from kiosk.applications import applications
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payment_receipts import PaymentReceipts
-from kiosk.payments import DeliveryFailed, PaymentRow, PaymentService
-from kiosk.print_journal import PrintJournal
+from kiosk.payments import end_of_day
+from kiosk.payments.cashier import CashierStation
+from kiosk.payments.print_journal import PrintJournal
+from kiosk.payments.receipts import PaymentReceipts
+from kiosk.payments.service import DeliveryFailed, PaymentRow, PaymentService
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

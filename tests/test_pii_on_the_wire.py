@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from central import db, kiosks
 from contract import envelope, ids, pii_seal, topics
-from kiosk import applications, identity
+from kiosk import identity
+from kiosk.applications import applications
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests import support

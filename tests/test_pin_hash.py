@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from kiosk import pin_hash
-from kiosk.cashier import AuditEntry, AuthError, CashierStation, CashierUser
+from kiosk.payments.cashier import AuditEntry, AuthError, CashierStation, CashierUser
 from tests import faults
 from tests.payment_fixtures import enrolled_store
 from tests.support import run_cli

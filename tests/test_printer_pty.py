@@ -13,7 +13,7 @@ from kiosk.devices import escpos_commands as cmd
 from kiosk.devices import receipt as r
 from kiosk.devices.escpos_status import PrinterState
 from kiosk.devices.printer_driver import EscPosPrinter, PrinterUnavailable
-from kiosk.print_journal import DONE, WAITING, PrintJournal, PrintSpooler
+from kiosk.payments.print_journal import DONE, WAITING, PrintJournal, PrintSpooler
 from kiosk.store import KioskStore
 from tests import support
 
@@ -271,7 +271,7 @@ def test_printer_without_status_support_prints_blind(emulated) -> None:
 
 def test_make_spooler_from_a_profile_and_screen_status(emulated, tmp_path: Path) -> None:
     from firmware_config.profiles import load_profile, profile_dict
-    from kiosk.print_journal import make_spooler, screen_status
+    from kiosk.payments.print_journal import make_spooler, screen_status
 
     emu, drv = emulated
     emu.set_fault("cover_open")

@@ -18,8 +18,8 @@ from central import db, document_render, keys, registry
 from contract import qr_text
 from contract.verdict import Status
 from kiosk import datasets as kiosk_datasets
-from kiosk import document_verifier
 from kiosk.devices import qr_image_decoder
+from kiosk.documents import verifier as document_verifier
 from kiosk.store import KioskStore
 
 FIELDS = {"name": "ئاراس محمد ڕەشید", "number": "4471/ب", "date": "2026-03-01"}

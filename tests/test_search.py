@@ -14,7 +14,7 @@ from central import catalogue as central_catalogue
 from central import catalogue_generator
 from contract import catalogue as cat
 from contract.errors import UrError
-from kiosk.catalogue_search import Index, normalise, tokens
+from kiosk.applications.catalogue_search import Index, normalise, tokens
 from tests import support
 
 

@@ -6,7 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from kiosk import applications, identity
+from kiosk import identity
+from kiosk.applications import applications
 from kiosk.store import KioskStore
 from tests import support
 

@@ -36,11 +36,17 @@ from contract import downlink as dl
 from contract import envelope, ids, topics
 from contract import fines as fines_codec
 from contract.errors import UrError
-from kiosk import applications, datasets, identity, payables
+from kiosk import datasets, identity
+from kiosk.applications import applications
+from kiosk.context import wire_sync_handlers
+from kiosk.payments import payables
 from kiosk.store import KioskStore
 from kiosk.sync import cursor, downlink, outbox
 from kiosk.sync.client import SyncClient, SyncConfig
 from tests import support
+
+# sync imports no business module: the capabilities register their feed handlers
+wire_sync_handlers()
 
 FORM = {"full_name": "Zainab Ali", "national_id": "199001234567", "mobile": "07701234567"}
 

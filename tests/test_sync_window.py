@@ -16,10 +16,14 @@ import pytest
 from contract import downlink as dl
 from contract import envelope, sqlite_pragmas, topics
 from kiosk import identity
+from kiosk.context import wire_sync_handlers
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from kiosk.sync.client import SyncClient, SyncConfig
 from tests import support
+
+# sync imports no business module: the capabilities register their feed handlers
+wire_sync_handlers()
 
 
 class Listener:

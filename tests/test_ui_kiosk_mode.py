@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiosk import i18n
-from kiosk.kiosk_services import KioskServices, check_conforms
 from kiosk.screens.theme import MIN_TOUCH
+from kiosk.services.kiosk_services import KioskServices, check_conforms
 from kiosk.store import KioskStore
 from tests import support
 from tests.ui_fixtures import FixtureServices

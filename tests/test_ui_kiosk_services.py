@@ -1,20 +1,22 @@
 """KioskServices over a real kiosk store: the catalogue from the synced dataset through
-contract.catalogue (runs once that module is merged), and clear NotAvailable errors."""
+contract.catalogue, applications and complaints through kiosk.applications, and clear
+NotAvailable errors."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract.errors import UrError
-from kiosk import datasets
-from kiosk.kiosk_services import KioskServices, fold
+from kiosk import datasets, identity
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
-from kiosk.ui_services import NotAvailable
+from kiosk.ui_services import COMPLAINT_CATEGORIES, NotAvailable
 
 
 def T(ar: str, ckb: str, en: str) -> dict[str, str]:
@@ -45,13 +47,6 @@ def store_with_catalogue(tmp: Path) -> KioskStore:
     return store
 
 
-def test_search_fold_unifies_arabic_letter_variants() -> None:
-    assert fold("إصدار") == fold("اصدار")
-    assert fold("مديرية") == fold("مديريه")
-    assert fold("کوردی") == fold("كوردي")
-    assert fold("Passport") == "passport"
-
-
 def test_without_a_catalogue_the_screens_get_not_available(tmp_path: Path) -> None:
     svc = KioskServices(KioskStore(tmp_path / "kiosk"))
     with pytest.raises(NotAvailable):
@@ -62,16 +57,9 @@ def test_without_a_catalogue_the_screens_get_not_available(tmp_path: Path) -> No
             next(iter(r))  # pay() is a generator in other implementations
     # Verification is wired: with no synced lists it is a verdict, never VALID.
     assert svc.verify_document("UR1:").verdict != "VALID"
-    if importlib.util.find_spec("kiosk.applications") is None:  # else: the enrolled test below
-        with pytest.raises(NotAvailable):
-            svc.submit_application("passport-ordinary", {})
-        with pytest.raises(NotAvailable):
-            svc.track("1234-000001-3")
     assert svc.status_strip().paper == "unknown"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("contract.catalogue") is None,
-                    reason="contract.catalogue (catalogue engineer) is not merged in this branch yet")
 def test_catalogue_dataset_through_contract_catalogue(tmp_path: Path) -> None:
     svc = KioskServices(store_with_catalogue(tmp_path))
     assert [i.id for i in svc.institutions()] == ["moi-passports"]
@@ -91,10 +79,6 @@ def test_catalogue_dataset_through_contract_catalogue(tmp_path: Path) -> None:
 
 
 def enrolled_store(tmp: Path) -> KioskStore:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    identity = importlib.import_module("kiosk.identity")
     store = store_with_catalogue(tmp)
     raw = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()).hex()
@@ -102,9 +86,6 @@ def enrolled_store(tmp: Path) -> KioskStore:
     return store
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in
-                        ("contract.catalogue", "kiosk.applications", "kiosk.identity")),
-                    reason="kiosk.applications / kiosk.identity are not merged in this branch yet")
 def test_submit_and_track_through_kiosk_applications(tmp_path: Path) -> None:
     svc = KioskServices(enrolled_store(tmp_path))
     done = svc.submit_application("passport-ordinary", {"full_name": "علي حسن", "mobile": "07701234567"})
@@ -116,11 +97,7 @@ def test_submit_and_track_through_kiosk_applications(tmp_path: Path) -> None:
         svc.submit_application("passport-ordinary", {"mobile": "1"})
 
 
-@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("kiosk.complaints", "kiosk.identity")),
-                    reason="kiosk.complaints is not merged in this branch yet")
 def test_complaints_through_kiosk_complaints(tmp_path: Path) -> None:
-    from kiosk.ui_services import COMPLAINT_CATEGORIES
-
     svc = KioskServices(enrolled_store(tmp_path))
     filed = [svc.file_complaint(c, "waited three hours", "07701234567") for c in COMPLAINT_CATEGORIES]
     assert len({f.reference for f in filed}) == len(COMPLAINT_CATEGORIES)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contract import envelope
 from kiosk import i18n, identity
-from kiosk.kiosk_services import KioskServices
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
 from tests.ui_harness import Harness  # first: the offscreen Kivy environment
 

@@ -18,8 +18,8 @@ FINES = [{"id": "F-1", "plate": "12B0001", "amount": 30000, "offence": "speeding
 
 def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_path: Path) -> None:
     from kiosk.devices.zvt_emulator import Knobs
-    from kiosk.kiosk_services import KioskServices
-    from kiosk.payments import PaymentRow
+    from kiosk.payments.service import PaymentRow
+    from kiosk.services.kiosk_services import KioskServices
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=0.1)) as (h_term, factory), support.printer_emulator(576) as (emu, pp):

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from kiosk import i18n
-from kiosk.cashier import CashierStation
 from kiosk.devices.zvt_emulator import Knobs
-from kiosk.payments import PaymentRow, entry_of
+from kiosk.payments.cashier import CashierStation
+from kiosk.payments.service import PaymentRow, entry_of
 from tests import support
 from tests.payment_fixtures import enrolled_store, terminal
 from tests.ui_harness import Harness
@@ -48,7 +48,7 @@ def rows(store) -> list[PaymentRow]:
 
 
 def test_card_wait_counts_down_and_cancel_aborts_at_the_terminal(tmp_path: Path) -> None:
-    from kiosk.kiosk_services import KioskServices
+    from kiosk.services.kiosk_services import KioskServices
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=30)) as (h_term, factory):
@@ -70,7 +70,7 @@ def test_card_wait_counts_down_and_cancel_aborts_at_the_terminal(tmp_path: Path)
 
 
 def test_unconfirmed_payment_tells_the_citizen_not_to_pay_again_with_the_tracking_number(tmp_path: Path) -> None:
-    from kiosk.kiosk_services import KioskServices
+    from kiosk.services.kiosk_services import KioskServices
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     with terminal(Knobs(card_delay_s=0, approve_then_silence=1)) as (h_term, factory):
@@ -99,7 +99,7 @@ def test_unconfirmed_payment_tells_the_citizen_not_to_pay_again_with_the_trackin
 
 
 def test_start_up_flags_a_crash_on_a_swapped_terminal_and_the_cashier_sees_a_red_banner(tmp_path: Path) -> None:
-    from kiosk.kiosk_services import KioskServices
+    from kiosk.services.kiosk_services import KioskServices
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
     st = CashierStation(store)

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from central import db, fines
 from contract import ur1
 from contract.errors import UrError
-from kiosk.cashier import AuditEntry, AuthError, CashierStation, verify_audit
 from kiosk.devices.zvt_emulator import EmulatorHandle, Knobs, run_in_thread
-from kiosk.kiosk_services import KioskServices
-from kiosk.payments import PaymentBlocked, PaymentRow
+from kiosk.payments.cashier import AuditEntry, AuthError, CashierStation, verify_audit
+from kiosk.payments.service import PaymentBlocked, PaymentRow
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
 from kiosk.ui_services import FINAL_STAGES, NotAvailable, PayEvent
 from tests import support

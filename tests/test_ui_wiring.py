@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contract.errors import UrError
-from kiosk.kiosk_services import KioskServices
+from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
 from tests import support
 

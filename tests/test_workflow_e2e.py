@@ -20,10 +20,15 @@ from central.worker import Worker
 from contract import catalogue as cat
 from contract import downlink as dl
 from contract.errors import UrError
-from kiosk import applications, complaints, corrections, datasets, identity
+from kiosk import datasets, identity
+from kiosk.applications import applications, complaints, corrections
+from kiosk.context import wire_sync_handlers
 from kiosk.store import KioskStore
 from kiosk.sync.client import SyncClient, SyncConfig
 from tests import support
+
+# sync imports no business module: the capabilities register their feed handlers
+wire_sync_handlers()
 
 FIELDS = {"full_name": "زينب علي", "national_id": "199001234567", "mobile": "07801234567"}
 

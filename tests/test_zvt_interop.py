@@ -21,11 +21,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from kiosk import payment_journal as pj
 from kiosk.devices import zvt_apdu as ap
 from kiosk.devices.zvt_driver import OutcomeUnknown, TerminalUnavailable, ZvtDriver
 from kiosk.devices.zvt_emulator import Knobs, run_in_thread, run_tcp_in_thread
 from kiosk.devices.zvt_frames import ApduLink, FrameReceived
+from kiosk.payments import journal as pj
 from tests import zvt_peer as peer
 from tests.support import REPO, PtyPair
 from tests.zvt_traces import TRACES

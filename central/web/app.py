@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
@@ -24,8 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central import db
-from central.web import i18n
+from central.web import admin, i18n, letters_pages, overview, public, registrar, staff, supervisor
+from central.web.pages import error_response
 from central.web.ratelimit import Limiter
+from central.web.verify_tally import Tally
 
 HERE = Path(__file__).parent
 MAX_BODY = 64 * 1024  # every form and JSON body we take is a few kB at most
@@ -137,41 +139,11 @@ async def _noop_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def lang_of(request: Request) -> str:
-    return i18n.pick(request.query_params.get("lang"), request.cookies.get("lang"))
-
-
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
-def error_response(request: Request, status: int, detail: str | None = None) -> Response:
-    """A 4xx/5xx page in the page's language (JSON under /api/), never a traceback."""
-    key = f"E_{status}" if f"E_{status}" in i18n.TEXTS else ("E_400" if status < 500 else "E_500")
-    lang = lang_of(request)
-    if wants_json(request):
-        return JSONResponse({"error": i18n.text(key, "en"), "detail": detail}, status_code=status)
-    templates: Jinja2Templates = request.app.state.templates
-    page = i18n.Page(lang)
-    return templates.TemplateResponse(request, "error.html", {"p": page, "status": status, "message": page.t(key),
-                                                              "detail": detail}, status_code=status)
-
-
 def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
     t.env.globals["LANGS"] = i18n.LANGS
     t.env.globals["lang_name"] = lambda code: i18n.text("lang_name", code)
     return t
-
-
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
-    page = i18n.Page(lang_of(request))
-    templates: Jinja2Templates = request.app.state.templates
-    resp = templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status)
-    if request.query_params.get("lang") in i18n.LANGS:
-        resp.set_cookie("lang", page.lang, max_age=365 * 86400, samesite="lax", httponly=True)
-    return resp
-
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -180,8 +152,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine is None:
         engine = db.make_engine(db.resolve_url(settings.db_url))
         db.init_schema(engine)
-    from central.web.verify_tally import Tally
-
     tally = Tally(db.sessions(engine))
 
     @contextlib.asynccontextmanager
@@ -206,12 +176,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_limit = Limiter(settings.login_per_minute)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from central.web import public
-
     app.include_router(public.router)
-    from central.web import staff
-
     staff.install(app)
+    admin.install(app)
+    supervisor.install(app)
+    overview.install(app)
+    letters_pages.install(app)
+    registrar.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
@@ -47,28 +47,28 @@ def _up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 def _busiest_agency(db: str) -> str:
     """The agency with the most open cases from the demo's applications (its clerk has work)."""
-    import sqlite3
-
     with sqlite3.connect(db[len("sqlite:///"):]) as c:
         row = c.execute("SELECT agency FROM cases WHERE status='in_review' GROUP BY agency "
                         "ORDER BY count(*) DESC LIMIT 1").fetchone()
     return str(row[0]) if row else "moi-criminal-evidence"
 
 
-def act_web(ctx: Any) -> None:
-    out: Path = ctx.out / "web"
+def act_web(db: str, demo_out: Path) -> None:
+    """The web act of `make demo` on central's database `db`, writing under `demo_out`/web.
+    kiosk.demo runs it as `python -m central.web.demo DB OUT` (kiosk never imports central)."""
+    out = demo_out / "web"
     out.mkdir(parents=True, exist_ok=True)
     print("\n== Central web service: public pages and staff console", flush=True)
     port = _port()
     url = f"http://127.0.0.1:{port}"
-    doc = json.loads(_cli(ctx.db, "--json", "docs", "issue", "--type", "certificate", "--agency", "وزارة الداخلية",
+    doc = json.loads(_cli(db, "--json", "docs", "issue", "--type", "certificate", "--agency", "وزارة الداخلية",
                           "--field", "holder=زينب علي حسن", "--base", url.upper() + "/"))
-    _cli(ctx.db, "letters", "register", "--number", "١٢٣/ك", "--date", "2026-03-01",
+    _cli(db, "letters", "register", "--number", "١٢٣/ك", "--date", "2026-03-01",
          "--from", "ممثلية إقليم كوردستان في بغداد", "--to", "وزارة المالية الاتحادية", "--subject", "رواتب")
-    _cli(ctx.db, "users", "add", "clerk-demo", "--name", "سارا أحمد", "--agency", _busiest_agency(ctx.db),
+    _cli(db, "users", "add", "clerk-demo", "--name", "سارا أحمد", "--agency", _busiest_agency(db),
          "--role", "clerk", stdin=PASSWORD + "\n")
     log = open(out / "server.log", "ab")  # noqa: SIM115 - lives with the server
-    proc = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", ctx.db, "web", "--listen",
+    proc = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", db, "web", "--listen",
                              f"127.0.0.1:{port}", "--insecure-cookies", "--secret-file", str(out / "web-secret")],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -99,7 +99,7 @@ def act_web(ctx: Any) -> None:
 
 
 def _screens(pages: dict[str, str], out: Path, url: str) -> int:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # a dev dependency, and ~1.1 s to import
 
     n = 0
     with sync_playwright() as p:
@@ -122,3 +122,7 @@ def _screens(pages: dict[str, str], out: Path, url: str) -> int:
             ctx.close()
         browser.close()
     return n
+
+
+if __name__ == "__main__":
+    act_web(sys.argv[1], Path(sys.argv[2]))

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, select
 
 from central import casework, complaints, ledger, registry, workflows
 from central.web import i18n, staff, verify_tally
-from central.web.app import lang_of
+from central.web.pages import lang_of
 from central.web.supervisor import READERS
 
 DAYS = 14  # days shown in the per-day charts, ending today

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from central import applications, casework, keys, letters, registry, workflows
-from central.web.app import render
+from central.web.pages import render
 from contract import letters_index, tracking, ur1
 from contract.errors import UrError
 from contract.verdict import Status, Verdict

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from central import applications, casework, db, workflows
 from central.web import accounts
-from central.web.app import render
+from central.web.pages import render
 from contract import private_files, tracking
 from contract.errors import UrError
 
@@ -245,13 +245,6 @@ def install(app: FastAPI) -> None:
     r.add_api_route("/staff/case/{number}/act", act, methods=["POST"], include_in_schema=False)
     r.add_api_route("/api/v1/staff/worklist", api_worklist, methods=["GET"], tags=["staff"])
     r.add_api_route("/api/v1/staff/cases/{number}/act", api_act, methods=["POST"], tags=["staff"])
-    from central.web import admin, letters_pages, overview, registrar, supervisor
-
-    admin.install(app)
-    supervisor.install(app)
-    overview.install(app)
-    letters_pages.install(app)
-    registrar.install(app)
 
 
 __all__ = ["install", "load_secret", "secret_path"]

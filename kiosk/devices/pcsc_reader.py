@@ -17,6 +17,8 @@ from kiosk.devices.card_errors import NoCard, ReaderUnavailable, TornRead
 
 
 def _pyscard() -> Any:
+    # Inside the function: pyscard is optional (a kiosk without a card reader may lack it),
+    # and its absence must be a clear ReaderUnavailable, not an ImportError at start-up.
     try:
         import smartcard.System
         from smartcard import Exceptions

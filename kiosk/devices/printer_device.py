@@ -14,6 +14,7 @@ from typing import Any
 
 from contract.errors import UrError
 from kiosk.devices import escpos_commands as cmd
+from kiosk.devices.emulator_host import control_from_stdin, pty_master, stop_on_signals
 from kiosk.devices.escpos_status import STATE_MESSAGES, PrinterState
 from kiosk.devices.printer_driver import EscPosPrinter, PrinterUnavailable
 from kiosk.devices.printer_emulator import FAULTS, PrinterEmulator
@@ -103,8 +104,6 @@ def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
     stdin=1 (read 'fault NAME' / 'power' lines on stdin), model (capability model whose
     code pages it knows, default python-escpos's "default"), tcp=PORT (raw TCP like a
     network printer's 9100 instead of a pty; 0 = any free port)."""
-    from kiosk.devices.emulator_host import control_from_stdin, pty_master, stop_on_signals
-
     unknown = set(options) - {"width", "fault", "out", "stdin", "tcp", "model"}
     if unknown:
         raise UrError(f"printer emulator has no option(s) {', '.join(sorted(unknown))}")

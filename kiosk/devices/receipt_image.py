@@ -8,12 +8,14 @@ are drawn with segno at the module size the host asked for.
 
 from __future__ import annotations
 
+import codecs
 from functools import lru_cache
 from pathlib import Path
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
+from firmware_config.capabilities import capabilities
 from kiosk.devices import escpos_decoder as ev
 
 # ESC t n -> Python codec for the code pages our profiles select.
@@ -38,10 +40,6 @@ def code_pages_of(model: str) -> dict[int, str]:
     """ESC t n -> Python codec for every code page the capability database lists for
     `model`, with the model's own numbering (Epson 32 = CP720 Arabic, 37 = CP864,
     50 = WPC1256). Pages without a Python codec are left out (they print as CP437)."""
-    import codecs
-
-    from firmware_config.capabilities import capabilities
-
     out = dict(CODE_PAGES)
     for k, name in (capabilities(model).get("codePages") or {}).items():
         codec = _CODEC_NAMES.get(name, name.lower())
@@ -211,6 +209,7 @@ class Paper:
         self._add(img)
 
     def _print_barcode(self, e: ev.Barcode) -> None:
+        # python-barcode costs 0.04-0.06 s (python -X importtime), only for receipts with a barcode
         import barcode as pybarcode  # type: ignore[import-untyped]  # python-barcode ships no type hints
         from barcode.errors import BarcodeError  # type: ignore[import-untyped]  # python-barcode ships no type hints
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from contract.errors import UrError
 from kiosk.devices.camera_scanner import CameraError, CameraScanner
+from kiosk.devices.emulator_host import control_from_stdin, stop_on_signals
 from kiosk.devices.scanner_config import ScannerConfigError
 from kiosk.devices.scanner_driver import READY, SerialScanner
 from kiosk.devices.scanner_emulator import ScannerEmulator
@@ -68,7 +69,7 @@ def codes(profile: dict[str, Any], port: str, stop: threading.Event) -> Iterator
 def diagnose(profile: dict[str, Any], port: str) -> dict[str, Any]:
     """Can the port (or camera) be opened and read right now?"""
     if _is_camera(profile):
-        import cv2
+        import cv2  # 0.10-0.14 s on top of numpy (python -X importtime): only with a camera
 
         src = _camera_source(profile, port)
         cap = cv2.VideoCapture(int(src) if str(src).isdigit() else src)
@@ -147,8 +148,6 @@ def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
     """Options: terminator (cr|lf|crlf), stx, aim, prefix, dialect (honeywell|zebra),
     link (stable path; default in a temp dir), scan (a code sent every `interval` s),
     fault (split: send byte by byte), stdin=1 (each line is a code; '!unplug', '!plug')."""
-    from kiosk.devices.emulator_host import control_from_stdin, stop_on_signals
-
     known = {"terminator", "stx", "aim", "prefix", "dialect", "link", "scan", "interval",
              "fault", "stdin", "out"}
     unknown = set(options) - known

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contract.errors import UrError, ValidationError
+from kiosk.devices.emulator_host import stop_on_signals
 from kiosk.devices.zvt_driver import (
     RESULT_TEXT,
     OutcomeUnknown,
@@ -185,8 +186,6 @@ def emulate(options: dict[str, str], ready: Callable[[str], None]) -> None:
 
 
 def _emulate_tcp(knobs: Knobs, tcp: str, ready: Callable[[str], None]) -> None:
-    from kiosk.devices.emulator_host import stop_on_signals
-
     try:
         port = int(tcp)
     except ValueError:

@@ -18,11 +18,12 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk import i18n
+from kiosk import i18n, speech
 from kiosk.screens import theme
-from kiosk.screens.base import CitizenSession, KioskScreen
+from kiosk.screens.base import KioskScreen
 from kiosk.screens.citizen import CITIZEN_SCREENS
 from kiosk.screens.out_of_service import OutOfServiceScreen
+from kiosk.screens.session import CitizenSession
 from kiosk.screens.staff import STAFF_SCREENS
 from kiosk.screens.status_strip import StatusStripBar
 from kiosk.speech import Speech
@@ -104,8 +105,6 @@ class KioskApp(App):
     def prepare_speech(self) -> None:
         """Synthesize every fixed prompt and label ahead of time (a worker thread; clips
         already in the cache are kept), so a screen speaks the moment it opens."""
-        from kiosk import speech
-
         def work() -> None:
             try:
                 speech.build_cache(self.speech.cache_dir, speech.screen_texts())

@@ -9,47 +9,21 @@ also how Arabic and Kurdish layouts get mirrored.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kivy.clock import Clock
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from contract.errors import UrError
+from kiosk.screens.host import ScreenHost
+from kiosk.screens.keyboard import SHIFT, OnScreenKeyboard, apply_key, layout_for
+from kiosk.screens.session import CitizenSession
 from kiosk.screens.widgets import Field, label, paint
 from kiosk.ui_services import NotAvailable
-
-if TYPE_CHECKING:
-    from kiosk.screens.app import KioskApp
-
-
-@dataclass
-class CitizenSession:
-    """All the citizen typed or chose; wiped by the idle timeout and by Home→new."""
-
-    query: str = ""
-    institution: str | None = None
-    kind: str | None = None
-    service_id: str | None = None
-    form: dict[str, str] = field(default_factory=dict)
-    form_errors: dict[str, str] = field(default_factory=dict)
-    focus: str = ""  # name of the field the keyboard types into
-    submitted: Any = None
-    pay_reference: str = ""
-    pay_amount: int = 0
-    pay_return: str = "home"
-    receipt: Any = None
-    inputs: dict[str, str] = field(default_factory=dict)  # track / letter / fines / complaint ...
-    results: dict[str, Any] = field(default_factory=dict)  # screen name -> the answer it shows
-    message: str = ""  # a message key or text shown on the current screen
-    message_tone: str = ""  # "ok" / "danger": the colour of `message` (end of day)
-    staff_found: Any = None  # the cashier's looked-up payable (never a citizen's result)
-    eod_confirm: bool = False  # end of day asked, waiting for the cashier's yes
-
-    def is_empty(self) -> bool:
-        return self == CitizenSession()
 
 
 class KioskScreen(Screen):
@@ -60,7 +34,7 @@ class KioskScreen(Screen):
     prompt_key = ""  # what the citizen is asked to do here: spoken with the title on open
     citizen = True  # False for staff screens (PIN-protected)
 
-    def __init__(self, app: KioskApp, **kw: Any) -> None:
+    def __init__(self, app: ScreenHost, **kw: Any) -> None:
         super().__init__(**kw)
         self.app = app
         self.error_text = ""
@@ -133,10 +107,6 @@ class KioskScreen(Screen):
     def in_background(self, fn: Any, *args: Any, done: Any) -> None:
         """Run a slow service call (device tests wait on hardware) on a worker thread;
         `done(result, error_text)` runs on the UI thread when it finishes."""
-        import threading
-
-        from kivy.clock import Clock
-
         def work() -> None:
             result, error = None, ""
             try:
@@ -175,8 +145,6 @@ class FieldsMixin:
 
     def make_keyboard(self: Any, store: dict[str, str], specs: Mapping[str, tuple[str, int]],
                       on_change: Any = None) -> Widget:
-        from kiosk.screens.keyboard import SHIFT, OnScreenKeyboard, apply_key, layout_for
-
         focus = self.s.focus if self.s.focus in specs else next(iter(specs))
         ftype, max_len = specs[focus]
         layout = layout_for(ftype, self.app.lang)

@@ -1,30 +1,24 @@
 """A scripted citizen journey played offscreen, writing a screenshot per step.
 
-`run(out_dir)` needs no display (SDL offscreen rendering). Without `services` it
-uses `KioskServices` over a fresh kiosk store in `out_dir`, so steps that need a
-part not wired yet show that part's "not available" message in the screenshot;
-a step whose button is missing is skipped and noted in `out_dir/journey.txt`.
+`run(out_dir, services)` needs no display (SDL offscreen rendering). `ur-kiosk ui-demo`
+passes `KioskServices` over the kiosk's store, so steps that need a part this kiosk
+lacks show that part's "not available" message in the screenshot; a step whose
+button is missing is skipped and noted in `out_dir/journey.txt`.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
-from kiosk.ui_services import FINAL_STAGES
+from kiosk.ui_services import FINAL_STAGES, UiServices
 
 
-def run(out_dir: Path | str, services: Any = None) -> list[Path]:
+def run(out_dir: Path | str, services: UiServices) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # The driver configures Kivy (kiosk_mode.configure) before it imports Kivy and the app.
     from kiosk.screens.driver import KioskDriver
 
-    if services is None:
-        from kiosk.kiosk_services import KioskServices
-        from kiosk.store import KioskStore
-
-        services = KioskServices(KioskStore(out / "kiosk-data"))
     d = KioskDriver(services, lang="ar")
     shots: list[Path] = []
     notes: list[str] = []
@@ -102,15 +96,3 @@ def run(out_dir: Path | str, services: Any = None) -> list[Path]:
     d.close()
     (out / "journey.txt").write_text("\n".join([f"{len(shots)} screenshots", *notes]) + "\n")
     return shots
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0] if args else "demo-output/ui")
-    paths = run(out)
-    print(f"{len(paths)} screenshots written to {out.resolve()}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

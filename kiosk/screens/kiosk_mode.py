@@ -24,7 +24,7 @@ def configure(window_size: tuple[int, int] | None = None, fullscreen: bool = Tru
         raise RuntimeError("kiosk_mode.configure() must run before kivy.core.window is imported")
     os.environ.setdefault("KIVY_TEXT", "pil")
     os.environ.setdefault("KIVY_NO_ARGS", "1")
-    from kivy.config import Config
+    from kivy.config import Config  # only now: Kivy reads the environment set above when imported
 
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "borderless", "1")

@@ -4,22 +4,19 @@ contrast and Home. It polls `status_strip()` every few seconds and never raises.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from kivy.uix.boxlayout import BoxLayout
 
 from contract.errors import UrError
 from kiosk import i18n
 from kiosk.i18n import N_
+from kiosk.screens.host import ScreenHost
 from kiosk.screens.widgets import button, label, paint
 from kiosk.ui_services import StatusStrip
 
-if TYPE_CHECKING:
-    from kiosk.screens.app import KioskApp
-
 
 class StatusStripBar(BoxLayout):
-    def __init__(self, app: KioskApp) -> None:
+    def __init__(self, app: ScreenHost) -> None:
         super().__init__(orientation="horizontal", size_hint_y=None, height=84, padding=(8, 6))
         self.app = app
         self.state: StatusStrip | None = None

@@ -66,6 +66,6 @@ def sizes(large: bool) -> dict[str, int]:
 
 
 def register_font() -> None:
-    from kivy.core.text import LabelBase
+    from kivy.core.text import LabelBase  # after kiosk_mode.configure() picked the text provider
 
     LabelBase.register(FONT_NAME, fn_regular=str(FONT_REGULAR), fn_bold=str(FONT_BOLD))

@@ -24,7 +24,7 @@ from contract import downlink as dl
 from contract import fault_points, mqtt_conn, topics
 from contract.errors import UrError
 from contract.systemd_notify import Notifier
-from kiosk import identity
+from kiosk import heartbeat, identity
 from kiosk.identity import Identity
 from kiosk.store import KioskStore
 from kiosk.sync import downlink, outbox
@@ -236,8 +236,6 @@ class SyncClient:
             self.enqueue_heartbeat()
 
     def enqueue_heartbeat(self) -> None:
-        from kiosk import heartbeat
-
         with self.store.soft_tx() as s:
             heartbeat.enqueue(s, self.ident, self.heartbeat_extra)
 

@@ -28,7 +28,7 @@ from contract import catalogue as cat
 from contract import downlink as dl
 from contract import mqtt_conn, topics
 from contract.errors import UrError
-from kiosk import applications, datasets, end_of_day, identity
+from kiosk import datasets, identity
 from kiosk.store import KioskStore
 from kiosk.sync import cursor
 
@@ -41,11 +41,23 @@ REQUEST_TIMEOUT = 5.0  # a request or answer lost (e.g. no worker yet) is asked 
 # Handlers take a run of same-kind events at once: a catch-up after a day offline
 # is thousands of events, and one statement per event made it the slowest part of sync.
 EventHandler = Callable[[Session, list[tuple[int, dict[str, Any]]]], list[str]]
+# Sync sits below the business capabilities and imports none of them: a capability that
+# must act on a kind registers its handler (kiosk.context.wire_sync_handlers does it for
+# applications' "status" and the end of day's "ledger_check").
 EVENT_HANDLERS: dict[str, EventHandler] = {
-    "status": applications.apply_status_events,
-    "ledger_check": end_of_day.apply_ledger_checks,
     "service": identity.apply_service_events,  # central revoked this kiosk: out of service
 }
+# Kinds central sends: a feed page is applied only when each has its handler, because the
+# cursor moves past what it applies; a kind without one would be skipped for ever.
+FEED_KINDS = ("status", "ledger_check", "service")
+
+
+def register_event_handler(kind: str, handler: EventHandler) -> None:
+    """Give a feed event kind its handler; registering the same one again is harmless."""
+    known = EVENT_HANDLERS.get(kind)
+    if known is not None and known is not handler:
+        raise ValueError(f"feed event kind {kind!r} already has a handler ({known.__qualname__})")
+    EVENT_HANDLERS[kind] = handler
 # dataset name -> apply(old_body, delta_bytes) -> new_body
 DELTA_APPLIERS: dict[str, Callable[[bytes, bytes], bytes]] = {
     "catalogue": cat.apply_delta,
@@ -92,6 +104,10 @@ class Downlink:
     def __init__(self, store: KioskStore, kiosk_id: str, downlink_public_key: str) -> None:
         if not downlink_public_key:
             raise UrError("this kiosk has no pinned downlink key (enroll it again with a current bundle)")
+        missing = [k for k in FEED_KINDS if k not in EVENT_HANDLERS]
+        if missing:
+            raise UrError(f"no handler for feed events {', '.join(missing)}: call "
+                          "kiosk.context.wire_sync_handlers() before syncing")
         self.store, self.kiosk_id = store, kiosk_id
         self.key = dl.verify_key_from_hex(downlink_public_key)
         self.wanted: dict[str, tuple[int, str]] = {}  # name -> (version, sha256) announced, not installed

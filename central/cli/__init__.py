@@ -1,0 +1,32 @@
+"""`ur-central`: clerk, supervisor and administrator work on the central module.
+
+One module per command group (central/cli/<group>.py), each exposing
+`add_commands(subparsers)`; handlers take the parsed args and return an exit code
+(see contract.cli_base for the shared set-up and error handling, and
+central/cli/common.py for opening the database).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from contract import cli_base
+
+# Modules that add subcommands; one line per concept keeps merges trivial.
+COMMAND_MODULES: list[str] = [
+    "central.cli.setup",
+    "central.cli.catalogue",
+    "central.cli.casework",
+    "central.cli.registry",
+    "central.cli.letters",
+    "central.cli.ledger",
+    "central.cli.web",
+]
+
+
+def _globals(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="database URL (default $UR_CENTRAL_DB or sqlite:///var/central.db); "
+                                "a URL with a password belongs in $UR_CENTRAL_DB: argv is visible in ps")
+
+
+build_parser, main = cli_base.program("ur-central", "Ur Kiosk central module", COMMAND_MODULES, _globals)

@@ -1,0 +1,1 @@
+"""Citizen business: applications, complaints, corrections, fines, letters, catalogue search."""

@@ -1,0 +1,1 @@
+"""Card payments: journal, payables, the payment service, cashier, end of day, receipts."""

@@ -1,0 +1,1 @@
+"""The UiServices implementation the screens call, one module per capability."""
