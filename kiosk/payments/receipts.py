@@ -108,7 +108,7 @@ def verify_at_station(store: KioskStore, text: str, now: int) -> Verdict:
             return Status.INVALID, f"receipt does not match payment {row.payment_id}"
         return None
 
-    return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=True)  # type: ignore[arg-type]
+    return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=True)  # type: ignore[arg-type]  # _list types the decoded trust list as object
 
 
 def body_digest_ok(row: PaymentRow, c: ur1.Claims) -> bool | None:
