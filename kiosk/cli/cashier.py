@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from contract import cli_base
-from contract.cli_base import command
+from contract.cli_base import arg, command
 from contract.errors import UrError
 from kiosk.cli.terminal import show_result, terminal_factory, terminal_options
 from kiosk.context import open_enrolled
@@ -21,37 +21,24 @@ from kiosk.payments.service import PaymentService
 
 def add_commands(sub: cli_base.Subparsers) -> None:
     cs = cli_base.group(sub, "cashier", "cashier station: PIN login, shifts, collect, void, refund, close day")
-
-    def cmd(name: str, func, helptext: str, terminal: bool = False, supervisor: bool = False):
-        p = cs.add_parser(name, help=helptext)
-        p.add_argument("--user", required=True)
-        if supervisor:
-            p.add_argument("--supervisor", required=True, help="supervisor user id (PIN from $UR_SUPERVISOR_PIN)")
-        if terminal:
-            terminal_options(p)
-        p.set_defaults(func=func)
-        return p
-
-    p = cmd("user-add", cmd_user_add, "add a user (the first must be a supervisor; later ones need one)")
-    p.add_argument("--new-user", required=True)
-    p.add_argument("--name", default="")
-    p.add_argument("--role", choices=["cashier", "supervisor"], default="cashier")
-    p.add_argument("--supervisor", help="approving supervisor (not needed for the first user)")
-    cmd("login", cmd_login, "check a PIN (counts towards the lockout)")
-    cmd("shift-open", cmd_shift_open, "open your shift")
-    cmd("shift-close", cmd_shift_close, "close your shift (summary)")
-    p = cmd("collect", cmd_collect, "collect a fee by card", terminal=True)
-    p.add_argument("fee_ref")
-    p.add_argument("--payment-id")
-    p = cmd("void", cmd_void, "void (reverse) a payment; supervisor PIN", terminal=True, supervisor=True)
-    p.add_argument("payment_id")
-    p.add_argument("--reason", required=True)
-    p = cmd("refund", cmd_refund, "refund a payment; supervisor PIN", terminal=True, supervisor=True)
-    p.add_argument("payment_id")
-    p.add_argument("--reason", required=True)
-    p = cmd("close-day", cmd_close_day, "terminal end-of-day, reconcile, Z-report", terminal=True)
-    p.add_argument("--date")
-    p.add_argument("--supervisor", help="close despite unresolved payments (supervisor PIN)")
+    user = arg("--user", required=True)
+    supervisor = arg("--supervisor", required=True, help="supervisor user id (PIN from $UR_SUPERVISOR_PIN)")
+    payment = (arg("payment_id"), arg("--reason", required=True))
+    command(cs, "user-add", cmd_user_add, "add a user (the first must be a supervisor; later ones need one)",
+            user, arg("--new-user", required=True), arg("--name", default=""),
+            arg("--role", choices=["cashier", "supervisor"], default="cashier"),
+            arg("--supervisor", help="approving supervisor (not needed for the first user)"))
+    command(cs, "login", cmd_login, "check a PIN (counts towards the lockout)", user)
+    command(cs, "shift-open", cmd_shift_open, "open your shift", user)
+    command(cs, "shift-close", cmd_shift_close, "close your shift (summary)", user)
+    command(cs, "collect", cmd_collect, "collect a fee by card", user, terminal_options,
+            arg("fee_ref"), arg("--payment-id"))
+    command(cs, "void", cmd_void, "void (reverse) a payment; supervisor PIN",
+            user, supervisor, terminal_options, *payment)
+    command(cs, "refund", cmd_refund, "refund a payment; supervisor PIN",
+            user, supervisor, terminal_options, *payment)
+    command(cs, "close-day", cmd_close_day, "terminal end-of-day, reconcile, Z-report", user, terminal_options,
+            arg("--date"), arg("--supervisor", help="close despite unresolved payments (supervisor PIN)"))
     command(cs, "audit", cmd_audit, "verify the audit trail's hash chain")
 
 
