@@ -31,8 +31,6 @@ def offscreen_env() -> None:
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 
 
-# Kivy and the screens are imported inside the functions below, after _configure():
-# Kivy reads its configuration when first imported (see kiosk_mode).
 def _configure() -> None:
     offscreen_env()
     from kiosk.screens import kiosk_mode
