@@ -213,7 +213,7 @@ def test_health_check_during_a_read_does_not_disturb_it(passport: Path) -> None:
 
 
 def test_technician_device_states_list_the_card_reader(tmp_path: Path, photo: Path) -> None:
-    from kiosk.kiosk_services import KioskServices
+    from kiosk.services.kiosk_services import KioskServices
     from kiosk.store import KioskStore
 
     services = KioskServices(KioskStore(tmp_path / "kiosk"), device_map=_station(tmp_path).map_path)
