@@ -34,6 +34,7 @@ from contract import downlink, enrollment, envelope, kiosk_ids, mqtt_conn, pii_s
 from contract.errors import UrError
 from kiosk.at_rest import DataKey, new_key_file
 from kiosk.store import Base, KioskStore
+from kiosk.sync import cursor
 
 DOWNLINK_PIN = "downlink.pub"  # central's downlink public key (hex), in secrets/
 PII_PIN = "pii.pub"  # central's X25519 key that personal data is sealed to (hex), in secrets/
@@ -235,8 +236,6 @@ SERVICE_REASONS = {1: "revoked", 2: "certificate_refused"}
 
 def set_out_of_service(session: Session, reason: str) -> None:
     """Record that central has taken this kiosk out of service (kept until re-enrollment)."""
-    from kiosk.sync import cursor
-
     code = next(k for k, v in SERVICE_REASONS.items() if v == reason)
     if cursor.get_int(session, OUT_OF_SERVICE) == 0:
         cursor.set_int(session, OUT_OF_SERVICE, code)
@@ -244,8 +243,6 @@ def set_out_of_service(session: Session, reason: str) -> None:
 
 def out_of_service(session: Session) -> str | None:
     """Why this kiosk is out of service (`revoked`, `certificate_refused`), or None."""
-    from kiosk.sync import cursor
-
     return SERVICE_REASONS.get(cursor.get_int(session, OUT_OF_SERVICE))
 
 

@@ -241,7 +241,7 @@ class Reconciliation:
 
 @runtime_checkable
 class UiServices(Protocol):
-    """Everything a screen may call. Implementations: kiosk.kiosk_services.KioskServices."""
+    """Everything a screen may call. Implementations: kiosk.services.kiosk_services.KioskServices."""
 
     # catalogue
     def institutions(self) -> list[Institution]: ...
@@ -321,6 +321,6 @@ DEVICE_STATES: tuple[str, ...] = ("ok", "warning", "error", "absent")
 CARD_REASONS: tuple[str, ...] = ("card.no_reader", "card.no_card", "card.not_an_id_card", "card.wrong_mrz",
                                 "card.torn_read", "card.bad_data", "card.bad_input", "card.error")
 PRINT_PROBLEMS: tuple[str, ...] = ("receipt.not_printed", "receipt.paper_out")
-# The helpline's complaint categories (as kiosk.complaints.CATEGORIES).
+# The helpline's complaint categories (as kiosk.applications.complaints.CATEGORIES).
 COMPLAINT_CATEGORIES: tuple[str, ...] = ("delay", "bribery", "conduct", "wrong-fee", "service-quality",
                                          "other")

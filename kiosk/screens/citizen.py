@@ -14,6 +14,7 @@ import threading
 from functools import partial
 from typing import Any
 
+import segno
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.uix.boxlayout import BoxLayout
@@ -25,6 +26,7 @@ from kivy.uix.widget import Widget
 from contract.errors import UrError
 from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
+from kiosk.screens.host import ScreenHost
 from kiosk.screens.id_card import IdCardScreen
 from kiosk.screens.theme import MIN_TOUCH
 from kiosk.screens.widgets import button, column, label, measured_width, paint, row, scroll, spacer
@@ -45,8 +47,6 @@ MAX_RESULTS = 30
 
 def qr_widget(text: str, size: int = 260) -> Image:
     """A QR code image (segno `make_qr`, never Micro QR) as a Kivy widget."""
-    import segno
-
     buf = io.BytesIO()
     segno.make_qr(text, error="m").save(buf, kind="png", scale=8, border=4)
     buf.seek(0)
@@ -382,7 +382,7 @@ class SubmittedScreen(KioskScreen):
         start_payment(self.app, done.tracking, done.fee_total, back="home")
 
 
-def start_payment(app: Any, reference: str, amount: int, back: str) -> None:
+def start_payment(app: ScreenHost, reference: str, amount: int, back: str) -> None:
     app.session.pay_reference, app.session.pay_amount, app.session.pay_return = reference, amount, back
     app.session.receipt = None
     app.go("pay")
@@ -395,7 +395,7 @@ class PayScreen(KioskScreen):
     screen_name = "pay"
     title_key = N_("pay.title")
 
-    def __init__(self, app: Any, **kw: Any) -> None:
+    def __init__(self, app: ScreenHost, **kw: Any) -> None:
         super().__init__(app, **kw)
         self.stage = ""
         self.stages_shown: list[str] = []

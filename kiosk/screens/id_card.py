@@ -19,6 +19,7 @@ from kivy.core.image import Image as CoreImage
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.widget import Widget
+from PIL import Image as PilImage
 
 from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
@@ -42,8 +43,6 @@ def photo_widget(data: bytes, mime: str) -> Widget | None:
         if mime == "image/jpeg":
             tex = CoreImage(io.BytesIO(data), ext="jpg").texture
         else:
-            from PIL import Image as PilImage
-
             buf = io.BytesIO()
             PilImage.open(io.BytesIO(data)).convert("RGB").save(buf, format="PNG")
             buf.seek(0)
