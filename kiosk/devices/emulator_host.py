@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pty
 import signal
+import socket
 import sys
 import threading
 import tty
@@ -62,3 +63,20 @@ def control_from_stdin(handle: Callable[[str], str | None], stop: threading.Even
         # stdin closed: keep serving until a signal arrives
 
     threading.Thread(target=loop, daemon=True, name="emulator-control").start()
+
+
+def serve_clients(listener: socket.socket, stop: threading.Event, accept_timeout_s: float,
+                  serve_one: Callable[[socket.socket], None]) -> None:
+    """Accept one client at a time on `listener` until `stop`, as a device with a single
+    network port does; `serve_one` talks to the client, the connection is closed after it.
+    The accept timeout is what lets `stop` be noticed while nobody connects."""
+    listener.settimeout(accept_timeout_s)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return  # the listener was closed: the emulator is shutting down
+        with conn:
+            serve_one(conn)

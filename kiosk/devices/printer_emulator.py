@@ -24,6 +24,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from kiosk.devices.emulator_host import serve_clients
 from kiosk.devices.escpos_decoder import (
     Cut,
     EscPosDecodeError,
@@ -222,31 +223,26 @@ class PrinterEmulator:
     def serve_socket(self, listener: socket.socket, stop: threading.Event) -> None:
         """Raw TCP like a network printer's port 9100: one client at a time, the job
         and the DLE EOT status queries on the same connection."""
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(0.1)
-                while not stop.is_set():
+
+        def serve_one(conn: socket.socket) -> None:
+            conn.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                reply = self.handle(data)
+                if reply:
                     try:
-                        data = conn.recv(65536)
-                    except TimeoutError:
-                        continue
+                        conn.sendall(reply)
                     except OSError:
-                        break
-                    if not data:
-                        break
-                    reply = self.handle(data)
-                    if reply:
-                        try:
-                            conn.sendall(reply)
-                        except OSError:
-                            break
+                        return
+
+        serve_clients(listener, stop, 0.1, serve_one)
 
     def start_tcp_thread(self, host: str = "127.0.0.1", port: int = 0) -> tuple[threading.Thread, threading.Event, int]:
         listener = socket.create_server((host, port))

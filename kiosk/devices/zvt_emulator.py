@@ -29,6 +29,7 @@ from typing import Any
 
 from contract.errors import ValidationError
 from kiosk.devices import zvt_apdu as ap
+from kiosk.devices.emulator_host import serve_clients
 from kiosk.devices.zvt_frames import ApduLink, FrameReceived, LinkFailed, ZvtLink, ZvtProtocolError
 
 #: Luhn-valid test card numbers (the card schemes' public test PANs).
@@ -670,38 +671,41 @@ def serve_socket(listener: socket.socket, emulator: TerminalEmulator, stop: thre
                  poll_s: float = 0.01) -> None:
     """ZVT over TCP/IP: accept one ECR connection at a time on `listener` (as
     countertop terminals do on port 20007) and serve it until it closes or `stop`."""
-    listener.settimeout(poll_s * 10)
+
+    def serve_one(conn: socket.socket) -> None:
+        try:
+            _serve_connection(conn, emulator, stop, poll_s)
+        finally:
+            emulator.disconnected()
+
+    serve_clients(listener, stop, poll_s * 10, serve_one)
+
+
+def _serve_connection(conn: socket.socket, emulator: TerminalEmulator, stop: threading.Event,
+                      poll_s: float) -> None:
+    """One ECR connection: feed what arrives to the emulator, send what it answers."""
+    conn.setblocking(False)
     while not stop.is_set():
         try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
+            r, _, _ = select.select([conn], [], [], poll_s)
+            data = conn.recv(65536) if r else None
+        except (BlockingIOError, InterruptedError):
+            data = None
         except OSError:
             return
-        with conn:
-            conn.setblocking(False)
-            while not stop.is_set():
-                try:
-                    r, _, _ = select.select([conn], [], [], poll_s)
-                    data = conn.recv(65536) if r else None
-                except (BlockingIOError, InterruptedError):
-                    data = None
-                except OSError:
-                    break
-                if data == b"":
-                    break  # the ECR closed the connection
-                if data:
-                    emulator.receive_data(data)
-                emulator.tick()
-                out = emulator.data_to_send()
-                try:
-                    if out:
-                        conn.setblocking(True)
-                        conn.sendall(out)
-                        conn.setblocking(False)
-                except OSError:
-                    break
-        emulator.disconnected()
+        if data == b"":
+            return  # the ECR closed the connection
+        if data:
+            emulator.receive_data(data)
+        emulator.tick()
+        out = emulator.data_to_send()
+        try:
+            if out:
+                conn.setblocking(True)
+                conn.sendall(out)
+                conn.setblocking(False)
+        except OSError:
+            return
 
 
 @contextmanager
