@@ -7,6 +7,7 @@ the hash-chained audit under `letter:<id>` with the person's name, as case actio
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -57,6 +58,19 @@ def _done(request: Request, sess: dict[str, Any], u: Any, error: str) -> Respons
     return staff._page(request, "error.html", {"status": 409, "message": error, "detail": None}, sess, 409)
 
 
+def _form_action(request: Request, csrf: str, act: Callable[[Any], object]) -> Response:
+    """What every letters form does around its change: session, CSRF, officer check, and the
+    error page (not a traceback) when the change is refused; back to the list when it is done."""
+    sess = staff._sessions(request).read(request)
+    staff._csrf_ok(sess, csrf)
+    u = _officer(request, sess)
+    try:
+        act(u)
+    except UrError as e:
+        return _done(request, sess, u, str(e))
+    return RedirectResponse("/staff/letters", 303)
+
+
 def _register(request: Request, u: Any, number: str, date: str, to: str, subject: str) -> int:
     """Register a letter from the officer's agency (audited); its id. UrError when refused."""
     with request.app.state.sessions.begin() as s:
@@ -91,26 +105,12 @@ def _change(request: Request, u: Any, letter_id: int, to: str, status: str, note
 def register(request: Request, number: str = Form(max_length=64), date: str = Form(max_length=20),
              to: str = Form(max_length=128), subject: str = Form(max_length=2000),
              csrf: str = Form(max_length=64)) -> Response:
-    sess = staff._sessions(request).read(request)
-    staff._csrf_ok(sess, csrf)
-    u = _officer(request, sess)
-    try:
-        _register(request, u, number, date, to, subject)
-    except UrError as e:
-        return _done(request, sess, u, str(e))
-    return RedirectResponse("/staff/letters", 303)
+    return _form_action(request, csrf, lambda u: _register(request, u, number, date, to, subject))
 
 
 def change(request: Request, letter_id: int, to: str = Form("", max_length=128), status: str = Form("", max_length=16),
            note: str = Form("", max_length=500), csrf: str = Form(max_length=64)) -> Response:
-    sess = staff._sessions(request).read(request)
-    staff._csrf_ok(sess, csrf)
-    u = _officer(request, sess)
-    try:
-        _change(request, u, letter_id, to, status, note)
-    except UrError as e:
-        return _done(request, sess, u, str(e))
-    return RedirectResponse("/staff/letters", 303)
+    return _form_action(request, csrf, lambda u: _change(request, u, letter_id, to, status, note))
 
 
 class LetterBody(BaseModel):
