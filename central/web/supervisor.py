@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -16,6 +15,7 @@ from sqlalchemy import select
 
 from central import kiosks, ledger
 from central.web import staff
+from central.web.charts import stacked_bars
 from contract import letters_index
 from contract.errors import UrError
 
@@ -31,27 +31,6 @@ def counts(day: ledger.StationDay) -> dict[str, int]:
     for i in day.items:
         out[i["status"]] = out.get(i["status"], 0) + 1
     return out
-
-
-def bar_svg(rows: list[tuple[str, dict[str, int]]], width: int = 640, bar: int = 22) -> str:
-    """Stacked horizontal bars, one per station, drawn as SVG on the server (no script)."""
-    top = max((sum(c.values()) for _, c in rows), default=0) or 1
-    label_w, gap = 140, 8
-    height = len(rows) * (bar + gap) + gap
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'role="img" width="{width}" height="{height}" direction="ltr">']
-    for n, (label, c) in enumerate(rows):
-        y = gap + n * (bar + gap)
-        parts.append(f'<text x="0" y="{y + bar * 0.7:.1f}" font-size="13">{escape(label)}</text>')
-        x = float(label_w)
-        for kind in KINDS:
-            w = (width - label_w) * c.get(kind, 0) / top
-            if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{COLOURS[kind]}">'
-                             f'<title>{kind}: {c[kind]}</title></rect>')
-                x += w
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _reader(request: Request) -> tuple[dict[str, object], object]:
@@ -78,7 +57,7 @@ def reconciliation(request: Request, date: str | None = None) -> Response:
         days = ledger.reconcile(s, d)
     rows = [(f"{x.office or ''} {x.station}".strip(), counts(x)) for x in days]
     return staff._page(request, "staff_reconciliation.html",
-                       {"user": u, "date": d, "days": days, "kinds": KINDS, "chart": bar_svg(rows)}, sess)
+                       {"user": u, "date": d, "days": days, "kinds": KINDS, "chart": stacked_bars(rows, KINDS, COLOURS, bar=22)}, sess)
 
 
 def reconciliation_csv(request: Request, date: str | None = None) -> Response:
