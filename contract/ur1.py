@@ -223,6 +223,17 @@ def payload_of(text: str) -> tuple[str, str]:
     raise Ur1Error("missing prefix 'UR1:'")
 
 
+def _check_alphabet(payload: str, name: str, alphabet: frozenset[str], hint: str = "") -> None:
+    """A payload that is empty or holds characters outside its alphabet is refused with the
+    first few culprits named (unprintable ones as U+XXXX), so a mistyped code says what is wrong."""
+    if not payload:
+        raise Ur1Error(f"empty {name} payload")
+    bad = sorted({c for c in payload if c not in alphabet})
+    if bad:
+        shown = ", ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:5])
+        raise Ur1Error(f"character(s) outside the {name} alphabet{hint}: {shown}")
+
+
 def b32encode(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
@@ -230,12 +241,7 @@ def b32encode(raw: bytes) -> str:
 def b32decode(payload: str) -> bytes:
     """Strict: upper-case RFC 4648 alphabet, no padding, zero trailing bits, so one
     byte string has exactly one text (no two addresses for the same code)."""
-    if not payload:
-        raise Ur1Error("empty Base32 payload")
-    bad = sorted({c for c in payload if c not in BASE32_ALPHABET})
-    if bad:
-        shown = ", ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:5])
-        raise Ur1Error(f"character(s) outside the Base32 alphabet (A-Z, 2-7): {shown}")
+    _check_alphabet(payload, "Base32", BASE32_ALPHABET, " (A-Z, 2-7)")
     if len(payload) % 8 in (1, 3, 6):
         raise Ur1Error(f"Base32 length {len(payload)} is not a whole number of bytes (truncated?)")
     raw = base64.b32decode(payload + "=" * (-len(payload) % 8))
@@ -252,12 +258,7 @@ def address_text(ur1_text: str, base: str) -> str:
 
 
 def b45decode(payload: str) -> bytes:
-    if not payload:
-        raise Ur1Error("empty Base45 payload")
-    bad = sorted({c for c in payload if c not in BASE45_ALPHABET})
-    if bad:
-        shown = ", ".join(repr(c) if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:5])
-        raise Ur1Error(f"character(s) outside the Base45 alphabet: {shown}")
+    _check_alphabet(payload, "Base45", BASE45_ALPHABET)
     if len(payload) % 3 == 1:
         raise Ur1Error(f"Base45 length {len(payload)} leaves a single dangling character")
     try:
