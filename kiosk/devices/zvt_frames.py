@@ -125,7 +125,23 @@ class StrayByte:
 LinkEvent = FrameReceived | FrameCorrupt | FrameAcked | FrameResent | LinkFailed | StrayByte
 
 
-class ZvtLink:
+class _Outbox:
+    """What both link kinds keep alike: bytes waiting for the wire and the byte totals
+    (for diagnostics and the bench); the framing is theirs."""
+
+    def __init__(self) -> None:
+        self._out = bytearray()
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._out)
+        self._out.clear()
+        self.bytes_out += len(out)
+        return out
+
+
+class ZvtLink(_Outbox):
     """Framing + ACK/NAK + repeat for one end of a ZVT serial line.
 
     ``send_apdu`` queues APDUs; only one frame is outstanding (un-ACKed) at a time,
@@ -134,9 +150,9 @@ class ZvtLink:
     """
 
     def __init__(self, max_tries: int = MAX_TRIES, max_buffer: int = 2 * MAX_APDU + 16) -> None:
+        super().__init__()
         self.max_tries = max_tries
         self.max_buffer = max_buffer
-        self._out = bytearray()
         self._queue: deque[bytes] = deque()
         self._pending: bytes | None = None
         self._tries = 0
@@ -144,8 +160,6 @@ class ZvtLink:
         self.corrupt_all = False  # emulator knob: every transmission is bad
         self.ack_frames = True  # emulator knob "drop ACK" sets this False
         self.transmissions = 0  # frames written so far: callers restart their ACK timer on change
-        self.bytes_in = 0  # totals for diagnostics and the bench
-        self.bytes_out = 0
         # receive state
         self._state = "idle"  # idle | body | body_dle | crc
         self._body = bytearray()
@@ -206,12 +220,6 @@ class ZvtLink:
         self._body.clear()
         self._crc.clear()
         self._raw_len = 0
-
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        self.bytes_out += len(out)
-        return out
 
     # -- receiving ------------------------------------------------------------
     def receive_data(self, data: bytes) -> list[LinkEvent]:
@@ -301,7 +309,7 @@ class ZvtLink:
         return FrameReceived(apdu)
 
 
-class ApduLink:
+class ApduLink(_Outbox):
     """ZVT over TCP/IP (port 20007): bare APDUs, no DLE/STX, no CRC, no ACK bytes.
 
     TCP already delivers bytes intact and in order, so the serial link's framing,
@@ -315,11 +323,9 @@ class ApduLink:
     reliable = True
 
     def __init__(self) -> None:
-        self._out = bytearray()
+        super().__init__()
         self._in = bytearray()
         self.transmissions = 0
-        self.bytes_in = 0
-        self.bytes_out = 0
         self.ack_frames = True  # no ACK bytes on TCP; kept for the emulator's knobs
         self.corrupt_first = False
         self.corrupt_all = False
@@ -340,12 +346,6 @@ class ApduLink:
 
     def reset(self) -> None:
         self._in.clear()
-
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        self.bytes_out += len(out)
-        return out
 
     def receive_data(self, data: bytes) -> list[LinkEvent]:
         """Whole APDUs out of the byte stream; a partial one waits for more bytes.
