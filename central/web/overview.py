@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy import and_, case, func, select
 
@@ -22,7 +22,7 @@ from central import casework, complaints, ledger, registry, workflows
 from central.web import i18n, staff, verify_tally
 from central.web.charts import stacked_bars
 from central.web.pages import lang_of
-from central.web.supervisor import READERS
+from central.web.supervisor import reader
 
 DAYS = 14  # days shown in the per-day charts, ending today
 IRAQ_OFFSET_S = 3 * 3600
@@ -124,21 +124,13 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _reader(request: Request) -> tuple[dict[str, Any], Any]:
-    sess = staff._sessions(request).read(request)
-    u = staff._user(request, sess)
-    if u.role not in READERS:
-        raise HTTPException(403)
-    return sess, u
-
-
 def _data(request: Request) -> dict[str, Any]:
     with request.app.state.read_sessions() as s:
         return gather(s, datetime.now(UTC))
 
 
 def page(request: Request) -> Response:
-    sess, u = _reader(request)
+    sess, u = reader(request)
     data = _data(request)
     page = i18n.Page(lang_of(request))
     labels = {st: page.t(f"A_{st}") if f"A_{st}" in i18n.TEXTS else st for st in data["complaint_states"]}
@@ -149,7 +141,7 @@ def page(request: Request) -> Response:
 def api(request: Request) -> dict[str, Any]:
     """The overview as JSON: SLA by agency, complaints by category and state, documents and
     collections per day (supervisors, auditors, admins)."""
-    _reader(request)
+    reader(request)
     return _data(request)
 
 

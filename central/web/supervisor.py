@@ -33,7 +33,9 @@ def counts(day: ledger.StationDay) -> dict[str, int]:
     return out
 
 
-def _reader(request: Request) -> tuple[dict[str, object], object]:
+def reader(request: Request) -> tuple[dict[str, Any], Any]:
+    """The session and the staff user, if the user may read the supervisor's pages
+    (reconciliation and overview); anyone else gets 403."""
     sess = staff._sessions(request).read(request)
     u = staff._user(request, sess)
     if u.role not in READERS:
@@ -51,7 +53,7 @@ def _date(value: str | None) -> str:
 
 
 def reconciliation(request: Request, date: str | None = None) -> Response:
-    sess, u = _reader(request)
+    sess, u = reader(request)
     d = _date(date)
     with request.app.state.read_sessions() as s:
         days = ledger.reconcile(s, d)
@@ -61,7 +63,7 @@ def reconciliation(request: Request, date: str | None = None) -> Response:
 
 
 def reconciliation_csv(request: Request, date: str | None = None) -> Response:
-    _reader(request)
+    reader(request)
     d = _date(date)
     with request.app.state.read_sessions() as s:
         body = ledger.report_csv(ledger.reconcile(s, d))
@@ -101,19 +103,19 @@ def _fleet(request: Request) -> list[dict[str, Any]]:
 
 
 def fleet(request: Request) -> Response:
-    sess, u = _reader(request)
+    sess, u = reader(request)
     return staff._page(request, "staff_fleet.html", {"user": u, "rows": _fleet(request)}, sess)
 
 
 def api_fleet(request: Request) -> list[dict[str, Any]]:
     """The fleet page as JSON: every kiosk, offline ones first (supervisors, auditors, admins)."""
-    _reader(request)
+    reader(request)
     return _fleet(request)
 
 
 def api_reconciliation(request: Request, date: str | None = None) -> dict[str, Any]:
     """The reconciliation page as JSON: per station-day, its status and items per outcome."""
-    _reader(request)
+    reader(request)
     d = _date(date)
     with request.app.state.read_sessions() as s:
         days = ledger.reconcile(s, d)
