@@ -345,11 +345,17 @@ class ReviewScreen(KioskScreen):
         return scroll(body)
 
     def submit(self) -> None:
-        done = self.call(self.app.services.submit_application, self.s.service_id or "", dict(self.s.form))
+        # a second tap (or Back then Submit) on the same form files nothing again:
+        # the application already filed is shown (documents are exactly-once)
+        form = (self.s.service_id or "", tuple(sorted(self.s.form.items())))
+        if self.s.submitted is not None and self.s.sent.get(self.name) == form:
+            self.app.go("submitted")
+            return
+        done = self.call(self.app.services.submit_application, form[0], dict(self.s.form))
         if done is None:
             self.refresh()
             return
-        self.s.submitted = done
+        self.s.submitted, self.s.sent[self.name] = done, form
         self.app.go("submitted")
 
 
@@ -733,9 +739,13 @@ class ComplaintScreen(LookupScreen):
         self.refresh()
 
     def act(self) -> None:
-        self.result = self.call(self.app.services.file_complaint,
-                                  self.value("complaint_category"), self.value("complaint_text"),
-                                  self.value("complaint_mobile"))
+        # the same complaint tapped twice is filed once: its reference stays on screen
+        form = tuple(self.value(k) for k in ("complaint_category", "complaint_text", "complaint_mobile"))
+        if self.result is not None and self.s.sent.get(self.name) == form:
+            return
+        self.result = self.call(self.app.services.file_complaint, *form)
+        if self.result is not None:
+            self.s.sent[self.name] = form
         self.refresh()
 
     def result_widget(self) -> Widget:

@@ -28,6 +28,7 @@ class CitizenSession:
     receipt: Any = None
     inputs: dict[str, str] = field(default_factory=dict)  # track / letter / fines / complaint ...
     results: dict[str, Any] = field(default_factory=dict)  # screen name -> the answer it shows
+    sent: dict[str, Any] = field(default_factory=dict)  # screen name -> the form it filed (never twice)
     message: str = ""  # a message key or text shown on the current screen
     message_tone: str = ""  # "ok" / "danger": the colour of `message` (end of day)
     staff_found: Any = None  # the cashier's looked-up payable (never a citizen's result)

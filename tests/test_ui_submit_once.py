@@ -1,0 +1,41 @@
+"""Submit is exactly-once on the real app: a second tap on Submit (a complaint, an
+application), or Back and Submit again, files nothing more; the citizen sees the
+reference already given. A changed form is a new filing."""
+
+from __future__ import annotations
+
+from tests.test_ui_citizen import fill_passport_form
+from tests.test_ui_screen_defects import file_complaint
+from tests.ui_fixtures import FixtureServices
+from tests.ui_harness import Harness
+
+
+def test_a_complaint_tapped_twice_is_filed_once() -> None:
+    svc = FixtureServices()
+    h = Harness(svc, lang="en")
+    file_complaint(h)
+    ref = h.text("complaint.reference")
+    h.tap("complaint.go")  # the second tap
+    h.tap("complaint.go")
+    assert len(svc.complaints) == 1
+    assert h.text("complaint.reference") == ref
+    h.tap("field.complaint_text")
+    h.type("R")  # a different complaint is a new one
+    h.tap("complaint.go")
+    assert len(svc.complaints) == 2 and h.text("complaint.reference") != ref
+
+
+def test_an_application_submitted_twice_is_filed_once() -> None:
+    svc = FixtureServices()
+    h = Harness(svc, lang="ar")
+    h.tap("home.catalogue", to="catalogue")
+    h.tap("svc.passport-ordinary", to="service")
+    h.tap("service.apply", to="apply")
+    fill_passport_form(h)
+    h.tap("apply.next", to="review")
+    h.tap("review.submit", to="submitted")
+    number = h.text("submitted.tracking")
+    h.app.go("review")  # back to the review page, as a citizen going back would
+    h.tap("review.submit", to="submitted")
+    assert len(svc.applications) == 1
+    assert h.text("submitted.tracking") == number
