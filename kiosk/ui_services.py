@@ -30,6 +30,11 @@ class NotAvailable(UrError):
     """This kiosk cannot do that yet (part not built, not wired or not configured)."""
 
 
+class AlreadyPaid(UrError):
+    """The payable is paid already: the screen says so (never "device unavailable",
+    never a second charge)."""
+
+
 @dataclass(frozen=True)
 class Institution:
     id: str
@@ -172,6 +177,7 @@ class Fine:
     offence: Texts
     date: str
     amount: int
+    paid: bool = False  # paid at this station: shown as paid, not offered for payment
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ FINES = [{"id": "F-1", "plate": "12B0001", "amount": 30000, "offence": "speeding
 def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_path: Path) -> None:
     from kiosk.devices.zvt_emulator import Knobs
     from kiosk.payments.service import PaymentRow
+    from kiosk.screens.citizen import start_payment
     from kiosk.services.kiosk_services import KioskServices
 
     store, _ident = enrolled_store(tmp_path / "kiosk", fine_list=FINES)
@@ -52,9 +53,15 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
                 assert codes == [row.receipt_code] and codes[0].startswith("UR1:")
             assert len(emu.receipt_texts) == 1 and "TOTAL 30000 IQD" in "\n".join(emu.receipt_texts[0])
             assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
-            # Back on the fines screen: the paid fine is no longer offered.
+            # Back on the fines screen: the paid fine shows "paid", no longer a Pay button,
+            # and paying it again (a stale screen) says it is paid, charging nothing.
             h.tap("receipt.done", to="fines")
             h.tap("fines.go")
-            assert "fine.F-2.text" in h.ids() and "fine.F-1.text" not in h.ids()
+            assert "fine.F-2.pay" in h.ids() and "fine.F-1.pay" not in h.ids()
+            assert h.text("fine.F-1.paid") == i18n.tr("fines.paid", "en")
+            start_payment(h.app, "F-1", 30000, "fines")
+            h.wait(lambda: "pay.detail" in h.ids(), timeout=30, what="the answer to paying again")
+            assert h.text("pay.detail") == i18n.tr("pay.already_paid", "en")
+            assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
         finally:
             h.close()

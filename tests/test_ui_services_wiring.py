@@ -23,7 +23,7 @@ from kiosk.payments.cashier import AuditEntry, AuthError, CashierStation, verify
 from kiosk.payments.service import PaymentBlocked, PaymentRow
 from kiosk.services.kiosk_services import KioskServices
 from kiosk.store import KioskStore
-from kiosk.ui_services import FINAL_STAGES, NotAvailable, PayEvent
+from kiosk.ui_services import FINAL_STAGES, AlreadyPaid, NotAvailable, PayEvent
 from tests import support
 
 PLATE = "12B34567"
@@ -133,10 +133,11 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
         assert claims.fields["fee"] == "fine:FN-1"
         assert len(emu.receipt_texts) == 1 and "TOTAL 21000 IQD" in "\n".join(emu.receipt_texts[0])
         assert charged(h) == [21000]
-        # Paid here: no longer offered, and a second payment of it is refused.
-        assert "FN-1" not in [f.id for f in svc.fines_by_plate(PLATE)]
-        with pytest.raises(PaymentBlocked):
+        # Paid here: shown as paid (not offered again), and paying again says it is paid.
+        assert {f.id: f.paid for f in svc.fines_by_plate(PLATE)} == {f"FN-{i}": i == 1 for i in range(1, 7)}
+        with pytest.raises(AlreadyPaid, match="already paid"):
             run(svc.pay("fine:FN-1", 21000))
+        assert charged(h) == [21000]
         again = svc.reprint_receipt(r.number.replace("-", ""))
         assert again.qr_text == r.qr_text
         assert len(emu.receipt_texts) == 2 and "REPRINT" in "\n".join(emu.receipt_texts[1])
@@ -159,6 +160,13 @@ def test_pay_approved_prints_a_receipt_with_a_ur1_code(kiosk_dir: Path) -> None:
         with pytest.raises(UrError, match="neither an application"):
             run(svc.pay("NO-SUCH-THING", 1))
         svc.devices.close()
+    # The terminal gone (no device map): a paid fine still says "already paid", an unpaid
+    # one that the device is not available.
+    later = KioskServices(KioskStore(kiosk_dir))
+    with pytest.raises(AlreadyPaid):
+        run(later.pay("FN-1", 21000))
+    with pytest.raises(NotAvailable):
+        run(later.pay("FN-2", {f.id: f.amount for f in later.fines_by_plate(PLATE)}["FN-2"]))
 
 
 def test_declined_then_paper_out_reverses(kiosk_dir: Path) -> None:

@@ -1,9 +1,12 @@
 """Submit is exactly-once on the real app: a second tap on Submit (a complaint, an
 application), or Back and Submit again, files nothing more; the citizen sees the
-reference already given. A changed form is a new filing."""
+reference already given. A changed form is a new filing. A fine paid already shows
+"paid", and paying it again says so instead of charging."""
 
 from __future__ import annotations
 
+from kiosk import i18n
+from kiosk.screens.citizen import start_payment
 from tests.test_ui_citizen import fill_passport_form
 from tests.test_ui_screen_defects import file_complaint
 from tests.ui_fixtures import FixtureServices
@@ -39,3 +42,24 @@ def test_an_application_submitted_twice_is_filed_once() -> None:
     h.tap("review.submit", to="submitted")
     assert len(svc.applications) == 1
     assert h.text("submitted.tracking") == number
+
+
+def test_a_paid_fine_shows_paid_and_paying_again_says_already_paid() -> None:
+    svc = FixtureServices()
+    h = Harness(svc, lang="ckb")
+    h.tap("home.fines", to="fines")
+    h.tap("field.plate")
+    h.type("12345BGD")
+    h.tap("fines.go")
+    h.tap("fine.F-778.pay", to="pay")
+    h.wait(lambda: h.app.current_screen().stage == "approved", what="the fine paid")
+    assert len(svc.payments) == 1
+    h.app.go("fines")
+    h.tap("fines.go")
+    assert "fine.F-778.pay" not in h.ids()  # paid: no Pay button
+    assert h.text("fine.F-778.paid") == i18n.tr("fines.paid", "ckb")
+    start_payment(h.app, "F-778", 50_000, "fines")  # a stale screen still offering it
+    h.wait(lambda: "pay.detail" in h.ids(), what="the payment's answer")
+    assert h.text("pay.detail") == i18n.tr("pay.already_paid", "ckb")
+    assert "pay.retry" not in h.ids() and len(svc.payments) == 1
+    h.tap("pay.back", to="fines")

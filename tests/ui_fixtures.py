@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from contract.errors import UrError
 from kiosk.ui_services import (
+    AlreadyPaid,
     Choice,
     Collectable,
     ComplaintFiled,
@@ -199,6 +200,8 @@ class FixtureServices:
 
     # payments
     def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
+        if any(r.reference == reference for r in self.payments):  # as KioskServices: refused, not charged
+            raise AlreadyPaid(f"{reference} is already paid")
         for stage in ("insert_card", "enter_pin", "processing"):
             yield PayEvent(stage)
             if self.pay_step_s:
@@ -243,7 +246,8 @@ class FixtureServices:
     def fines_by_plate(self, plate: str) -> list[Fine]:
         if plate.replace(" ", "").upper() != "12345BGD":
             return []
-        return [Fine("F-778", "12345 BGD", T("تجاوز السرعة", "خێرایی زیادە", "Speeding"), "2026-03-02", 50_000)]
+        return [Fine("F-778", "12345 BGD", T("تجاوز السرعة", "خێرایی زیادە", "Speeding"), "2026-03-02", 50_000,
+                     paid=any(r.reference == "F-778" for r in self.payments))]
 
     def file_complaint(self, category: str, text: str, mobile: str) -> ComplaintFiled:
         if not category or not text.strip():

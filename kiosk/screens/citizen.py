@@ -33,6 +33,7 @@ from kiosk.screens.widgets import button, column, label, measured_width, paint, 
 from kiosk.ui_services import (
     COMPLAINT_CATEGORIES,
     FINAL_STAGES,
+    AlreadyPaid,
     FormField,
     NotAvailable,
     PayEvent,
@@ -432,6 +433,8 @@ class PayScreen(KioskScreen):
                     if ev.stage in FINAL_STAGES:
                         return
                 q.put(PayEvent("unknown", detail="terminal stopped without an outcome"))
+            except AlreadyPaid as e:
+                q.put(PayEvent("error", detail=f"already_paid:{e}"))
             except NotAvailable as e:
                 q.put(PayEvent("error", detail=f"not_available:{e}"))
             except UrError as e:
@@ -484,8 +487,14 @@ class PayScreen(KioskScreen):
                                            role="danger")]))
         if stage == "error" and getattr(self, "detail", "").startswith("not_available"):
             body.add_widget(label(a, self.t("err.not_available"), kid="pay.detail"))
+        paid = stage == "error" and detail.startswith("already_paid")
+        if paid:
+            body.add_widget(label(a, self.t("pay.already_paid"), role="heading", kid="pay.detail"))
         actions: list[Widget] = []
-        if stage == "approved":
+        if paid:  # nothing to retry
+            actions.append(button(a, self.t("nav.back"), lambda: a.go(self.s.pay_return),
+                                  kid="pay.back", role="secondary"))
+        elif stage == "approved":
             actions.append(button(a, self.t("pay.show_receipt"), lambda: a.go("receipt"),
                                   kid="pay.receipt"))
         elif stage in ("declined", "error"):
@@ -709,11 +718,16 @@ class FinesScreen(LookupScreen):
         if not r:
             col.add_widget(label(a, self.t("fines.none"), role="heading", kid="fines.none"))
         for fine in r:
+            if fine.paid:  # the services say so; paid is shown, never offered again
+                act: Widget = label(a, self.t("fines.paid"), role="heading", bold=True, color=a.palette.ok,
+                                    kid=f"fine.{fine.id}.paid")
+                act.size_hint_x, act.width = None, 200
+            else:
+                act = button(a, self.t("fines.pay"), partial(start_payment, a, fine.id, fine.amount, "fines"),
+                             kid=f"fine.{fine.id}.pay", width=200)
             col.add_widget(row(a, [
                 label(a, f"{isolate(fine.date, a.lang)} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
-                      kid=f"fine.{fine.id}.text"),
-                button(a, self.t("fines.pay"), partial(start_payment, a, fine.id, fine.amount, "fines"),
-                       kid=f"fine.{fine.id}.pay", width=200)]))
+                      kid=f"fine.{fine.id}.text"), act]))
         return col
 
 

@@ -87,12 +87,14 @@ class ApplicationServices:
                             current_agency=same_in_all(holder))
 
     def fines_by_plate(self, plate: str) -> list[Fine]:
-        """Unpaid fines of a plate from central's synced fines list; a fine paid (or being
-        paid) at this station is left out until central's next list drops it."""
+        """Fines of a plate from central's synced fines list; a fine paid at this station
+        is marked paid (the citizen sees it is done) until central's next list drops it,
+        one being paid (outcome open) is left out: it is not offered twice."""
         with self.store.session() as s:
             found = fines.by_plate(s, plate)
-            taken = set(s.scalars(select(PaymentRow.fee_ref).where(
+            taken = {ref: state for ref, state in s.execute(select(PaymentRow.fee_ref, PaymentRow.state).where(
                 PaymentRow.fee_ref.in_([f"fine:{f.id}" for f in found]),
-                PaymentRow.state.in_(["CREATED", "PENDING", "UNKNOWN", "APPROVED", "PAID"]))))
-        return [Fine(f.id, f.plate, same_in_all(f.offence), f.issued, f.amount)
-                for f in found if f"fine:{f.id}" not in taken]
+                PaymentRow.state.in_(["CREATED", "PENDING", "UNKNOWN", "APPROVED", "PAID"])))}
+        return [Fine(f.id, f.plate, same_in_all(f.offence), f.issued, f.amount,
+                     paid=taken.get(f"fine:{f.id}") in ("APPROVED", "PAID"))
+                for f in found if taken.get(f"fine:{f.id}") in (None, "APPROVED", "PAID")]

@@ -30,7 +30,7 @@ from kiosk.payments.service import (
     terminal_from_profile,
 )
 from kiosk.services.station import Station
-from kiosk.ui_services import NotAvailable, PayEvent, Receipt
+from kiosk.ui_services import AlreadyPaid, NotAvailable, PayEvent, Receipt
 
 UNSETTLED = ["CREATED", "PENDING", "UNKNOWN"]
 
@@ -126,7 +126,8 @@ class PaymentServices:
         happens; the last event is final (approved with its receipt, declined, unknown,
         error). A cashier signed in at the PIN screen collects through the cashier station
         (shift and audit); a citizen pays directly."""
-        svc = self.service()  # NotAvailable first: no terminal, no payment
+        self._refuse_if_paid(reference)
+        svc = self.service()  # NotAvailable next: no terminal, no payment
         fee_ref = self.fee_ref(reference)
         with self.store.session() as s:
             payable = payables.resolve(s, fee_ref)
@@ -162,6 +163,19 @@ class PaymentServices:
                 continue
             yield self._final(value)
             return
+
+    def _refuse_if_paid(self, reference: str) -> None:
+        """A payable paid already is refused as such before the terminal is looked at, so
+        the citizen reads "already paid", not "payment device unavailable"."""
+        try:
+            fee_ref = self.fee_ref(reference)
+        except UrError:
+            return  # unknown references are refused below, as before
+        with self.store.session() as s:
+            paid = s.scalars(select(PaymentRow.payment_id).where(
+                PaymentRow.fee_ref == fee_ref, PaymentRow.state.in_(["APPROVED", "PAID"]))).first()
+        if paid is not None:
+            raise AlreadyPaid(f"{fee_ref} is already paid (payment {paid})")
 
     def _final(self, r: PaymentResult) -> PayEvent:
         """The payment journal's outcome -> the last event the screen shows."""
