@@ -198,6 +198,17 @@ class KioskApp(App):
         else:
             self.sm.current = name  # on_pre_enter refreshes it
 
+    @property
+    def card_busy(self) -> bool:
+        """The terminal holds the card (a payment is under way): Home and the idle wipe
+        wait for its outcome, which must reach the screen; Cancel is the way out."""
+        return self.sm is not None and bool(getattr(self.current_screen(), "running", False))
+
+    def home(self) -> None:
+        """The strip's Home: does nothing while the terminal holds the card."""
+        if not self.card_busy:
+            self.go("home")
+
     def set_out_of_service(self, out: bool) -> None:
         if out != self.out_of_service:
             self.out_of_service = out
@@ -266,8 +277,7 @@ class KioskApp(App):
     def _idle(self, *args: Any) -> None:
         quiet_home = (self.sm is not None and self.sm.current == "home" and self.session.is_empty()
                       and self.lang == self.default_lang and not self.staff_role)
-        paying = bool(getattr(self.current_screen(), "running", False))
-        if quiet_home or paying:
+        if quiet_home or self.card_busy:
             # Never wipe while the terminal is working: the outcome must reach the screen.
             self._idle_ev()
             return

@@ -74,7 +74,7 @@ class StatusStripBar(BoxLayout):
             button(app, app.t("strip.contrast"), app.toggle_contrast, kid="strip.contrast",
                    role="primary" if app.high_contrast else "secondary", font="small", width=132,
                    height=72),
-            button(app, app.t("nav.home"), lambda: app.go("home"), kid="strip.home",
+            button(app, app.t("nav.home"), app.home, kid="strip.home",
                    font="small", width=110, height=72),
         ]
         if app.speech.available(app.lang):  # the speaker: read this screen's prompt again
