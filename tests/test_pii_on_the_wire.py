@@ -139,7 +139,7 @@ def test_broker_operator_sees_no_personal_data_and_central_holds_it(enrolled: Pa
                                what="the correction applied at central")
             support.wait_until(lambda: support.sql_count(
                 dep.db_url, f"SELECT count(*) FROM complaints WHERE tracking = '{c_no}'"), what="the complaint")
-            support.wait_until(lambda: any(t.endswith("/up/corrections") for t, _d in traffic), timeout=WAIT,
+            support.wait_until(lambda: any("/up/" in t and t.rsplit("/", 1)[1] == "corrections" for t, _d in traffic), timeout=WAIT,
                                what="the tap saw the correction")
             stats = dep.stats()
         finally:
