@@ -48,6 +48,7 @@ MODEL_MODULES: list[str] = [
     "central.pii_key",
     "central.web.accounts",
     "central.partitions",
+    "central.queue",
 ]
 
 

@@ -9,5 +9,5 @@ that the models and the migrations describe the same schema.
 
 from pathlib import Path
 
-HEAD = "0003_partition_leases"
+HEAD = "0004_office_queue"
 SCRIPTS = Path(__file__).parent
