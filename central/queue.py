@@ -14,12 +14,20 @@ office and group are the `queue_waits` dataset the kiosks print estimates from.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, Index, Integer, String, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from central import applications, bulk, datasets, kiosks
+from central import catalogue as central_catalogue
 from central.db import Base
+from contract import catalogue as cat
+from contract import queue_waits as qw
+from contract import tracking
+from contract.errors import UrError
 
 WAITING, CALLED, DONE = "waiting", "called", "done"
 
@@ -38,3 +46,199 @@ class QueueTicket(Base):
     called_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+RECENT = 50  # tickets per office and group the medians are taken over
+RECENT_DAYS = 14  # older tickets say nothing about today's counters
+DEFAULT_CASE_URL = ""  # until `ur-central queue publish --case-url` names the console
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone columns: they were stored in UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def counter_group(service: cat.Service) -> str:
+    """Each agency has its own counters in a shared office: its institution id."""
+    return service.institution
+
+
+def needs_visit(service: cat.Service) -> bool:
+    return service.visit_count > 0
+
+
+def open_tickets(session: Session, numbers: list[str]) -> None:
+    """SUBMISSION_HOOK: a waiting ticket for each stored application of a service that
+    needs a visit. Insert-if-absent by tracking number: a replay or a re-route adds
+    nothing, and a ticket already called is never reset."""
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return
+    A = applications.Application
+    apps = list(session.execute(select(A.tracking, A.kiosk_id, A.service_id, A.catalogue_version, A.submitted_at)
+                                .where(bulk.among(session, A.tracking, wanted))))
+    have = set(session.scalars(select(QueueTicket.tracking).where(bulk.among(session, QueueTicket.tracking, wanted))))
+    todo = [a for a in apps if a.tracking not in have]
+    if not todo:
+        return
+    offices = dict(session.execute(select(kiosks.Kiosk.kiosk_id, kiosks.Kiosk.office).where(
+        kiosks.Kiosk.kiosk_id.in_({a.kiosk_id for a in todo}))).tuples())
+    catalogues = central_catalogue.catalogues_at(session, {a.catalogue_version for a in todo})
+    rows: list[dict[str, Any]] = []
+    for a in todo:
+        c = catalogues[a.catalogue_version]
+        if isinstance(c, UrError):
+            continue  # the workflow start reports this application; no service, no counter
+        try:
+            service = c.service(a.service_id)
+        except UrError:
+            continue
+        if not needs_visit(service):
+            continue
+        rows.append({"tracking": a.tracking, "office": offices.get(a.kiosk_id, ""),
+                     "counter_group": counter_group(service), "service_id": a.service_id,
+                     "ticket_at": _aware(a.submitted_at), "status": WAITING, "counter": None,
+                     "called_by": None, "called_at": None, "done_at": None})
+    if rows:
+        session.execute(insert(QueueTicket), rows)
+
+
+def _check_counter(counter: int) -> int:
+    if not 1 <= counter <= 999:
+        raise UrError(f"counter {counter} is not 1..999")
+    return counter
+
+
+def call_next(session: Session, office: str, group: str, counter: int, by: str,
+              now: datetime | None = None) -> QueueTicket | None:
+    """The oldest waiting ticket of the office's group, now called to `counter`; None
+    when nobody waits. Two counters calling at once never get the same ticket: the
+    row is locked (PostgreSQL, SKIP LOCKED) and the update is conditional on it still
+    waiting (SQLite has one writer anyway)."""
+    _check_counter(counter)
+    now = now or datetime.now(UTC)
+    for _ in range(5):
+        t = session.scalars(select(QueueTicket).where(
+            QueueTicket.office == office, QueueTicket.counter_group == group, QueueTicket.status == WAITING)
+            .order_by(QueueTicket.ticket_at, QueueTicket.tracking).limit(1).with_for_update(skip_locked=True)).first()
+        if t is None:
+            return None
+        took = session.execute(update(QueueTicket).where(
+            QueueTicket.tracking == t.tracking, QueueTicket.status == WAITING).values(
+            status=CALLED, counter=counter, called_by=by[:64], called_at=now).execution_options(
+            synchronize_session=False))
+        if took.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+            session.refresh(t)
+            return t
+    raise UrError(f"queue {office}/{group}: could not take a ticket (others calling); call again")
+
+
+def _ticket(session: Session, number: str) -> QueueTicket:
+    t = session.get(QueueTicket, tracking.parse(number))
+    if t is None:
+        raise UrError(f"no queue ticket {number}")
+    return t
+
+
+def done(session: Session, number: str, now: datetime | None = None) -> QueueTicket:
+    """The counter finished with a called ticket; the office's estimates are
+    republished (a new dataset version only when a shown minute changed)."""
+    t = _ticket(session, number)
+    if t.status != CALLED:
+        raise UrError(f"ticket {t.tracking} is {t.status}, not called: call it first")
+    t.status, t.done_at = DONE, now or datetime.now(UTC)
+    session.flush()
+    publish(session)
+    return t
+
+
+def recall(session: Session, number: str, counter: int, by: str, now: datetime | None = None) -> QueueTicket:
+    """Call a called ticket again (the citizen did not come): same ticket, the board
+    shows and speaks it again; the measured wait stays the first call's."""
+    t = _ticket(session, number)
+    if t.status != CALLED:
+        raise UrError(f"ticket {t.tracking} is {t.status}, not called")
+    t.counter, t.called_by = _check_counter(counter), by[:64]
+    return t
+
+
+def line(session: Session, office: str, group: str | None = None, limit: int = 200) -> list[QueueTicket]:
+    """Waiting and called tickets of an office (one group or all), oldest first."""
+    q = select(QueueTicket).where(QueueTicket.office == office, QueueTicket.status.in_((WAITING, CALLED)))
+    if group:
+        q = q.where(QueueTicket.counter_group == group)
+    return list(session.scalars(q.order_by(QueueTicket.ticket_at, QueueTicket.tracking).limit(limit)))
+
+
+def board(session: Session, office: str, limit: int = 8) -> list[QueueTicket]:
+    """What the office screen shows: the latest calls, newest first."""
+    return list(session.scalars(select(QueueTicket).where(
+        QueueTicket.office == office, QueueTicket.status == CALLED)
+        .order_by(QueueTicket.called_at.desc(), QueueTicket.tracking).limit(limit)))
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    office: str
+    counter_group: str
+    waiting: int
+    measured_calls: int  # recent tickets the wait median is taken over
+    wait_median_s: float  # ticket -> call
+    measured_done: int
+    service_median_s: float  # call -> done
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stats(session: Session, office: str | None = None, now: datetime | None = None) -> list[GroupStats]:
+    """Per office and group: how many wait, and the medians of the last RECENT
+    tickets of the past RECENT_DAYS (ticket -> call, call -> done), measured."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=RECENT_DAYS)
+    q = select(QueueTicket.office, QueueTicket.counter_group, QueueTicket.status, QueueTicket.ticket_at,
+               QueueTicket.called_at, QueueTicket.done_at).where(
+        (QueueTicket.status == WAITING) | (QueueTicket.called_at >= since))
+    if office is not None:
+        q = q.where(QueueTicket.office == office)
+    waiting: dict[tuple[str, str], int] = {}
+    calls: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    serves: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    for o, g, status, t_at, c_at, d_at in session.execute(q.order_by(QueueTicket.called_at)):
+        key = (o, g)
+        waiting.setdefault(key, 0)
+        if status == WAITING or c_at is None:
+            waiting[key] += status == WAITING
+            continue
+        c_at = _aware(c_at)
+        calls.setdefault(key, []).append((c_at, max(0.0, (c_at - _aware(t_at)).total_seconds())))
+        if d_at is not None:
+            d_at = _aware(d_at)
+            serves.setdefault(key, []).append((d_at, max(0.0, (d_at - c_at).total_seconds())))
+    out = []
+    for key in sorted(waiting):
+        c = [v for _t, v in sorted(calls.get(key, []))[-RECENT:]]
+        d = [v for _t, v in sorted(serves.get(key, []))[-RECENT:]]
+        out.append(GroupStats(key[0], key[1], waiting[key], len(c), qw.median(c), len(d), qw.median(d)))
+    return out
+
+
+def publish(session: Session, case_url: str | None = None, now: datetime | None = None) -> datasets.Dataset:
+    """The measured medians as the next `queue_waits` dataset (no-op when unchanged).
+    `case_url` (the staff application page prefix the ticket's QR carries) is kept
+    from the last version unless given."""
+    if case_url is None:
+        last = datasets.latest(session, qw.DATASET)
+        case_url = qw.parse(last.body).case_url if last is not None else DEFAULT_CASE_URL
+    elif case_url and not case_url.startswith(("https://", "http://")):
+        raise UrError(f"case URL {case_url!r} must start with https:// (or http:// on a test bench)")
+    offices: dict[str, dict[str, qw.Waits]] = {}
+    for g in stats(session, now=now):
+        if g.measured_calls:  # no measurement, no estimate: never a guess
+            offices.setdefault(g.office, {})[g.counter_group] = qw.Waits(
+                qw.minutes(g.wait_median_s), qw.minutes(g.service_median_s))
+    return datasets.publish(session, qw.DATASET, qw.dump(case_url, offices))
+
+
+if open_tickets not in applications.SUBMISSION_HOOKS:
+    applications.SUBMISSION_HOOKS.append(open_tickets)

@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "central.cli.letters",
     "central.cli.ledger",
     "central.cli.web",
+    "central.cli.queue_cli",
 ]
 
 
