@@ -96,10 +96,21 @@ class ServiceDetail:
 
 
 @dataclass(frozen=True)
+class VisitTicket:
+    """The queue ticket printed for a service that needs a visit (kiosk/applications/ticket.py)."""
+
+    number: str  # the tracking number is the queue number
+    counter_group: Texts  # the agency whose counters call it
+    wait_min: int | None  # central's measured median wait; None: no measurement yet
+    printed: bool  # False: the printer could not print it (the number is on the screen)
+
+
+@dataclass(frozen=True)
 class Submitted:
     tracking: str
     fee_total: int
     queued: bool  # True when it is waiting in the outbox (kiosk offline)
+    ticket: VisitTicket | None = None  # only for a service that needs a visit
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,16 @@ kiosk's store and synced data."""
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from contract.errors import UrError
-from kiosk.applications import applications, complaints, fines, letters
+from kiosk.applications import applications, complaints, fines, letters, ticket
 from kiosk.devices.id_card_form import CardPrefill
+from kiosk.payments.print_journal import DONE, PrintJournal
 from kiosk.payments.service import PaymentRow
 from kiosk.services.catalogue import CatalogueServices
 from kiosk.services.station import Station, same_in_all, texts
@@ -22,7 +25,10 @@ from kiosk.ui_services import (
     Submitted,
     TrackResult,
     TrackStep,
+    VisitTicket,
 )
+
+log = logging.getLogger(__name__)
 
 # Central's letter states -> the four the citizen screen explains.
 _LETTER_STATES = {"SENT": "in_transit", "RETURNED": "in_transit", "RECEIVED": "delivered",
@@ -36,8 +42,28 @@ class ApplicationServices:
     def submit_application(self, service_id: str, fields: dict[str, str]) -> Submitted:
         """Stored with its outbox row in one transaction; central gets it when the
         kiosk syncs, so the citizen's number is valid offline too."""
-        done = applications.submit(self.store, self.station.identity(), service_id, fields)
-        return Submitted(done.tracking, int(done.fee_total), queued=True)
+        ident = self.station.identity()
+        done = applications.submit(self.store, ident, service_id, fields)
+        return Submitted(done.tracking, int(done.fee_total), queued=True,
+                         ticket=self._visit_ticket(ident.office, service_id, done.tracking))
+
+    def _visit_ticket(self, office: str, service_id: str, number: str) -> VisitTicket | None:
+        """Print the queue ticket of a service that needs a visit, once per tracking
+        number (the print journal's key). The application is filed whatever the printer
+        does: a ticket that did not print says so, and the number is on the screen."""
+        with self.store.session() as s:
+            t = ticket.make(s, applications.load_catalogue(s), office, service_id, number, datetime.now(UTC))
+        if t is None:
+            return None
+        printed = False
+        spooler = self.station.spooler()
+        if spooler is not None:
+            job = PrintJournal(self.store).submit(f"ticket:{number}", ticket.TEMPLATE, ticket.print_data(t))
+            try:
+                printed = spooler.print_job(job.id).state == DONE
+            except UrError as e:
+                log.warning("queue ticket %s not printed: %s", number, e)
+        return VisitTicket(number, t.group_names, t.wait_min, printed)
 
     def track(self, tracking: str) -> TrackResult:
         text = tracking.strip()
