@@ -376,6 +376,13 @@ class SubmittedScreen(KioskScreen):
                               kid="submitted.tracking"))
         body.add_widget(label(a, self.t("submitted.queued") if done.queued else self.t("submitted.sent"),
                               kid="submitted.state"))
+        if done.ticket is not None:  # a service that needs a visit: its queue ticket
+            tk = done.ticket
+            wait = (self.tn("submitted.wait", tk.wait_min) if tk.wait_min is not None
+                    else self.t("submitted.no_wait"))
+            facts = {"number": tk.number, "group": text_in(tk.counter_group, a.lang), "wait": wait}
+            body.add_widget(label(a, self.t("submitted.ticket", **facts) if tk.printed
+                                  else self.t("submitted.ticket_unprinted", **facts), kid="submitted.ticket"))
         actions = [button(a, self.t("nav.home"), a.wipe, kid="submitted.done", role="secondary")]
         if done.fee_total > 0:
             body.add_widget(label(a, self.t("submitted.fee", amount=a.money(done.fee_total)),
