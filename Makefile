@@ -10,7 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
 	libgl1-mesa-dri libmtdev1 libfribidi0 fonts-noto-core fonts-dejavu-core socat faketime softhsm2 strace stress-ng \
 	chromium chromium-driver espeak-ng sox wrk \
-	pcscd vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome libpcsclite-dev swig
+	pcscd vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome libpcsclite-dev swig \
+	xvfb xdotool x11-apps imagemagick
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
 # and subprocesses, so each worker keeps its core busy (2026-12-03: 845 tests in 18.5 min
 # on two idle cores; docs/performance.md lists where the time goes).
