@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String, insert, select, update
+from sqlalchemy import DateTime, Index, Integer, Select, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from central import applications, bulk, datasets, kiosks
@@ -242,3 +242,8 @@ def publish(session: Session, case_url: str | None = None, now: datetime | None 
 
 if open_tickets not in applications.SUBMISSION_HOOKS:
     applications.SUBMISSION_HOOKS.append(open_tickets)
+
+
+def offices_of_group(group: str) -> Select[str]:
+    """The offices that have tickets of `group` (the counter page's office choice)."""
+    return select(QueueTicket.office).where(QueueTicket.counter_group == group).distinct()

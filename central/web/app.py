@@ -24,7 +24,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central import db
-from central.web import admin, i18n, letters_pages, overview, public, registrar, staff, supervisor
+from central.web import (
+    admin,
+    i18n,
+    letters_pages,
+    overview,
+    public,
+    queue_pages,
+    registrar,
+    staff,
+    supervisor,
+)
 from central.web.pages import error_response
 from central.web.ratelimit import Limiter
 from central.web.verify_tally import Tally
@@ -183,6 +193,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     overview.install(app)
     letters_pages.install(app)
     registrar.install(app)
+    queue_pages.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
