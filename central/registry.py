@@ -197,6 +197,28 @@ def publish_status(session: Session, now: int, valid_for: int = STATUS_VALID_FOR
 _VERIFY_LOOKUP = (select(Document.status_index, Document.body_sha256, Document.revoked_at, Document.revoke_reason)
                   .where(Document.id == bindparam("id")))
 
+# The web route's one read per verification: the trust list's version (a key change
+# always publishes a new one, central/keys.py) beside the document's four columns, so a
+# process that keeps the keys in memory learns in the same round trip that they changed.
+# The version row is always there (or NULL); the document side is NULL when it is absent.
+_TRUST_VERSION = (select(func.max(datasets.Dataset.version).label("trust_version"))
+                  .where(datasets.Dataset.name == keys.TRUST_DATASET).subquery())
+VERIFY_READ = (select(_TRUST_VERSION.c.trust_version, Document.status_index, Document.body_sha256,
+                      Document.revoked_at, Document.revoke_reason)
+               .select_from(_TRUST_VERSION.outerjoin(Document, Document.id == bindparam("id"))))
+
+
+def registry_check(c: ur1.Claims, row: Any) -> tuple[Status, str] | None:
+    """The registry's word on checked claims, from a row of _VERIFY_LOOKUP or VERIFY_READ
+    (None or all-NULL document columns: not in the registry); None means nothing against it."""
+    if row is None or row.status_index is None:
+        return Status.INVALID, f"document {c.doc_id} is not in the registry"
+    if row.status_index != c.status_index or row.body_sha256 != c.body_sha256.hex():
+        return Status.INVALID, f"code does not match the registry record of {c.doc_id}"
+    if row.revoked_at is not None:
+        return Status.REVOKED, f"revoked: {row.revoke_reason}"
+    return None
+
 
 def verify_online(session: Session, text: str, now: int, trust: Any = None) -> Verdict:
     """Central's verdict: keys from the key table, revocation from the registry row (immediate)."""
@@ -205,14 +227,7 @@ def verify_online(session: Session, text: str, now: int, trust: Any = None) -> V
     def lookup(c: ur1.Claims) -> tuple[Status, str] | None:
         # Only the four columns the verdict needs, as a plain row: no ORM object, no
         # document text or fields read (docs/documents.md, "Online verification").
-        row = session.execute(_VERIFY_LOOKUP, {"id": c.doc_id}).first()
-        if row is None:
-            return Status.INVALID, f"document {c.doc_id} is not in the registry"
-        if row.status_index != c.status_index or row.body_sha256 != c.body_sha256.hex():
-            return Status.INVALID, f"code does not match the registry record of {c.doc_id}"
-        if row.revoked_at is not None:
-            return Status.REVOKED, f"revoked: {row.revoke_reason}"
-        return None
+        return registry_check(c, session.execute(_VERIFY_LOOKUP, {"id": c.doc_id}).first())
 
     return ur1.verify(text, trust, None, now, lookup=lookup, check_lists=False)
 
