@@ -159,7 +159,6 @@ class FieldsMixin:
             field_w = self.fields.get(focus)
             if field_w is not None:
                 field_w.set_value(store[focus])
-                field_w.box.color = self.app.palette.text
                 field_w.error.text = ""  # the last check's complaint no longer applies
             if store is self.s.form:
                 self.s.form_errors.pop(focus, None)

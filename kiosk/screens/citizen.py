@@ -27,7 +27,10 @@ from contract.errors import UrError
 from kiosk.i18n import N_, isolate
 from kiosk.screens.base import FieldsMixin, KioskScreen
 from kiosk.screens.host import ScreenHost
+from kiosk.screens.icons import ICONS, Icon
 from kiosk.screens.id_card import IdCardScreen
+from kiosk.screens.pictures import CardAnimation, KioskPicture
+from kiosk.screens.steps import step_indicator
 from kiosk.screens.theme import MIN_TOUCH
 from kiosk.screens.widgets import button, column, label, measured_width, paint, row, scroll, spacer
 from kiosk.ui_services import (
@@ -42,7 +45,14 @@ from kiosk.ui_services import (
 )
 
 KINDS = ("informational", "participatory", "procedural", "interactive")
-VERDICT_OK = {"VALID"}
+ICON_ROOM = 44  # what an icon beside a button's words takes of its width (icon and gap)
+# How each verdict looks: the palette role of its panel and its drawn mark.
+VERDICT_LOOK: dict[str, tuple[str, str]] = {
+    "VALID": ("ok", "check"), "REVOKED": ("danger", "cross"), "INVALID": ("danger", "cross"),
+    "EXPIRED": ("warning", "alert"), "NOT_YET_VALID": ("warning", "alert"), "STALE": ("warning", "alert"),
+    "UNKNOWN_KEY": ("neutral", "question"),
+}
+VERDICT_H = 140
 MAX_RESULTS = 30
 
 
@@ -58,6 +68,7 @@ def qr_widget(text: str, size: int = 260) -> Image:
     return img
 
 
+TILE_H = 180  # a home tile: its icon above two lines of words
 STAFF_HOLD_S = 3.0  # how long the hidden staff corner must be held
 
 
@@ -90,16 +101,18 @@ class HomeScreen(KioskScreen):
     def build_body(self) -> Widget:
         a = self.app
         tiles = [
-            ("catalogue", N_("home.catalogue")), ("track", N_("home.track")), ("verify", N_("home.verify")),
-            ("letter", N_("home.letter")), ("fines", N_("home.fines")), ("complaint", N_("home.complaint")),
+            ("catalogue", N_("home.catalogue"), "application"), ("track", N_("home.track"), "track"),
+            ("verify", N_("home.verify"), "verify"), ("letter", N_("home.letter"), "letter"),
+            ("fines", N_("home.fines"), "fine"), ("complaint", N_("home.complaint"), "complaint"),
         ]
         body = column(spacing=18)
         body.add_widget(label(a, self.t("home.subtitle"), role="heading", color=a.palette.muted,
                               kid="home.subtitle"))
         btns = [button(a, self.t(key), partial(self.open, name), kid=f"home.{name}",
-                       font="heading", height=150) for name, key in tiles]
-        body.add_widget(row(a, btns[:3], height=150, spacing=18))
-        body.add_widget(row(a, btns[3:], height=150, spacing=18))
+                       font="heading", height=TILE_H, icon=icon, icon_above=True)
+                for name, key, icon in tiles]
+        body.add_widget(row(a, btns[:3], height=TILE_H, spacing=18))
+        body.add_widget(row(a, btns[3:], height=TILE_H, spacing=18))
         body.add_widget(spacer(30))
         body.add_widget(label(a, self.t("home.help"), role="small", color=a.palette.muted,
                               kid="home.help"))
@@ -146,7 +159,8 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
                         kid="kind.all", font="small", width=measured_width(a, self.t("catalogue.all_kinds"), "small"),
                         role="primary" if self.s.kind is None else "secondary")]
         kinds += [button(a, self.t(f"kind.{k}"), partial(lambda kind: self.filter(self.s.institution, kind), k),
-                         kid=f"kind.{k}", font="small", width=measured_width(a, self.t(f"kind.{k}"), "small"),
+                         kid=f"kind.{k}", font="small", icon=k,
+                         width=measured_width(a, self.t(f"kind.{k}"), "small", pad=48 + 2 * ICON_ROOM),
                          role="primary" if self.s.kind == k else "secondary") for k in KINDS]
         body.add_widget(self.chip_strip(kinds))
         self.results = column(spacing=8)
@@ -217,13 +231,21 @@ class ServiceScreen(KioskScreen):
         body = column(spacing=10)
         if detail is None:
             body.add_widget(label(a, self.error_text or self.t("service.none"), kid="service.error"))
-            body.add_widget(button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back"))
+            body.add_widget(button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back", icon="back"))
             return scroll(body)
         lg, pal = a.lang, a.palette
         sm = detail.summary
+        if detail.accepts_applications:
+            body.add_widget(step_indicator(a, "service"))
         body.add_widget(label(a, text_in(sm.name, lg), role="title", bold=True, kid="service.name"))
-        body.add_widget(label(a, f"{text_in(sm.institution, lg)} · {self.t('kind.' + sm.kind)}",
-                              color=pal.muted, kid="service.institution"))
+        kind_line = label(a, f"{text_in(sm.institution, lg)} · {self.t('kind.' + sm.kind)}",
+                          color=pal.muted, kid="service.institution")
+        if sm.kind in ICONS:
+            kind_icon = Icon(sm.kind, pal.muted, size=36, pos_hint={"center_y": 0.5})
+            kind_icon.kid = "service.kind_icon"
+            body.add_widget(row(a, [kind_icon, kind_line]))
+        else:
+            body.add_widget(kind_line)
         if detail.description:
             body.add_widget(label(a, text_in(detail.description, lg), kid="service.description"))
         if detail.steps:
@@ -251,10 +273,10 @@ class ServiceScreen(KioskScreen):
         body.add_widget(label(a, self.tn("service.duration", detail.duration_days), kid="service.duration"))
         body.add_widget(label(a, self.tn("service.visits", detail.visits) if detail.visits
                               else self.t("service.no_visit"), kid="service.visits"))
-        actions = [button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back",
+        actions = [button(a, self.t("nav.back"), lambda: a.go("catalogue"), kid="nav.back", icon="back",
                           role="secondary")]
         if detail.accepts_applications:
-            actions.append(button(a, self.t("service.apply"), self.apply, kid="service.apply"))
+            actions.append(button(a, self.t("service.apply"), self.apply, kid="service.apply", icon="application"))
         else:
             body.add_widget(label(a, self.t("service.info_only"), color=pal.muted, kid="service.info_only"))
         body.add_widget(row(a, actions))
@@ -276,6 +298,7 @@ class ApplyScreen(FieldsMixin, KioskScreen):
         schema: list[FormField] = self.call(a.services.form_schema, self.s.service_id or "") or []
         self.schema = schema
         body = BoxLayout(orientation="vertical", spacing=8)
+        body.add_widget(step_indicator(a, "form"))
         form = column(spacing=6)
         if schema:  # the card prefills what it can; the citizen confirms on the card screen
             form.add_widget(row(a, [button(a, self.t("apply.read_card"), lambda: a.go("card"),
@@ -299,7 +322,7 @@ class ApplyScreen(FieldsMixin, KioskScreen):
                 form.add_widget(self.make_field(self.s.form, f.name, caption, specs, error=err_text,
                                                 hint=self.t(f"hint.{f.type}")))
         body.add_widget(scroll(form))
-        body.add_widget(row(a, [button(a, self.t("nav.back"), lambda: a.go("service"), kid="nav.back",
+        body.add_widget(row(a, [button(a, self.t("nav.back"), lambda: a.go("service"), kid="nav.back", icon="back",
                                        role="secondary"),
                                 button(a, self.t("apply.next"), self.next, kid="apply.next")]))
         if specs:
@@ -333,6 +356,7 @@ class ReviewScreen(KioskScreen):
         a = self.app
         schema: list[FormField] = self.call(a.services.form_schema, self.s.service_id or "") or []
         body = column(spacing=8)
+        body.add_widget(step_indicator(a, "review"))
         for f in schema:
             value = self.s.form.get(f.name, "")
             if f.type == "choice":
@@ -371,6 +395,7 @@ class SubmittedScreen(KioskScreen):
         body = column(spacing=12)
         if done is None:
             return body
+        body.add_widget(step_indicator(a, "pay" if done.fee_total > 0 else "review"))
         body.add_widget(label(a, self.t("submitted.number"), color=a.palette.muted))
         body.add_widget(label(a, done.tracking, role="huge", bold=True, halign="center",
                               kid="submitted.tracking"))
@@ -383,17 +408,23 @@ class SubmittedScreen(KioskScreen):
             facts = {"number": tk.number, "group": text_in(tk.counter_group, a.lang), "wait": wait}
             body.add_widget(label(a, self.t("submitted.ticket", **facts) if tk.printed
                                   else self.t("submitted.ticket_unprinted", **facts), kid="submitted.ticket"))
-        actions = [button(a, self.t("nav.home"), a.wipe, kid="submitted.done", role="secondary")]
+        actions = [button(a, self.t("nav.home"), a.wipe, kid="submitted.done", role="secondary", icon="home")]
         if done.fee_total > 0:
             body.add_widget(label(a, self.t("submitted.fee", amount=a.money(done.fee_total)),
                                   role="heading", kid="submitted.fee"))
-            actions.append(button(a, self.t("submitted.pay"), self.pay, kid="submitted.pay"))
+            actions.append(button(a, self.t("submitted.pay"), self.pay, kid="submitted.pay", icon="payment"))
         body.add_widget(row(a, actions))
         return scroll(body)
 
     def pay(self) -> None:
         done = self.s.submitted
         start_payment(self.app, done.tracking, done.fee_total, back="home")
+
+
+def in_application_journey(s: Any) -> bool:
+    """Is the payment on screen the fee of the application just submitted (so the
+    journey's step indicator belongs on the pay and receipt screens)?"""
+    return s.submitted is not None and s.pay_reference == s.submitted.tracking
 
 
 def start_payment(app: ScreenHost, reference: str, amount: int, back: str) -> None:
@@ -477,14 +508,20 @@ class PayScreen(KioskScreen):
         a = self.app
         pal = a.palette
         body = column(spacing=16)
+        if in_application_journey(self.s):
+            body.add_widget(step_indicator(a, "pay"))
         body.add_widget(label(a, self.t("pay.amount", amount=a.money(self.s.pay_amount)),
                               role="heading", kid="pay.amount"))
-        body.add_widget(label(a, self.t("pay.reference", ref=self.s.pay_reference), color=pal.muted))
+        body.add_widget(label(a, self.t("pay.reference", ref=isolate(self.s.pay_reference, a.lang)),
+                              color=pal.muted))
         stage = self.stage or "starting"
         color = {"approved": pal.ok, "declined": pal.danger, "unknown": pal.warning,
                  "error": pal.danger}.get(stage, pal.text)
         body.add_widget(label(a, self.t(f"pay.stage.{stage}"), role="huge", bold=True, color=color,
                               halign="center", kid="pay.stage"))
+        if stage in ("starting", "insert_card"):  # the terminal waits for the card: show how
+            anim = CardAnimation(pal, pos_hint={"center_x": 0.5})
+            body.add_widget(row(a, [Widget(), anim, Widget()], height=int(anim.height)))
         detail = getattr(self, "detail", "")
         if stage == "insert_card" and detail.startswith("countdown:"):
             # The card wait (terminal profile card_wait_s) counts down; Cancel aborts at the terminal.
@@ -500,13 +537,13 @@ class PayScreen(KioskScreen):
         actions: list[Widget] = []
         if paid:  # nothing to retry
             actions.append(button(a, self.t("nav.back"), lambda: a.go(self.s.pay_return),
-                                  kid="pay.back", role="secondary"))
+                                  kid="pay.back", role="secondary", icon="back"))
         elif stage == "approved":
             actions.append(button(a, self.t("pay.show_receipt"), lambda: a.go("receipt"),
-                                  kid="pay.receipt"))
+                                  kid="pay.receipt", icon="receipt"))
         elif stage in ("declined", "error"):
             actions += [button(a, self.t("nav.back"), lambda: a.go(self.s.pay_return),
-                               kid="pay.back", role="secondary"),
+                               kid="pay.back", role="secondary", icon="back"),
                         button(a, self.t("pay.retry"), self.retry, kid="pay.retry")]
         elif stage == "unknown":
             if detail.startswith("tracking:"):  # the collection id staff settle it by
@@ -514,7 +551,7 @@ class PayScreen(KioskScreen):
                 body.add_widget(label(a, self.t("pay.tracking", number=isolate(number, a.lang)), role="heading",
                                       bold=True, kid="pay.tracking"))
             body.add_widget(label(a, self.t("pay.unknown_help"), kid="pay.unknown_help"))
-            actions.append(button(a, self.t("nav.home"), a.wipe, kid="pay.home", role="secondary"))
+            actions.append(button(a, self.t("nav.home"), a.wipe, kid="pay.home", role="secondary", icon="home"))
         if actions:
             body.add_widget(row(a, actions))
         return scroll(body)
@@ -544,6 +581,8 @@ class ReceiptScreen(KioskScreen):
         if r is None:
             return body
         info = column(spacing=8)
+        if in_application_journey(self.s):
+            info.add_widget(step_indicator(a, "receipt"))
         info.add_widget(label(a, self.t("receipt.number", number=r.number), role="heading", bold=True,
                               kid="receipt.number"))
         info.add_widget(label(a, self.t("pay.reference", ref=r.reference), kid="receipt.reference"))
@@ -554,15 +593,16 @@ class ReceiptScreen(KioskScreen):
         note = self.t("receipt.printed") if r.printed else self.t(r.print_problem or "receipt.not_printed")
         info.add_widget(label(a, note, color=a.palette.ok if r.printed else a.palette.warning,
                               kid="receipt.print_state"))
-        info.add_widget(button(a, self.t("receipt.done"), self.done, kid="receipt.done"))
+        info.add_widget(button(a, self.t("receipt.done"), self.done, kid="receipt.done", icon="home"))
         qr_box = BoxLayout(orientation="vertical", size_hint_x=None, width=300, spacing=8)
         qr_box.add_widget(qr_widget(r.qr_text, 290))
-        qr_box.add_widget(label(a, self.t("receipt.qr_hint"), role="small", halign="center"))
+        qr_box.add_widget(label(a, self.t("receipt.qr_hint"), role="small", halign="center",
+                                color=a.palette.qr_text, kid="receipt.qr_hint"))
         qr_box.add_widget(Widget())
         parts = [scroll(info), qr_box]
         for p in reversed(parts) if a.rtl else parts:
             body.add_widget(p)
-        paint(qr_box, (1, 1, 1, 1))
+        paint(qr_box, a.palette.qr_panel)
         return body
 
     def done(self) -> None:
@@ -579,6 +619,7 @@ class LookupScreen(FieldsMixin, KioskScreen):
     SPECS: dict[str, tuple[str, int]] = {}
     CAPTIONS: dict[str, str] = {}
     action_key = ""
+    action_icon = ""
 
     def build_body(self) -> Widget:
         a = self.app
@@ -589,7 +630,8 @@ class LookupScreen(FieldsMixin, KioskScreen):
             top.add_widget(self.make_field(self.s.inputs, name, self.t(key), self.SPECS,
                                            hint=self.t(f"hint.{self.SPECS[name][0]}")))
         self.extra_inputs(top)
-        top.add_widget(row(a, [button(a, self.t(self.action_key), self.act, kid=f"{self.name}.go")]))
+        top.add_widget(row(a, [button(a, self.t(self.action_key), self.act, kid=f"{self.name}.go",
+                                      icon=self.action_icon)]))
         top.add_widget(self.result_widget())
         body.add_widget(scroll(top))
         body.add_widget(self.make_keyboard(self.s.inputs, self.SPECS))
@@ -612,6 +654,7 @@ class TrackScreen(LookupScreen):
     SPECS = {"tracking": ("tracking", 40)}
     CAPTIONS = {"tracking": N_("track.number")}
     action_key = N_("track.go")
+    action_icon = "track"
 
     def extra_inputs(self, col: Widget) -> None:
         col.add_widget(label(self.app, self.t("track.scan_hint"), role="small",
@@ -650,14 +693,23 @@ class VerifyScreen(KioskScreen):
     def build_body(self) -> Widget:
         a, r, pal = self.app, self.result, self.app.palette
         body = column(spacing=10)
-        if r is None:
-            body.add_widget(label(a, self.t("verify.prompt"), role="title", halign="center",
-                                  kid="verify.prompt"))
+        if r is None:  # where to hold the code: the kiosk pictured, its scanner window lit
+            picture = KioskPicture(pal)
+            prompt = column([label(a, self.t("verify.prompt"), role="title", kid="verify.prompt"),
+                             label(a, self.t("verify.scanner_here"), role="heading", color=pal.muted,
+                                   kid="verify.scanner_here")], spacing=16)
+            body.add_widget(row(a, [picture, prompt], height=int(picture.height), spacing=32))
             return scroll(body)
-        ok = r.verdict in VERDICT_OK
-        verdict = label(a, self.t(f"verdict.{r.verdict}"), role="huge", bold=True, halign="center",
-                        color=pal.primary_text, kid="verify.verdict", height=110)
-        paint(verdict, pal.ok if ok else pal.danger)
+        role, icon = VERDICT_LOOK.get(r.verdict, ("neutral", "question"))
+        ink = pal.primary_text
+        word = label(a, self.t(f"verdict.{r.verdict}"), role="huge", bold=True, color=ink,
+                     kid="verify.verdict", height=VERDICT_H)
+        mark = Icon(icon, ink, size=VERDICT_H - 30, pos_hint={"center_y": 0.5})
+        mark.kid = "verify.verdict_icon"
+        verdict = row(a, [mark, word], height=VERDICT_H, spacing=24)
+        verdict.padding = (24, 0)
+        verdict.kid, verdict.role = "verify.verdict_panel", role
+        paint(verdict, getattr(pal, role))
         body.add_widget(verdict)
         body.add_widget(label(a, self.t(f"verdict.{r.verdict}.help"), kid="verify.help"))
         body.add_widget(label(a, f"{text_in(r.document_type, a.lang)} — {text_in(r.issuer, a.lang)}",
@@ -667,7 +719,7 @@ class VerifyScreen(KioskScreen):
             body.add_widget(row(a, [label(a, text_in(f.label, a.lang), color=pal.muted),
                                     label(a, f.value, role="heading", bold=True,
                                           kid=f"verify.field.{n}")]))
-        body.add_widget(button(a, self.t("verify.again"), self.again, kid="verify.again"))
+        body.add_widget(button(a, self.t("verify.again"), self.again, kid="verify.again", icon="verify"))
         return scroll(body)
 
     def on_scan(self, code: str) -> None:
@@ -686,6 +738,7 @@ class LetterScreen(LookupScreen):
     SPECS = {"letter_no": ("latin", 30), "letter_date": ("date", 10)}
     CAPTIONS = {"letter_no": N_("letter.number"), "letter_date": N_("letter.date")}
     action_key = N_("letter.go")
+    action_icon = "letter"
 
     def act(self) -> None:
         self.result = self.call(self.app.services.letter_status, self.value("letter_no").strip(),
@@ -712,6 +765,7 @@ class FinesScreen(LookupScreen):
     SPECS = {"plate": ("plate", 16)}
     CAPTIONS = {"plate": N_("fines.plate")}
     action_key = N_("fines.go")
+    action_icon = "fine"
 
     def act(self) -> None:
         self.result = self.call(self.app.services.fines_by_plate, self.value("plate").strip())
@@ -731,7 +785,7 @@ class FinesScreen(LookupScreen):
                 act.size_hint_x, act.width = None, 200
             else:
                 act = button(a, self.t("fines.pay"), partial(start_payment, a, fine.id, fine.amount, "fines"),
-                             kid=f"fine.{fine.id}.pay", width=200)
+                             kid=f"fine.{fine.id}.pay", width=220, icon="payment")
             col.add_widget(row(a, [
                 label(a, f"{isolate(fine.date, a.lang)} — {text_in(fine.offence, a.lang)} — {a.money(fine.amount)}",
                       kid=f"fine.{fine.id}.text"), act]))
@@ -745,6 +799,7 @@ class ComplaintScreen(LookupScreen):
     SPECS = {"complaint_text": ("text", 500), "complaint_mobile": ("mobile", 11)}
     CAPTIONS = {"complaint_text": N_("complaint.text"), "complaint_mobile": N_("complaint.mobile")}
     action_key = N_("complaint.go")
+    action_icon = "complaint"
 
     def extra_inputs(self, col: Widget) -> None:
         a = self.app

@@ -11,6 +11,7 @@ from contract.errors import UrError
 from kiosk import i18n
 from kiosk.i18n import N_
 from kiosk.screens.host import ScreenHost
+from kiosk.screens.icons import Icon
 from kiosk.screens.widgets import button, label, paint
 from kiosk.ui_services import StatusStrip
 
@@ -45,24 +46,24 @@ class StatusStripBar(BoxLayout):
         pal = app.palette
         langs = [button(app, i18n.LANG_NAMES[code], partial(app.set_lang, code),
                         kid=f"lang.{code}", role="primary" if code == app.lang else "secondary",
-                        font="small", width=112, height=72)
+                        font="small", width=104, height=72)
                  for code in i18n.LANGS]
         st = self.state
-        light = (1, 1, 1, 1)
+        light = pal.strip_text
         if st is None:
-            info = [label(app, app.t("strip.status_unknown"), role="small", color=pal.warning,
+            info = [label(app, app.t("strip.status_unknown"), role="small", color=pal.strip_warning,
                           kid="strip.online", wrap=False)]
         else:
             online = (N_("strip.out_of_service") if not st.in_service
                       else N_("strip.online") if st.online else N_("strip.offline"))
             info = [
                 label(app, app.t(online), role="small",
-                      color=pal.ok if st.online and st.in_service else pal.warning, kid="strip.online",
+                      color=pal.strip_ok if st.online and st.in_service else pal.strip_warning, kid="strip.online",
                       wrap=False, bold=True),
                 label(app, app.t("strip.queued", n=st.queued), role="small", color=light,
                       kid="strip.queued", wrap=False),
                 label(app, app.t(f"strip.paper.{st.paper}"), role="small",
-                      color=light if st.paper == "ok" else pal.warning, kid="strip.paper",
+                      color=light if st.paper == "ok" else pal.strip_warning, kid="strip.paper",
                       wrap=False),
             ]
         for w in info:
@@ -75,13 +76,13 @@ class StatusStripBar(BoxLayout):
                    role="primary" if app.high_contrast else "secondary", font="small", width=132,
                    height=72),
             button(app, app.t("nav.home"), app.home, kid="strip.home",
-                   font="small", width=110, height=72),
+                   font="small", width=120, height=72, icon="home"),
         ]
         if app.speech.available(app.lang):  # the speaker: read this screen's prompt again
             tools.insert(0, button(app, app.t("strip.speak"), app.repeat_prompt, kid="strip.speak",
-                                   role="secondary", font="small", width=100, height=72))
+                                   role="secondary", font="small", width=120, height=72, icon="speaker"))
         else:  # no voice for this language (Sorani): say so instead of mis-speaking it
-            note = label(app, app.t("speech.no_voice"), role="small", color=pal.warning,
+            note = label(app, app.t("speech.no_voice"), role="small", color=pal.strip_warning,
                          kid="strip.no_voice", wrap=False)
             note.halign = "center"
             note.size_hint_x, note.width = None, 175
@@ -89,6 +90,8 @@ class StatusStripBar(BoxLayout):
         # Not mirrored: the language buttons keep their place whatever language is chosen,
         # so a citizen's finger on "English" never lands on Home after switching.
         strip = BoxLayout(orientation="horizontal", spacing=8, size_hint_y=None, height=72)
-        for w in (*langs, *info, *tools):
+        globe = Icon("language", pal.strip_text, size=32, pos_hint={"center_y": 0.5})  # the language choice, in any script
+        globe.kid = "strip.language_icon"
+        for w in (globe, *langs, *info, *tools):
             strip.add_widget(w)
         self.add_widget(strip)

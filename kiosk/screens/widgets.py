@@ -22,6 +22,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import has_arabic_script
+from kiosk.screens.icons import attach_icon
 from kiosk.screens.theme import FONT_NAME, MIN_TOUCH, Palette
 
 
@@ -77,14 +78,14 @@ HOLD_S = 0.8  # a touch held this long reads the button's label instead of press
 
 def button(look: Look, text: str, on_press: Callable[[], Any], kid: str, role: str = "primary",
            font: str = "body", height: int | None = None, width: int | None = None,
-           disabled: bool = False) -> Button:
-    """A large button; `on_press` runs on release (a finger may slide off to cancel)."""
+           disabled: bool = False, icon: str = "", icon_above: bool = False) -> Button:
+    """A large button; `on_press` runs on release (a finger may slide off to cancel).
+    `icon` names a drawn icon (kiosk.screens.icons) shown above the words (`icon_above`,
+    home tiles) or at their reading side."""
     pal = look.palette
     bg = {"primary": pal.primary, "secondary": pal.secondary, "danger": pal.danger,
           "ok": pal.ok}[role]
-    fg = pal.primary_text if role in ("primary", "danger", "ok") else pal.text
-    if role == "secondary" and pal.background == (0.0, 0.0, 0.0, 1.0):
-        fg = (0.0, 0.0, 0.0, 1.0)
+    fg = pal.secondary_text if role == "secondary" else pal.primary_text
     b = Button(text=text, font_name=FONT_NAME, font_size=look.size(font), color=fg,
                background_normal="", background_down="", background_color=bg,
                size_hint_y=None, height=max(height or MIN_TOUCH + 8, MIN_TOUCH),
@@ -93,6 +94,8 @@ def button(look: Look, text: str, on_press: Callable[[], Any], kid: str, role: s
         b.size_hint_x, b.width = None, max(width, MIN_TOUCH)
     b.bind(size=lambda w, v: setattr(w, "text_size", (v[0] - 16, None)))
     b.kid = kid
+    if icon:
+        attach_icon(b, icon, fg, look.rtl, above=icon_above)
     # pressed state: the finger's button darkens until it lifts
     b.bind(state=lambda w, v: setattr(w, "background_color", pressed(bg) if v == "down" else bg))
     speak = getattr(look, "speak_label", None)
@@ -182,10 +185,13 @@ class Field(BoxLayout):
         self.name, self.kid, self.masked = name, kid, masked
         self._value = value
         pal = look.palette
+        # the placeholder is smaller and in the hint colour, so it never reads as typed text
+        self.hint, self._look = hint, look
         self.caption = label(look, caption, role="small", color=pal.muted, kid=f"{kid}.caption")
         shown = self._shown(value) or hint
-        self.box = Button(text=shown, font_name=FONT_NAME, font_size=look.size("heading"),
-                          color=pal.text if value else pal.muted,
+        self.box = Button(text=shown, font_name=FONT_NAME,
+                          font_size=look.size("heading" if value else "small"),
+                          color=pal.text if value else pal.hint,
                           background_normal="", background_down="",
                           background_color=pal.field_focus if focused else pal.field,
                           size_hint_y=None, height=MIN_TOUCH + 8,
@@ -213,7 +219,9 @@ class Field(BoxLayout):
 
     def set_value(self, value: str) -> None:
         self._value = value
-        self.box.text = self._shown(value)
+        self.box.text = self._shown(value) or self.hint
+        self.box.font_size = self._look.size("heading" if value else "small")
+        self.box.color = self._look.palette.text if value else self._look.palette.hint
         self._align(value)
 
     def _align(self, value: str) -> None:
