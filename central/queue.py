@@ -81,8 +81,8 @@ def open_tickets(session: Session, numbers: list[str]) -> None:
     todo = [a for a in apps if a.tracking not in have]
     if not todo:
         return
-    offices = dict(session.execute(select(kiosks.Kiosk.kiosk_id, kiosks.Kiosk.office).where(
-        kiosks.Kiosk.kiosk_id.in_({a.kiosk_id for a in todo}))).tuples())
+    offices = {k: o for k, o in session.execute(select(kiosks.Kiosk.kiosk_id, kiosks.Kiosk.office).where(
+        kiosks.Kiosk.kiosk_id.in_({a.kiosk_id for a in todo})))}
     catalogues = central_catalogue.catalogues_at(session, {a.catalogue_version for a in todo})
     rows: list[dict[str, Any]] = []
     for a in todo:
