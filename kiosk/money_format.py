@@ -8,6 +8,9 @@ setting (`UR_KIOSK_ARABIC_INDIC`), read by the app, not here.
 
 from __future__ import annotations
 
+import os
+
+from contract.errors import UrError
 from kiosk.i18n import LANGS, tr
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -30,3 +33,12 @@ def format_amount(amount: int, lang: str, arabic_indic: bool) -> str:
     if arabic_indic and lang != "en":
         number = arabic_indic_digits(number.replace(",", ARABIC_THOUSANDS))
     return tr("money.iqd", lang, amount=number)
+
+
+def arabic_indic_setting() -> bool:
+    """The operator setting UR_KIOSK_ARABIC_INDIC: 1 shows amounts on the Arabic and
+    Kurdish pages in Arabic-Indic digits, 0 (the default) in Western digits."""
+    raw = os.environ.get("UR_KIOSK_ARABIC_INDIC", "0").strip()
+    if raw not in ("0", "1"):
+        raise UrError(f"UR_KIOSK_ARABIC_INDIC must be 0 or 1, got {raw!r}")
+    return raw == "1"

@@ -49,6 +49,8 @@ OPERATOR_SETTINGS = {
     "UR_CENTRAL_LEASE_TTL_S": "how long a worker's partition lease lasts without a heartbeat",
     "UR_KIOSK_SPEECH_CACHE": "where the kiosk keeps its spoken-prompt clips",
     "UR_KIOSK_VOLUME": "the spoken prompts' volume, 0-100",
+    "UR_KIOSK_DPI": "the kiosk panel's dots per inch (touch targets of 15 mm)",
+    "UR_KIOSK_ARABIC_INDIC": "amounts in Arabic-Indic digits on the Arabic and Kurdish pages",
     "UR_DEMO_OUT": "`make demo` output folder",
     "UR_DEMO_PLAIN": "`make demo` without TLS",
     "UR_DEMO_HEADLESS": "`make demo` without a window",

@@ -19,6 +19,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n, speech
+from kiosk.money_format import arabic_indic_setting, format_amount
 from kiosk.screens import theme
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.citizen import CITIZEN_SCREENS
@@ -59,6 +60,7 @@ class KioskApp(App):
         self.still_there: Any = None  # the prompt on screen, if any
         self._attached = False
         self.speech = speech if speech is not None else Speech()  # volume: UR_KIOSK_VOLUME
+        self.arabic_indic = arabic_indic_setting()  # UR_KIOSK_ARABIC_INDIC: amounts in ٠-٩
         theme.register_font()
 
     # -- look ---------------------------------------------------------------
@@ -80,7 +82,7 @@ class KioskApp(App):
         return i18n.ntr(key, n, self.lang, **params)
 
     def money(self, amount: int) -> str:
-        return i18n.money(amount, self.lang)
+        return format_amount(amount, self.lang, self.arabic_indic)
 
     # -- building -----------------------------------------------------------
     def build(self) -> BoxLayout:
