@@ -44,6 +44,8 @@ class QueueTicket(Base):
     status: Mapped[str] = mapped_column(String(16))
     counter: Mapped[int | None] = mapped_column(Integer, nullable=True)
     called_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Times called (a recall adds one): the board speaks again whenever it changes.
+    calls: Mapped[int] = mapped_column(Integer, default=0)
     called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -98,7 +100,7 @@ def open_tickets(session: Session, numbers: list[str]) -> None:
         rows.append({"tracking": a.tracking, "office": offices.get(a.kiosk_id, ""),
                      "counter_group": counter_group(service), "service_id": a.service_id,
                      "ticket_at": _aware(a.submitted_at), "status": WAITING, "counter": None,
-                     "called_by": None, "called_at": None, "done_at": None})
+                     "called_by": None, "called_at": None, "done_at": None, "calls": 0})
     if rows:
         session.execute(insert(QueueTicket), rows)
 
@@ -125,7 +127,8 @@ def call_next(session: Session, office: str, group: str, counter: int, by: str,
             return None
         took = session.execute(update(QueueTicket).where(
             QueueTicket.tracking == t.tracking, QueueTicket.status == WAITING).values(
-            status=CALLED, counter=counter, called_by=by[:64], called_at=now).execution_options(
+            status=CALLED, counter=counter, called_by=by[:64], called_at=now, calls=QueueTicket.calls + 1)
+            .execution_options(
             synchronize_session=False))
         if took.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
             session.refresh(t)
@@ -158,7 +161,7 @@ def recall(session: Session, number: str, counter: int, by: str, now: datetime |
     t = _ticket(session, number)
     if t.status != CALLED:
         raise UrError(f"ticket {t.tracking} is {t.status}, not called")
-    t.counter, t.called_by = _check_counter(counter), by[:64]
+    t.counter, t.called_by, t.calls = _check_counter(counter), by[:64], t.calls + 1
     return t
 
 

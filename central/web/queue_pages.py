@@ -157,7 +157,7 @@ def board_json(request: Request, office: str = "") -> JSONResponse:
     return JSONResponse({"office": office, "calls": [
         {"number": t.tracking, "counter": t.counter, "group": t.counter_group,
          # changes on every call and recall: the board speaks when it changes
-         "key": f"{t.tracking}/{t.counter}/{t.called_by}/{t.called_at.isoformat() if t.called_at else ''}"}
+         "key": f"{t.tracking}/{t.counter}/{t.calls}"}
         for t in calls]}, headers={"Cache-Control": "no-store"})
 
 

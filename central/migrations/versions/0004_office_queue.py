@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('counter', sa.Integer(), nullable=True),
     sa.Column('called_by', sa.String(length=64), nullable=True),
+    sa.Column('calls', sa.Integer(), nullable=False),
     sa.Column('called_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('tracking')
