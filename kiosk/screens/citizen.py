@@ -98,6 +98,9 @@ class HomeScreen(KioskScreen):
     title_key = N_("home.title")
     prompt_key = N_("home.subtitle")
 
+    def view_key(self) -> Any:
+        return ()  # drawn from the look alone: built once, reused on every return home
+
     def build_body(self) -> Widget:
         a = self.app
         tiles = [
@@ -136,6 +139,15 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
     title_key = N_("catalogue.title")
     prompt_key = N_("catalogue.search_hint")
     SPECS = {"query": ("text", 60)}
+
+    def view_key(self) -> Any:
+        s, a = self.s, self.app
+        try:  # the catalogue may have changed since the tree was built (a sync)
+            return repr((a.services.institutions(),
+                         a.services.search_services(s.inputs.get("query", s.query), a.lang,
+                                                    institution=s.institution, kind=s.kind)))
+        except Exception:  # noqa: BLE001 - not available: rebuild, which shows why
+            return None
 
     def build_body(self) -> Widget:
         a = self.app
@@ -222,6 +234,12 @@ class ServiceScreen(KioskScreen):
     def spoken_text(self) -> str:
         name = next((w for w in self.walk(restrict=True) if getattr(w, "kid", "") == "service.name"), None)
         return str(name.text) if name is not None else ""
+
+    def view_key(self) -> Any:
+        try:
+            return repr(self.app.services.service_detail(self.s.service_id)) if self.s.service_id else None
+        except Exception:  # noqa: BLE001 - not available: rebuild, which shows why
+            return None
 
     def build_body(self) -> Widget:
         a = self.app
@@ -621,6 +639,9 @@ class LookupScreen(FieldsMixin, KioskScreen):
     action_key = ""
     action_icon = ""
 
+    def view_key(self) -> Any:
+        return ()  # fields and result come from the session
+
     def build_body(self) -> Widget:
         a = self.app
         self.fields = {}
@@ -689,6 +710,9 @@ class VerifyScreen(KioskScreen):
     screen_name = "verify"
     title_key = N_("verify.title")
     prompt_key = N_("verify.prompt")
+
+    def view_key(self) -> Any:
+        return ()  # the verdict comes from the session
 
     def build_body(self) -> Widget:
         a, r, pal = self.app, self.result, self.app.palette
