@@ -78,18 +78,22 @@ def test_weaker_argon2_is_upgraded_and_stronger_is_never_weakened(tmp_path: Path
     st.add_user("sup", "Sup", "supervisor", "1234")  # the suite's fast parameters
     fast = _stored(tmp_path / "k", "sup")
     assert fast.startswith(b"$argon2id$v=19$m=8192,t=1,p=1$")
-    pin_hash.use_hasher(None)  # the station as deployed
+    pin_hash.use_hasher(None)  # the station as deployed hashes at the real parameters ...
     try:
         assert pin_hash.hasher() is pin_hash.ARGON2
-        st.login("sup", "1234")
-        assert _stored(tmp_path / "k", "sup").startswith(REAL.encode())
     finally:
         faults.use_fast_pin_hash()
-    # Never weakened: a hash stronger than the configured one stays as it is. Shown one
-    # step above the suite's cost rather than at the real one (seconds per check).
-    stronger = PasswordHasher(time_cost=2, memory_cost=16 * 1024, parallelism=1, hash_len=32, salt_len=16)
-    with store.tx() as s:
-        s.get(CashierUser, "sup").pin_hash = stronger.hash("1234").encode()
+    # ... and a hash weaker than the configured one is upgraded to it at login. Shown with
+    # a configured hasher one step above the suite's cost: the real one is seconds of both
+    # cores per hash, and test_cli_stores_argon2id_at_the_real_parameters hashes at it.
+    configured = PasswordHasher(time_cost=2, memory_cost=16 * 1024, parallelism=1, hash_len=32, salt_len=16)
+    pin_hash.use_hasher(configured)
+    try:
+        st.login("sup", "1234")
+        assert _stored(tmp_path / "k", "sup").startswith(b"$argon2id$v=19$m=16384,t=2,p=1$")
+    finally:
+        faults.use_fast_pin_hash()
+    # Never weakened: a hash stronger than the configured one (the suite's again) stays as it is.
     before = _stored(tmp_path / "k", "sup")
     assert st.login("sup", "1234").user_id == "sup"
     assert _stored(tmp_path / "k", "sup") == before
