@@ -465,6 +465,7 @@ class PayScreen(KioskScreen):
         self.events: queue.Queue[PayEvent] = queue.Queue()
         self._poll: Any = None
         self.running = False
+        self.card_anim: CardAnimation | None = None
 
     def on_pre_enter(self, *args: Any) -> None:
         self.stage, self.stages_shown, self.error_text = "", [], ""
@@ -522,9 +523,19 @@ class PayScreen(KioskScreen):
             self.app._touched()  # a payment in progress is not idleness
             self.refresh()
 
+    def stop_animation(self) -> None:
+        """The card animation runs on the clock until stopped: each rebuild drops it."""
+        if self.card_anim is not None:
+            self.card_anim.stop()
+            self.card_anim = None
+
+    def on_leave(self, *args: Any) -> None:
+        self.stop_animation()
+
     def build_body(self) -> Widget:
         a = self.app
         pal = a.palette
+        self.stop_animation()
         body = column(spacing=16)
         if in_application_journey(self.s):
             body.add_widget(step_indicator(a, "pay"))
@@ -538,7 +549,7 @@ class PayScreen(KioskScreen):
         body.add_widget(label(a, self.t(f"pay.stage.{stage}"), role="huge", bold=True, color=color,
                               halign="center", kid="pay.stage"))
         if stage in ("starting", "insert_card"):  # the terminal waits for the card: show how
-            anim = CardAnimation(pal, pos_hint={"center_x": 0.5})
+            anim = self.card_anim = CardAnimation(pal, pos_hint={"center_x": 0.5})
             body.add_widget(row(a, [Widget(), anim, Widget()], height=int(anim.height)))
         detail = getattr(self, "detail", "")
         if stage == "insert_card" and detail.startswith("countdown:"):
