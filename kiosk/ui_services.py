@@ -143,6 +143,12 @@ class Receipt:
     qr_text: str  # what the receipt's QR holds (a UR1 secured slip)
     printed: bool
     print_problem: str = ""  # message key when the printer could not print it
+    # What a citizen reads, when `number` / `reference` are internal ids (a payment
+    # UUID, a fee reference like app:<tracking>): a short receipt number and the
+    # tracking number or fine the money is for.
+    shown_number: str = ""
+    shown_reference: str = ""
+    fees: tuple[tuple[Texts, int], ...] = ()  # amounts: the screen formats them for its language
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,13 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
                 row = s.query(PaymentRow).one()
                 assert (row.fee_ref, row.state, row.dinars) == ("fine:F-1", "PAID", 30000)
                 assert codes == [row.receipt_code] and codes[0].startswith("UR1:")
+                # no internal id on the citizen's screen: no fee reference, no payment UUID
+                shown = " ".join(str(w.text) for w in h.root.walk(restrict=True) if isinstance(getattr(w, "text", None), str))
+                assert "fine:" not in shown and row.payment_id not in shown
+                assert h.text("receipt.number") == i18n.tr("receipt.number", "en",
+                                                           number=row.payment_id.split("-")[0].upper())
+            assert h.text("receipt.reference") == i18n.tr("pay.reference", "en", ref="F-1")
+            assert h.text("receipt.fee.0").endswith(i18n.money(30000, "en"))  # amounts formatted
             assert len(emu.receipt_texts) == 1 and "TOTAL 30000 IQD" in "\n".join(emu.receipt_texts[0])
             assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
             # Back on the fines screen: the paid fine shows "paid", no longer a Pay button,

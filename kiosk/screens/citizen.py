@@ -612,10 +612,13 @@ class ReceiptScreen(KioskScreen):
         info = column(spacing=8)
         if in_application_journey(self.s):
             info.add_widget(step_indicator(a, "receipt"))
-        info.add_widget(label(a, self.t("receipt.number", number=r.number), role="heading", bold=True,
-                              kid="receipt.number"))
-        info.add_widget(label(a, self.t("pay.reference", ref=r.reference), kid="receipt.reference"))
+        info.add_widget(label(a, self.t("receipt.number", number=r.shown_number or r.number), role="heading",
+                              bold=True, kid="receipt.number"))
+        info.add_widget(label(a, self.t("pay.reference", ref=r.shown_reference or r.reference),
+                              kid="receipt.reference"))
         info.add_widget(label(a, a.money(r.amount), role="title", bold=True, kid="receipt.amount"))
+        for n, (lab, fee) in enumerate(r.fees):
+            info.add_widget(label(a, f"{text_in(lab, a.lang)}: {a.money(fee)}", kid=f"receipt.fee.{n}"))
         for n, (lab, value) in enumerate(r.lines):
             info.add_widget(label(a, f"{text_in(lab, a.lang)}: {isolate(value, a.lang)}",
                                   kid=f"receipt.line.{n}"))

@@ -109,15 +109,20 @@ class PaymentServices:
 
         def t(en: str, ar: str, ckb: str) -> dict[str, str]:
             return {"en": en, "ar": ar, "ckb": ckb}
-        lines = ((t("Paid for", "مقابل", "بۆ"), row.description),
-                 (t("Statutory fee", "الرسم القانوني", "ڕسوومی یاسایی"), str(row.statutory)),
-                 (t("Service fee", "أجور الخدمة", "کرێی خزمەتگوزاری"), str(row.service)),
-                 (t("Terminal", "الجهاز", "ئامێر"), e.terminal_id or "-"),
+        # A citizen sees no internal id: the fee reference's kind prefix and a service id
+        # (item:<service id>) stay off the screen, amounts go to `fees` for the screen to
+        # format, and the payment UUID is shown by its first block.
+        kind, _, ref = row.fee_ref.partition(":")
+        lines = ((t("Terminal", "الجهاز", "ئامێر"), e.terminal_id or "-"),
                  (t("Trace", "رقم التتبع", "ژمارەی شوێنکەوتن"), str(e.trace or "-")),
                  (t("Card receipt", "إيصال البطاقة", "پسوڵەی کارت"), str(e.receipt_no or "-")),
                  (t("Date", "التاريخ", "بەروار"), row.business_date))
+        fees = ((t("Statutory fee", "الرسم القانوني", "ڕسوومی یاسایی"), int(row.statutory)),
+                (t("Service fee", "أجور الخدمة", "کرێی خزمەتگوزاری"), int(row.service)))
         return Receipt(number=row.payment_id, reference=row.fee_ref, amount=row.dinars, lines=lines,
-                       qr_text=row.receipt_code, printed=printed, print_problem=problem)
+                       qr_text=row.receipt_code, printed=printed, print_problem=problem,
+                       shown_number=row.payment_id.split("-")[0].upper(),
+                       shown_reference=ref if kind in ("app", "fine") else "-", fees=fees)
 
     def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
         """Charge the fee once through the payment journal. The amount is the payable's,
