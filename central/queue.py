@@ -77,8 +77,10 @@ def open_tickets(session: Session, numbers: list[str]) -> None:
     if not wanted:
         return
     A = applications.Application
+    # An application the workflow start refused at once (a wrong fee: the hooks run in
+    # order, casework's first) needs no visit: no ticket would ever be called.
     apps = list(session.execute(select(A.tracking, A.kiosk_id, A.service_id, A.catalogue_version, A.submitted_at)
-                                .where(bulk.among(session, A.tracking, wanted))))
+                                .where(bulk.among(session, A.tracking, wanted), A.status != "rejected")))
     have = set(session.scalars(select(QueueTicket.tracking).where(bulk.among(session, QueueTicket.tracking, wanted))))
     todo = [a for a in apps if a.tracking not in have]
     if not todo:

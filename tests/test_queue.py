@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from central import applications, kiosks, queue
+from central import applications, casework, kiosks, queue
 from central import catalogue as central_catalogue
 from contract import queue_waits as qw
 from contract import tracking
@@ -26,13 +26,15 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 FIELDS = {"full_name": "زينب علي", "national_id": "199001234567", "mobile": "07801234567"}
 PROC = "non-conviction-certificate"  # procedural: one visit, counters of moi-criminal-evidence
 GROUP = "moi-criminal-evidence"
+FEE = 10000  # the seed catalogue's fee for the certificate: a wrong one is rejected at once
 
 
 def _submit(s: Any, kiosk_id: str, code: int, serial: int, service: str, at: datetime,
-            fields: dict[str, str] | None = None) -> str:
+            fields: dict[str, str] | None = None, fee: int | None = None) -> str:
     number = tracking.make(code, serial)
+    fee = central_catalogue.load_seed().service(service).fee_total if fee is None else fee
     applications.handle_submission(s, kiosk_id, f"m-{kiosk_id}-{serial}", {
-        "tracking": number, "service_id": service, "catalogue_version": 1, "fee_total": 0,
+        "tracking": number, "service_id": service, "catalogue_version": 1, "fee_total": fee,
         "fields": fields or FIELDS, "submitted_at": at.isoformat()})
     return number
 
@@ -56,13 +58,16 @@ def test_one_ticket_per_visit_needing_application_whatever_the_replays(office: t
     with S.begin() as s:
         a = _submit(s, "K1", code, 1, PROC, T0)
         b = _submit(s, "K1", code, 2, "subscriber-name-change", T0, _participatory_fields())  # no visit
+        c = _submit(s, "K1", code, 3, PROC, T0, fee=1)  # a wrong fee: rejected at once, never called
     with S.begin() as s:
         # the same message again (a resend after a lost ack), and the hook run again (re-route)
         assert applications.handle_many(s, "K1", [("m-K1-1", {
-            "tracking": a, "service_id": PROC, "catalogue_version": 1, "fee_total": 0, "fields": FIELDS,
+            "tracking": a, "service_id": PROC, "catalogue_version": 1, "fee_total": FEE, "fields": FIELDS,
             "submitted_at": T0.isoformat()})])[0][0] == "rejected"
-        queue.open_tickets(s, [a, b, a])
+        queue.open_tickets(s, [a, b, c, a])
     with S() as s:
+        assert {n: s.get(casework.CaseRow, n) is not None for n in (a, b)} == {a: True, b: True}
+        assert s.get(applications.Application, c).status == "rejected"  # type: ignore[union-attr]  # stored above
         rows = s.scalars(select(queue.QueueTicket)).all()
         assert [(t.tracking, t.office, t.counter_group, t.status) for t in rows] == [(a, "karkh", GROUP, "waiting")]
     with S.begin() as s:
