@@ -19,7 +19,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +33,7 @@ from central.web import (
     registrar,
     staff,
     supervisor,
+    verifier,
 )
 from central.web.pages import error_response
 from central.web.ratelimit import Limiter
@@ -151,6 +151,7 @@ async def _noop_receive() -> Message:
 
 def _templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(HERE / "templates"))
+    t.env.auto_reload = False  # templates ship with the code: no stat of each file on every render
     t.env.globals["LANGS"] = i18n.LANGS
     t.env.globals["lang_name"] = lambda code: i18n.text("lang_name", code)
     return t
@@ -164,10 +165,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         db.init_schema(engine)
     tally = Tally(db.sessions(engine))
 
+    read_sessions = db.read_sessions(engine)
+    reader: verifier.Reader = (verifier.PgReader(engine) if engine.dialect.name == "postgresql"
+                               else verifier.SessionReader(read_sessions))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         tally.flush()  # the last seconds' verification counts
+        await reader.aclose()
 
     app = FastAPI(title="Ur central", version="1", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json", lifespan=lifespan)
@@ -175,12 +181,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = db.sessions(engine)
-    app.state.read_sessions = db.read_sessions(engine)
-    # The verification route reads one row by primary key (and, every few seconds, the
-    # keys): on PostgreSQL it needs no transaction, so no BEGIN and ROLLBACK round trips.
-    app.state.verify_sessions = (
-        sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-        if engine.dialect.name == "postgresql" else app.state.read_sessions)
+    app.state.read_sessions = read_sessions
+    app.state.verifier = verifier.Verifier(reader, read_sessions)
     app.state.templates = _templates()
     app.state.public_limit = Limiter(settings.public_per_minute)
     app.state.login_limit = Limiter(settings.login_per_minute)

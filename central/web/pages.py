@@ -38,7 +38,23 @@ def error_response(request: Request, status: int, detail: str | None = None) -> 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
     page = i18n.Page(lang_of(request))
     templates: Jinja2Templates = request.app.state.templates
-    resp = templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status)
+    return _lang_cookie(request, templates.TemplateResponse(request, name, {"p": page, **ctx}, status_code=status))
+
+
+def render_kept(request: Request, kept: dict[str, bytes], name: str, ctx: dict[str, Any],
+                status: int = 200) -> HTMLResponse:
+    """`render` for a page that is the same for every request in one language: the
+    body is rendered once per language into `kept` (the caller decides how long that
+    holds) and reused. The template must read nothing of the request but its language."""
+    lang = lang_of(request)
+    body = kept.get(lang)
+    if body is None:
+        templates: Jinja2Templates = request.app.state.templates
+        body = kept[lang] = templates.get_template(name).render({"p": i18n.Page(lang), **ctx}).encode()
+    return _lang_cookie(request, HTMLResponse(body, status))
+
+
+def _lang_cookie(request: Request, resp: HTMLResponse) -> HTMLResponse:
     if request.query_params.get("lang") in i18n.LANGS:
-        resp.set_cookie("lang", page.lang, max_age=365 * 86400, samesite="lax", httponly=True)
+        resp.set_cookie("lang", lang_of(request), max_age=365 * 86400, samesite="lax", httponly=True)
     return resp

@@ -17,13 +17,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from central import applications, casework, keys, letters, registry, workflows
-from central.web.pages import render
+from central import applications, casework, letters, workflows
+from central.web.pages import render, render_kept
+from central.web.verifier import Passed
 from contract import letters_index, tracking, ur1
 from contract.errors import UrError
 from contract.verdict import Status, Verdict
@@ -43,34 +45,31 @@ def limited(request: Request, group: str = "public") -> None:
         raise HTTPException(429, headers={"Retry-After": "60"})
 
 
-TRUST_TTL_S = 5.0  # how long one process reuses the signing keys it read (see docs/web.md)
+async def verdict_of(request: Request, text: str) -> tuple[Verdict, Passed | None]:
+    """The verdict (central/web/verifier.py: one database read), counted for the overview."""
+    v, passed = await request.app.state.verifier.verdict(text, int(time.time()))
+    tally = request.app.state.verify_tally
+    if tally.add(v.status == Status.VALID):
+        # The counts' write to the database, every few seconds, in a thread: not on the loop.
+        await anyio.to_thread.run_sync(tally.flush_quietly)
+    return v, passed
 
 
-def _trust(request: Request, s: Any, now: int) -> Any:
-    """The signing keys, read at most every TRUST_TTL_S per process: reading them is
-    three queries, most of a verification's cost. Keys change at a rotation or a
-    withdrawal; a withdrawn key is refused by every process within TRUST_TTL_S.
-    Document revocation is read from the registry row on every request."""
-    cached: tuple[float, Any] | None = getattr(request.app.state, "trust_cache", None)
-    mono = time.monotonic()
-    if cached is not None and mono - cached[0] < TRUST_TTL_S:
-        return cached[1]
-    trust = keys.trust(s, now)
-    request.app.state.trust_cache = (mono, trust)
-    return trust
+def _verdict_page(request: Request, v: Verdict, passed: Passed | None, status: int = 200) -> Response:
+    ctx = {"v": v, "status": str(v.status), "colour": COLOURS[v.status], "doc": v.document, "old_form": False}
+    if passed is None:
+        return render(request, "verdict.html", ctx, status)
+    # A code's VALID page is the same for every scan in one language: rendered once.
+    return render_kept(request, passed.bodies, "verdict.html", ctx, status)
 
 
-def verdict_of(request: Request, text: str) -> Verdict:
-    now = int(time.time())
-    with request.app.state.verify_sessions() as s:
-        v = registry.verify_online(s, text, now, _trust(request, s, now))
-    request.app.state.verify_tally.count(v.status == Status.VALID)
-    return v
-
-
-def _verdict_page(request: Request, v: Verdict, *, old_form: bool = False, status: int = 200) -> Response:
-    return render(request, "verdict.html", {"v": v, "status": str(v.status), "colour": COLOURS[v.status],
-                                            "doc": v.document, "old_form": old_form}, status)
+def _verdict_json(v: Verdict, passed: Passed | None) -> Response:
+    body = passed.bodies.get("json") if passed is not None else None
+    if body is None:
+        body = json.dumps(v.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        if passed is not None:
+            passed.bodies["json"] = body
+    return Response(body, media_type="application/json")
 
 
 @router.get("/", include_in_schema=False)
@@ -80,23 +79,23 @@ def home(request: Request) -> Response:
 
 
 @router.get("/UR1/{code}", include_in_schema=False)
-def verify_address(request: Request, code: str) -> Response:
+async def verify_address(request: Request, code: str) -> Response:
     """What a phone opens from the QR: `/UR1/` + Base32 (any case: Base32 is case-free)."""
     limited(request)
-    return _verdict_page(request, verdict_of(request, ur1.ADDRESS_MARK + code.upper()))
+    return _verdict_page(request, *await verdict_of(request, ur1.ADDRESS_MARK + code.upper()))
 
 
 @router.get("/UR1:{rest:path}", include_in_schema=False)
-def verify_old_address(request: Request, rest: str) -> Response:
+async def verify_old_address(request: Request, rest: str) -> Response:
     """An old `UR1:` + Base45 code opened as a link. The browser may have re-encoded
     spaces and `%` or folded `/./`: when it did, we cannot know the text, so we ask
     for it pasted instead of guessing."""
     limited(request)
     raw = request.scope.get("raw_path", b"")
     if b"%" not in raw and not request.url.query:
-        v = verdict_of(request, ur1.PREFIX + rest)
+        v, passed = await verdict_of(request, ur1.PREFIX + rest)
         if v.document is not None:
-            return _verdict_page(request, v)
+            return _verdict_page(request, v, passed)
     return render(request, "verify.html", {"old_form": True, "code": ""})
 
 
@@ -107,28 +106,35 @@ def verify_form(request: Request) -> Response:
 
 
 @router.post("/verify", include_in_schema=False)
-def verify_pasted(request: Request, code: str = Form(max_length=ur1.MAX_TEXT + 200)) -> Response:
+async def verify_pasted(request: Request, code: str = Form(max_length=ur1.MAX_TEXT + 200)) -> Response:
     """Any form a scanner gives: bare UR1:, the old address, the new address."""
     limited(request)
-    v = verdict_of(request, code.strip("\r\n"))
-    return _verdict_page(request, v)
+    return _verdict_page(request, *await verdict_of(request, code.strip("\r\n")))
 
 
 class VerifyBody(BaseModel):
     text: str = Field(max_length=ur1.MAX_TEXT + 200, description="the code's text as scanned, any form")
 
 
-@router.get("/api/v1/verify/UR1/{code}", tags=["public"])
-def api_verify_address(request: Request, code: str) -> dict[str, Any]:
+class VerdictOut(BaseModel):
+    """The verdict's JSON (contract/verdict.py): what the code carries, never the registry row."""
+
+    status: str
+    reason: str
+    document: dict[str, Any] | None
+
+
+@router.get("/api/v1/verify/UR1/{code}", tags=["public"], response_model=VerdictOut)
+async def api_verify_address(request: Request, code: str) -> Response:
     """The verdict page's JSON twin: `{"status", "reason", "document"}`."""
     limited(request)
-    return verdict_of(request, ur1.ADDRESS_MARK + code.upper()).to_json()
+    return _verdict_json(*await verdict_of(request, ur1.ADDRESS_MARK + code.upper()))
 
 
-@router.post("/api/v1/verify", tags=["public"])
-def api_verify(request: Request, body: VerifyBody) -> dict[str, Any]:
+@router.post("/api/v1/verify", tags=["public"], response_model=VerdictOut)
+async def api_verify(request: Request, body: VerifyBody) -> Response:
     limited(request)
-    return verdict_of(request, body.text).to_json()
+    return _verdict_json(*await verdict_of(request, body.text))
 
 
 # --- letters -------------------------------------------------------------------------------

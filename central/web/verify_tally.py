@@ -66,16 +66,26 @@ class Tally:
         self.last = time.monotonic()
 
     def count(self, ok: bool) -> None:
+        if self.add(ok):
+            self.flush_quietly()
+
+    def add(self, ok: bool) -> bool:
+        """Count one verification in memory; True when a flush is due (the caller runs
+        `flush_quietly`, off the event loop when it is on one)."""
         name = names(today())[0 if ok else 1]
         with self.lock:
             self.counts[name] = self.counts.get(name, 0) + 1
             due = time.monotonic() - self.last >= self.flush_s
-        if due:
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - a statistic must never fail a verification
-                log.warning("could not add verification counts to the database; kept for the next try",
-                            exc_info=True)
+            if due:
+                self.last = time.monotonic()  # one flush for the requests that all saw it due
+        return due
+
+    def flush_quietly(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - a statistic must never fail a verification
+            log.warning("could not add verification counts to the database; kept for the next try",
+                        exc_info=True)
 
     def flush(self) -> None:
         with self.lock:
