@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from contract import ur1
+from contract import receipt_claims, ur1
 from contract.verdict import Status, Verdict
 from kiosk.documents.verifier import TRUST, OfflineVerifier, pinned_root
 from kiosk.identity import Identity
@@ -94,7 +94,10 @@ def verify_at_station(store: KioskStore, text: str, now: int) -> Verdict:
         trust, problem = v._list(s, TRUST, root, now)
         if problem or trust is None:
             return Verdict(Status.STALE, problem or "no trust list installed")
-        rows = {r.payment_id.replace("-", "").upper(): r for r in s.scalars(select(PaymentRow))}
+        rows: dict[str, PaymentRow] = {}
+        for r in s.scalars(select(PaymentRow)):
+            rows[r.payment_id.replace("-", "").upper()] = r  # long codes: the whole UUID
+            rows.setdefault(receipt_claims.short_id(r.payment_id), r)  # compact codes: short id
 
     def lookup(c: ur1.Claims) -> tuple[Status, str] | None:
         if c.doc_type != "receipt":
@@ -112,5 +115,6 @@ def verify_at_station(store: KioskStore, text: str, now: int) -> Verdict:
 
 
 def body_digest_ok(row: PaymentRow, c: ur1.Claims) -> bool | None:
-    f = c.fields
-    return f.get("amount") == str(row.dinars) and f.get("fee") == row.fee_ref
+    """Whether the code's claims describe this payment (long or compact form)."""
+    return receipt_claims.matches(c.doc_id, c.fields, c.body_sha256, row.payment_id,
+                                  row.dinars, row.fee_ref)

@@ -508,12 +508,9 @@ class PaymentService:
     def _produce(self, row: PaymentRow) -> None:
         """Receipt code, receipt, then the service itself; idempotent (re-run on recovery)."""
         if not row.receipt_code:
-            e = entry_of(row)
-            code = receipt_code.sign_receipt(self.ident, row.payment_id, int(time.time()), {
-                "amount": str(row.dinars), "fee": row.fee_ref, "statutory": str(row.statutory),
-                "service": str(row.service), "receipt": str(e.receipt_no or ""),
-                "terminal": e.terminal_id or "", "trace": str(e.trace or ""), "date": row.business_date,
-            }, self._record(row, e))
+            # Compact claims (short id, amount, digest of id+amount+fee): the QR stays small.
+            code = receipt_code.sign_compact_receipt(self.ident, row.payment_id, int(time.time()),
+                                                     row.dinars, row.fee_ref)
             with self.store.tx() as s:
                 r = s.get_one(PaymentRow, row.payment_id)
                 r.receipt_code = code
