@@ -60,7 +60,9 @@ CHECKPOINT_EVERY_S = 3600
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (UniqueConstraint("subject", "seq"),)
+    # `at` is in the key because PostgreSQL partitions the trail by it (central/time_partitions.py);
+    # one entry per (subject, seq) is kept by the locked head row in append_many and checked by verify.
+    __table_args__ = (UniqueConstraint("subject", "seq", "at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     subject: Mapped[str] = mapped_column(String(32), index=True)
     seq: Mapped[int] = mapped_column(Integer)

@@ -1,7 +1,7 @@
 """Central's inbox: the record that makes resends harmless.
 
 A message is applied in the same transaction as its inbox row
-(`UNIQUE(kiosk_id, message_id)`), so a replay finds the row and is only
+(`UNIQUE(kiosk_id, message_id, hlc)`, see central/time_partitions.py), so a replay finds the row and is only
 re-acked. Per (kiosk, stream) the applied sequence is kept; a message that
 arrives after a gap is stored as held (durably, so it can be acked) and
 applied once the gap is filled. Rejections are counted by reason code.
@@ -19,7 +19,10 @@ from central.db import Base
 
 class InboxEntry(Base):
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("kiosk_id", "message_id", name="uq_inbox_kiosk_message"),)
+    # The HLC is in the exactly-once key because PostgreSQL partitions the inbox by it
+    # (a partitioned table's unique key must hold the partition key); a message and its
+    # replays carry the same signed HLC, so the key refuses what (kiosk, message) did.
+    __table_args__ = (UniqueConstraint("kiosk_id", "message_id", "hlc", name="uq_inbox_kiosk_message"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kiosk_id: Mapped[str] = mapped_column(String(64))
     message_id: Mapped[str] = mapped_column(String(36))

@@ -335,8 +335,10 @@ def _cursor(session: Session, kiosk_id: str, stream: str) -> StreamCursor:
 
 def _handle(session: Session, p: _Parsed, now: datetime) -> Outcome:
     env = p.env
+    # The HLC is part of the key and PostgreSQL's partition key: with it the lookup reads one partition.
     existing = session.scalars(select(InboxEntry).where(
-        InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id)).first()
+        InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id,
+        InboxEntry.hlc == env.hlc)).first()
     if existing is not None:
         if existing.outcome == "rejected":
             return Outcome(env.kiosk_id, env.message_id, "rejected", existing.reason)
@@ -382,7 +384,7 @@ def _drain_held(session: Session, cur: StreamCursor, now: datetime) -> None:
         if out.result == "dropped":
             return  # handler bug: keep it held, it will be retried with the next message
         session.execute(InboxEntry.__table__.update().where(
-            InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id
+            InboxEntry.kiosk_id == env.kiosk_id, InboxEntry.message_id == env.message_id, InboxEntry.hlc == env.hlc
         ).values(outcome=out.result, reason=out.reason[:256]))
         session.execute(delete(HeldMessage).where(
             HeldMessage.kiosk_id == cur.kiosk_id, HeldMessage.stream == cur.stream,
@@ -475,9 +477,12 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
     if spec is None or spec.bulk is None or len(group) == 1:
         return [_handle(session, p, now) for p in group]
     ids_ = [p.env.message_id for p in group]
-    known = {m: (o, r) for m, o, r in session.execute(
-        select(InboxEntry.message_id, InboxEntry.outcome, InboxEntry.reason).where(
-            InboxEntry.kiosk_id == first.kiosk_id, bulk.among(session, InboxEntry.message_id, ids_)))}
+    hlcs = {p.env.message_id: p.env.hlc for p in group}
+    # The batch's HLC span bounds the lookup to the partitions it can be in (PostgreSQL).
+    known = {m: (o, r) for m, h, o, r in session.execute(
+        select(InboxEntry.message_id, InboxEntry.hlc, InboxEntry.outcome, InboxEntry.reason).where(
+            InboxEntry.kiosk_id == first.kiosk_id, bulk.among(session, InboxEntry.message_id, ids_),
+            InboxEntry.hlc.between(min(hlcs.values()), max(hlcs.values())))) if hlcs.get(m) == h}
     out: list[Outcome] = []
     fresh: list[_Parsed] = []
     seen: set[str] = set()

@@ -33,6 +33,7 @@ once on an empty database do not both create the tables.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,23 @@ def bring_to_head(conn: Connection, script_location: Path, head: str, metadata: 
     return drift(conn, metadata) if adopting else []
 
 
+# A PostgreSQL partition of a partitioned table is named `<table>__p<YYYYMM[DD]>` or
+# `<table>__default` (central/time_partitions.py); the models describe only the parent.
+PARTITION_NAME = re.compile(r"__(p\d{6}|p\d{8}|default)$")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Schema comparison skips partitions (and their indexes): they follow their parent."""
+    return not (type_ == "table" and name is not None and PARTITION_NAME.search(name))
+
+
 def drift(conn: Connection, metadata: sa.MetaData) -> list[str]:
     """How the schema on `conn` differs from `metadata` (Alembic's autogenerate
     comparison, as `alembic check` does), one line per difference."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
     return [repr(d) for d in compare_metadata(ctx, metadata)]
 
 
@@ -115,7 +126,7 @@ def run_env(metadata: sa.MetaData, connect: Any = None, render_as_batch: bool = 
 
 def _run(context: Any, conn: Connection, metadata: sa.MetaData, render_as_batch: bool) -> None:
     context.configure(connection=conn, target_metadata=metadata, render_as_batch=render_as_batch,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "central.cli.ledger",
     "central.cli.web",
     "central.cli.queue_cli",
+    "central.cli.retention",
 ]
 
 # The module that adds each top-level command, so `ur-central apps ...` imports only
@@ -38,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "ledger": "central.cli.ledger", "fines": "central.cli.ledger",
     "web": "central.cli.web", "users": "central.cli.web",
     "queue": "central.cli.queue_cli",
+    "retention": "central.cli.retention",
 }
 
 

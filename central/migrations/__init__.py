@@ -9,5 +9,5 @@ that the models and the migrations describe the same schema.
 
 from pathlib import Path
 
-HEAD = "0004_office_queue"
+HEAD = "0005_time_partitions"
 SCRIPTS = Path(__file__).parent
