@@ -208,6 +208,35 @@ def run_cli_in_process(args: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def cli_in_process(args: list[str], input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`run_cli_in_process` with stdout and stderr apart and `input` as stdin, answered
+    as `run_cli` answers: for tests of what a command prints or refuses (one error line,
+    no traceback) where the process itself is not what is tested. Not for commands that
+    install signal handlers or loop (`sync`, `run`, `serve`): those run as processes."""
+    import contextlib
+    import io
+
+    from central import cli as central_cli
+    from central import hsm
+    from kiosk import cli as kiosk_cli
+
+    prog, *rest = args
+    main = {"ur-kiosk": kiosk_cli.main, "ur-central": central_cli.main}[prog]
+    out, err = io.StringIO(), io.StringIO()
+    stdin, sys.stdin = sys.stdin, io.StringIO(input or "")
+    hsm.reset()  # as in run_cli_in_process: the token afresh, as a new process opens it
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(rest)
+            except SystemExit as e:  # argparse refusals
+                code = e.code if isinstance(e.code, int) else 2
+    finally:
+        sys.stdin = stdin
+        hsm.reset()
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def enroll_kiosk(db_url: str, kiosk_id: str, kiosk_dir: Path, broker_url: str, work: Path,
                  office: str = "", processes: bool = False) -> Path:
     """Enroll a kiosk the way a technician does, through the real CLIs: central

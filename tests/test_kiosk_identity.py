@@ -25,16 +25,26 @@ def _one_line_error(r, needle: str) -> None:
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+# The refusals below run the CLIs' `main` in this process (support.cli_in_process: the
+# same code, stdout and stderr apart, without a Python start-up each, which was most of
+# these tests' time); test_enrollment_is_csr_style_... runs them as processes.
+def _central(dep: support.Deployment, *args: str, check: bool = True):
+    r = support.cli_in_process(["ur-central", "--db", dep.db_url, *args])
+    if check and r.returncode != 0:
+        raise AssertionError(f"ur-central {' '.join(args)} failed: {r.stderr}")
+    return r
+
+
 def _code(dep: support.Deployment, kiosk_id: str) -> str:
     """Issue a code the way an operator's script does: into a 0600 file."""
     f = dep.root / f"{kiosk_id}.code"
-    dep.central("kiosks", "enroll", kiosk_id, "--code-out", str(f))
+    _central(dep, "kiosks", "enroll", kiosk_id, "--code-out", str(f))
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
     return f.read_text().strip()
 
 
 def _kiosk(tmp: Path, kiosk_id: str, *args: str, input: str | None = None):
-    return support.run_cli(["ur-kiosk", "--data", str(tmp / f"kiosk-{kiosk_id}"), *args], input=input)
+    return support.cli_in_process(["ur-kiosk", "--data", str(tmp / f"kiosk-{kiosk_id}"), *args], input=input)
 
 
 def test_enrollment_is_csr_style_no_private_key_leaves_the_kiosk(tmp_path: Path) -> None:
@@ -86,11 +96,11 @@ def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path:
     # A wrong code typed at the kiosk: the MAC does not verify; a few of those burn the code.
     wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
     assert _kiosk(tmp_path, "K1", "enroll-request", "--kiosk", "K1", "--out", str(req), input=wrong).returncode == 0
-    _one_line_error(dep.central("kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
+    _one_line_error(_central(dep, "kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
                     "not authenticated by its enrollment code")
     # K2's code used for K1: authenticates nothing for K1.
     assert _kiosk(tmp_path, "K1", "enroll-request", "--kiosk", "K1", "--out", str(req), input=code2).returncode == 0
-    _one_line_error(dep.central("kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
+    _one_line_error(_central(dep, "kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
                     "not authenticated")
 
     # The right code, but the request altered on the way: someone without the code
@@ -105,18 +115,18 @@ def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path:
                                   (swapped, "not authenticated by its enrollment code")):
         forged = tmp_path / "forged.json"
         forged.write_text(json.dumps({**good, **forged_fields}))
-        _one_line_error(dep.central("kiosks", "sign", str(forged), "--out", str(tmp_path / "b.json"), check=False),
+        _one_line_error(_central(dep, "kiosks", "sign", str(forged), "--out", str(tmp_path / "b.json"), check=False),
                         needle)
     other = tmp_path / "other.json"  # a genuine request for K1 made on another machine (X)
     assert _kiosk(tmp_path, "X", "enroll-request", "--kiosk", "K1", "--out", str(other), input=code).returncode == 0
     for junk, needle in (("{", "not JSON"), ("[]", "not an enrollment request"),
                          (json.dumps({**good, "kiosk_id": "central"}), "reserved")):
         (tmp_path / "junk.json").write_text(junk)
-        _one_line_error(dep.central("kiosks", "sign", str(tmp_path / "junk.json"), "--out", str(tmp_path / "b.json"),
+        _one_line_error(_central(dep, "kiosks", "sign", str(tmp_path / "junk.json"), "--out", str(tmp_path / "b.json"),
                                     check=False), needle)
 
     # The kiosk accepts only the bundle that answers its own pending request.
-    dep.central("kiosks", "sign", str(other), "--out", str(tmp_path / "for-x.json"))  # X's keys, K1's code
+    _central(dep, "kiosks", "sign", str(other), "--out", str(tmp_path / "for-x.json"))  # X's keys, K1's code
     _one_line_error(_kiosk(tmp_path, "K1", "init", "--bundle", str(tmp_path / "for-x.json")),
                     "answers another enrollment request")
     assert _kiosk(tmp_path, "X", "init", "--bundle", str(tmp_path / "for-x.json")).returncode == 0
@@ -129,7 +139,7 @@ def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path:
     with engine.begin() as c:
         c.execute(text("UPDATE enrollment_codes SET expires_at = '2020-01-01 00:00:00' WHERE kiosk_id = 'K2'"))
     engine.dispose()
-    _one_line_error(dep.central("kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
+    _one_line_error(_central(dep, "kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
                     "expired")
 
     # Five wrong attempts burn a code: even the right one is refused after.
@@ -137,9 +147,9 @@ def test_enrollment_refuses_wrong_altered_expired_and_foreign_requests(tmp_path:
     bad = code3[:-1] + ("0" if code3[-1] != "0" else "1")
     assert _kiosk(tmp_path, "K3", "enroll-request", "--kiosk", "K3", "--out", str(req), input=bad).returncode == 0
     for _ in range(5):
-        dep.central("kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False)
+        _central(dep, "kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False)
     assert _kiosk(tmp_path, "K3", "enroll-request", "--kiosk", "K3", "--out", str(req), input=code3).returncode == 0
-    _one_line_error(dep.central("kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
+    _one_line_error(_central(dep, "kiosks", "sign", str(req), "--out", str(tmp_path / "b.json"), check=False),
                     "burned")
 
 
@@ -149,7 +159,7 @@ def test_reserved_and_malformed_kiosk_ids_are_refused(tmp_path: Path) -> None:
     for bad, needle in (("central", "reserved"), ("Central", "reserved"), ("a/b", "not a kiosk id"),
                         ("K+", "not a kiosk id"), ("K#", "not a kiosk id"), ("_K", "not a kiosk id"),
                         ("K" * 65, "not a kiosk id"), ("K 1", "not a kiosk id"), ("ك١", "not a kiosk id")):
-        _one_line_error(dep.central("kiosks", "enroll", bad, "--code-out", str(tmp_path / "c"), check=False), needle)
+        _one_line_error(_central(dep, "kiosks", "enroll", bad, "--code-out", str(tmp_path / "c"), check=False), needle)
         _one_line_error(_kiosk(tmp_path, "x", "enroll-request", "--kiosk", bad, "--out", str(tmp_path / "r"),
                                input="ABCD-EFGH-JKMN-PQRS"), needle)
     assert support.sql_count(dep.db_url, "SELECT count(*) FROM enrollment_codes") == 0
