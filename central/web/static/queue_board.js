@@ -18,10 +18,18 @@
     speaking = true;
     voice.src = "/queue/say.wav?number=" + encodeURIComponent(c.number) + "&counter=" + c.counter;
     voice.dataset.saying = c.number;
-    const finish = function () { speaking = false; document.body.dataset.spoken = c.key; sayNext(); };
-    voice.onended = finish;
-    voice.onerror = finish;
-    voice.play().catch(finish);
+    // data-spoken / data-unspoken say what happened to each call (the office's technician
+    // and the tests read them): a clip that cannot play must not stop the next one
+    const finish = function (ok) {
+      return function () {
+        speaking = false;
+        document.body.dataset[ok ? "spoken" : "unspoken"] = c.key;
+        sayNext();
+      };
+    };
+    voice.onended = finish(true);
+    voice.onerror = finish(false);
+    voice.play().catch(finish(false));
   }
 
   function show(calls) {
