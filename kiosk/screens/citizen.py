@@ -68,7 +68,10 @@ def qr_widget(text: str, size: int = 260) -> Image:
     return img
 
 
-TILE_H = 180  # a home tile: its icon above two lines of words
+def tile_height(heading_size: int) -> int:
+    """A home tile's height: its icon above two lines of words at the text size."""
+    return 100 + 3 * heading_size
+
 STAFF_HOLD_S = 3.0  # how long the hidden staff corner must be held
 
 
@@ -111,11 +114,12 @@ class HomeScreen(KioskScreen):
         body = column(spacing=18)
         body.add_widget(label(a, self.t("home.subtitle"), role="heading", color=a.palette.muted,
                               kid="home.subtitle"))
+        tile_h = tile_height(a.size("heading"))
         btns = [button(a, self.t(key), partial(self.open, name), kid=f"home.{name}",
-                       font="heading", height=TILE_H, icon=icon, icon_above=True)
+                       font="heading", height=tile_h, icon=icon, icon_above=True)
                 for name, key, icon in tiles]
-        body.add_widget(row(a, btns[:3], height=TILE_H, spacing=18))
-        body.add_widget(row(a, btns[3:], height=TILE_H, spacing=18))
+        body.add_widget(row(a, btns[:3], height=tile_h, spacing=18))
+        body.add_widget(row(a, btns[3:], height=tile_h, spacing=18))
         body.add_widget(spacer(30))
         body.add_widget(label(a, self.t("home.help"), role="small", color=a.palette.muted,
                               kid="home.help"))
@@ -257,11 +261,11 @@ class ServiceScreen(KioskScreen):
             body.add_widget(step_indicator(a, "service"))
         body.add_widget(label(a, text_in(sm.name, lg), role="title", bold=True, kid="service.name"))
         kind_line = label(a, f"{text_in(sm.institution, lg)} · {self.t('kind.' + sm.kind)}",
-                          color=pal.muted, kid="service.institution")
+                          color=pal.muted, kid="service.institution", wrap=False)
         if sm.kind in ICONS:
             kind_icon = Icon(sm.kind, pal.muted, size=36, pos_hint={"center_y": 0.5})
             kind_icon.kid = "service.kind_icon"
-            body.add_widget(row(a, [kind_icon, kind_line]))
+            body.add_widget(row(a, [kind_icon, kind_line], height=max(44, kind_line.height), spacing=4))
         else:
             body.add_widget(kind_line)
         if detail.description:

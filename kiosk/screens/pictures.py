@@ -26,7 +26,7 @@ class KioskPicture(Widget):
 
     def __init__(self, palette: Palette, **kw: Any) -> None:
         kw.setdefault("size_hint", (None, None))
-        kw.setdefault("size", (220, 320))
+        kw.setdefault("size", (240, 360))
         super().__init__(**kw)
         self.pal = palette
         self.kid = "verify.kiosk_picture"
@@ -36,7 +36,7 @@ class KioskPicture(Widget):
     def scanner_box(self) -> tuple[float, float, float, float]:
         """Where the scanner window is drawn (x, y, w, h): tests look for its colour there."""
         w, h = self.size
-        return self.x + w * 0.22, self.y + h * 0.36, w * 0.56, h * 0.1
+        return self.x + w * 0.22, self.y + h * 0.34, w * 0.56, h * 0.1
 
     def _redraw(self, *_: Any) -> None:
         pal, (w, h), (x, y) = self.pal, self.size, self.pos
@@ -44,7 +44,7 @@ class KioskPicture(Widget):
         with self.canvas:
             Color(*pal.muted)
             Line(rounded_rectangle=(x + w * 0.1, y, w * 0.8, h * 0.98, 14), width=2.5)  # cabinet
-            Line(rectangle=(x + w * 0.2, y + h * 0.58, w * 0.6, h * 0.32), width=2)  # screen
+            Line(rectangle=(x + w * 0.2, y + h * 0.64, w * 0.6, h * 0.28), width=2)  # screen
             Line(rectangle=(x + w * 0.28, y + h * 0.2, w * 0.2, h * 0.1), width=2)  # terminal
             Line(points=[x + w * 0.56, y + h * 0.25, x + w * 0.74, y + h * 0.25], width=3)  # printer slot
             Color(*pal.ok)
@@ -53,8 +53,8 @@ class KioskPicture(Widget):
             Color(*pal.primary)
             Line(rounded_rectangle=(sx - 6, sy - 6, sw + 12, sh + 12, 8), width=3)
         # a QR code held just above the window
-        side = h * 0.14
-        self.canvas.add(draw("verify", self.pal.text, x + (w - side) / 2, sy + sh + 10, side))
+        side = h * 0.13
+        self.canvas.add(draw("verify", self.pal.text, x + (w - side) / 2, sy + sh + 8, side))
 
 
 class CardAnimation(Widget):
