@@ -15,7 +15,7 @@ from contract.verdict import Status
 from kiosk import datasets as kiosk_datasets
 from kiosk.applications import letters as kiosk_letters
 from kiosk.store import KioskStore
-from tests.support import run_cli
+from tests.support import cli_in_process
 
 KRG = "ممثلية حكومة إقليم كوردستان في بغداد"
 MOF = "وزارة المالية الاتحادية"
@@ -111,20 +111,22 @@ def test_signed_letter_carries_valid_ur1(central) -> None:
 
 
 def test_letters_cli(tmp_path: Path) -> None:
+    # The CLIs' `main` in this process (support.cli_in_process: exit codes, stdout and
+    # stderr as a process gives them, without a Python start-up per command).
     url = f"sqlite:///{tmp_path / 'c.db'}"
     c = ["ur-central", "--db", url]
-    r = run_cli([*c, "letters", "register", "--number", "500", "--date", "2026-11-01", "--from", KRG, "--to", MOF,
+    r = cli_in_process([*c, "letters", "register", "--number", "500", "--date", "2026-11-01", "--from", KRG, "--to", MOF,
                  "--subject", "مخاطبة"])
     assert r.returncode == 0, r.stderr
-    assert run_cli([*c, "letters", "route", "--number", "500", "--date", "2026-11-01", "--to", KRG]).returncode == 0
-    r = run_cli([*c, "--json", "letters", "status", "--number", "500", "--date", "2026-11-01", "--set", "answered"])
+    assert cli_in_process([*c, "letters", "route", "--number", "500", "--date", "2026-11-01", "--to", KRG]).returncode == 0
+    r = cli_in_process([*c, "--json", "letters", "status", "--number", "500", "--date", "2026-11-01", "--set", "answered"])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["letters"][0]["status"] == "ANSWERED"
-    r = run_cli([*c, "--json", "letters", "list", "--sent-by", KRG])
+    r = cli_in_process([*c, "--json", "letters", "list", "--sent-by", KRG])
     assert [x["number"] for x in json.loads(r.stdout)] == ["500"]
-    r = run_cli([*c, "letters", "status", "--number", "501", "--date", "2026-11-01"])
+    r = cli_in_process([*c, "letters", "status", "--number", "501", "--date", "2026-11-01"])
     assert r.returncode == 1
-    r = run_cli([*c, "letters", "status", "--number", "500", "--date", "01/11/2026"])
+    r = cli_in_process([*c, "letters", "status", "--number", "500", "--date", "01/11/2026"])
     assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
     engine = db.make_engine(url)
     store = KioskStore(tmp_path / "k")
@@ -133,6 +135,6 @@ def test_letters_cli(tmp_path: Path) -> None:
     finally:
         store.close()
         engine.dispose()
-    r = run_cli(["ur-kiosk", "--data", str(tmp_path / "k"), "letters", "status", "--number", "500", "--date", "2026-11-01"])
+    r = cli_in_process(["ur-kiosk", "--data", str(tmp_path / "k"), "letters", "status", "--number", "500", "--date", "2026-11-01"])
     assert r.returncode == 0, r.stderr
     assert "ANSWERED" in r.stdout and "old" in r.stdout

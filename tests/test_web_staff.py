@@ -197,19 +197,21 @@ def test_forged_or_tampered_cookie_is_not_a_login(env) -> None:
 
 
 def test_users_cli(tmp_path: Path) -> None:
+    # The CLI's `main` in this process (support.cli_in_process: exit codes, stdout and
+    # stderr as a process gives them, without a Python start-up per command).
     db_url = support.sqlite_url(tmp_path / "c.db")
-    r = support.run_cli(["ur-central", "--db", db_url, "--json", "users", "add", "sup1", "--name", "هدى",
+    r = support.cli_in_process(["ur-central", "--db", db_url, "--json", "users", "add", "sup1", "--name", "هدى",
                          "--agency", AGENCY, "--role", "supervisor"], input=PW + "\n")
     assert r.returncode == 0, r.stderr
     assert "otpauth://totp/" in r.stdout and PW not in r.stdout
-    r = support.run_cli(["ur-central", "--db", db_url, "users", "add", "x", "--agency", "a", "--role", "king"],
+    r = support.cli_in_process(["ur-central", "--db", db_url, "users", "add", "x", "--agency", "a", "--role", "king"],
                         input=PW + "\n")
     assert r.returncode == 2 and "role 'king'" in r.stderr
-    r = support.run_cli(["ur-central", "--db", db_url, "users", "add", "y", "--agency", "a", "--role", "clerk"],
+    r = support.cli_in_process(["ur-central", "--db", db_url, "users", "add", "y", "--agency", "a", "--role", "clerk"],
                         input="short\n")
     assert r.returncode == 2 and "10 characters" in r.stderr
-    assert support.run_cli(["ur-central", "--db", db_url, "users", "disable", "sup1"]).returncode == 0
-    r = support.run_cli(["ur-central", "--db", db_url, "users", "list"])
+    assert support.cli_in_process(["ur-central", "--db", db_url, "users", "disable", "sup1"]).returncode == 0
+    r = support.cli_in_process(["ur-central", "--db", db_url, "users", "list"])
     assert "sup1\t" + AGENCY + "\tsupervisor\tDISABLED" in r.stdout
 
 
