@@ -75,5 +75,5 @@ def print_data(t: Ticket) -> dict[str, str]:
         "group_ar": t.group_names.get("ar") or t.group, "group_en": t.group_names.get("en") or t.group,
         "wait_ar": f"نحو {t.wait_min} دقيقة" if t.wait_min is not None else "لا يوجد تقدير بعد",
         "wait_en": f"about {t.wait_min} min" if t.wait_min is not None else "no estimate yet",
-        "date": t.at.strftime("%Y-%m-%d %H:%M"),
+        "date": t.at.astimezone().strftime("%Y-%m-%d %H:%M"),  # the office's clock, as on its wall
     }
