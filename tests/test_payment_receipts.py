@@ -34,7 +34,8 @@ def test_receipt_printed_once_reprint_marked_and_printer_failure_reverses(tmp_pa
         r = svc.pay("fine:F-0001")
         assert r.paid and len(emu.receipt_texts) == 1
         text = "\n".join(emu.receipt_texts[0])
-        assert "CITIZEN COPY" in text and "TOTAL 26000 IQD" in text and "Statutory 26000 IQD" in text
+        assert "CITIZEN COPY" in text and "TOTAL 26,000 IQD" in text and "Statutory fee: 26,000 IQD" in text
+        assert text.index("Paid for: Traffic fine F-0001, plate 12B0001") < text.index("CARDHOLDER COPY")
         assert "CARDHOLDER COPY" in text and "4111 11** **** 1111" in text  # terminal's lines, masked
         assert "4111111111111111" not in text.replace(" ", "")
         assert "REPRINT" not in text
