@@ -208,11 +208,13 @@ def run_cli_in_process(args: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def cli_in_process(args: list[str], input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`run_cli_in_process` with stdout and stderr apart and `input` as stdin, answered
-    as `run_cli` answers: for tests of what a command prints or refuses (one error line,
-    no traceback) where the process itself is not what is tested. Not for commands that
-    install signal handlers or loop (`sync`, `run`, `serve`): those run as processes."""
+def cli_in_process(args: list[str], input: str | None = None,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`run_cli_in_process` with stdout and stderr apart, `input` as stdin and `env` set
+    for the call, answered as `run_cli` answers: for tests of what a command prints or
+    refuses (one error line, no traceback) where the process itself is not what is
+    tested. Not for commands that install signal handlers or loop (`sync`, `run`,
+    `serve`), nor beside threads that print: those run as processes."""
     import contextlib
     import io
 
@@ -223,6 +225,8 @@ def cli_in_process(args: list[str], input: str | None = None) -> subprocess.Comp
     prog, *rest = args
     main = {"ur-kiosk": kiosk_cli.main, "ur-central": central_cli.main}[prog]
     out, err = io.StringIO(), io.StringIO()
+    saved_env = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
     stdin, sys.stdin = sys.stdin, io.StringIO(input or "")
     hsm.reset()  # as in run_cli_in_process: the token afresh, as a new process opens it
     try:
@@ -233,6 +237,11 @@ def cli_in_process(args: list[str], input: str | None = None) -> subprocess.Comp
                 code = e.code if isinstance(e.code, int) else 2
     finally:
         sys.stdin = stdin
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         hsm.reset()
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 

@@ -21,7 +21,7 @@ from kiosk.payments.service import PaymentRow, PaymentService
 from kiosk.store import KioskStore
 from kiosk.sync import outbox
 from tests.payment_fixtures import enrolled_store, terminal
-from tests.support import run_cli, run_cli_in_process
+from tests.support import cli_in_process, run_cli, run_cli_in_process
 
 
 def test_payments_help_names_only_commands_that_exist() -> None:
@@ -81,7 +81,9 @@ def test_resolve_needs_the_supervisor_pin_is_audited_and_synced(tmp_path: Path) 
         store.close()
         resolve = [*base, "resolve", pid, "--as", "paid", "--supervisor", "sup", "--evidence",
                    "terminal journal: receipt 0007 approved 26000"]
-        p = run_cli(resolve, env={"UR_SUPERVISOR_PIN": "9999"})
+        # After the crash (a process, killed), the commands run their `main` in this process
+        # (support.cli_in_process: exit codes, stdout and stderr as a process gives them).
+        p = cli_in_process(resolve, env={"UR_SUPERVISOR_PIN": "9999"})
         assert p.returncode == 2 and "CREATED" in p.stderr and "payments recover" in p.stderr  # not yet recovered
         # Flag it by hand, as recovery does when the terminal's answers do not settle it.
         store = KioskStore(data)
@@ -96,15 +98,15 @@ def test_resolve_needs_the_supervisor_pin_is_audited_and_synced(tmp_path: Path) 
                         "the terminal's answers do not settle it", dt.datetime.now())
             row.state, row.entry_json = e.state.value, entry_to_json(e)
         store.close()
-        p = run_cli([*base, "show", pid])
+        p = cli_in_process([*base, "show", pid])
         assert json.loads(p.stdout)["flagged"] == "the terminal's answers do not settle it"
-        assert run_cli(resolve, env={"UR_SUPERVISOR_PIN": "1111"}).returncode == 2  # wrong PIN
-        assert run_cli([*resolve[:-4], "--supervisor", "ali", *resolve[-2:]],
-                       env={"UR_SUPERVISOR_PIN": "1234"}).returncode == 2  # a cashier is not a supervisor
-        p = run_cli(resolve, env={"UR_SUPERVISOR_PIN": "9999"})
+        assert cli_in_process(resolve, env={"UR_SUPERVISOR_PIN": "1111"}).returncode == 2  # wrong PIN
+        assert cli_in_process([*resolve[:-4], "--supervisor", "ali", *resolve[-2:]],
+                              env={"UR_SUPERVISOR_PIN": "1234"}).returncode == 2  # a cashier is not a supervisor
+        p = cli_in_process(resolve, env={"UR_SUPERVISOR_PIN": "9999"})
         assert p.returncode == 0, p.stdout + p.stderr
         assert json.loads(p.stdout)["state"] == "PAID" and json.loads(p.stdout)["receipt_code"]
-        p = run_cli(resolve, env={"UR_SUPERVISOR_PIN": "9999"})  # only once
+        p = cli_in_process(resolve, env={"UR_SUPERVISOR_PIN": "9999"})  # only once
         assert p.returncode == 2 and "only an UNKNOWN payment" in p.stderr
     store = KioskStore(data)
     ident = identity.load(store)
