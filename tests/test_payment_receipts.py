@@ -5,16 +5,19 @@ and a real central worker; a reversed payment's receipt becomes REVOKED."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from central import db as central_db
 from central import fines as central_fines
+from contract import receipt_claims, ur1
 from kiosk import identity
 from kiosk.devices.printer_driver import EscPosPrinter
 from kiosk.devices.receipt import ReceiptProfile
 from kiosk.devices.zvt_emulator import Knobs
+from kiosk.payments import receipt_code
 from kiosk.payments.print_journal import PrintJournal, PrintSpooler
 from kiosk.payments.receipts import PaymentReceipts
 from kiosk.payments.service import PaymentService
@@ -78,14 +81,24 @@ def test_receipt_code_verifies_at_kiosk_and_central_and_revokes_on_reversal(tmp_
             r = svc.pay("fine:F-0003")
             code = r.receipt_code
             assert r.paid and code.startswith("UR1:")
+            row = svc.get(r.payment_id)
+            assert ur1.decode(code).claims.doc_id == receipt_claims.short_id(r.payment_id)
+            # A long code as printed before issue 16 (the UUID as id, eight fields): still verifies.
+            old = receipt_code.sign_receipt(ident, r.payment_id, int(time.time()) - 60, {
+                "amount": str(row.dinars), "fee": row.fee_ref, "statutory": str(row.statutory),
+                "service": str(row.service), "receipt": "1", "terminal": "", "trace": "", "date": row.business_date,
+            }, {})
+            v = json.loads(dep.kiosk("K2", "--json", "payments", "verify", old, check=False).stdout)
+            assert v["status"] == "VALID", v
             # Offline at another kiosk (synced trust list lists K1's key for receipts only).
             v = json.loads(dep.kiosk("K2", "--json", "payments", "verify", code, check=False).stdout)
             assert v["status"] == "VALID", v
             v = json.loads(dep.central("--json", "ledger", "verify-receipt", code, check=False).stdout)
             assert v["status"] == "VALID" and "not in the ledger yet" in v["reason"]
             dep.kiosk("K1", *sync)
-            v = json.loads(dep.central("--json", "ledger", "verify-receipt", code, check=False).stdout)
-            assert v["status"] == "VALID" and "ledger" not in v["reason"], v
+            for c in (code, old):
+                v = json.loads(dep.central("--json", "ledger", "verify-receipt", c, check=False).stdout)
+                assert v["status"] == "VALID" and "ledger" not in v["reason"], v
             assert svc.void(r.payment_id, "wrong plate").state == "REVERSED"
         store.close()
         dep.kiosk("K1", *sync)
@@ -93,6 +106,11 @@ def test_receipt_code_verifies_at_kiosk_and_central_and_revokes_on_reversal(tmp_
         assert v["status"] == "REVOKED", v
         v = json.loads(dep.kiosk("K1", "--json", "payments", "verify", code, check=False).stdout)
         assert v["status"] == "REVOKED", v
+        for c in (old,):  # the long form is matched to the reversed payment too
+            v = json.loads(dep.central("--json", "ledger", "verify-receipt", c, check=False).stdout)
+            assert v["status"] == "REVOKED", v
+            v = json.loads(dep.kiosk("K1", "--json", "payments", "verify", c, check=False).stdout)
+            assert v["status"] == "REVOKED", v
         tampered = code[:-6] + ("A" if code[-6] != "A" else "B") + code[-5:]
         v = dep.central("--json", "ledger", "verify-receipt", tampered, check=False)
         assert v.returncode == 1 and json.loads(v.stdout)["status"] == "INVALID"
