@@ -264,3 +264,24 @@ def test_kiosk_prints_the_ticket_offline_first_with_centrals_measured_wait(tmp_p
             sync.close()
             worker.client.disconnect()
             store.close()
+
+
+def test_headless_apply_prints_the_visit_ticket(tmp_path: Path) -> None:
+    """`ur-kiosk apply --printer P` is the screen's submit without the screen: the ticket
+    prints; a service without a visit prints nothing."""
+    from tests import support
+    from tests.payment_fixtures import enrolled_store
+    from tests.test_ui_kiosk_services import store_with_catalogue
+
+    store_with_catalogue(tmp_path).close()
+    enrolled_store(tmp_path / "kiosk", office="BGD-01")[0].close()
+    with support.printer_emulator(576) as (emu, p):
+        code, out = support.run_cli_in_process([
+            "ur-kiosk", "--data", str(tmp_path / "kiosk"), "--json", "apply", "--service", "passport-ordinary",
+            "--field", "full_name=علي حسن", "--field", "mobile=07701234567", "--printer", p.device])
+        assert code == 0, out
+        got = json.loads(out)
+        assert got["ticket"] == {"number": got["tracking"], "counter_group": {
+            "ar": "مديرية الجوازات", "ckb": "بەڕێوەبەرایەتی پاسپۆرت", "en": "Passports Directorate"},
+            "wait_min": None, "printed": True}
+        assert len(emu.receipts) == 1 and f"Queue number {got['tracking']}" in emu.receipt_texts[0]

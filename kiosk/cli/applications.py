@@ -13,6 +13,7 @@ from contract.cli_base import arg, command
 from contract.errors import UrError
 from kiosk import datasets, identity
 from kiosk.applications import applications
+from kiosk.applications import ticket as visit_ticket
 from kiosk.context import open_enrolled, open_store
 from kiosk.documents import verifier as document_verifier
 
@@ -24,7 +25,9 @@ def add_commands(sub: cli_base.Subparsers) -> None:
 
     command(sub, "apply", cmd_apply, "submit an application (works offline)",
             arg("--service", required=True, help="service id from the catalogue"),
-            arg("--field", action="append", default=[], metavar="NAME=VALUE", help="a form field; repeat for each field"))
+            arg("--field", action="append", default=[], metavar="NAME=VALUE", help="a form field; repeat for each field"),
+            arg("--printer", help="receipt printer port: print the visit ticket of a service that needs a visit"),
+            arg("--printer-profile", default="epson_tm_t20ii_80mm", help="firmware_config printer profile"))
 
     command(sub, "status", cmd_status, "status of an application as central reported it", arg("tracking"))
 
@@ -70,9 +73,31 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     store, ident = open_enrolled(args)
     result = applications.submit(store, ident, args.service, parse_fields(args.field))
-    cli_base.emit(args, {"tracking": result.tracking, "service_id": result.service_id,
-                         "fee_total": result.fee_total, "catalogue_version": result.catalogue_version},
-                  result.tracking)
+    out: dict[str, object] = {"tracking": result.tracking, "service_id": result.service_id,
+                              "fee_total": result.fee_total, "catalogue_version": result.catalogue_version}
+    with store.session() as s:
+        visit = visit_ticket.needs_visit(applications.load_catalogue(s).service(result.service_id))
+    text = result.tracking
+    if visit:
+        # Only for a visit ticket: kiosk.services and the printer stack cost 1.7-2.1 s of
+        # imports on top of ~4 s here (perf_counter around the imports, loaded 2-core machine).
+        from firmware_config.profiles import load_profile, profile_dict
+        from kiosk.payments.print_journal import make_spooler
+        from kiosk.services.kiosk_services import KioskServices
+
+        spooler = None
+        if getattr(args, "printer", None):
+            spooler = make_spooler(store, profile_dict(load_profile(args.printer_profile)), args.printer)
+        ticket = KioskServices(store, spooler).applications.visit_ticket(ident.office, result.service_id,
+                                                                         result.tracking)
+        if ticket is not None:
+            out["ticket"] = {"number": ticket.number, "counter_group": ticket.counter_group,
+                             "wait_min": ticket.wait_min, "printed": ticket.printed}
+            wait = f"about {ticket.wait_min} min" if ticket.wait_min is not None else "no estimate yet"
+            # the plain output stays the bare number unless a ticket was to be printed (scripts read it)
+            text += "" if spooler is None else (f"\nvisit ticket {ticket.number}: counter {ticket.counter_group.get('en', '')}, wait {wait}"
+                     f" ({'printed' if ticket.printed else 'not printed'})")
+    cli_base.emit(args, out, text)
     return 0
 
 

@@ -45,9 +45,9 @@ class ApplicationServices:
         ident = self.station.identity()
         done = applications.submit(self.store, ident, service_id, fields)
         return Submitted(done.tracking, int(done.fee_total), queued=True,
-                         ticket=self._visit_ticket(ident.office, service_id, done.tracking))
+                         ticket=self.visit_ticket(ident.office, service_id, done.tracking))
 
-    def _visit_ticket(self, office: str, service_id: str, number: str) -> VisitTicket | None:
+    def visit_ticket(self, office: str, service_id: str, number: str) -> VisitTicket | None:
         """Print the queue ticket of a service that needs a visit, once per tracking
         number (the print journal's key). The application is filed whatever the printer
         does: a ticket that did not print says so, and the number is on the screen."""
