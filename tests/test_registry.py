@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, features
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from central import datasets as central_datasets
 from central import db, document_render, keys, registry
@@ -269,6 +269,15 @@ def test_registry_on_postgres(pg_url: str) -> None:
     assert sl.size == 3 and sl.is_revoked(1) and not sl.is_revoked(0)
     assert online(S, docs[1].text, now).status is Status.REVOKED
     assert online(S, docs[2].text, now).status is Status.VALID
+    # The prepared lookup (registry.lookup_row) on one connection, again and again, sees
+    # each change at once: a row gone reads as not in the registry.
+    with S() as s:
+        for _ in range(3):
+            assert registry.verify_online(s, docs[2].text, now).status is Status.VALID
+        s.execute(delete(registry.Document).where(registry.Document.id == docs[2].id))
+        v = registry.verify_online(s, docs[2].text, now)
+        assert v.status is Status.INVALID and "not in the registry" in v.reason, v
+        s.rollback()
     engine.dispose()
 
 
