@@ -149,6 +149,7 @@ class Receipt:
     shown_number: str = ""
     shown_reference: str = ""
     fees: tuple[tuple[Texts, int], ...] = ()  # amounts: the screen formats them for its language
+    paid_for: Texts = field(default_factory=dict)  # service (or fine) named from the data, per language
 
 
 @dataclass(frozen=True)
@@ -284,8 +285,9 @@ class UiServices(Protocol):
     # payments: an iterator of progress events, the last one in FINAL_STAGES. Optional, used
     # by the screens when present (kiosk_services has them): settle_payments_at_start(),
     # unsettled_payments() (cashier's red banner), cancel_payment() (Cancel in the card wait).
-    def pay(self, reference: str, amount: int) -> Iterator[PayEvent]: ...
-    def reprint_receipt(self, receipt_number: str) -> Receipt: ...
+    # `lang`: the session's language, which the printed receipt is in (English below it).
+    def pay(self, reference: str, amount: int, lang: str = "ar") -> Iterator[PayEvent]: ...
+    def reprint_receipt(self, receipt_number: str, lang: str = "ar") -> Receipt: ...
 
     # documents, letters, fines, complaints
     def verify_document(self, text: str) -> Verification: ...

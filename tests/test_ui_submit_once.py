@@ -78,8 +78,8 @@ class HeldCardServices(FixtureServices):
         self.holding = threading.Event()
         self.release = threading.Event()
 
-    def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
-        events = super().pay(reference, amount)
+    def pay(self, reference: str, amount: int, lang: str = "ar") -> Iterator[PayEvent]:
+        events = super().pay(reference, amount, lang)
         yield next(events)  # insert_card
         self.holding.set()
         self.release.wait(30)

@@ -199,7 +199,7 @@ class FixtureServices:
         return TrackResult(number, SERVICES[sid].summary.name, "received", hist, "2026-05-01 10:06")
 
     # payments
-    def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
+    def pay(self, reference: str, amount: int, lang: str = "ar") -> Iterator[PayEvent]:
         if any(r.reference == reference for r in self.payments):  # as KioskServices: refused, not charged
             raise AlreadyPaid(f"{reference} is already paid")
         for stage in ("insert_card", "enter_pin", "processing"):
@@ -222,7 +222,7 @@ class FixtureServices:
         else:
             yield PayEvent(self.pay_outcome)  # type: ignore[arg-type]  # the fixture replays whatever outcome a test sets, on purpose
 
-    def reprint_receipt(self, receipt_number: str) -> Receipt:
+    def reprint_receipt(self, receipt_number: str, lang: str = "ar") -> Receipt:
         for r in self.payments:
             if r.number == receipt_number:
                 return r

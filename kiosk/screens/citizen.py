@@ -486,10 +486,11 @@ class PayScreen(KioskScreen):
         self.running = True
         self.events = queue.Queue()
         ref, amount, services = self.s.pay_reference, self.s.pay_amount, self.app.services
+        lang = self.app.lang  # the printed receipt is in the session's language
 
         def work(q: queue.Queue[PayEvent]) -> None:
             try:
-                for ev in services.pay(ref, amount):
+                for ev in services.pay(ref, amount, lang=lang):
                     q.put(ev)
                     if ev.stage in FINAL_STAGES:
                         return
@@ -620,6 +621,8 @@ class ReceiptScreen(KioskScreen):
                               bold=True, kid="receipt.number"))
         info.add_widget(label(a, self.t("pay.reference", ref=r.shown_reference or r.reference),
                               kid="receipt.reference"))
+        if r.paid_for:
+            info.add_widget(label(a, text_in(r.paid_for, a.lang), kid="receipt.paid_for"))
         info.add_widget(label(a, a.money(r.amount), role="title", bold=True, kid="receipt.amount"))
         for n, (lab, fee) in enumerate(r.fees):
             info.add_widget(label(a, f"{text_in(lab, a.lang)}: {a.money(fee)}", kid=f"receipt.fee.{n}"))

@@ -108,11 +108,11 @@ class KioskServices:
         return self.documents.verify_document(text)
 
     # -- payments ---------------------------------------------------------------
-    def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
-        return self.payments.pay(reference, amount)
+    def pay(self, reference: str, amount: int, lang: str = "ar") -> Iterator[PayEvent]:
+        return self.payments.pay(reference, amount, lang)
 
-    def reprint_receipt(self, receipt_number: str) -> Receipt:
-        return self.payments.reprint_receipt(receipt_number)
+    def reprint_receipt(self, receipt_number: str, lang: str = "ar") -> Receipt:
+        return self.payments.reprint_receipt(receipt_number, lang)
 
     def settle_payments_at_start(self) -> list[str]:
         return self.payments.settle_payments_at_start()

@@ -11,15 +11,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from contract import receipt_claims
 from contract.errors import UrError
 from kiosk.applications import fines
 from kiosk.applications.applications import KioskApplication
 from kiosk.devices.zvt_driver import ZvtDriver
+from kiosk.i18n import DEFAULT_LANG, LANGS
 from kiosk.payments import payables
 from kiosk.payments.cashier import CashierStation
 from kiosk.payments.end_of_day import unresolved_item
 from kiosk.payments.print_journal import DONE, PrintJob, PrintJournal, screen_status
-from kiosk.payments.receipts import PaymentReceipts
+from kiosk.payments.receipts import PaymentReceipts, paid_for
 from kiosk.payments.service import (
     MESSAGES,
     PaymentResult,
@@ -107,6 +109,8 @@ class PaymentServices:
         if not printed and spooler is not None and screen_status(spooler).get("printer_state") == "paper_end":
             problem = "receipt.paper_out"
 
+            what = paid_for(s, row)  # the catalogue's names of the service, per language
+
         def t(en: str, ar: str, ckb: str) -> dict[str, str]:
             return {"en": en, "ar": ar, "ckb": ckb}
         # A citizen sees no internal id: the fee reference's kind prefix and a service id
@@ -121,18 +125,22 @@ class PaymentServices:
                 (t("Service fee", "أجور الخدمة", "کرێی خزمەتگوزاری"), int(row.service)))
         return Receipt(number=row.payment_id, reference=row.fee_ref, amount=row.dinars, lines=lines,
                        qr_text=row.receipt_code, printed=printed, print_problem=problem,
-                       shown_number=row.payment_id.split("-")[0].upper(),
-                       shown_reference=ref if kind in ("app", "fine") else "-", fees=fees)
+                       shown_number=receipt_claims.short_id(row.payment_id),  # as printed and in the QR
+                       shown_reference=ref if kind in ("app", "fine") else "-", fees=fees,
+                       paid_for=what.names)
 
-    def pay(self, reference: str, amount: int) -> Iterator[PayEvent]:
+    def pay(self, reference: str, amount: int, lang: str = DEFAULT_LANG) -> Iterator[PayEvent]:
         """Charge the fee once through the payment journal. The amount is the payable's,
         from the data; a different `amount` from the screen is refused before the terminal
         is touched. The terminal runs on a worker thread so each stage is yielded as it
         happens; the last event is final (approved with its receipt, declined, unknown,
         error). A cashier signed in at the PIN screen collects through the cashier station
-        (shift and audit); a citizen pays directly."""
+        (shift and audit); a citizen pays directly. The receipt prints in `lang` (the
+        session's language) with English below."""
         self._refuse_if_paid(reference)
         svc = self.service()  # NotAvailable next: no terminal, no payment
+        if isinstance(svc.receipts, PaymentReceipts):
+            svc.receipts.lang = lang if lang in LANGS else DEFAULT_LANG
         fee_ref = self.fee_ref(reference)
         with self.store.session() as s:
             payable = payables.resolve(s, fee_ref)
@@ -195,19 +203,27 @@ class PaymentServices:
             return PayEvent("declined", detail=r.message)
         return PayEvent("error", detail=r.message)  # not answering, reversed after a failed receipt
 
-    def reprint_receipt(self, receipt_number: str) -> Receipt:
+    def reprint_receipt(self, receipt_number: str, lang: str = DEFAULT_LANG) -> Receipt:
         """A new print job marked REPRINT (the original stays printed once)."""
         row = self.payment_row(receipt_number)
-        self.receipts().reprint(row)
+        receipts = self.receipts()
+        receipts.lang = lang if lang in LANGS else DEFAULT_LANG
+        receipts.reprint(row)
         return self.receipt(row)
 
     def payment_row(self, number: str) -> PaymentRow:
-        """A payment by its receipt number: the collection id, with or without dashes."""
+        """A payment by its receipt number: the collection id, with or without dashes, or
+        the short receipt id printed on the receipt (its first 12 hex digits; any unique
+        start of at least 8 is taken)."""
         key = number.strip().replace("-", "").upper()
         if not key:
             raise UrError("type the receipt number")
         with self.store.session() as s:
-            for row in s.scalars(select(PaymentRow)):
-                if row.payment_id.replace("-", "").upper() == key:
-                    return row
+            hits = [row for row in s.scalars(select(PaymentRow))
+                    if row.payment_id.replace("-", "").upper() == key
+                    or (len(key) >= 8 and row.payment_id.replace("-", "").upper().startswith(key))]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise UrError(f"receipt number {number.strip()} is not unique at this station: type more of it")
         raise UrError(f"no payment {number.strip()} at this station")
