@@ -153,7 +153,7 @@ def done(session: Session, number: str, now: datetime | None = None) -> QueueTic
         raise UrError(f"ticket {t.tracking} is {t.status}, not called: call it first")
     t.status, t.done_at = DONE, now or datetime.now(UTC)
     session.flush()
-    publish(session)
+    publish(session, office=t.office)
     return t
 
 
@@ -228,21 +228,25 @@ def stats(session: Session, office: str | None = None, now: datetime | None = No
     return out
 
 
-def publish(session: Session, case_url: str | None = None, now: datetime | None = None) -> datasets.Dataset:
+def publish(session: Session, case_url: str | None = None, now: datetime | None = None,
+            office: str | None = None) -> datasets.Dataset:
     """The measured medians as the next `queue_waits` dataset (no-op when unchanged).
     `case_url` (the staff application page prefix the ticket's QR carries) is kept
-    from the last version unless given."""
-    if case_url is None:
-        last = datasets.latest(session, qw.DATASET)
-        case_url = qw.parse(last.body).case_url if last is not None else DEFAULT_CASE_URL
-    elif case_url and not case_url.startswith(("https://", "http://")):
+    from the last version unless given. With `office` only that office is measured
+    again and the others are kept from the last version: a counter's `done` then
+    reads one office's tickets, not the country's."""
+    if case_url is not None and case_url and not case_url.startswith(("https://", "http://")):
         raise UrError(f"case URL {case_url!r} must start with https:// (or http:// on a test bench)")
+    last = datasets.latest(session, qw.DATASET)
+    before = qw.parse(last.body) if last is not None else qw.QueueWaits(DEFAULT_CASE_URL, {})
     offices: dict[str, dict[str, qw.Waits]] = {}
-    for g in stats(session, now=now):
+    if office is not None:
+        offices = {o: g for o, g in before.offices.items() if o != office}
+    for g in stats(session, office, now=now):
         if g.measured_calls:  # no measurement, no estimate: never a guess
             offices.setdefault(g.office, {})[g.counter_group] = qw.Waits(
                 qw.minutes(g.wait_median_s), qw.minutes(g.service_median_s))
-    return datasets.publish(session, qw.DATASET, qw.dump(case_url, offices))
+    return datasets.publish(session, qw.DATASET, qw.dump(before.case_url if case_url is None else case_url, offices))
 
 
 if open_tickets not in applications.SUBMISSION_HOOKS:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from central import applications, casework, kiosks, queue
+from central import applications, casework, datasets, kiosks, queue
 from central import catalogue as central_catalogue
 from contract import queue_waits as qw
 from contract import tracking
@@ -115,6 +115,13 @@ def test_counters_call_oldest_first_measure_and_publish(office: tuple[Any, int])
         assert body.estimate("rusafa", GROUP) is None  # not measured: no estimate, never a guess
         with pytest.raises(UrError, match="https://"):
             queue.publish(s, "javascript:alert(1)")
+    with S.begin() as s:  # a done in rusafa measures rusafa again and keeps karkh's figures
+        t3 = queue.call_next(s, "rusafa", GROUP, 1, "clerk-c", T0 + timedelta(minutes=30))
+        assert t3 is not None
+        queue.done(s, t3.tracking, T0 + timedelta(minutes=33))
+        body = qw.parse(datasets.latest(s, qw.DATASET).body)  # type: ignore[union-attr]  # published above
+        assert body.estimate("karkh", GROUP) == qw.Waits(11, 7) and body.estimate("rusafa", GROUP) == qw.Waits(30, 3)
+        assert body.case_url == "https://central.example/staff/case/"
 
 
 def _submit_none(code: int) -> str:
