@@ -17,6 +17,7 @@ from typing import Any
 import segno
 from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
+from kivy.effects.scroll import ScrollEffect
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.image import Image
@@ -191,8 +192,10 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         strip = row(self.app, chips, spacing=8)
         strip.size_hint_x = None
         strip.width = sum(c.width for c in chips) + 8 * len(chips)
+        # a plain ScrollEffect: the damped one drifted scroll_x off without end when the
+        # chips are narrower than the strip (they flew off screen within a few frames)
         sv = ScrollView(do_scroll_y=False, size_hint_y=None, height=strip.height, bar_width=6,
-                        scroll_type=["bars", "content"])
+                        scroll_type=["bars", "content"], effect_cls=ScrollEffect)
         sv.add_widget(strip)
         sv.scroll_x = 1.0 if self.app.rtl else 0.0
         return sv
