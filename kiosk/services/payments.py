@@ -105,11 +105,10 @@ class PaymentServices:
                 PrintJob.receipt_key == f"payment:{row.payment_id}:citizen")).first()
             if job is not None and job.state == DONE:
                 printed, problem = True, ""
+            what = paid_for(s, row)  # the catalogue's names of the service, per language
         spooler = self.station.spooler_if_started()
         if not printed and spooler is not None and screen_status(spooler).get("printer_state") == "paper_end":
             problem = "receipt.paper_out"
-
-            what = paid_for(s, row)  # the catalogue's names of the service, per language
 
         def t(en: str, ar: str, ckb: str) -> dict[str, str]:
             return {"en": en, "ar": ar, "ckb": ckb}
