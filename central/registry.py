@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Index, String, Text, bindparam, func, select, update
+from sqlalchemy import BigInteger, Index, String, Text, any_, bindparam, func, select, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -206,6 +207,12 @@ _TRUST_VERSION = (select(func.max(datasets.Dataset.version).label("trust_version
 VERIFY_READ = (select(_TRUST_VERSION.c.trust_version, Document.status_index, Document.body_sha256,
                       Document.revoked_at, Document.revoke_reason)
                .select_from(_TRUST_VERSION.outerjoin(Document, Document.id == bindparam("id"))))
+# The same for several documents at once (PostgreSQL: `ids` is an array), for a server
+# that gathers the reads of concurrent requests into one round trip; absent ones give no row.
+VERIFY_READ_MANY = (select(_TRUST_VERSION.c.trust_version, Document.id, Document.status_index, Document.body_sha256,
+                           Document.revoked_at, Document.revoke_reason)
+                    .select_from(_TRUST_VERSION.outerjoin(
+                        Document, Document.id == any_(bindparam("ids", type_=postgresql.ARRAY(String(32)))))))
 
 
 def registry_check(c: ur1.Claims, row: Any) -> tuple[Status, str] | None:

@@ -287,3 +287,40 @@ def test_openapi_lists_the_public_api(web) -> None:
     spec = c.get("/api/openapi.json").json()
     assert {"/api/v1/verify", "/api/v1/verify/UR1/{code}", "/api/v1/letters", "/api/v1/track"} <= set(spec["paths"])
     assert ur1.ADDRESS_MARK == "UR1/"
+
+
+@pytest.mark.skipif(support.postgres_available() is not None, reason="PostgreSQL not reachable")
+def test_reads_gathered_into_one_round_trip_answer_each_request_its_own_row() -> None:
+    """The PostgreSQL reader reads concurrent requests' documents together
+    (central/web/verifier.py): each gets its own row, an absent document its own
+    "not in the registry", and a request that goes away leaves the others answered."""
+    import asyncio
+
+    from central.web import verifier
+
+    with support.postgres_schema() as url:
+        app = create_app(Settings(db_url=url, public_per_minute=1000))
+        S = app.state.sessions
+        try:
+            kept, gone = _issue(S), _issue(S)
+            with S.begin() as s:
+                registry.revoke(s, gone.id, "lost", int(time.time()))
+            reader = verifier.PgReader(app.state.engine, size=1, batch=3)
+
+            async def run() -> list[object]:
+                ids = [kept.id, gone.id, "DNOSUCHDOC00", kept.id, gone.id, "DNOSUCHDOC01", kept.id]
+                tasks = [asyncio.ensure_future(reader.read(i)) for i in ids]
+                tasks.append(asyncio.ensure_future(reader.read(gone.id)))
+                tasks[-1].cancel()  # this request went away
+                out = await asyncio.gather(*tasks[:-1])
+                await reader.aclose()
+                return out
+
+            rows = asyncio.run(run())
+            assert [getattr(r, "status_index", None) is None for r in rows] == [False, False, True, False, False, True,
+                                                                                False]
+            assert rows[0].revoked_at is None and rows[1].revoked_at is not None and rows[1].revoke_reason == "lost"
+            assert rows[0].status_index == kept.status_index and rows[4].status_index == gone.status_index
+            assert len({r.trust_version for r in rows}) == 1 and rows[2].trust_version is not None
+        finally:
+            app.state.engine.dispose()

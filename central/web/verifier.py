@@ -19,9 +19,9 @@ Kept per serving process, and still right when several processes serve at once:
 - the VALID page and JSON of such a code, rendered once per language.
 
 On PostgreSQL the read goes through a few psycopg async connections of the process's
-own (autocommit, no pre-ping: a broken connection is dropped and the read tried once
-more on a new one), so the event loop never waits for a thread; other databases
-(SQLite) read through a session in a worker thread.
+own, so the event loop never waits for a thread, and the reads of requests that arrive
+together share one round trip (PgReader); other databases (SQLite) read through a
+session in a worker thread.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import anyio.to_thread
 from sqlalchemy import select
@@ -44,6 +44,7 @@ from contract.verdict import Status, Verdict
 
 PASSED_MAX = 4096  # codes kept per process (a few kB each with their rendered pages)
 PG_CONNECTIONS = 4  # per process: a read holds one for a fraction of a millisecond
+PG_BATCH = 64  # documents read in one round trip at most
 
 
 @dataclass
@@ -84,51 +85,91 @@ class SessionReader:
         return None
 
 
-class PgReader:
-    """VERIFY_READ over a few psycopg async connections of this process (autocommit: one
-    read needs no transaction). The statement is SQLAlchemy's own, compiled once."""
+class _Absent(NamedTuple):
+    """A document the batched read found no row for (registry_check: not in the registry)."""
 
-    def __init__(self, engine: Engine, size: int = PG_CONNECTIONS) -> None:
+    trust_version: int | None
+    status_index: None = None
+
+
+class PgReader:
+    """registry.VERIFY_READ_MANY over a few psycopg async connections of this process
+    (autocommit: a read needs no transaction; no pre-ping: a broken connection is
+    dropped and the read tried once more on a new one). Requests that arrive while the
+    connections are busy are read together in the next round trip: under load one query
+    answers several requests, so the database's work and the driver's grow slower than
+    the request rate. The statement is SQLAlchemy's own, compiled once."""
+
+    def __init__(self, engine: Engine, size: int = PG_CONNECTIONS, batch: int = PG_BATCH) -> None:
         import psycopg  # only with a PostgreSQL database (psycopg is central's driver)
         from psycopg.rows import namedtuple_row
 
         self._psycopg, self._row_factory = psycopg, namedtuple_row
         self.args, self.kwargs = engine.dialect.create_connect_args(engine.url)
-        compiled = registry.VERIFY_READ.compile(dialect=engine.dialect)
+        compiled = registry.VERIFY_READ_MANY.compile(dialect=engine.dialect)
         self.sql, self.params = str(compiled), dict(compiled.params)
-        self.size = size
+        self.size, self.batch = size, batch
         self._idle: list[Any] = []
+        self._waiting: list[tuple[str, asyncio.Future[Any]]] = []
+        self._readers: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots: asyncio.Semaphore | None = None
 
-    def _slots_here(self) -> asyncio.Semaphore:
+    async def read(self, doc_id: str) -> Any:
         loop = asyncio.get_running_loop()
-        if self._slots is None or self._loop is not loop:
+        if self._loop is not loop:
             # Connections wait on the loop that made them: a new loop (a test's second
             # client) starts afresh.
             for conn in self._idle:
                 conn.pgconn.finish()
-            self._idle, self._loop, self._slots = [], loop, asyncio.Semaphore(self.size)
-        return self._slots
+            self._idle, self._waiting, self._readers, self._loop = [], [], set(), loop
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((doc_id, fut))
+        if len(self._readers) < self.size:
+            task = loop.create_task(self._drain())
+            self._readers.add(task)
+            task.add_done_callback(self._readers.discard)
+        # The read runs in a task of its own, so a request that goes away (client gone,
+        # cancelled) never leaves the others of its round trip without an answer.
+        return await fut
 
-    async def read(self, doc_id: str) -> Any:
-        async with self._slots_here():
-            for attempt in range(2):
-                conn = self._idle.pop() if self._idle else await self._psycopg.AsyncConnection.connect(
-                    *self.args, **self.kwargs, autocommit=True, row_factory=self._row_factory)
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[:self.batch], self._waiting[self.batch:]
                 try:
-                    cur = await conn.execute(self.sql, {**self.params, "id": doc_id})
-                    row = await cur.fetchone()
-                except self._psycopg.OperationalError:
-                    await _close_quietly(conn)
-                    if attempt:
-                        raise
-                    continue  # the server restarted or dropped the connection: once more on a new one
-                except BaseException:
-                    await _close_quietly(conn)  # cancelled or refused mid-read: its state is unknown
+                    rows = await self._query(sorted({doc_id for doc_id, _ in batch}))
+                except Exception as e:  # noqa: BLE001 - every request of the round trip gets the error
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                    continue
+                version = rows[0].trust_version if rows else None
+                found = {r.id: r for r in rows if r.id is not None}
+                for doc_id, fut in batch:
+                    if not fut.done():
+                        fut.set_result(found.get(doc_id) or _Absent(version))
+        finally:
+            # Leaves the set in the same step as it saw nothing waiting (no await between):
+            # a read that arrives after that starts a reader of its own.
+            self._readers.discard(asyncio.current_task())
+
+    async def _query(self, ids: list[str]) -> list[Any]:
+        for attempt in range(2):
+            conn = self._idle.pop() if self._idle else await self._psycopg.AsyncConnection.connect(
+                *self.args, **self.kwargs, autocommit=True, row_factory=self._row_factory)
+            try:
+                cur = await conn.execute(self.sql, {**self.params, "ids": ids})
+                rows = await cur.fetchall()
+            except self._psycopg.OperationalError:
+                await _close_quietly(conn)
+                if attempt:
                     raise
-                self._idle.append(conn)
-                return row
+                continue  # the server restarted or dropped the connection: once more on a new one
+            except BaseException:
+                await _close_quietly(conn)  # cancelled or refused mid-read: its state is unknown
+                raise
+            self._idle.append(conn)
+            return rows
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
