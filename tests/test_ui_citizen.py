@@ -72,6 +72,8 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
     h.type("پاسپ")
     h.tap("svc.passport-ordinary")
     h.tap("service.apply", to="apply")
+    assert not h.keyboard_shown()  # no field has focus yet: no keyboard over the form
+    h.tap("field.full_name")
     assert h.find("kbd.ckb")  # an Arabic-script field opens the citizen's Arabic-script keyboard
     h.tap("apply.next")
     # Every required field says so, in Kurdish
@@ -79,7 +81,7 @@ def test_form_errors_in_citizen_language_then_submit_offline_pay_and_receipt(svc
         assert h.text(f"field.{name}.error") == tr("err.required", "ckb")
     assert h.text("field.delivery.error") == tr("err.required", "ckb")
     fill_passport_form(h, name="عەلی حەسەن", mobile="0770123")
-    assert h.find("kbd.digits")
+    assert not h.keyboard_shown()  # the tap on a choice, outside the fields, closed it
     h.tap("apply.next", to="apply")
     assert h.text("field.mobile.error") == tr("err.mobile", "ckb")
     assert "field.national_id.error" not in h.ids()
@@ -178,10 +180,12 @@ def test_track_by_typed_number_letter_fines_and_complaint() -> None:
     svc.applications["KSK1-000007"] = ("national-card", {})
     h = Harness(svc, lang="en")
     h.tap("home.track")
-    assert h.find("kbd.en")
+    assert not h.keyboard_shown()
     h.type("KSK1-000008")
+    assert h.find("kbd.en")
     h.tap("track.go")
     assert "no application with tracking number KSK1-000008" in h.text("track.error")
+    h.tap("field.tracking")
     h.tap("key.BACK")
     h.type("7")
     h.tap("track.go")

@@ -30,6 +30,7 @@ from kiosk.screens.status_strip import StatusStripBar
 from kiosk.speech import Speech
 from kiosk.ui_services import UiServices
 
+KEY_ENTER = 13
 KEY_ESCAPE = 27
 KEY_F1 = 282
 
@@ -181,6 +182,11 @@ class KioskApp(App):
     def _on_keyboard(self, window: Any, key: int, *args: Any) -> bool:
         # Returning True stops Kivy's own handling: Escape does not close the app
         # (also exit_on_escape=0) and F1 does not open settings.
+        if key == KEY_ENTER and self.sm is not None:
+            hide = getattr(self.current_screen(), "hide_keyboard", None)
+            if hide is not None:  # Enter on a physical keyboard closes the on-screen one
+                hide()
+                return True
         return key in (KEY_ESCAPE, KEY_F1)
 
     # -- navigation ---------------------------------------------------------
@@ -299,6 +305,7 @@ class KioskApp(App):
         if self.sm is not None:
             for screen in self.sm.screens:
                 screen.error_text = ""
+                screen.forget_view()  # no tree built from this citizen's session is reused
                 screen.clear_widgets()
             self.go("home")
         self.rebuild()

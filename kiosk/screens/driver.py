@@ -194,19 +194,38 @@ class KioskDriver:
         vx, vy = view.to_window(view.x, view.y)
         return bool(vx <= x <= vx + view.width and vy <= y <= vy + view.height)
 
-    def type(self, text: str) -> None:
-        """Type on the on-screen keyboard, key by key (real touches on each key)."""
-        from kivy.tests.common import UnitTestTouch
+    def keyboard_shown(self) -> bool:
+        return any(k.startswith("kbd.") for k in self.ids())
+
+    def type(self, text: str, field: str | None = None) -> None:
+        """Type on the on-screen keyboard, key by key (real touches on each key).
+
+        The keyboard shows only while a field has focus: with none focused (or with
+        `field` named and not the focused one) the field is tapped first, as a citizen
+        would (by default the screen's first field)."""
 
         self.frames(1)
+        screen = self.app.current_screen()
+        focus = self.app.session.focus
+        if field is not None and field != focus or not self.keyboard_shown():
+            fields = list(getattr(screen, "fields", None) or {})
+            if not fields:
+                raise AssertionError(f"no field to type into on screen {self.screen}")
+            self.tap(f"field.{field or fields[0]}")
+            self.wait(self.keyboard_shown, what="the keyboard after tapping a field")
         for ch in text:
-            kid = "key.SPACE" if ch == " " else f"key.{ch}"
-            w = self.find(kid)  # keys stay put while typing: no scrolling, no rebuild
-            x, y = w.to_window(*w.center)
-            touch = UnitTestTouch(x, y)
-            touch.touch_down()
-            touch.touch_up()
-            self.frames(1)
+            self.press_key("SPACE" if ch == " " else ch)
+
+    def press_key(self, key: str) -> None:
+        """One real touch on an on-screen key (keys stay put while typing)."""
+        from kivy.tests.common import UnitTestTouch
+
+        w = self.find(f"key.{key}")
+        x, y = w.to_window(*w.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+        self.frames(1)
 
     # -- screenshots --------------------------------------------------------
     def screenshot(self, path: Path) -> Path:
