@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import DateTime, Index, Integer, Select, String, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from central import applications, bulk, datasets, kiosks
+from central import applications, bulk, casework, datasets, kiosks
 from central import catalogue as central_catalogue
 from central.db import Base
 from contract import catalogue as cat
@@ -249,6 +249,9 @@ def publish(session: Session, case_url: str | None = None, now: datetime | None 
     return datasets.publish(session, qw.DATASET, qw.dump(before.case_url if case_url is None else case_url, offices))
 
 
+# After casework's workflow start (imported above, so registered first): an application
+# it rejects at once gets no ticket.
+assert casework.start_applications in applications.SUBMISSION_HOOKS
 if open_tickets not in applications.SUBMISSION_HOOKS:
     applications.SUBMISSION_HOOKS.append(open_tickets)
 
