@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contract import receipt_claims
 from kiosk import i18n
 from tests import support
 from tests.payment_fixtures import enrolled_store, terminal
@@ -55,10 +56,13 @@ def test_fine_paid_on_the_real_pay_screen_prints_and_shows_the_ur1_receipt(tmp_p
                 shown = " ".join(str(w.text) for w in h.root.walk(restrict=True) if isinstance(getattr(w, "text", None), str))
                 assert "fine:" not in shown and row.payment_id not in shown
                 assert h.text("receipt.number") == i18n.tr("receipt.number", "en",
-                                                           number=row.payment_id.split("-")[0].upper())
+                                                           number=receipt_claims.short_id(row.payment_id))
             assert h.text("receipt.reference") == i18n.tr("pay.reference", "en", ref="F-1")
             assert h.text("receipt.fee.0").endswith(i18n.money(30000, "en"))  # amounts formatted
-            assert len(emu.receipt_texts) == 1 and "TOTAL 30000 IQD" in "\n".join(emu.receipt_texts[0])
+            assert h.text("receipt.paid_for") == "Traffic fine F-1, plate 12B0001"  # named, in the session's language
+            printed = "\n".join(emu.receipt_texts[0])
+            assert len(emu.receipt_texts) == 1 and "TOTAL 30,000 IQD" in printed
+            assert "Receipt no. " + receipt_claims.short_id(row.payment_id) in printed
             assert [e.amount for e in h_term.journal if e.kind == "payment"] == [30000]
             # Back on the fines screen: the paid fine shows "paid", no longer a Pay button,
             # and paying it again (a stale screen) says it is paid, charging nothing.
