@@ -84,7 +84,7 @@ def main() -> None:
         drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
         receipts = PaymentReceipts(PrintSpooler(PrintJournal(store), drv, PROFILE), PrintJournal(store), ident)
         receipts.issue = clock.wrap("printing", receipts.issue)  # type: ignore[method-assign]  # the bench times printing by wrapping its method
-        receipt_code.sign_receipt = clock.wrap("receipt code (Ed25519 UR1)", receipt_code.sign_receipt)
+        receipt_code.sign_compact_receipt = clock.wrap("receipt code (Ed25519 UR1)", receipt_code.sign_compact_receipt)
         svc = PaymentService(store, ident, open_terminal, receipts=receipts)
         svc.pay("fine:F-0600")  # warm-up: imports, first totals, fonts
         link = h.emulator.link
