@@ -98,7 +98,42 @@ class KioskApp(App):
         self.strip.refresh()
         self.sm.current = "home"
         self.current_screen().refresh()
+        self.sm.bind(current=self._screen_shown)
+        self._screen_shown(self.sm, "home")
         return root
+
+    def _screen_shown(self, _sm: Any, name: str) -> None:
+        """Log each screen change (an operator reading the journal, and the X window test,
+        see it); at debug level also where its buttons are once it is laid out."""
+        log = logging.getLogger("kivy")
+        log.info("Kiosk: screen %s", name)
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_targets(name, None, 50)
+
+    def _targets(self) -> dict[str, tuple[int, int]]:
+        from kivy.uix.behaviors import ButtonBehavior
+
+        from kiosk.screens.widgets import walk_kids
+
+        found: dict[str, tuple[int, int]] = {}
+        if self.root is not None and tuple(self.root.size) == tuple(Window.size):
+            for kid, w in walk_kids(self.root).items():
+                if isinstance(w, ButtonBehavior):
+                    x, y = w.to_window(*w.center)
+                    found[kid] = (int(x), int(Window.height - y))
+        return found
+
+    def _log_targets(self, name: str, last: dict[str, tuple[int, int]] | None, tries: int) -> None:
+        """One line per button: its kiosk id and centre in window pixels from the top left,
+        once the layout has settled (the same positions two looks apart)."""
+        if self.sm is None or self.sm.current != name or tries <= 0:
+            return
+        now = self._targets()
+        if now and now == last:
+            for kid, (x, y) in sorted(now.items()):
+                logging.getLogger("kivy").debug("Kiosk: target %s %s %d %d", name, kid, x, y)
+            return
+        Clock.schedule_once(lambda *_: self._log_targets(name, now, tries - 1), 0.2)
 
     def on_start(self) -> None:
         self.attach()
