@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -53,6 +54,7 @@ from nacl.signing import VerifyKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bench import harness
 from bench.table import print_table
 from central import db, downlink_key, kiosks, pii_key
 from contract import downlink as dl
@@ -473,20 +475,18 @@ def database(kind: str) -> Iterator[tuple[str, str, PgStats | None]]:
     """(backend, SQLAlchemy URL, PostgreSQL counters). PostgreSQL: a database of its
     own, so pg_stat_database counts only this fleet's rows and its backends are
     this fleet's; dropped afterwards."""
-    from tests import support
-
     if kind == "auto":
-        kind = "postgresql" if support.postgres_available() is None else "sqlite"
+        kind = "postgresql" if harness.postgres_available() is None else "sqlite"
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="fleet-db-") as d:
-            yield "sqlite", support.sqlite_url(Path(d) / "central.db"), None
+            yield "sqlite", harness.sqlite_url(Path(d) / "central.db"), None
         return
 
     name = f"ur_fleet_{uuid.uuid4().hex[:8]}"
-    admin = support.PG_DSN.replace("postgresql+psycopg://", "postgresql://")
+    admin = harness.PG_DSN.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
-    base = support.PG_DSN.rsplit("/", 1)[0]
+    base = harness.PG_DSN.rsplit("/", 1)[0]
 
     try:
         yield "postgresql", f"{base}/{name}", PgStats(admin, name)
@@ -520,29 +520,29 @@ def enroll_fleet(db_url: str, n: int, rng: random.Random) -> tuple[list[tuple[st
 def start_workers(db_url: str, broker_url: str, n: int, logdir: Path) -> list[subprocess.Popen[bytes]]:
     """`ur-central serve` as deployed (its own entry point), n of them; returns once
     each has subscribed and the partitions are spread over all of them."""
-    from tests import support
-
     procs = []
     for i in range(n):
         log = logdir / f"worker-{i}.log"
-        procs.append(support.spawn_cli(["ur-central", "--db", db_url, "serve", "--broker", broker_url,
-                                        "--worker-id", f"fleet-w{i}"], log=log, faults=None))
+        procs.append(harness.spawn([sys.executable, "-m", "central.cli", "--db", db_url, "serve",
+                                    "--broker", broker_url, "--worker-id", f"fleet-w{i}"], log=log))
     for i in range(n):
-        log = logdir / f"worker-{i}.log"
-        support.wait_until(lambda log=log: log.exists() and "subscribed" in log.read_text(errors="replace"),
+        harness.wait_until(functools.partial(_subscribed, logdir / f"worker-{i}.log"),
                            timeout=120, what=f"fleet worker {i} subscribed")
-    support.wait_until(lambda: _leases_spread(db_url, n), timeout=120, interval=0.3,
+    harness.wait_until(lambda: _leases_spread(db_url, n), timeout=120, interval=0.3,
                        what=f"partitions spread over {n} workers")
     return procs
+
+
+def _subscribed(log: Path) -> bool:
+    return log.exists() and "subscribed" in log.read_text(errors="replace")
 
 
 def _leases_spread(db_url: str, n: int) -> bool:
     """Every partition leased and each worker holding its fair share (or no lease
     table: central without partitions)."""
-    from tests import support
 
     try:
-        rows = support.sql_rows(db_url, "SELECT owner, count(*) FROM partition_leases "
+        rows = harness.sql_rows(db_url, "SELECT owner, count(*) FROM partition_leases "
                                         "WHERE owner IS NOT NULL GROUP BY owner")
     except Exception:  # noqa: BLE001 - no lease table on this central
         return True
@@ -565,9 +565,8 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 def check_exactly_once(db_url: str, sessions: list[Session]) -> CheckReport:
     """Against central's database: each message the fleet made is in the inbox once,
     applied, at its (kiosk, stream, seq); business rows are one per message."""
-    from tests import support
 
-    rows = support.sql_rows(db_url, f"SELECT kiosk_id, stream, seq, message_id, outcome FROM inbox "
+    rows = harness.sql_rows(db_url, f"SELECT kiosk_id, stream, seq, message_id, outcome FROM inbox "
                                     f"WHERE kiosk_id LIKE '{SIM_PREFIX}-%'")
     by_seq: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
     for k, s, q, m, o in rows:
@@ -597,7 +596,7 @@ def check_exactly_once(db_url: str, sessions: list[Session]) -> CheckReport:
         "complaints": f"SELECT count(*), count(DISTINCT tracking) FROM complaints WHERE kiosk_id LIKE '{SIM_PREFIX}-%'",
     }
     for stream, sql in business.items():
-        total, distinct = (int(x) for x in support.sql_rows(db_url, sql)[0])
+        total, distinct = (int(x) for x in harness.sql_rows(db_url, sql)[0])
         if total != distinct:
             dup.append(f"{stream}: {total - distinct} business rows twice")
         expected = counts.get(stream, 0) - sum(1 for w in lost + rejected if f"/{stream}#" in w)
@@ -804,9 +803,7 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
             broker = LocalBroker(root / "broker", extra="sys_interval 1").start()
         try:
             backend, url, pg = stack.enter_context(database(cfg.db))
-            from tests import support
-
-            code, out = support.run_cli_in_process(["ur-central", "--db", url, "init"])
+            code, out = harness.run_cli_in_process(["ur-central", "--db", url, "init"])
             if code != 0:
                 raise RuntimeError(f"ur-central init failed: {out}")
             fleet, pii_public, downlink_public = enroll_fleet(url, cfg.kiosks, rng)

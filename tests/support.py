@@ -13,13 +13,22 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import tty
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+# Test-free helpers live in bench/harness.py (the benches need them without tests/).
+from bench.harness import (  # noqa: F401 - re-exported for the tests
+    PG_DSN,
+    postgres_available,
+    run_cli_in_process,
+    spawn,
+    sql_rows,
+    sqlite_url,
+    wait_until,
+)
 from kiosk.sync.local_broker import LocalBroker as Broker
 from kiosk.sync.local_broker import free_port, wait_port
 
@@ -63,25 +72,6 @@ def pty_pair() -> Iterator[PtyPair]:
         yield p
     finally:
         p.close()
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-PG_DSN = os.environ.get("UR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def postgres_available() -> str | None:
-    """None when PostgreSQL answers, else the reason (shown in the skip message)."""
-    try:
-        import psycopg
-
-        dsn = PG_DSN.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, connect_timeout=3):
-            return None
-    except Exception as e:  # noqa: BLE001 - any failure means "skip with the reason"
-        return f"PostgreSQL not reachable at {PG_DSN}: {e}"
 
 
 @contextmanager
@@ -156,56 +146,7 @@ def spawn_cli(args: list[str], env: dict[str, str] | None = None, log: Path | No
     launched like `run_cli`."""
     prog, *rest = args
     module = {"ur-kiosk": "kiosk.cli", "ur-central": "central.cli"}[prog]
-    full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env["PYTHONUNBUFFERED"] = "1"
-    if env:
-        full_env.update(env)
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
-    return subprocess.Popen(
-        [*(prefix or []), *launch(module, rest, faults)], env=full_env, stdout=out, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def wait_until(pred, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
-    """Poll `pred` until it returns a truthy value; fail with `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def run_cli_in_process(args: list[str]) -> tuple[int, str]:
-    """Run `ur-kiosk ...` / `ur-central ...` through the real CLI's `main` in this
-    process: the same code as `run_cli` without a Python start-up (~1-2 s each)
-    and without the launcher (the suite's hooks are installed here already).
-    Returns (exit code, stdout + stderr)."""
-    import contextlib
-    import io
-
-    from central import cli as central_cli
-    from central import hsm
-    from kiosk import cli as kiosk_cli
-
-    prog, *rest = args
-    main = {"ur-kiosk": kiosk_cli.main, "ur-central": central_cli.main}[prog]
-    out = io.StringIO()
-    # Central's CLIs in other processes change the token (keys of each test's `init`):
-    # open it afresh, as a new process would, and close it again afterwards.
-    hsm.reset()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            code = main(rest)
-        except SystemExit as e:  # argparse refusals
-            code = e.code if isinstance(e.code, int) else 2
-        finally:
-            hsm.reset()
-    return code, out.getvalue()
+    return spawn([*(prefix or []), *launch(module, rest, faults)], env, log)
 
 
 def cli_in_process(args: list[str], input: str | None = None,
@@ -447,18 +388,6 @@ def queue_stats(kiosk_dir: Path) -> dict[str, int]:
         rows = dict(c.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     return {"pending": rows.get("pending", 0), "delivered": rows.get("delivered", 0),
             "rejected": rows.get("rejected", 0)}
-
-
-def sql_rows(db_url: str, sql: str) -> list[tuple]:
-    """Rows of one query, read straight from a database by URL (a fresh engine)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as c:
-            return [tuple(r) for r in c.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def sql_count(db_url: str, sql: str) -> int:
