@@ -189,15 +189,18 @@ class TechnicianScreen(StaffScreen):
         a = self.app
         pal = a.palette
         body = column(spacing=8)
+        # Two rows: five buttons in one cut the Kurdish terminal test's words at large text.
         body.add_widget(row(a, [
-            button(a, self.t("tech.refresh"), self.refresh, kid="tech.refresh", font="small",
-                   role="secondary"),
             button(a, self.t("tech.test_print"), lambda: self.run(a.services.test_print),
                    kid="tech.test_print", font="small"),
             button(a, self.t("tech.scan_test"), lambda: self.run(a.services.scan_test, 5.0),
                    kid="tech.scan_test", font="small"),
             button(a, self.t("tech.terminal_test"), lambda: self.run(a.services.terminal_registration_test),
                    kid="tech.terminal_test", font="small"),
+        ], spacing=8))
+        body.add_widget(row(a, [
+            button(a, self.t("tech.refresh"), self.refresh, kid="tech.refresh", font="small",
+                   role="secondary"),
             button(a, self.t("staff.logout"), a.wipe, kid="staff.logout", font="small", role="danger"),
         ], spacing=8))
         if self.s.message:

@@ -4,16 +4,33 @@ contrast and Home. It polls `status_strip()` every few seconds and never raises.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
 
 from contract.errors import UrError
 from kiosk import i18n
 from kiosk.i18n import N_
+from kiosk.screens import theme
 from kiosk.screens.host import ScreenHost
 from kiosk.screens.icons import Icon
 from kiosk.screens.widgets import button, label, paint
 from kiosk.ui_services import StatusStrip
+
+
+class StripLook:
+    """The app's look at normal text size: the strip is one fixed row of ten items, and
+    at large text its words were cut or broken between letters (tests/test_ui_goldens_all.py);
+    larger text enlarges the screen below it."""
+
+    def __init__(self, app: ScreenHost) -> None:
+        self.app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def size(self, role: str) -> int:
+        return theme.sizes(False)[role]
 
 
 class StatusStripBar(BoxLayout):
@@ -34,7 +51,7 @@ class StatusStripBar(BoxLayout):
                 self.app.set_out_of_service(not state.in_service)
 
     def refresh(self) -> None:
-        app = self.app
+        app: Any = StripLook(self.app)
         if self.state is None:
             try:
                 self.state = app.services.status_strip()
@@ -66,8 +83,8 @@ class StatusStripBar(BoxLayout):
                       color=light if st.paper == "ok" else pal.strip_warning, kid="strip.paper",
                       wrap=False),
             ]
-        for w in info:
-            w.halign = "center"
+        for w in info:  # the row's full height: a narrow status may take two lines
+            w.halign, w.height = "center", 72
         tools = [
             button(app, app.t("strip.larger_text"), app.toggle_large_text, kid="strip.large",
                    role="primary" if app.large_text else "secondary", font="small", width=132,
