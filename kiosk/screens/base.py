@@ -39,6 +39,7 @@ class KioskScreen(Screen):
     title_key = ""
     prompt_key = ""  # what the citizen is asked to do here: spoken with the title on open
     citizen = True  # False for staff screens (PIN-protected)
+    LOOK_ONLY = ("drawn from the look alone",)  # a view_key: the session is not read at all
 
     def __init__(self, app: ScreenHost, **kw: Any) -> None:
         super().__init__(**kw)
@@ -78,7 +79,8 @@ class KioskScreen(Screen):
             return None
         a = self.app
         # repr of the whole session: any change a citizen made shows up here
-        return (a.lang, a.large_text, a.high_contrast, getattr(self, "lower", False), repr(self.s), key)
+        session = "" if key == self.LOOK_ONLY else repr(self.s)
+        return (a.lang, a.large_text, a.high_contrast, getattr(self, "lower", False), session, key)
 
     def forget_view(self) -> None:
         """The tree no longer matches what it was built from (changed in place, or wiped)."""

@@ -103,7 +103,7 @@ class HomeScreen(KioskScreen):
     prompt_key = N_("home.subtitle")
 
     def view_key(self) -> Any:
-        return ()  # drawn from the look alone: built once, reused on every return home
+        return self.LOOK_ONLY  # built once, reused on every return home
 
     def build_body(self) -> Widget:
         a = self.app
