@@ -18,14 +18,20 @@ def test_verify_letters_and_status_strip_from_synced_data(tmp_path: Path, mqtt_b
     dep = support.Deployment(tmp_path)
     dep.init_central()
     dep.enroll("K1", mqtt_broker.url)
-    r = dep.central("--json", "docs", "issue", "--type", "certificate", "--agency", "moi",
-                    "--field", "holder=Karwan Ahmed")
+    # The set-up commands run their `main` in this process (support.cli_in_process: no
+    # Python start-up each); the sync that carries their data stays a process.
+    central = ["ur-central", "--db", dep.db_url]
+    r = support.cli_in_process([*central, "--json", "docs", "issue", "--type", "certificate", "--agency", "moi",
+                                "--field", "holder=Karwan Ahmed"])
+    assert r.returncode == 0, r.stderr
     qr = json.loads(r.stdout)["qr"]
-    dep.central("letters", "register", "--number", "1205", "--date", "2026-11-20", "--from", "krg-baghdad",
-                "--to", "mof", "--subject", "طلب تأييد")
-    dep.central("letters", "publish")
-    dep.kiosk("K1", "apply", "--service", "non-conviction-certificate", "--field", "full_name=Ali",
-              "--field", "national_id=199001234567", "--field", "mobile=07701234567")
+    for args in (["letters", "register", "--number", "1205", "--date", "2026-11-20", "--from", "krg-baghdad",
+                  "--to", "mof", "--subject", "طلب تأييد"], ["letters", "publish"]):
+        assert support.cli_in_process([*central, *args]).returncode == 0, args
+    r = support.cli_in_process(["ur-kiosk", "--data", str(dep.kiosk_dir("K1")), "apply", "--service",
+                                "non-conviction-certificate", "--field", "full_name=Ali",
+                                "--field", "national_id=199001234567", "--field", "mobile=07701234567"])
+    assert r.returncode == 0, r.stderr
     services = KioskServices(KioskStore(dep.kiosk_dir("K1")))
     strip = services.status_strip()
     assert strip.online is False and strip.queued == 1
