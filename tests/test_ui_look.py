@@ -230,7 +230,7 @@ def test_the_card_animation_moves_on_the_driven_clock_and_stops_with_the_wait() 
             advance(0.05)  # the pay screen reads the terminal's events on the clock
             return bool(h.app.current_screen().stage == stage)
 
-        h.wait(lambda: stage_is("insert_card"), what="the card wait")
+        h.wait(lambda: stage_is("insert_card"), timeout=60, what="the card wait")  # generous: a loaded machine
         anim = h.find("pay.card_animation")
         seen = set()
         for _ in range(12):
@@ -239,7 +239,7 @@ def test_the_card_animation_moves_on_the_driven_clock_and_stops_with_the_wait() 
             seen.add(round(anim.travel, 1))
         assert len(seen) >= 4 and max(seen) >= 0.9 and min(seen) <= 0.3, seen  # it slides in, again
         gate.append(True)
-        h.wait(lambda: stage_is("approved"), what="approval")
+        h.wait(lambda: stage_is("approved"), timeout=60, what="approval")
         assert "pay.card_animation" not in h.ids()
         still = anim.travel
         advance(0.7)
