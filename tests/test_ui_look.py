@@ -92,7 +92,7 @@ def screens_in_every_state(h: Any, svc: LookServices) -> Iterator[str]:
     app.out_of_service = False
     app.go("verify")
     svc.scans.append("UR1:DOC-REVOKED")
-    h.wait(lambda: "verify.verdict" in h.ids(), what="a verdict")
+    h.wait(lambda: "verify.verdict" in h.ids(), timeout=30, what="a verdict")
     yield "verify+verdict"
     app.go("fines")
     app.session.inputs["plate"] = "12345 BGD"
@@ -191,7 +191,7 @@ def test_step_indicator_follows_the_application_journey() -> None:
     assert steps()[0] == "pay"
     h.tap("submitted.pay", to="pay")
     assert steps()[0] == "pay"
-    h.wait(lambda: h.app.current_screen().stage == "approved", what="approval")
+    h.wait(lambda: h.app.current_screen().stage == "approved", timeout=30, what="approval")
     h.tap("pay.receipt", to="receipt")
     current, states = steps()
     assert current == "receipt" and list(states.values()).count("done") == 4
@@ -278,7 +278,7 @@ def test_verify_shows_where_the_scanner_is_and_every_verdict_large(lang: str, tm
     assert _close(_pixel(shot, wx, wy, h.window.height), pal.ok)  # the scanner window, lit
     for verdict, role in VERDICT_ROLE.items():
         svc.scans.append(f"UR1:V:{verdict}")
-        h.wait(lambda: "verify.verdict" in h.ids(), what=f"verdict {verdict}")
+        h.wait(lambda: "verify.verdict" in h.ids(), timeout=30, what=f"verdict {verdict}")
         panel = h.find("verify.verdict_panel")
         assert panel.role == role
         assert h.find("verify.verdict_icon").icon_name == VERDICT_MARK[role]
