@@ -1,10 +1,14 @@
-"""Kiosk UI figures: cold start to the home screen, screen switch time, idle memory.
+"""Kiosk UI figures: cold start to the home screen, screen switch time, keystroke echo,
+idle memory; offscreen (SDL offscreen + Mesa) and in a real X window (Xvfb).
 
 Each measurement runs in a fresh process (Kivy allows one window per process and
-a cold start must be cold), offscreen at 1280x1024 with the PIL/raqm text
-provider, on a fresh kiosk store. The catalogue-dependent screens use the test
-catalogue from tests/ui_fixtures.py when it is importable (repository checkout),
-else the real KioskServices (which then shows "not available" screens).
+a cold start must be cold) at 1280x1024 with the PIL/raqm text provider. The
+catalogue-dependent screens use the test catalogue from tests/ui_fixtures.py when
+it is importable (repository checkout), else the real KioskServices (which then
+shows "not available" screens). The baseline, measured in the same run, rebuilds
+every screen on every entry (screens built before issue 16 did).
+
+    python -m bench.bench_ui [--runs N]
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from bench.table import print_table
 
 REPO = Path(__file__).resolve().parent.parent
-SWITCHES = 30
+SWITCHES = 42
+KEYS = "KSK1-0000070000"
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs)) - 1))]
 
 
 def _rss_mb() -> float:
@@ -29,8 +42,8 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def child(t_spawn: float) -> None:
-    """Runs in the measured process: start, draw home, switch screens, idle."""
+def child(t_spawn: float, rebuild: bool) -> None:
+    """Runs in the measured process: start, draw home, switch screens, type, idle."""
     t_import = time.time()
     # Imported here: importing Kivy and the screens is part of the cold start measured.
     from kiosk.screens.driver import KioskDriver
@@ -49,18 +62,36 @@ def child(t_spawn: float) -> None:
 
         services = KioskServices(KioskStore(tempfile.mkdtemp(prefix="bench-ui-")))
         which = "KioskServices"
+    if rebuild:  # the baseline: no tree is reused, every entry rebuilds the screen
+        from kiosk.screens.base import KioskScreen
+
+        KioskScreen._state_key = lambda self: None  # type: ignore[method-assign]
     d = KioskDriver(services, lang="ar")
     d.frames(1)  # the home screen has been drawn
     t_home = time.time()
     route = ["catalogue", "home", "track", "home", "verify", "home"]
+    if which != "KioskServices":
+        route.append("service")
     times = []
     d.app.session.service_id = "passport-ordinary"
     for i in range(SWITCHES):
-        name = route[i % len(route)] if which == "KioskServices" else (route + ["service"])[i % 7]
+        name = route[i % len(route)]
         t0 = time.perf_counter()
         d.app.go(name)
         d.frames(1)  # laid out and drawn
         times.append((time.perf_counter() - t0) * 1000)
+    echo: dict[str, list[float]] = {"track": [], "catalogue": []}
+    for screen, field, keys in (("track", "tracking", KEYS), ("catalogue", "query", "جواز سفر")):
+        d.app.go(screen)
+        d.frames(2)
+        d.tap(f"field.{field}")
+        d.wait(d.keyboard_shown, what="keyboard")
+        for k in keys:
+            t0 = time.perf_counter()
+            d.press_key("SPACE" if k == " " else k)  # one real touch on the key, then the frame that shows it
+            echo[screen].append((time.perf_counter() - t0) * 1000)
+        assert d.find(f"field.{field}").text.endswith(keys[-3:]), "the keys did not reach the field"
+        d.frames(2)  # the catalogue's search runs after the echo frame
     d.app.go("home")
     d.frames(2)
     t_idle = time.monotonic()
@@ -70,52 +101,87 @@ def child(t_spawn: float) -> None:
     print(json.dumps({
         "cold_start_s": t_home - t_spawn,
         "import_to_home_s": t_home - t_import,
-        "switch_ms_median": statistics.median(times),
-        "switch_ms_p90": sorted(times)[int(len(times) * 0.9) - 1],
-        "switch_ms_max": max(times),
+        "switch": times,
+        "echo_track": echo["track"],
+        "echo_catalogue": echo["catalogue"],
         "idle_rss_mb": _rss_mb(),
         "services": which,
     }))
 
 
-def measure() -> dict[str, float | str]:
-    env = dict(os.environ)
-    env.update({"SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil",
-                "KIVY_NO_CONSOLELOG": "1", "KIVY_LOG_MODE": "PYTHON",
+def measure(display: str | None, rebuild: bool) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIVY_", "SDL_"))}
+    env.update({"KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil", "KIVY_NO_CONSOLELOG": "1", "KIVY_LOG_MODE": "PYTHON",
                 "KIVY_HOME": tempfile.mkdtemp(prefix="bench-kivy-"),
                 "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", "")})
+    if display is None:
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    else:
+        env.update(SDL_VIDEODRIVER="x11", DISPLAY=display)
     t_spawn = time.time()
-    out = subprocess.run([sys.executable, "-m", "bench.bench_ui", "--child", repr(t_spawn)],
-                         env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    args = ["--child", repr(t_spawn)] + (["--rebuild"] if rebuild else [])
+    out = subprocess.run([sys.executable, "-m", "bench.bench_ui", *args],
+                         env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
     if out.returncode != 0:
         raise RuntimeError(f"UI bench child failed: {out.stderr[-800:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """A private Xvfb on a display number it picks itself (-displayfd)."""
+    r, w = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f:
+        number = f.readline().strip()
+    if not number.isdigit():
+        proc.kill()
+        raise RuntimeError("Xvfb did not start (make system installs it)")
+    return proc, f":{number}"
+
+
+def rows_for(label: str, runs: list[dict[str, Any]]) -> list[tuple[object, ...]]:
+    switch = [t for r in runs for t in r["switch"]]
+    echo_t = [t for r in runs for t in r["echo_track"]]
+    echo_c = [t for r in runs for t in r["echo_catalogue"]]
+    cold = sorted(float(r["cold_start_s"]) for r in runs)
+    return [
+        (f"{label}: cold start to home (median)", statistics.median(cold), "s", "< 1",
+         f"spawn to first home frame; min {cold[0]:.2f}, max {cold[-1]:.2f}"),
+        (f"{label}: screen switch p50", statistics.median(switch), "ms", "", f"{len(switch)} switches"),
+        (f"{label}: screen switch p95", _pct(switch, 95), "ms", "< 100", f"max {max(switch):.0f}"),
+        (f"{label}: keystroke echo p50 (track)", statistics.median(echo_t), "ms", "", "key touch to drawn frame"),
+        (f"{label}: keystroke echo p95 (track)", _pct(echo_t, 95), "ms", "< 50", ""),
+        (f"{label}: keystroke echo p50 (catalogue)", statistics.median(echo_c), "ms", "", "search after the echo"),
+        (f"{label}: keystroke echo p95 (catalogue)", _pct(echo_c, 95), "ms", "< 50", ""),
+        (f"{label}: idle RSS", statistics.median(float(r["idle_rss_mb"]) for r in runs), "MB", "",
+         f"services: {runs[0]['services']}"),
+    ]
 
 
 def main() -> None:
-    runs = [measure() for _ in range(3)]
-    cold = sorted(float(r["cold_start_s"]) for r in runs)
-    rows = [
-        ("cold start to home screen (median of 3)", f"{cold[1]:.2f}", "s", "< 3",
-         f"process spawn to first home frame; min {cold[0]:.2f}, max {cold[2]:.2f}"),
-        ("  of which import + build + first frame", f"{statistics.median(float(r['import_to_home_s']) for r in runs):.2f}",
-         "s", "", "after the interpreter started"),
-        ("screen switch, median", f"{statistics.median(float(r['switch_ms_median']) for r in runs):.0f}", "ms",
-         "none set", f"{SWITCHES} switches, rebuild + layout + one frame"),
-        ("screen switch, p90", f"{statistics.median(float(r['switch_ms_p90']) for r in runs):.0f}", "ms", "", ""),
-        ("screen switch, max", f"{max(float(r['switch_ms_max']) for r in runs):.0f}", "ms", "", ""),
-        ("idle kiosk memory (RSS)", f"{statistics.median(float(r['idle_rss_mb']) for r in runs):.0f}", "MB", "",
-         f"after the switches and 2 s idle; services: {runs[0]['services']}"),
-    ]
-    widths = [max(len(str(r[i])) for r in rows + [("figure", "value", "unit", "goal", "notes")]) for i in range(5)]
-    header = ("figure", "value", "unit", "goal", "notes")
-    for r in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    print("offscreen SDL + Mesa llvmpipe, 1280x1024, KIVY_TEXT=pil; a kiosk with a GPU draws faster")
+    n = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    load = os.getloadavg()[0]
+    rows: list[tuple[object, ...]] = []
+    xvfb, display = start_xvfb()
+    try:
+        for where, disp in (("offscreen", None), ("Xvfb", display)):
+            for rebuild in (False, True):
+                label = f"{where} {'baseline (rebuild)' if rebuild else 'reuse'}"
+                part = rows_for(label, [measure(disp, rebuild) for _ in range(n)])
+                rows += part
+                print_table(f"{label} (so far; load average {os.getloadavg()[0]:.1f})", part)
+                sys.stdout.flush()
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
+    print_table(f"kiosk UI, 1280x1024, KIVY_TEXT=pil, Mesa llvmpipe; {n} runs each; load average {load:.1f} "
+                "at start (2 cores shared)", rows)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        child(float(sys.argv[2]))
+        child(float(sys.argv[2]), "--rebuild" in sys.argv)
     else:
         main()
