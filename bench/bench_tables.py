@@ -18,7 +18,7 @@ open cases in 20 agencies. Then, alternating between the schemas:
 - retention: dropping one day of inbox rows (DROP TABLE of a partition, against
   DELETE of the same rows from the plain table).
 
-    python -m bench.bench_tables [--rows 1000000] [--days 60]
+    python -m bench.bench_tables [--rows 500000] [--days 60] [--messages 4000]
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def _drop_one_day(engine: sa.Engine, partitioned: bool, day: datetime) -> tuple[
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="bench_tables", description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000, help="inbox rows and audit entries each (default 1M)")
+    ap.add_argument("--rows", type=int, default=500_000, help="inbox rows and audit entries each (default 500k: make bench)")
     ap.add_argument("--days", type=int, default=60, help="days the generated rows span (default 60)")
     ap.add_argument("--messages", type=int, default=4000, help="messages ingested per schema (default 4000)")
     a = ap.parse_args(argv or [])
