@@ -89,7 +89,7 @@ def test_cli_pay_prints_the_receipt_on_the_printer(tmp_path: Path) -> None:
                      "--baud", "115200", "--printer", p.device])
         assert r.returncode == 0, r.stdout + r.stderr
         assert "Insert, tap or swipe your card" in r.stdout and "PAID" in r.stdout
-        assert len(emu.receipt_texts) == 1 and "TOTAL 29000 IQD" in "\n".join(emu.receipt_texts[0])
+        assert len(emu.receipt_texts) == 1 and "TOTAL 29,000 IQD" in "\n".join(emu.receipt_texts[0])
 
 
 @pytest.mark.parametrize("step,refunds", [("refund_sent", 1), ("refund_answered", 1)])
