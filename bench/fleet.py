@@ -521,15 +521,19 @@ def start_workers(db_url: str, broker_url: str, n: int, logdir: Path) -> list[su
     """`ur-central serve` as deployed (its own entry point), n of them; returns once
     each has subscribed and the partitions are spread over all of them."""
     procs = []
-    for i in range(n):
-        log = logdir / f"worker-{i}.log"
-        procs.append(harness.spawn([sys.executable, "-m", "central.cli", "--db", db_url, "serve",
-                                    "--broker", broker_url, "--worker-id", f"fleet-w{i}"], log=log))
-    for i in range(n):
-        harness.wait_until(functools.partial(_subscribed, logdir / f"worker-{i}.log"),
-                           timeout=120, what=f"fleet worker {i} subscribed")
-    harness.wait_until(lambda: _leases_spread(db_url, n), timeout=120, interval=0.3,
-                       what=f"partitions spread over {n} workers")
+    try:
+        for i in range(n):
+            log = logdir / f"worker-{i}.log"
+            procs.append(harness.spawn([sys.executable, "-m", "central.cli", "--db", db_url, "serve",
+                                        "--broker", broker_url, "--worker-id", f"fleet-w{i}"], log=log))
+        for i in range(n):
+            harness.wait_until(functools.partial(_subscribed, logdir / f"worker-{i}.log"),
+                               timeout=120, what=f"fleet worker {i} subscribed")
+        harness.wait_until(lambda: _leases_spread(db_url, n), timeout=120, interval=0.3,
+                           what=f"partitions spread over {n} workers")
+    except BaseException:
+        stop_workers(procs)  # a failed start must not leave workers burning the cores of the next run
+        raise
     return procs
 
 

@@ -90,6 +90,29 @@ def db_now_ms(session: Session) -> int:
     return int(session.execute(text(sql)).scalar_one())
 
 
+# Key of the PostgreSQL advisory lock that orders lease heartbeats ("urLe").
+_BEAT_LOCK_KEY = 0x75724C65
+
+
+def _one_beat_at_a_time(session: Session, wait_ms: int) -> None:
+    """On PostgreSQL, hold a transaction-level advisory lock: two heartbeats that
+    renew, release and take rows in different orders deadlocked (one worker's
+    renewal waiting on a row another's take-over had locked, and back), failing
+    beat after beat until the leases expired and the partitions churned (issue 18,
+    seen with 2 workers on a loaded machine). A beat is a few statements every
+    TTL/3, so running them one at a time costs nothing. SQLite has one writer anyway.
+    A worker stalled inside its beat (seen once for 46 s under load 28) must not stop
+    the others' beats: the wait for the lock is bounded by `wait_ms`, after which this
+    beat fails like any database error and is tried again (the row updates that follow
+    keep the default, unbounded wait: a batch holding its lease rows is worth waiting for)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL lock_timeout = {int(wait_ms)}"))
+        # Keyed by schema too: advisory locks are per database, and deployments
+        # (or test runs) sharing one database in separate schemas must not wait on each other.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"), {"k": _BEAT_LOCK_KEY})
+        session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
 def _matched(result: object) -> int:
     """Rows an UPDATE matched (SQLAlchemy types `execute` as a plain Result)."""
     return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
@@ -121,6 +144,7 @@ class Leases:
         self.held: dict[int, int] = {}  # partition -> our fencing token
         self.living = 1
         self._rng = random.Random()
+        self._rows_ready = False  # every partition has its lease row (checked until one beat commits)
 
     def _ensure_rows(self, s: Session) -> None:
         have = set(s.scalars(select(PartitionLease.partition)))
@@ -150,9 +174,11 @@ class Leases:
         before = dict(self.held)
         held = dict(self.held)
         with self.sessions.begin() as s:
+            _one_beat_at_a_time(s, self.ttl_ms // 3)
             now = db_now_ms(s)
             until = now + self.ttl_ms
-            self._ensure_rows(s)
+            if not self._rows_ready:
+                self._ensure_rows(s)
             if _matched(s.execute(update(PartitionWorker).where(PartitionWorker.worker_id == self.worker_id)
                                   .values(expires_ms=until, broker_ok=broker_ok))) == 0:
                 s.add(PartitionWorker(worker_id=self.worker_id, expires_ms=until, broker_ok=broker_ok))
@@ -201,6 +227,7 @@ class Leases:
                     if token is not None:
                         held[p] = int(token)
         self.held = held
+        self._rows_ready = True  # lease rows are never deleted
         change = Change(gained=set(held) - set(before), lost=set(before) - set(held))
         if change.gained or change.lost:
             log.info("worker %s: %d partitions (+%d -%d) of %d, %d living workers", self.worker_id,
@@ -230,6 +257,7 @@ class Leases:
         if not self.held:
             return
         with self.sessions.begin() as s:
+            _one_beat_at_a_time(s, self.ttl_ms // 3)
             s.execute(update(PartitionLease).where(
                 PartitionLease.owner == self.worker_id,
                 tuple_(PartitionLease.partition, PartitionLease.token).in_(list(self.held.items())),

@@ -403,6 +403,12 @@ class Worker:
                 if self.poke_cursor < 0:
                     kiosks = set()  # at start, kiosks catch up on connect anyway
                 self.poke_cursor = top
+            # Only our partitions' kiosks: every worker reads the same events, and a
+            # poke from each made each kiosk ask once per worker, and each request
+            # reaches every worker: N workers cost N^2 (issue 18). A kiosk whose
+            # partition moves meanwhile may miss one poke:
+            # a hint only, it catches up by cursor anyway.
+            kiosks = {k for k in kiosks if topics.partition_of(k) in self.leases.held}
         except Exception as e:  # noqa: BLE001
             log.warning("housekeeping failed: %s", e)
             return
