@@ -368,4 +368,6 @@ def test_routing_a_slice_takes_the_same_statements_for_4_or_40(S, monkeypatch: p
     with S() as s:
         assert s.scalar(select(func.count()).select_from(casework.CaseRow)) == 22  # the odd ones
         assert audit.verify(s) == (22 * 2 + 22, [])
-    assert counts[0] == counts[1] <= 13, counts  # BEGIN (SQLite) and a dozen statements
+    # BEGIN (SQLite), a dozen statements of routing and four of the office queue's tickets
+    # (applications, tickets already made, kiosks' offices, one insert: central/queue.py)
+    assert counts[0] == counts[1] <= 17, counts
