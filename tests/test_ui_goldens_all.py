@@ -196,6 +196,8 @@ def reach(h: Any, state: str, lang: str, large: bool = False, contrast: bool = F
     app.rebuild()
     screen, setup = STATES[state]
     setup(h)
+    app.strip.state = None  # the strip as after the setup (its 60 s poll comes at any moment)
+    app.strip.refresh()
     h.frames(3)
     assert h.screen == screen, f"{state}: on {h.screen}, not {screen}"
 
