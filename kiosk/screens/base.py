@@ -24,7 +24,8 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
-from contract.errors import UrError
+from contract.errors import UrError, ValidationError
+from kiosk.i18n import N_
 from kiosk.screens.host import ScreenHost
 from kiosk.screens.keyboard import DONE, SHIFT, apply_key, layout_for, shared_keyboard
 from kiosk.screens.session import CitizenSession
@@ -122,11 +123,27 @@ class KioskScreen(Screen):
         try:
             self.error_text = ""
             return fn(*args, **kw)
-        except NotAvailable as e:
-            self.error_text = self.t("err.not_available") + f" ({e})"
-        except UrError as e:
-            self.error_text = self.t("err.refused") + f" {e}"
+        except UrError as e:  # NotAvailable included
+            self.error_text = self.refusal(e)
         return None
+
+    def refusal(self, e: Exception) -> str:
+        """A refused request in this page's words. A citizen on an Arabic or Kurdish page
+        never reads the service's English sentence (issue 16): a rule's code picks a
+        translated sentence, else the page says the request was refused and what to do.
+        English pages and staff screens (where a technician needs the cause) keep the
+        sentence after the translated lead."""
+        if isinstance(e, NotAvailable):
+            lead = self.t("err.not_available")
+        else:
+            codes = [p.code for p in e.problems] if isinstance(e, ValidationError) else \
+                [getattr(e, "code", "")]
+            lead = next((self.t(_REFUSAL_BY_CODE[c]) for c in codes if c in _REFUSAL_BY_CODE),
+                        self.t("err.refused"))
+        generic = lead == self.t("err.refused")
+        if self.citizen and self.app.lang != "en":
+            return self.t("err.refused_check") if generic else lead
+        return f"{lead} {e}" if generic else f"{lead} ({e})"
 
     # keyboard plumbing shared by every screen with fields
     def focus_field(self, f: Field) -> None:
@@ -143,15 +160,22 @@ class KioskScreen(Screen):
             result, error = None, ""
             try:
                 result = fn(*args)
-            except NotAvailable as e:
-                error = self.t("err.not_available") + f" ({e})"
             except UrError as e:
-                error = self.t("err.refused") + f" {e}"
+                error = self.refusal(e)
             except Exception as e:  # noqa: BLE001 - a device fault is shown, never crashes the kiosk
                 error = self.t("err.refused") + f" {e.__class__.__name__}: {e}"
             Clock.schedule_once(lambda *_: done(result, error), 0)
 
         threading.Thread(target=work, name="kiosk-staff-call", daemon=True).start()
+
+
+# A refusal's rule code -> the sentence a citizen reads (codes of contract.errors.Problem
+# and CodedError; an unknown code gets the general "refused, check and ask" sentence).
+_REFUSAL_BY_CODE = {
+    "required": N_("err.required"),
+    "too_long": N_("err.too_long"),
+    "invalid": N_("err.invalid"),
+}
 
 
 class KeyboardSlot(BoxLayout):
