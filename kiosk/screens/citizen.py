@@ -70,8 +70,10 @@ def qr_widget(text: str, size: int = 260) -> Image:
 
 
 def tile_height(heading_size: int) -> int:
-    """A home tile's height: its icon above two lines of words at the text size."""
-    return 100 + 3 * heading_size
+    """A home tile's height: its 64 px icon above three lines of words at the text size
+    (a Kurdish name takes three lines at large text), with a tenth of it as margin at
+    top and bottom."""
+    return int((64 + 6 + 3 * 1.3 * heading_size) / 0.8)
 
 STAFF_HOLD_S = 3.0  # how long the hidden staff corner must be held
 

@@ -253,7 +253,9 @@ def attach_icon(button: Any, name: str, color: Any, rtl: bool, above: bool) -> N
             side = min(h * 0.36, w * 0.5, 64)
             x, y = button.x + (w - side) / 2, button.y + h - side - h * 0.1
             button.valign = "bottom"
-            button.padding = [8, 0, 8, h * 0.1]
+            # the words never climb into the icon's room (three lines of Kurdish at
+            # large text ran over it; the tile's height leaves room for three lines)
+            button.padding = [8, h * 0.1 + side + 6, 8, h * 0.1]
             button.text_size = (w - 16, h)
         else:  # the icon at the reading side, the words centred in the rest
             side = min(h * 0.42, 36)
