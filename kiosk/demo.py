@@ -38,9 +38,10 @@ def say(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def cli(prog: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(prog: str, *args: str, check: bool = True,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     module = {"ur-kiosk": "kiosk.cli", "ur-central": "central.cli"}[prog]
-    env = {**os.environ, "UR_SYNC_FIRST_DELAY": "0"}
+    env = {**os.environ, "UR_SYNC_FIRST_DELAY": "0", **(env_extra or {})}
     r = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, timeout=300)
     if check and r.returncode != 0:
         raise SystemExit(f"demo step failed: {prog} {' '.join(args)}\n{r.stderr}")
@@ -181,17 +182,48 @@ def act_web(ctx: DemoContext) -> None:
     subprocess.run([sys.executable, "-m", "central.web.demo", ctx.db, str(ctx.out)], check=True)
 
 
+def valid_document_code(ctx: DemoContext) -> str:
+    """A second certificate, left valid, for the kiosk's scanner on the verify screen
+    (the first one is revoked by act_documents): its QR text as a camera reads it."""
+    from kiosk.devices import qr_image_decoder
+
+    png = ctx.out / "certificate-valid.png"
+    cli("ur-central", "--db", ctx.db, "--json", "docs", "issue", "--type", "certificate",
+        "--agency", "وزارة الداخلية", "--field", "holder=Karwan Ahmed", "--field", "purpose=travel",
+        "--png", str(png))
+    cli("ur-kiosk", "--data", ctx.kiosk_data, "sync", "--until-idle", "--timeout", "60", "--heartbeat", "0")
+    return qr_image_decoder.single_text(qr_image_decoder.decode_file(str(png)))
+
+
+def add_staff(ctx: DemoContext) -> str:
+    """The station's first user (a supervisor) and a cashier; returns the cashier's PIN."""
+    sup, sup_pin, pin = "supervisor-demo", "135790", "246801"
+    cli("ur-kiosk", "--data", ctx.kiosk_data, "cashier", "user-add", "--user", sup, "--new-user", sup,
+        "--role", "supervisor", env_extra={"UR_NEW_PIN": sup_pin})
+    cli("ur-kiosk", "--data", ctx.kiosk_data, "cashier", "user-add", "--user", sup, "--new-user", "cashier-demo",
+        "--role", "cashier", "--supervisor", sup, env_extra={"UR_NEW_PIN": pin, "UR_SUPERVISOR_PIN": sup_pin})
+    print(f"  staff users: {sup} (supervisor), cashier-demo (cashier, PIN {pin}, demo only)")
+    return pin
+
+
 def act_screens(ctx: DemoContext) -> None:
     """The citizen journey on the real Kivy screens, driven by simulated touches
     offscreen against this demo kiosk's data; with a display, the kiosk opens too."""
     say("Kiosk screens: a scripted citizen journey (Arabic / Kurdish / English), rendered offscreen")
     folder = ctx.out / "screens"
+    code = valid_document_code(ctx)
+    print(f"  a valid certificate for the scanner: {code[:60]}...")
+    pin = add_staff(ctx)
     # Emulated card terminal (ZVT over TCP/IP, bare APDUs, as countertop terminals speak
-    # it) and receipt printer (pseudo-terminal), in the kiosk's device map.
+    # it), receipt printer and QR scanner (pseudo-terminals), in the kiosk's device map.
+    # The scanner emulator reads the valid certificate's QR every second, as if held
+    # under the scanner; the kiosk reads it only on the verify screen.
     emulators = []
     ports = {}
-    for kind in ("terminal", "printer"):
-        extra = ["--out", str(ctx.out / "screens-receipts")] if kind == "printer" else ["--tcp", "0"]
+    receipts = ctx.out / "screens-receipts"
+    for kind in ("terminal", "printer", "scanner"):
+        extra = {"terminal": ["--tcp", "0"], "printer": ["--out", str(receipts)],
+                 "scanner": ["--option", f"scan={code}", "--option", "interval=1"]}[kind]
         p = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "emulate", kind, *extra],
                              stdout=subprocess.PIPE, text=True)
         emulators.append(p)
@@ -199,10 +231,12 @@ def act_screens(ctx: DemoContext) -> None:
         ports[kind] = p.stdout.readline().strip().split()[-1]
     (Path(ctx.kiosk_data) / "devices.toml").write_text(
         f'kiosk = "K-DEMO"\n\n[devices.card_terminal]\nprofile = "zvt_terminal_tcp"\nport = "{ports["terminal"]}"\n'
-        f'\n[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{ports["printer"]}"\n')
-    print(f"  card terminal emulator on {ports['terminal']}, receipt printer emulator on {ports['printer']}")
+        f'\n[devices.receipt_printer]\nprofile = "epson_tm_t20ii_80mm"\nport = "{ports["printer"]}"\n'
+        f'\n[devices.qr_scanner]\nprofile = "honeywell_1400g_serial"\nport = "{ports["scanner"]}"\n')
+    print(f"  card terminal emulator on {ports['terminal']}, receipt printer emulator on {ports['printer']},"
+          f" QR scanner emulator on {ports['scanner']}")
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_TEXT": "pil",
-           "KIVY_HOME": str(ctx.out / "kivy-home"), "KIVY_NO_CONSOLELOG": "1"}
+           "KIVY_HOME": str(ctx.out / "kivy-home"), "KIVY_NO_CONSOLELOG": "1", "UR_CASHIER_PIN": pin}
     try:
         r = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui-demo", str(folder)],
                            capture_output=True, text=True, env=env, timeout=300)
@@ -213,8 +247,12 @@ def act_screens(ctx: DemoContext) -> None:
     print("  " + (r.stdout.strip() or r.stderr.strip()[-500:]))
     for line in (folder / "journey.txt").read_text().splitlines()[:12] if (folder / "journey.txt").exists() else []:
         print(f"    {line}")
-    for png in sorted((ctx.out / "screens-receipts").glob("*.png")):
-        print(f"  receipt printed during the journey: {png}")
+    printed = sorted(receipts.glob("*.png"))
+    for png in printed:
+        print(f"  printed during the journey: {png}")
+    if printed:  # the first print of the journey is the visit ticket at submit (the receipt comes after paying)
+        shutil.copyfile(printed[0], ctx.out / "queue-ticket.png")
+        print(f"  the queue ticket printed at submit: {ctx.out / 'queue-ticket.png'}")
     if os.environ.get("DISPLAY") and sys.stdin.isatty() and not os.environ.get("UR_DEMO_HEADLESS"):
         say("A display is attached: opening the kiosk window (close it to finish the demo)")
         subprocess.run([sys.executable, "-m", "kiosk.cli", "--data", ctx.kiosk_data, "ui", "--windowed", "1280x1024"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
+from kiosk import i18n
 from tests import support
 from tests.ui_fixtures import FixtureServices
 from tests.ui_harness import Harness  # noqa: F401 - sets the offscreen Kivy environment first
@@ -15,16 +16,23 @@ from tests.ui_harness import Harness  # noqa: F401 - sets the offscreen Kivy env
 def test_demo_journey_with_the_test_catalogue(tmp_path: Path) -> None:
     from kiosk.screens import demo_journey
 
-    paths = demo_journey.run(tmp_path / "demo", FixtureServices())
+    svc = FixtureServices()
+    svc.scans.append("UR1:DOC-GOOD")  # what the scanner reads on the verify screen
+    paths = demo_journey.run(tmp_path / "demo", svc, cashier_pin="1234")
     names = [p.name for p in paths]
     assert names[0] == "01-home-ar.png" and "12-receipt-ar.png" in names, names
-    assert len(paths) == 13
+    assert names[12:] == ["13-verify-ar.png", "14-verify-verdict-ar.png", "15-staff-pin-ar.png",
+                          "16-cashier-eod-ask-ar.png", "17-cashier-eod-ar.png"], names
     for p in paths:
         img = Image.open(p)
         assert img.size == (1280, 1024)
         assert ImageStat.Stat(img.convert("L")).stddev[0] > 10, f"{p.name} looks blank"
     notes = (tmp_path / "demo" / "journey.txt").read_text()
     assert "skipped" not in notes, notes
+    # Proof on the screens: the scanned document's verdict and the cashier's end of day
+    assert f"verification verdict: {i18n.tr('verdict.VALID', 'ar')}" in notes, notes
+    assert f"end of day: {i18n.tr('cashier.eod_ok', 'ar')}" in notes, notes
+    assert not svc.scans  # the verify screen took the code
 
 
 def test_ur_kiosk_ui_demo_on_a_fresh_kiosk(tmp_path: Path) -> None:
@@ -36,7 +44,10 @@ def test_ur_kiosk_ui_demo_on_a_fresh_kiosk(tmp_path: Path) -> None:
     shots = sorted(out.glob("*.png"))
     assert len(shots) >= 5
     # No catalogue yet on a fresh kiosk: the journey says which steps it could not do.
-    assert "the catalogue lists no service" in (out / "journey.txt").read_text()
+    notes = (out / "journey.txt").read_text()
+    assert "the catalogue lists no service" in notes
+    # no scanner and no staff user on a fresh kiosk: said, not failed
+    assert "skipped the verification verdict" in notes and "skipped the cashier's end of day" in notes
     assert (tmp_path / "data" / "kiosk.db").exists()  # it ran on the kiosk named by --data
 
 
