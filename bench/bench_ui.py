@@ -65,7 +65,7 @@ def child(t_spawn: float, rebuild: bool) -> None:
     if rebuild:  # the baseline: no tree is reused, every entry rebuilds the screen
         from kiosk.screens.base import KioskScreen
 
-        KioskScreen._state_key = lambda self: None  # type: ignore[method-assign]
+        KioskScreen._state_key = lambda self: None  # type: ignore[method-assign]  # the baseline switches reuse off
     d = KioskDriver(services, lang="ar")
     d.frames(1)  # the home screen has been drawn
     t_home = time.time()

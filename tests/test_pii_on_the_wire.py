@@ -142,7 +142,12 @@ def test_broker_operator_sees_no_personal_data_and_central_holds_it(enrolled: Pa
                                                env={"UR_SYNC_FIRST_DELAY": "0"}, log=dep.root / "kiosk.log"))
             support.wait_until(lambda: len(_field_rows(dep)) == 3, timeout=WAIT, what="three applications at central")
 
-            # A clerk returns the tax file; the citizen corrects the name at the kiosk.
+            # A clerk returns the tax file (once routing has opened its case: the clerk's
+            # command runs in this process now, with no start-up to cover the router's
+            # slice); the citizen corrects the name at the kiosk.
+            support.wait_until(lambda: support.sql_count(
+                dep.db_url, f"SELECT count(*) FROM cases WHERE number = '{t_no}'") == 1,
+                timeout=WAIT, what="the tax file's case opened by the router")
             here(dep, "", "apps", "act", t_no, "return", "--note", "the name does not match the tax file")
             support.wait_until(lambda: _kiosk_status(kdir, t_no) == "returned", timeout=WAIT, interval=0.3,
                                what="the return reached the kiosk")

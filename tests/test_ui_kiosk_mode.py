@@ -106,6 +106,7 @@ def test_touches_keep_the_session_alive() -> None:
     h = Harness(FixtureServices(), idle_timeout=2.0, lang="en")
     with driven_clock() as advance:
         h.tap("home.catalogue", to="catalogue")
+        h.tap("field.query")  # the keyboard shows only while a field has focus
         for _ in range(16):
             advance(0.25)
             h.tap("key.A")

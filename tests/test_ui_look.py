@@ -212,8 +212,8 @@ def test_the_card_animation_moves_on_the_driven_clock_and_stops_with_the_wait() 
     gate: list[bool] = []
     original = svc.pay
 
-    def slow_pay(reference: str, amount: int) -> Iterator[Any]:
-        for ev in original(reference, amount):
+    def slow_pay(reference: str, amount: int, lang: str = "ar") -> Iterator[Any]:
+        for ev in original(reference, amount, lang=lang):
             yield ev
             if ev.stage == "insert_card":
                 while not gate:  # the card is "in the slot" only when the test says
