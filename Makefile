@@ -13,8 +13,8 @@ APT_PKGS := mosquitto mosquitto-clients libzbar0 libgl1 libegl1 libegl-mesa0 \
 	pcscd vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome libpcsclite-dev swig \
 	xvfb xdotool x11-apps imagemagick
 # One pytest worker per core (at most 4): most tests wait on brokers, pseudo-terminals
-# and subprocesses, so each worker keeps its core busy (2026-12-03: 845 tests in 18.5 min
-# on two idle cores; docs/performance.md lists where the time goes).
+# and subprocesses, so each worker keeps its core busy (2026-12-03: 912 tests in 11.6 min
+# on two idle cores; tests/durations.txt lists the slowest).
 # Every test already has its own broker port, temp dir and PostgreSQL schema.
 # --durations=25: the CI log lists the slowest tests, so a slow one is seen when it comes.
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal --durations=25
