@@ -126,6 +126,7 @@ class ScenarioReport:
     resends: int = 0
     feed_events: int = 0
     flaps: int = 0  # kiosks that dropped off and came back (steady)
+    flappers: int = 0  # kiosks the seed chose to drop off (steady)
     unacked: list[str] = field(default_factory=list)  # still not acked after drain_timeout
     broker_cpu_s_per_1000: float = 0.0
     pg_cpu_s_per_1000: float | None = None  # backends serving the fleet's database
@@ -621,10 +622,17 @@ class Fleet:
         assert broker.proc is not None
         self.watch = BrokerWatch("127.0.0.1", broker.port, broker.proc.pid)
 
-    def _start(self, s: Session, delay: float = 0.0, flap_at: float | None = None, flap_for: float = 0.0) -> None:
+    def _start(self, s: Session, delay: float = 0.0, flap_at: float | None = None,
+               flap_for: float = 0.0) -> asyncio.Event:
         """Bring `s` online after `delay`; with `flap_at`, it drops off `flap_at` s
-        later (its connection closed, as on a network cut) and is back `flap_for` s after."""
+        later (its connection closed, as on a network cut) and is back `flap_for` s after.
+        The returned event is set once a flapping kiosk is on its way back (at once
+        for one that does not flap), so that a phase can wait for its flaps instead of
+        ending before they happen, whatever the machine's speed."""
         stop = self.stop_online  # this phase's: a later phase has its own
+        back = asyncio.Event()
+        if flap_at is None:
+            back.set()
 
         async def go() -> None:
             if delay:
@@ -650,8 +658,10 @@ class Fleet:
                 if stop.is_set():
                     return
                 s.flaps += 1  # dropped off and is coming back
+                back.set()
             await s.online("127.0.0.1", self.broker.port, stop)
         self.tasks.append(asyncio.create_task(go()))
+        return back
 
     async def _offline(self) -> None:
         self.stop_online.set()
@@ -712,11 +722,13 @@ class Fleet:
     async def steady(self) -> ScenarioReport:
         """Everyone online, producing the mix at steady_rate each (Poisson arrivals)."""
         rep = ScenarioReport("steady")
+        flapped: list[asyncio.Event] = []
         for s in self.sessions:
             flap = s.rng.random() < self.cfg.flap
-            self._start(s, s.rng.uniform(0, 1.0),
-                        flap_at=s.rng.uniform(1.0, 1.0 + self.cfg.steady_seconds) if flap else None,
-                        flap_for=s.rng.uniform(1.0, 5.0))
+            rep.flappers += flap
+            flapped.append(self._start(s, s.rng.uniform(0, 1.0),
+                                       flap_at=s.rng.uniform(1.0, 1.0 + self.cfg.steady_seconds) if flap else None,
+                                       flap_for=s.rng.uniform(1.0, 5.0)))
         await asyncio.gather(*(s.connected.wait() for s in self.sessions))
         resends0 = sum(s.resends for s in self.sessions)
         begun = self._begin()
@@ -731,6 +743,9 @@ class Fleet:
                 await asyncio.sleep(max(0.0, nxt - time.monotonic()))
                 if rng.choice(self.sessions).make("steady") is not None:
                     made += 1
+        # the phase lasts until every kiosk chosen to flap has dropped off and come
+        # back (at most 1 + steady_seconds + 5 s): on a slow or a fast machine alike
+        await asyncio.gather(*(e.wait() for e in flapped))
         if not await self._all_acked(self.cfg.drain_timeout, "steady"):
             rep.unacked = self._unacked()  # reported, and the check calls them lost
         rep.applied_per_s = made / max(time.monotonic() - begun.t0, 1e-3)
