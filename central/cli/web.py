@@ -64,7 +64,8 @@ def _web(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stopped)
     try:
         uvicorn.run("central.web.app:app_from_env", factory=True, host=host, port=port, workers=args.workers,
-                    log_level=args.log_level, proxy_headers=False, server_header=False, access_log=False)
+                    log_level=args.log_level, proxy_headers=False, server_header=False, access_log=False,
+                    loop="uvloop", http="httptools")  # pinned deps; named so a missing one fails loudly
     finally:
         notify.stop()
     return 0
