@@ -47,6 +47,7 @@ from central.router import BUSY_EVERY_S, SLICE, WorkerNotes
 from contract import downlink as dl
 from contract import fault_points, mqtt_conn, topics
 from contract.errors import UrError
+from contract.long_lived import freeze_startup_objects
 from contract.systemd_notify import Notifier
 
 log = logging.getLogger("ur.central.worker")
@@ -438,6 +439,7 @@ class Worker:
         # of this loop, so a worker hung in a batch is restarted; nothing without $NOTIFY_SOCKET.
         notifier = Notifier()
         notifier.ready(f"worker {self.worker_id}")
+        freeze_startup_objects()  # no full collection walks start-up's objects mid-batch
         while not self.stopping:
             notifier.tick()
             self.step(0.02 if self.connected else 0.1)

@@ -5,7 +5,6 @@ headers, language), error pages in the page's language, templates and static fil
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from central.web import (
 from central.web.pages import error_response
 from central.web.ratelimit import Limiter
 from central.web.verify_tally import Tally
+from contract.long_lived import freeze_startup_objects
 
 HERE = Path(__file__).parent
 MAX_BODY = 64 * 1024  # every form and JSON body we take is a few kB at most
@@ -158,16 +158,6 @@ def _templates() -> Jinja2Templates:
     return t
 
 
-def _freeze_startup_objects() -> None:
-    """Moves everything made while starting (modules, app, routes, templates) out of
-    the garbage collector's reach. Why: a full collection walked those hundreds of
-    thousands of long-lived objects while requests waited; it was the whole of the
-    verification route's p99 (bench_web: 89-116 ms before, 13-37 ms after, same run
-    conditions). The objects live as long as the process, so nothing is lost."""
-    gc.collect()
-    gc.freeze()
-
-
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """One app per process; `engine` may be shared with a caller (tests)."""
     settings = settings or Settings()
@@ -182,7 +172,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        _freeze_startup_objects()
+        freeze_startup_objects()  # its full passes were the verification p99 (bench_web)
         yield
         tally.flush()  # the last seconds' verification counts
         await reader.aclose()
