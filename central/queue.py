@@ -157,14 +157,41 @@ def done(session: Session, number: str, now: datetime | None = None) -> QueueTic
     return t
 
 
-def recall(session: Session, number: str, counter: int, by: str, now: datetime | None = None) -> QueueTicket:
+def recall(session: Session, number: str, counter: int | None, by: str, now: datetime | None = None) -> QueueTicket:
     """Call a called ticket again (the citizen did not come): same ticket, the board
-    shows and speaks it again; the measured wait stays the first call's."""
+    shows and speaks it again; the measured wait stays the first call's. `counter`
+    None: the counter it was called to."""
     t = _ticket(session, number)
     if t.status != CALLED:
         raise UrError(f"ticket {t.tracking} is {t.status}, not called")
-    t.counter, t.called_by, t.calls = _check_counter(counter), by[:64], t.calls + 1
+    c = t.counter if counter is None else counter
+    if c is None:
+        raise UrError(f"ticket {t.tracking} has no counter: name one")
+    t.counter, t.called_by, t.calls = _check_counter(c), by[:64], t.calls + 1
     return t
+
+
+def check_place(session: Session, office: str | None, group: str | None = None) -> None:
+    """Refuse an office or counter group nobody knows, by name: a typo at a counter
+    would otherwise read as "nobody waits". An office is known when a kiosk is
+    enrolled there or a ticket names it; a group when the current catalogue has a
+    service of that institution or a ticket names it."""
+    if office is not None and not office.strip():
+        raise UrError("office is empty: name the office (e.g. --office karkh)")
+    if office is not None and not (
+            session.scalars(select(kiosks.Kiosk.office).where(kiosks.Kiosk.office == office).limit(1)).first()
+            is not None or session.scalars(select(QueueTicket.office).where(QueueTicket.office == office)
+                                           .limit(1)).first() is not None):
+        known = sorted(set(session.scalars(select(kiosks.Kiosk.office).distinct().limit(20))) - {""})
+        raise UrError(f"unknown office {office!r} (no kiosk is enrolled there; known: {', '.join(known) or 'none'})")
+    if group is None:
+        return
+    current = central_catalogue.current(session)
+    groups = {counter_group(s) for s in current.services if needs_visit(s)} if current is not None else set()
+    if group not in groups and session.scalars(select(QueueTicket.counter_group).where(
+            QueueTicket.counter_group == group).limit(1)).first() is None:
+        raise UrError(f"unknown counter group {group!r} (no service needing a visit is of it; "
+                      f"known: {', '.join(sorted(groups)[:20]) or 'none'})")
 
 
 def line(session: Session, office: str, group: str | None = None, limit: int = 200) -> list[QueueTicket]:

@@ -1,6 +1,7 @@
 """`ur-central queue ...`: office queues of visit tickets (central/queue.py).
 
   call    --office O --group G --counter N     the oldest waiting ticket to counter N
+  recall  TRACKING [--counter N]               call the same ticket again ("call again")
   done    TRACKING                            the counter finished with it
   list    --office O [--group G]              waiting and called tickets
   stats   [--office O]                        waits and service times, measured
@@ -39,12 +40,20 @@ def _line(r: dict[str, object]) -> str:
 
 def _call(args: argparse.Namespace) -> int:
     with common.transaction(args) as s:
+        queue.check_place(s, args.office, args.group)
         t = queue.call_next(s, args.office, args.group, args.counter, _who())
         out = _row(t) if t else None
     if out is None:
         cli_base.emit(args, {"called": None}, f"nobody waits for {args.group} at {args.office}")
         return 1
     cli_base.emit(args, {"called": out}, f"{out['tracking']} to counter {out['counter']}")
+    return 0
+
+
+def _recall(args: argparse.Namespace) -> int:
+    with common.transaction(args) as s:
+        out = _row(queue.recall(s, args.tracking, args.counter, _who()))
+    cli_base.emit(args, {"called": out}, f"{out['tracking']} to counter {out['counter']} again")
     return 0
 
 
@@ -57,6 +66,7 @@ def _done(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     with common.transaction(args) as s:
+        queue.check_place(s, args.office, args.group)
         out = [_row(t) for t in queue.line(s, args.office, args.group)]
     cli_base.emit(args, out, "\n".join(_line(r) for r in out) or f"nobody waits at {args.office}")
     return 0
@@ -68,6 +78,7 @@ def _mins(seconds: float) -> str:
 
 def _stats(args: argparse.Namespace) -> int:
     with common.transaction(args) as s:
+        queue.check_place(s, args.office)
         out = [g.as_dict() for g in queue.stats(s, args.office)]
     text = "\n".join(
         f"{g['office']:<20} {g['counter_group']:<24} waiting {g['waiting']:>3}  "
@@ -90,6 +101,8 @@ def add_commands(sub: cli_base.Subparsers) -> None:
     command(q, "call", _call, "call the oldest waiting ticket of a counter group to a counter",
             arg("--office", required=True), arg("--group", required=True, help="counter group (the agency)"),
             arg("--counter", required=True, type=int))
+    command(q, "recall", _recall, "call a called ticket again (the citizen did not come): the board speaks it again",
+            arg("tracking"), arg("--counter", type=int, help="counter to call it to (default: the one it was called to)"))
     command(q, "done", _done, "the counter finished with a called ticket", arg("tracking"))
     command(q, "list", _list, "waiting and called tickets of an office",
             arg("--office", required=True), arg("--group"))

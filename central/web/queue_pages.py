@@ -12,12 +12,14 @@ on every screen and can be tested. The number is read digit by digit in Arabic w
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from central import queue
 from central.web import staff
@@ -93,45 +95,47 @@ def counter_page(request: Request, office: str = "", group: str = "", counter: i
                                                      "counter": c, "mine": mine, "waiting": waiting}, sess)
 
 
-def call(request: Request, office: str = Form(max_length=64), group: str = Form("", max_length=64),
-         counter: int = Form(), csrf: str = Form(max_length=64)) -> Response:
+def _at_counter(request: Request, office: str, group: str, counter: int, csrf: str,
+               act: Callable[[Session, str, int, str], object], number: str | None = None) -> Response:
+    """The one set-up of every counter action (call, call again, done): the caller, the
+    CSRF token, the counter group (a clerk: their agency) and the counter number, then
+    `act(session, group, counter, caller)` in one transaction. With `number` (a ticket
+    action) the ticket must be of that group, checked before anything is done so an
+    agency learns nothing of another's tickets (403), and a ticket the rules refuse
+    (not called, a malformed number) is 409."""
     sess, u = _caller(request)
     staff._csrf_ok(sess, csrf)
     g, c = _group_of(u, group), _counter(counter)
-    with request.app.state.sessions.begin() as s:
-        queue.call_next(s, office, g, c, str(u.username))
+    try:
+        with request.app.state.sessions.begin() as s:
+            if number is not None:
+                t = s.get(queue.QueueTicket, tracking.parse(number))
+                if t is None or t.counter_group != g:
+                    raise HTTPException(403)
+            act(s, g, c, str(u.username))
+    except UrError:
+        if number is None:
+            raise
+        raise HTTPException(409, "not_called") from None
     return _back(office, g, c)
+
+
+def call(request: Request, office: str = Form(max_length=64), group: str = Form("", max_length=64),
+         counter: int = Form(), csrf: str = Form(max_length=64)) -> Response:
+    return _at_counter(request, office, group, counter, csrf,
+                       lambda s, g, c, by: queue.call_next(s, office, g, c, by))
 
 
 def recall(request: Request, number: str = Form(max_length=20), office: str = Form(max_length=64),
            group: str = Form("", max_length=64), counter: int = Form(), csrf: str = Form(max_length=64)) -> Response:
-    sess, u = _caller(request)
-    staff._csrf_ok(sess, csrf)
-    g, c = _group_of(u, group), _counter(counter)
-    try:
-        with request.app.state.sessions.begin() as s:
-            t = queue.recall(s, number, c, str(u.username))
-            if t.counter_group != g:
-                raise HTTPException(403)
-    except UrError:
-        raise HTTPException(409, "not_called") from None
-    return _back(office, g, c)
+    return _at_counter(request, office, group, counter, csrf,
+                       lambda s, _g, c, by: queue.recall(s, number, c, by), number)
 
 
 def done(request: Request, number: str = Form(max_length=20), office: str = Form(max_length=64),
          group: str = Form("", max_length=64), counter: int = Form(), csrf: str = Form(max_length=64)) -> Response:
-    sess, u = _caller(request)
-    staff._csrf_ok(sess, csrf)
-    g, c = _group_of(u, group), _counter(counter)
-    try:
-        with request.app.state.sessions.begin() as s:
-            t = s.get(queue.QueueTicket, tracking.parse(number))
-            if t is None or t.counter_group != g:
-                raise HTTPException(403)
-            queue.done(s, number)
-    except UrError:
-        raise HTTPException(409, "not_called") from None
-    return _back(office, g, c)
+    return _at_counter(request, office, group, counter, csrf,
+                       lambda s, _g, _c, _by: queue.done(s, number), number)
 
 
 def stats_page(request: Request, office: str | None = None) -> Response:
