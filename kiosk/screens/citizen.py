@@ -193,13 +193,25 @@ class CatalogueScreen(FieldsMixin, KioskScreen):
         from the reading side (the right in Arabic and Kurdish, where "All" is)."""
         strip = row(self.app, chips, spacing=8)
         strip.size_hint_x = None
-        strip.width = sum(c.width for c in chips) + 8 * len(chips)
+        natural = sum(c.width for c in chips) + 8 * (len(chips) - 1)
+        strip.width = natural
         # a plain ScrollEffect: the damped one drifted scroll_x off without end when the
         # chips are narrower than the strip (they flew off screen within a few frames)
         sv = ScrollView(do_scroll_y=False, size_hint_y=None, height=strip.height, bar_width=6,
                         scroll_type=["bars", "content"], effect_cls=ScrollEffect)
         sv.add_widget(strip)
-        sv.scroll_x = 1.0 if self.app.rtl else 0.0
+        rtl = self.app.rtl
+
+        def fill(view: ScrollView, width: float) -> None:
+            # A ScrollView puts narrower content at its left: in Arabic and Kurdish the
+            # strip spans the view and its left padding pushes the chips to the right edge.
+            strip.width = max(natural, width)
+            if rtl:
+                strip.padding = [strip.width - natural, 0, 0, 0]
+
+        sv.bind(width=fill)
+        fill(sv, sv.width)
+        sv.scroll_x = 1.0 if rtl else 0.0
         return sv
 
     def filter(self, institution: str | None, kind: str | None) -> None:
