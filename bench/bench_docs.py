@@ -8,6 +8,7 @@ Run: PYTHONPATH=. python -m bench.bench_docs   (PostgreSQL from $UR_BENCH_PG or 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -316,11 +317,24 @@ def bench_central_pg() -> None:
         with S.begin() as s:
             trust = keys.trust(s, now)
         rounds = 3000
+        # The route that serves online verification to the public (central/web/verifier.py):
+        # one raw psycopg read on an async connection, and a code's signature check kept
+        # after its first scan; `max_passed=0` keeps nothing, so every call pays decode and
+        # signature as a first scan does.
+        from central.web import verifier as web_verifier
+
+        loop = asyncio.new_event_loop()
+        kept = web_verifier.Verifier(web_verifier.PgReader(engine), db.read_sessions(engine))
+        unkept = web_verifier.Verifier(web_verifier.PgReader(engine), db.read_sessions(engine), max_passed=0)
         paths = (("before: ORM row by primary key", lambda s, t: _old_lookup_verify(s, t, now, trust)),
                  ("before: Core select of four columns", lambda s, t: _core_lookup_verify(s, t, now, trust)),
                  ("now: registry.verify_online (prepared)", lambda s, t: registry.verify_online(s, t, now, trust)),
                  ("without a trust list (keys read from the key table per call)",
-                  lambda s, t: registry.verify_online(s, t, now)))
+                  lambda s, t: registry.verify_online(s, t, now)),
+                 ("now: the web route's verifier, every scan a first scan",
+                  lambda s, t: loop.run_until_complete(unkept.verdict(t, now))[0]),
+                 ("now: the web route's verifier, codes kept after their first scan",
+                  lambda s, t: loop.run_until_complete(kept.verdict(t, now))[0]))
         lat: dict[str, list[float]] = {name: [] for name, _ in paths}
         cpu: dict[str, list[float]] = {name: [] for name, _ in paths}
         with S() as s:
@@ -338,6 +352,10 @@ def bench_central_pg() -> None:
                     assert v.ok, v
                     s.rollback()
             assert registry.verify_online(s, docs[0].text, now, trust).status == "REVOKED"
+            for ver in (kept, unkept):
+                assert loop.run_until_complete(ver.verdict(docs[0].text, now))[0].status == "REVOKED"
+                loop.run_until_complete(ver.reader.aclose())
+            loop.close()
             # The registry lookup alone for random documents among all 10M rows (cold pages
             # included), as the verdict's lookup runs it, and PostgreSQL's own execution time.
             rnd = np.random.default_rng(5).integers(0, loaded, size=3000).tolist()
