@@ -94,6 +94,7 @@ def test_clerk_calls_next_and_the_board_shows_and_speaks_it(browser, tmp_path: P
         assert page.inner_text("#queue-waiting") == "2"
         page.click("#call-next")
         called = page.locator(f"#called-{numbers[0]}")
+        called.wait_for()  # the form posts and the page reloads: wait for the new page, not the old one
         assert called.count() == 1  # the oldest ticket, at this counter
         assert page.inner_text("#queue-waiting") == "1"
 
