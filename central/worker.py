@@ -56,6 +56,10 @@ log = logging.getLogger("ur.central.worker")
 # messages does not pay a routing transaction after every batch; when it is quiet,
 # routing runs in 20 ms budgets until the backlog is done.
 QUIET_S = 0.1
+# A batch is sized to apply within this share of the lease TTL (1 s of 6 s), never
+# below BATCH_MIN messages: heartbeats (every TTL/3) run between batches.
+BATCH_SHARE_OF_TTL = 1 / 6
+BATCH_MIN = 32
 # Uplink handed to the verifier thread in chunks of this many as it arrives.
 PRECHECK_CHUNK = 32
 # Retained manifests are signed again and republished this often even when
@@ -101,6 +105,9 @@ class Worker:
         self.addr = mqtt_conn.parse_url(broker_url)
         self.worker_id = worker_id or default_worker_id()
         self.batch_max = batch_max
+        # Messages taken into the next batch: batch_max, less when batches run slow
+        # (see _fit_batch), so the heartbeat between them keeps its rhythm.
+        self.batch_cap = batch_max
         self.leases = partitions.Leases(self.sessions, self.worker_id,
                                         lease_ttl if lease_ttl is not None else lease_ttl_from_env())
         self.next_beat = 0.0
@@ -231,7 +238,7 @@ class Worker:
         # Drain everything the socket already has before committing a batch (paho
         # reads one packet per loop call): one commit per few hundred messages.
         for _ in range(self.batch_max):
-            if self.received >= self.batch_max or not self.connected:
+            if self.received >= self.batch_cap or not self.connected:
                 break
             before = self.received
             try:
@@ -270,11 +277,13 @@ class Worker:
             if self.router_notes is not None:
                 self.router_notes.busy(self.last_uplink)
             fault_points.reached(fault_points.WORKER_APPLY, self.worker_id)  # failure tests only (a pause)
+            started = time.monotonic()
             try:
                 outcomes = self._apply(uplink)
             except Exception as e:  # noqa: BLE001 - DB down: nothing acked, kiosks resend
                 log.error("ingest batch failed, nothing acked: %s", e)
                 return
+            self._fit_batch(len(uplink), time.monotonic() - started)
             self.applied += sum(1 for o in outcomes if o.result == "applied")
             acks = ingest.acks_for(outcomes)
             for kiosk_id in set(acks.acked) | set(acks.rejected):
@@ -297,6 +306,17 @@ class Worker:
                 log.warning("could not count %d dropped requests: %s", len(refused), e)
         if uplink and self.route_inline:
             self.routing_backlog = True
+
+    def _fit_batch(self, n: int, seconds: float) -> None:
+        """Size the next batch so it applies within BATCH_SHARE_OF_TTL of the lease TTL.
+        The heartbeat runs between batches: with 500-message batches taking seconds
+        (4 workers sharing 2 cores in a storm), a worker missed its beats, the others
+        counted it dead and took its partitions mid-batch (issue 18). A batch of a
+        few hundred costs little more per message than one of 500."""
+        if n <= 0 or seconds <= 0:
+            return
+        fits = int(n * self.leases.ttl_ms / 1000 * BATCH_SHARE_OF_TTL / seconds)
+        self.batch_cap = max(BATCH_MIN, min(self.batch_max, fits))
 
     def _apply(self, uplink: list[ingest.Arrived]) -> list[ingest.Outcome]:
         """One batch under the fencing check. If a lease was taken meanwhile

@@ -11,6 +11,7 @@ The processes, SIGKILL/SIGSTOP and broker restarts are in test_partitions_worker
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
@@ -153,3 +154,44 @@ def test_a_worker_cut_off_from_the_broker_hands_its_leases_to_one_that_reaches_i
     assert a.beat(broker_ok=False).lost == set(range(topics.PARTITIONS))
     assert b.beat().gained == set(range(topics.PARTITIONS))
     assert set(_owners(sessions).values()) == {"wb"}
+
+
+@pytest.mark.postgres
+def test_a_take_over_skips_a_lease_its_owner_is_applying_a_batch_under(pg_url: str) -> None:
+    """Seen in the fleet bench with 4 workers (issue 18): a heartbeat taking over an
+    expired lease waited for the row its owner's batch had locked (the fence), holding
+    the heartbeat lock meanwhile, so every other worker's beat timed out behind it,
+    their leases lapsed and the partitions churned for the whole storm. The owner is
+    mid-batch, so alive: the take-over skips that row and takes it on a later beat."""
+    from central import db
+
+    engine = db.make_engine(pg_url)
+    db.init_schema(engine)
+    sessions = db.sessions(engine)
+    try:
+        a = partitions.Leases(sessions, "wa", ttl_s=0.5, partitions=4)
+        b = partitions.Leases(sessions, "wb", ttl_s=30, partitions=4)
+        assert a.beat().gained == {0, 1, 2, 3}
+
+        def expired() -> bool:
+            with sessions() as s:
+                now = partitions.db_now_ms(s)
+                return all(left < 0 for _p, _o, _t, left in partitions.lease_table(s)) and now > 0
+        support.wait_until(expired, timeout=10, what="a's leases to expire")
+        batch = sessions()
+        batch.begin()
+        a.fence(batch, {2})  # a's batch is past its check: row 2 locked until it commits
+        result: list[partitions.Change] = []
+        beat = threading.Thread(target=lambda: result.append(b.beat()), daemon=True)
+        beat.start()
+        beat.join(timeout=60)
+        blocked = beat.is_alive()
+        batch.commit()  # a's batch commits, before anything else can fail
+        batch.close()
+        beat.join(timeout=60)
+        assert not blocked, "the take-over waited for a's batch"
+        assert result[0].gained == {0, 1, 3}
+        assert b.beat().gained == {2}  # next beat: a's batch is done, its lease still expired
+        assert set(_owners(sessions).values()) == {"wb"}
+    finally:
+        engine.dispose()
