@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,32 @@ log = logging.getLogger("ur.kiosk.sync")
 SESSION_EXPIRY_S = 7 * 86400
 MANIFEST_GRACE_S = 0.5
 BOOKKEEPING_S = 0.02
+# Bookkeeping that falls due while the kiosk holds the write lock (a submission being
+# committed) is put off to a later turn of the loop for up to this long, instead of
+# the loop waiting for the lock while acks and new rows queue up behind it.
+BOOKKEEPING_DEFER_MAX_S = 0.25
+
+
+class WriteLockProbe:
+    """Whether the store's write lock is free right now, without waiting: BEGIN
+    IMMEDIATE on a connection of its own with no busy timeout, rolled back at
+    once (tens of microseconds). The sync loop asks before its bookkeeping so
+    it keeps reading acks and sending while the kiosk commits; the answer can
+    be stale by the time the bookkeeping begins, which then just waits as before."""
+
+    def __init__(self, path: os.PathLike[str] | str) -> None:
+        self.conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+
+    def free(self) -> bool:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False  # busy (or anything else: the real transaction will say)
+        self.conn.execute("ROLLBACK")
+        return True
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 @dataclass
@@ -66,6 +93,7 @@ class SyncClient:
         self.publish_failures = 0
         self.in_flight: dict[str, float] = {}  # message id -> resend deadline (wall clock)
         self.watch = store.watch()
+        self.lock_probe = WriteLockProbe(store.path)
         self.maybe_due = True
         self.next_due_check = 0.0
         # Written every BOOKKEEPING_S by _write_bookkeeping: (received at, acked, rejected).
@@ -155,8 +183,10 @@ class SyncClient:
         inbox absorbs."""
         if not (self.ack_groups or self.sent or self.downlink.dropped):
             return
-        if not force and time.monotonic() < self.next_bookkeeping:
-            return
+        if not force:
+            late = time.monotonic() - self.next_bookkeeping
+            if late < 0 or (late < BOOKKEEPING_DEFER_MAX_S and not self.lock_probe.free()):
+                return
         self.next_bookkeeping = time.monotonic() + BOOKKEEPING_S
         groups, sent = self.ack_groups, self.sent
         self.ack_groups, self.sent = [], []
@@ -289,6 +319,7 @@ class SyncClient:
         except Exception as e:  # noqa: BLE001 - losing them only repeats sends
             log.warning("could not record the last acks: %s", e)
         self.watch.close()
+        self.lock_probe.close()
         try:
             self.client.disconnect()
         except Exception:  # noqa: BLE001
