@@ -130,6 +130,8 @@ class CashierScreen(FieldsMixin, StaffScreen):
                    font="small", role="danger"),
             button(a, self.t("cashier.refund"), lambda: self.reverse("refund"), kid="cashier.refund",
                    font="small", role="danger"),
+            button(a, self.t("cashier.reprint"), self.reprint, kid="cashier.reprint", font="small",
+                   role="secondary"),
         ], spacing=8))
         body.add_widget(scroll(top))
         body.add_widget(self.make_keyboard(self.s.inputs, self.SPECS))
@@ -178,6 +180,18 @@ class CashierScreen(FieldsMixin, StaffScreen):
         pin = self.s.inputs.pop("supervisor_pin", "")
         done = self.call(fn, self.value("receipt_no").strip(), pin)
         self.note(self.t(f"cashier.{how}_done", ref=done) if done else "")
+
+
+    def reprint(self) -> None:
+        """The citizen's copy again, marked REPRINT, in the session's language (Arabic
+        first in an Arabic session, as the citizen's own copy was)."""
+        r = self.call(self.app.services.reprint_receipt, self.value("receipt_no").strip(), self.app.lang)
+        if r is None:
+            self.note("")
+            return
+        self.s.message_tone = "ok" if r.printed else "danger"
+        self.note(self.t("cashier.reprint_done", ref=r.shown_number or r.number) if r.printed
+                  else self.t(r.print_problem or "receipt.not_printed"))
 
 
 class TechnicianScreen(StaffScreen):
