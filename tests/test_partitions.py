@@ -195,3 +195,21 @@ def test_a_take_over_skips_a_lease_its_owner_is_applying_a_batch_under(pg_url: s
         assert set(_owners(sessions).values()) == {"wb"}
     finally:
         engine.dispose()
+
+
+def test_under_the_fence_held_messages_are_drained_across_batches(sessions: sessionmaker[Session]) -> None:
+    """Under a lease the batch looks up once which streams have held messages and
+    skips the per-message lookup for the others: a message held in one batch
+    (or two in one, out of order) must still be applied when its gap is filled."""
+    k = FakeKioskSigner(sessions)
+    a = partitions.Leases(sessions, "wa", ttl_s=30)
+    a.beat()
+    m1, m2, m3, m4 = k.app(1), k.app(2), k.app(3), k.app(4)
+    assert [o.result for o in ingest.process_batch(sessions, [m3], fence=a.fence)] == ["held"]
+    assert [o.result for o in ingest.process_batch(sessions, [m2, m1], fence=a.fence)] == ["applied", "applied"]
+    with sessions() as s:
+        assert applications.count(s) == 3  # 3 was drained when 1 and 2 filled the gap
+    assert [o.result for o in ingest.process_batch(sessions, [m4], fence=a.fence)] == ["applied"]
+    with sessions() as s:
+        assert applications.count(s) == 4
+        assert s.scalar(select(func.count()).select_from(InboxEntry).where(InboxEntry.outcome == "held")) == 0
