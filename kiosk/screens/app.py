@@ -18,6 +18,7 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from contract.long_lived import freeze_startup_objects
 from kiosk import i18n, speech
 from kiosk.money_format import arabic_indic_setting, format_amount
 from kiosk.screens import theme
@@ -29,6 +30,8 @@ from kiosk.screens.staff import STAFF_SCREENS
 from kiosk.screens.status_strip import StatusStripBar
 from kiosk.speech import Speech
 from kiosk.ui_services import UiServices
+
+_frozen = False  # start-up objects are frozen once per process (tests build many apps)
 
 KEY_ENTER = 13
 KEY_ESCAPE = 27
@@ -194,12 +197,28 @@ class KioskApp(App):
         self._status_ev = Clock.schedule_interval(self._poll_status,
                                                   self.status_interval)
         self._scan_ev = Clock.schedule_interval(self._poll_scan, 0.1)
+        Window.bind(on_flip=self._first_frame)
+
+    def _first_frame(self, *_: Any) -> None:
+        """After the first frame: the start-up objects (modules, screens, keyboards) leave
+        the collector's full passes, which otherwise walked them all in the middle of a
+        keystroke (a 200+ ms pause on a loaded machine, bench/bench_ui.py)."""
+        Window.unbind(on_flip=self._first_frame)
+
+        def freeze(*_: Any) -> None:
+            global _frozen
+            if not _frozen:
+                _frozen = True
+                freeze_startup_objects()
+
+        Clock.schedule_once(freeze, 0)  # the next clock tick: after this frame's swap
 
     def detach(self) -> None:
         if not self._attached:
             return
         Window.unbind(on_keyboard=self._on_keyboard, on_touch_down=self._touched,
                       on_key_down=self._touched)
+        Window.unbind(on_flip=self._first_frame)
         for ev in (self._idle_ev, self._status_ev, self._scan_ev):
             ev.cancel()
         self._dismiss_still_there()

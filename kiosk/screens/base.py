@@ -17,6 +17,7 @@ import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from kivy.base import EventLoop
 from kivy.clock import Clock
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
@@ -186,6 +187,7 @@ class KeyboardSlot(BoxLayout):
                  on_change: Any) -> None:
         super().__init__(orientation="vertical", size_hint_y=None, height=0)
         self.store, self.specs, self.on_change = store, specs, on_change
+        self.change_pending = False  # an on_change waits for the echo frame (FieldsMixin)
         self.owner: Any = None  # the screen showing the keyboard here
 
 
@@ -315,8 +317,28 @@ class FieldsMixin:
         if store is self.s.form:
             self.s.form_errors.pop(focus, None)
         if slot.on_change is not None:
-            # after the frame that shows the character: a search must not delay the echo
-            Clock.schedule_once(lambda *_: slot.on_change(), 0)
+            self._change_after_echo(slot)
+
+    def _change_after_echo(self: Any, slot: KeyboardSlot) -> None:
+        """Run the slot's on_change (the catalogue's search) once the frame that shows the
+        typed character is on screen, so the search never delays the echo: a callback
+        scheduled for "now" from a touch runs in the same frame, before it is drawn
+        (measured: bench/bench_ui.py). Keys typed before that frame share one search."""
+        if slot.change_pending:
+            return
+        slot.change_pending = True
+        window = EventLoop.window  # not kivy.core.window: importing it here would fix its config early
+
+        def run(*_: Any) -> None:
+            slot.change_pending = False
+            if slot.on_change is not None:
+                slot.on_change()
+
+        def flipped(*_: Any) -> None:
+            window.unbind(on_flip=flipped)
+            Clock.schedule_once(run, 0)  # in the next frame: after this frame is on screen
+
+        window.bind(on_flip=flipped)
 
     # -- a tap outside the fields and the keyboard closes it --------------------
     def on_touch_down(self: Any, touch: Any) -> bool:

@@ -216,8 +216,11 @@ class KioskDriver:
         for ch in text:
             self.press_key("SPACE" if ch == " " else ch)
 
-    def press_key(self, key: str) -> None:
-        """One real touch on an on-screen key (keys stay put while typing)."""
+    def press_key(self, key: str, after: int = 1) -> None:
+        """One real touch on an on-screen key (keys stay put while typing), the frame that
+        shows it, then `after` frames more: what a key sets off once its echo is on screen
+        (the catalogue's search) runs in them, as it does between a person's keys. The
+        UI bench passes 0 and times the echo frame alone."""
         from kivy.tests.common import UnitTestTouch
 
         w = self.find(f"key.{key}")
@@ -225,7 +228,7 @@ class KioskDriver:
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()
-        self.frames(1)
+        self.frames(1 + after)
 
     # -- screenshots --------------------------------------------------------
     def screenshot(self, path: Path) -> Path:
