@@ -70,6 +70,12 @@ def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, A
     kiosk set up without that key sends them in the clear form, which central
     still accepts)."""
     now = time.time() if now is None else now
+    mid = ids.new_id()
+    if stream in pii_seal.SEALED_STREAMS and ident.pii_public_key is not None:
+        # Personal data: only central opens it, not the broker (contract/pii_seal.py).
+        # Sealed before the first statement: when this is the transaction's first
+        # write, the store's write lock (taken there) is not held through the sealing.
+        payload = pii_seal.seal_payload(payload, ident.pii_public_key, ident.kiosk_id, stream, mid)
     seq_row = session.get(StreamSeq, stream)
     if seq_row is None:
         seq_row = StreamSeq(stream=stream, last_seq=0)
@@ -82,10 +88,6 @@ def enqueue(session: Session, ident: Identity, stream: str, payload: dict[str, A
     hlc = HLC(clock.last)
     ts = hlc.now(int(now * 1000))
     clock.last = ts
-    mid = ids.new_id()
-    if stream in pii_seal.SEALED_STREAMS and ident.pii_public_key is not None:
-        # Personal data: only central opens it, not the broker (contract/pii_seal.py).
-        payload = pii_seal.seal_payload(payload, ident.pii_public_key, ident.kiosk_id, stream, mid)
     env = envelope.Envelope(ident.kiosk_id, mid, stream, seq_row.last_seq, ts, payload)
     row = OutboxRow(
         message_id=mid, stream=stream, seq=seq_row.last_seq, hlc=ts,
