@@ -67,6 +67,7 @@ def run(out_dir: Path | str, services: UiServices, cashier_pin: str | None = Non
     tap("field.query")  # the keyboard shows while a field has focus
     for query in ("عدم", "جواز"):
         type_(query)
+        d.frames(2)  # the search runs in the frame after the last key's echo
         first = next((k for k in d.ids() if k.startswith("svc.")), None)
         if first:
             break
