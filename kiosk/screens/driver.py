@@ -231,6 +231,25 @@ class KioskDriver:
         self.frames(1 + after)
 
     # -- screenshots --------------------------------------------------------
+    def _settle_scroll_bars(self) -> None:
+        """Scroll bars that were scrolled fade to their resting colour on a wall-clock
+        timer (0.5 s, then a 0.5 s animation): put each at its resting colour now, so
+        a screenshot shows what a person sees a second later, whatever the machine's
+        speed (golden images differed by the fade's phase on a loaded machine)."""
+        from kivy.animation import Animation
+        from kivy.uix.scrollview import ScrollView
+
+        for top in list(self.window.children):
+            for w in top.walk(restrict=True):
+                ev = getattr(w, "_bind_inactive_bar_color_ev", None)
+                if not isinstance(w, ScrollView) or ev is None:
+                    continue  # never scrolled: no bar drawn, nothing pending
+                ev.cancel()
+                Animation.stop_all(w, "_bar_color")
+                w.funbind("bar_color", w._change_bar_color)
+                w.fbind("bar_inactive_color", w._change_bar_color)
+                w._bar_color = list(w.bar_inactive_color)
+
     def screenshot(self, path: Path) -> Path:
         from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
         from PIL import Image
@@ -242,6 +261,7 @@ class KioskDriver:
             shots.append(glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE))
 
         self.frames(2)
+        self._settle_scroll_bars()
         self.window.bind(on_flip=grab)
         try:
             for _ in range(5):
