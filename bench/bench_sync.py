@@ -19,6 +19,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from bench import harness
 from bench.table import print_table
 from tests import support
 
@@ -145,12 +146,7 @@ def cpu_hog() -> Iterator[None]:
     try:
         yield
     finally:
-        hog.terminate()
-        try:
-            hog.wait(10)
-        except subprocess.TimeoutExpired:
-            hog.kill()
-            hog.wait(5)
+        harness.stop(hog)
 
 
 def _latency_rows(name: str, label: str, goal_ms: int, lat: tuple[float, float, int]) -> list[Row]:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import harness
 from bench.table import print_table
 from central import applications, casework, db, keys, registry
 from central import catalogue as central_catalogue
@@ -292,12 +293,8 @@ def bench(tmp: Path) -> None:
         add(f"clerk worklist, page {OPEN_CASES // 100 // 2}, p95", round(_p(deep, 95), 1), "ms", "-",
             "a page in the middle (SQL offset)")
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if server is not None:
+            harness.stop(server, grace=30)
         engine.dispose()
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -73,6 +73,18 @@ def spawn(argv: list[str], env: dict[str, str] | None = None, log: Path | None =
     return subprocess.Popen(argv, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `grace` s: a bench's helper
+    process (server, load maker) never outlives the bench, whatever went wrong."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def run_cli_in_process(args: list[str]) -> tuple[int, str]:
     """Run `ur-kiosk ...` / `ur-central ...` through the real CLI's `main` in this
     process: the same code as a CLI process without a Python start-up (~1-2 s each)
