@@ -252,6 +252,15 @@ class TerminalEmulator:
             self._wait_until = float("-inf")
 
     @property
+    def in_card_wait(self) -> bool:
+        """The ECR has acknowledged "insert card" and the terminal now waits for the card:
+        from here the charge goes on whether or not the ECR is still there (what a test
+        that kills the ECR "while the card is read" must wait for)."""
+        with self._lock:
+            return (self._abortable and bool(self._script) and self._script[0][0] == "wait"
+                    and not self._waiting_answer and not self.link.awaiting_ack)
+
+    @property
     def busy(self) -> bool:
         return bool(self._script) or self._waiting_answer
 
