@@ -62,6 +62,7 @@ from contract import envelope, ids, pii_seal, topics, tracking
 from contract.hlc import HLC
 from kiosk.sync import client as kiosk_sync
 from kiosk.sync import outbox as kiosk_outbox
+from kiosk.sync import resend
 from kiosk.sync.local_broker import LocalBroker
 
 # Realistic mix of one hour at a kiosk, by stream (weights): citizens apply and pay,
@@ -187,7 +188,11 @@ class Session:
         self.outbox: dict[str, Pending] = {}
         self.made: list[tuple[str, int, str]] = []  # (stream, seq, message id), everything ever made
         self.lost_at_source: list[tuple[str, int, str]] = []
-        self.in_flight: dict[str, float] = {}  # mid -> resend deadline (monotonic)
+        self.in_flight: dict[str, resend.Flight] = {}  # mid -> when sent, resend deadline (monotonic)
+        self.last_ack: float | None = None  # the last ack from central (monotonic)
+        self.probe: str | None = None  # chosen to probe a silent central (kiosk/sync/resend.py)
+        self.probes = 0
+        self.held_max = 0  # most messages held at once (no resend until central acks)
         self.latencies: dict[str, list[float]] = {}  # phase -> created-to-ack ms
         self.send_latencies: dict[str, list[float]] = {}  # phase -> last send-to-ack ms
         # phase -> ms from the first send on the connection that got the ack: central's
@@ -279,6 +284,7 @@ class Session:
                     self.client = c
                     await c.subscribe([(topics.down(self.kiosk_id, "#"), 1), (topics.MANIFEST_FILTER, 1)])
                     self.in_flight.clear()  # everything unacked is due again after a reconnect
+                    self.probe = None
                     self.connected.set()
                     self.connects += 1
                     attempt = 0
@@ -301,8 +307,12 @@ class Session:
     async def _sender(self, c: aiomqtt.Client) -> None:
         while True:
             now = time.monotonic()
-            for mid in [m for m, d in self.in_flight.items() if d <= now]:
-                del self.in_flight[mid]
+            # As the kiosk's sync loop: overdue messages go again, but while central has
+            # acked nothing since they were sent only the oldest goes, as a probe.
+            plan = resend.plan(self.in_flight, self.last_ack, now)
+            resend.apply(self.in_flight, plan)
+            self.probe = plan.probe or self.probe
+            self.held_max = max(self.held_max, sum(1 for f in self.in_flight.values() if f.deadline is None))
             room = WINDOW - len(self.in_flight)
             due = sorted((p for p in self.outbox.values() if p.mid not in self.in_flight),
                          key=lambda p: (PRIORITY[p.stream], p.stream, p.seq))[:max(room, 0)]
@@ -318,7 +328,10 @@ class Session:
                 extra = 0.0 if p.attempts == 0 else self.rng.uniform(
                     0, min(RESEND_CAP_S, ACK_TIMEOUT_S * 2 ** min(p.attempts, 16)))
                 p.attempts += 1
-                self.in_flight[p.mid] = p.sent + ACK_TIMEOUT_S + extra
+                probe = p.mid == self.probe
+                if probe:
+                    self.probe, self.probes = None, self.probes + 1
+                self.in_flight[p.mid] = resend.Flight(p.sent, p.sent + ACK_TIMEOUT_S + extra, probe)
                 # PUBACK is only the broker's receipt: no need to wait for it here.
                 c._client.publish(topics.up(self.kiosk_id, p.stream), p.wire, qos=1)
             self.wake.clear()
@@ -361,6 +374,8 @@ class Session:
                     self.acked_at = now
                 for r in msg.get("rejected", []):
                     self._drop(f"rejected: {r.get('reason')}")
+                self.last_ack = now  # central answers: held messages get a fresh timeout
+                resend.rearm(self.in_flight, now, ACK_TIMEOUT_S)
                 self.wake.set()
             elif msg.kind == "poke":
                 self._request_events(c)

@@ -28,7 +28,7 @@ from contract.systemd_notify import Notifier
 from kiosk import heartbeat, identity
 from kiosk.identity import Identity
 from kiosk.store import KioskStore
-from kiosk.sync import downlink, outbox
+from kiosk.sync import downlink, outbox, resend
 
 log = logging.getLogger("ur.kiosk.sync")
 SESSION_EXPIRY_S = 7 * 86400
@@ -91,7 +91,10 @@ class SyncClient:
         self.next_catch_up = 0.0
         self.downlink = downlink.Downlink(store, ident.kiosk_id, ident.downlink_public_key)
         self.publish_failures = 0
-        self.in_flight: dict[str, float] = {}  # message id -> resend deadline (wall clock)
+        self.in_flight: dict[str, resend.Flight] = {}  # message id -> when sent, resend deadline (wall clock)
+        self.last_ack: float | None = None  # the last ack from central (wall clock): is it answering?
+        self.probe: str | None = None  # chosen to probe a silent central, sent by the next _publish_due
+        self.probes = 0  # probes sent (a silent central: only the oldest unacked message goes again)
         self.watch = store.watch()
         self.lock_probe = WriteLockProbe(store.path)
         self.maybe_due = True
@@ -133,7 +136,8 @@ class SyncClient:
         self.client.subscribe([(base, 1), (topics.MANIFEST_FILTER, 1)])
         with self.store.soft_tx() as s:
             outbox.reset_in_flight(s)
-        self.in_flight.clear()
+        self.in_flight.clear()  # a reconnect resends everything unacked once (kiosk/sync/resend.py)
+        self.probe = None
         self.sent.clear()  # their rows were just made due again
         self.maybe_due = True
         self.next_catch_up = 0.0
@@ -146,19 +150,24 @@ class SyncClient:
         second), without the write lock; the sent marks are written at the end of
         the step, so a citizen's submission never waits for a round of publishes."""
         now = time.time()
-        for mid in [m for m, deadline in self.in_flight.items() if deadline <= now]:
-            del self.in_flight[mid]  # ack overdue: due again (its row says so too)
-            self.maybe_due = True
+        plan = resend.plan(self.in_flight, self.last_ack, now)
+        if plan.resend or plan.hold:
+            # Ack overdue: due again (its row says so too), unless central has not acked
+            # anything since it was sent: then only the probe goes and the rest is held.
+            resend.apply(self.in_flight, plan)
+            self.probe = plan.probe or self.probe
+            self.maybe_due = self.maybe_due or bool(plan.resend)
         if self.watch.changed() or time.monotonic() >= self.next_due_check:
             self.maybe_due = True
         room = self.cfg.window - len(self.in_flight)
         if not self.maybe_due or room <= 0:
             return 0
+        held = sum(1 for f in self.in_flight.values() if f.deadline is None)  # due in the outbox, not sent
         # Acks of this step are not written yet: their rows still look pending.
         settled = {m for _t, acked, _r in self.ack_groups for m in acked} | {
             m for _t, _a, rejected in self.ack_groups for m, _r in rejected}
         with self.store.session() as s:
-            rows = [r for r in outbox.due(s, room + len(settled), now)
+            rows = [r for r in outbox.due(s, room + len(settled) + held, now)
                     if r.message_id not in self.in_flight and r.message_id not in settled][:room]
         self.next_due_check = time.monotonic() + 1.0
         self.maybe_due = len(rows) >= room  # a full window: more may be waiting
@@ -171,7 +180,10 @@ class SyncClient:
             if fault_points.reached(fault_points.SYNC_PUBLISH, r.message_id):  # failure tests only
                 self.client.publish(topics.up(self.ident.kiosk_id, r.stream), wire, qos=1)
             sent.append(r)
-            self.in_flight[r.message_id] = now + self.cfg.ack_timeout  # refined by mark_sent
+            probe = r.message_id == self.probe
+            if probe:
+                self.probe, self.probes = None, self.probes + 1
+            self.in_flight[r.message_id] = resend.Flight(now, now + self.cfg.ack_timeout, probe)  # refined by mark_sent
         self.sent.extend(sent)
         return len(sent)
 
@@ -200,8 +212,9 @@ class SyncClient:
                 deadlines = outbox.mark_sent(s, sent, self.cfg.ack_timeout, resend_cap=self.cfg.resend_cap)
         if sent:
             for mid, deadline in deadlines.items():
-                if mid in self.in_flight:
-                    self.in_flight[mid] = deadline
+                f = self.in_flight.get(mid)
+                if f is not None and f.deadline is not None:
+                    self.in_flight[mid] = resend.Flight(f.sent_at, deadline, f.probe)
 
     def _handle_received(self) -> None:
         batch, self.received = self.received, []
@@ -240,7 +253,10 @@ class SyncClient:
             self.in_flight.pop(mid, None)
         if acked or rejected:
             self.maybe_due = True  # room in the window again
-            self.ack_groups.append((time.time(), acked, rejected))
+            at = time.time()
+            self.ack_groups.append((at, acked, rejected))
+            self.last_ack = at  # central answers: held messages get a fresh timeout
+            resend.rearm(self.in_flight, at, self.cfg.ack_timeout)
 
     def step(self, timeout: float = 0.01) -> None:
         now = time.monotonic()
