@@ -50,7 +50,9 @@ from typing import Any
 import aiomqtt
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from nacl.signing import VerifyKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.signing import SigningKey, VerifyKey
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -76,6 +78,7 @@ ACK_TIMEOUT_S = kiosk_sync.SyncConfig.ack_timeout
 WINDOW = kiosk_sync.SyncConfig.window
 RESEND_CAP_S = kiosk_outbox.RESEND_BACKOFF_CAP
 SIM_PREFIX = "sim"
+RAW_PREFIX = "raw"  # the fleet-shaped raw baseline's kiosks: as long as SIM_PREFIX, so topics and sizes match
 
 
 @dataclass
@@ -127,6 +130,7 @@ class ScenarioReport:
     cpu_s_per_1000_per_worker: list[float] = field(default_factory=list)
     pg_rows_per_s: float | None = None
     resends: int = 0
+    probes: int = 0  # of the resends: probes of a silent central (kiosk/sync/resend.py)
     feed_events: int = 0
     flaps: int = 0  # kiosks that dropped off and came back (steady)
     flappers: int = 0  # kiosks the seed chose to drop off (steady)
@@ -758,6 +762,7 @@ class Fleet:
                                        flap_for=s.rng.uniform(1.0, 5.0)))
         await asyncio.gather(*(s.connected.wait() for s in self.sessions))
         resends0 = sum(s.resends for s in self.sessions)
+        probes0 = sum(s.probes for s in self.sessions)
         begun = self._begin()
         made = 0
         t_end = time.monotonic() + self.cfg.steady_seconds
@@ -777,6 +782,7 @@ class Fleet:
             rep.unacked = self._unacked()  # reported, and the check calls them lost
         rep.applied_per_s = made / max(time.monotonic() - begun.t0, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
+        rep.probes = sum(s.probes for s in self.sessions) - probes0
         rep.flaps = sum(s.flaps for s in self.sessions)
         self._end(rep, begun, made, "steady")
         return rep
@@ -793,6 +799,7 @@ class Fleet:
             s.make("storm", "applications")
             s.lose_last("applications")  # made, never sent: the check must call it lost
         resends0 = sum(s.resends for s in self.sessions)
+        probes0 = sum(s.probes for s in self.sessions)
         begun = self._begin()
         for s in self.sessions:
             self._start(s, s.rng.uniform(0, self.cfg.reconnect_window))
@@ -804,6 +811,7 @@ class Fleet:
         acked = made - len(rep.unacked)  # rates and costs per message acked
         rep.applied_per_s = acked / max(rep.drain_s, 1e-3)
         rep.resends = sum(s.resends for s in self.sessions) - resends0
+        rep.probes = sum(s.probes for s in self.sessions) - probes0
         for s in self.sessions:
             if s.client is not None:
                 s._request_events(s.client)  # catch up on the status feed
@@ -835,10 +843,7 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
     """Start what is needed (broker unless given, database, workers), run the
     scenarios, check exactly-once, stop everything; returns the figures (and the
     sessions in `sessions_out`, for tests)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, max(soft, cfg.kiosks * 2 + 1024))
-    if want > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # the broker inherits it too
+    _raise_nofile(cfg.kiosks)
     rng = random.Random(cfg.seed)
     with contextlib.ExitStack() as stack:
         root = Path(cfg.workdir) if cfg.workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
@@ -870,6 +875,81 @@ def run(cfg: FleetConfig, scenarios: tuple[str, ...] = ("steady", "storm"), brok
     return FleetReport(cfg, backend, reports, check)
 
 
+def _raise_nofile(kiosks: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, kiosks * 2 + 1024))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # the broker inherits it too
+
+
+# --- the fleet-shaped raw baseline ---------------------------------------------------------------
+
+def ack_only_main() -> None:
+    """A consumer that only acks (the fleet-shaped raw baseline): takes every uplink
+    message, reads its kiosk and message id (no signature check, no database) and
+    acks per kiosk per turn of its loop, signed in process with a throwaway key so
+    the kiosks accept the acks as they accept central's (central signs in the token).
+    Run as its own process, as central's workers are: `run_raw_storm` starts it."""
+    import paho.mqtt.client as mqtt
+
+    port = int(os.environ["UR_FLEET_ACK_PORT"])
+    key = SigningKey(bytes.fromhex(os.environ.pop("UR_FLEET_ACK_KEY")))
+    pending: dict[str, list[str]] = {}
+    stop = [False]
+
+    def on_message(_c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+        try:
+            env, _body, _sig = envelope.open_unverified(bytes(m.payload))
+        except Exception:  # noqa: BLE001 - not an envelope: nothing to ack
+            return
+        pending.setdefault(env.kiosk_id, []).append(env.message_id)
+
+    def on_subscribe(*_a: Any) -> None:
+        print("subscribed", flush=True)
+
+    def on_term(*_a: Any) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"fleet-ack-only-{uuid.uuid4().hex[:6]}",
+                    protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(0)  # no limit: acks never wait behind paho's window
+    c.on_message, c.on_subscribe = on_message, on_subscribe
+    c.connect("127.0.0.1", port)
+    c.subscribe(f"{topics.ROOT}/kiosk/+/up/#", qos=1)
+    while not stop[0]:
+        c.loop(0.01)
+        batch, pending = pending, {}
+        for kid, mids in batch.items():
+            c.publish(topics.down(kid, "ack"), dl.seal(lambda b: key.sign(b).signature, "ack", kid,
+                                                       dl.ack_fields(mids, [])), qos=1)
+    c.disconnect()
+
+
+def run_raw_storm(cfg: FleetConfig, broker: LocalBroker, root: Path) -> ScenarioReport:
+    """The storm of `cfg` (as many kiosks, messages of the same streams and sizes
+    sealed and signed the same way, the same reconnect window and resend rule)
+    through `broker` to `ack_only_main` instead of central: what the broker and this
+    simulator can drain at most, so the gap to central's drain is central's own."""
+    _raise_nofile(cfg.kiosks)
+    rng = random.Random(cfg.seed)
+    signing = SigningKey(rng.randbytes(32))
+    pii_public = X25519PrivateKey.from_private_bytes(rng.randbytes(32)).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)
+    sessions = [Session(f"{RAW_PREFIX}-{i:05d}", 1001 + i, Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)),
+                        pii_public, signing.verify_key, random.Random(rng.random())) for i in range(cfg.kiosks)]
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / "ack-only.log"
+    proc = harness.spawn([sys.executable, "-c", "from bench.fleet import ack_only_main; ack_only_main()"],
+                         env={"UR_FLEET_ACK_PORT": str(broker.port), "UR_FLEET_ACK_KEY": bytes(signing).hex()},
+                         log=log)
+    try:
+        harness.wait_until(functools.partial(_subscribed, log), timeout=120, what="ack-only consumer subscribed")
+        return asyncio.run(Fleet(cfg, sessions, broker, [proc], None).run(("storm",)))[0]
+    finally:
+        harness.stop(proc)
+
+
 def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
     rows: list[tuple[object, ...]] = []
     for s in rep.scenarios:
@@ -896,8 +976,9 @@ def print_report(rep: FleetReport, raw_rate: float | None = None) -> None:
             rows.append((f"{tag} PostgreSQL rows inserted/s", s.pg_rows_per_s, "rows/s", "",
                          f"{s.pg_rows_per_message:.1f} rows per message"))
             rows.append((f"{tag} PostgreSQL CPU per 1,000 msgs", s.pg_cpu_s_per_1000, "CPU-s", "", "its backends"))
-        rows.append((f"{tag} resends / feed events fetched / flaps", f"{s.resends} / {s.feed_events} / {s.flaps}",
-                     "", "", "flaps: kiosks that dropped off and came back"))
+        rows.append((f"{tag} resends (probes) / feed events fetched / flaps",
+                     f"{s.resends} ({s.probes}) / {s.feed_events} / {s.flaps}", "", "",
+                     "probes: resends to a central silent since the send; flaps: kiosks that dropped off and came back"))
         rows.append((f"{tag} simulator CPU / machine load", f"{s.simulator_cpu_s:.1f} / {s.load_avg:.1f}",
                      "CPU-s / 1-min load", "", "same 2 cores as central"))
     c = rep.check

@@ -107,3 +107,21 @@ def test_a_second_inbox_row_for_one_sequence_is_reported_duplicated(tmp_path: Pa
     check = fleet.check_exactly_once(url, [s])
     assert not check.ok and check.duplicated == ["sim-00000/heartbeat#1: 2 inbox rows"], check
     assert not check.lost
+
+
+def test_the_fleet_shaped_raw_baseline_drains_a_storm_through_an_ack_only_consumer(tmp_path: Path,
+                                                                                 rng: random.Random) -> None:
+    """bench_fleet's second raw baseline: the same storm to a consumer that only acks
+    (no central, no database); every message is acked, as the kiosks check the acks."""
+    from kiosk.sync.local_broker import LocalBroker
+
+    cfg = fleet.FleetConfig(kiosks=20, storm_queue=4, reconnect_window=1.0, drain_timeout=180.0,
+                            seed=rng.randrange(10**6))
+    broker = LocalBroker(tmp_path / "broker", extra="sys_interval 1").start()
+    try:
+        rep = fleet.run_raw_storm(cfg, broker, tmp_path / "raw")
+    finally:
+        broker.stop()
+    assert not rep.unacked, rep.unacked[:5]
+    assert rep.messages >= 20 * 3 and rep.drain_s is not None  # every kiosk queued work, all of it acked
+    assert len(rep.worker_cpu_s) == 1 and rep.worker_cpu_s[0] > 0  # the consumer's, measured like a worker's
