@@ -99,7 +99,7 @@ def test_a_worker_whose_lease_was_taken_cannot_commit(sessions: sessionmaker[Ses
     def expired() -> bool:
         with sessions() as s:
             return partitions.db_now_ms(s) > s.get_one(partitions.PartitionLease, mine).expires_ms
-    support.wait_until(expired, timeout=10, what="a's lease to expire")
+    support.wait_until(expired, timeout=60, what="a's lease to expire")
     assert mine in b.beat().gained  # a was "paused": b takes the expired lease, token + 1
     with pytest.raises(partitions.LeaseLost, match="another worker took"):
         ingest.process_batch(sessions, batch, fence=a.fence)
@@ -177,7 +177,7 @@ def test_a_take_over_skips_a_lease_its_owner_is_applying_a_batch_under(pg_url: s
             with sessions() as s:
                 now = partitions.db_now_ms(s)
                 return all(left < 0 for _p, _o, _t, left in partitions.lease_table(s)) and now > 0
-        support.wait_until(expired, timeout=10, what="a's leases to expire")
+        support.wait_until(expired, timeout=60, what="a's leases to expire")
         batch = sessions()
         batch.begin()
         a.fence(batch, {2})  # a's batch is past its check: row 2 locked until it commits

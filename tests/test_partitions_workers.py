@@ -230,7 +230,7 @@ def test_broker_restart_persistent_session_keeps_uplink_for_the_worker(tmp_path:
             support.wait_until(lambda: _held_by(dep.db_url, "wsess") == topics.PARTITIONS, timeout=60,
                                what="the worker leasing every partition")
             w.send_signal(signal.SIGSTOP)  # away: it cannot reconnect before the kiosk sends
-            support.wait_until(lambda: _stopped(w), timeout=10, what="the worker stopped")
+            support.wait_until(lambda: _stopped(w), timeout=60, what="the worker stopped")
             broker.restart()  # clean stop: the broker keeps the worker's session on disk
 
             watcher.on_message = lambda _c, _u, m: seen.append(m.topic)

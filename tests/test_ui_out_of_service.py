@@ -24,7 +24,7 @@ def test_out_of_service_replaces_every_citizen_screen(tmp_path: Path) -> None:
         assert d.screen == "home" and d.text("strip.online") != i18n.tr("strip.out_of_service", "en")
         with store.tx() as s:  # what sync records when central says the kiosk is revoked
             identity.set_out_of_service(s, "revoked")
-        d.wait(lambda: d.screen == "out_of_service", timeout=10, what="the out-of-service screen")
+        d.wait(lambda: d.screen == "out_of_service", timeout=60, what="the out-of-service screen")
         assert d.text("strip.online") == i18n.tr("strip.out_of_service", "en")
         assert d.text("out_of_service.body") == i18n.tr("out_of_service.body", "en")
         for name in ("home", "catalogue", "track", "fines"):

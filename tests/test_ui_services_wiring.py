@@ -283,7 +283,7 @@ def test_scanner_from_the_device_map_feeds_poll_scan(tmp_path: Path) -> None:
             def scanned() -> str | None:
                 emu.scan("UR1:HELLO")  # until the reader has opened the port (opening flushes)
                 return svc.poll_scan()
-            assert support.wait_until(scanned, timeout=5, what="a code through poll_scan") == "UR1:HELLO"
+            assert support.wait_until(scanned, timeout=30, what="a code through poll_scan") == "UR1:HELLO"
         finally:
             svc.devices.close()
 
