@@ -31,7 +31,7 @@ PROFILE = ReceiptProfile(width_dots=576, native_qr=True)
 def test_receipt_printed_once_reprint_marked_and_printer_failure_reverses(tmp_path: Path) -> None:
     store, ident = enrolled_store(tmp_path / "k")
     with support.printer_emulator(576) as (emu, p), terminal(Knobs(card_delay_s=0, full_pan=True)) as (h, factory):
-        drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
+        drv = EscPosPrinter(p.device, 115200, status_timeout=3.0)
         receipts = PaymentReceipts(PrintSpooler(PrintJournal(store), drv, PROFILE), PrintJournal(store), ident)
         svc = PaymentService(store, ident, factory, receipts=receipts)
         r = svc.pay("fine:F-0001")

@@ -217,7 +217,7 @@ def test_kiosk_prints_the_ticket_offline_first_with_centrals_measured_wait(tmp_p
         worker = Worker(url, broker.url, "w-test")
         sync = SyncClient(store, ident, broker.url,
                           SyncConfig(heartbeat_s=0, catch_up_s=1.0, first_delay_max=0.0, ack_timeout=3.0))
-        drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
+        drv = EscPosPrinter(p.device, 115200, status_timeout=3.0)
         spooler = PrintSpooler(PrintJournal(store), drv, ReceiptProfile())
         services = KioskServices(store, spooler=spooler)
 

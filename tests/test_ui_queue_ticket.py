@@ -35,7 +35,7 @@ def test_submitted_screen_shows_the_printed_ticket_or_says_it_was_not_printed(tm
     _install(store, qw.DATASET, qw.dump("https://central.example/staff/case/",
                                         {"BGD-01": {"moi-passports": qw.Waits(14, 6)}}))
     with support.printer_emulator(576) as (emu, p):
-        drv = EscPosPrinter(p.device, 115200, status_timeout=0.5)
+        drv = EscPosPrinter(p.device, 115200, status_timeout=3.0)
         svc = KioskServices(store, spooler=PrintSpooler(PrintJournal(store), drv, ReceiptProfile()))
         h = Harness(svc, lang="ar")
         try:
