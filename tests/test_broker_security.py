@@ -55,13 +55,17 @@ def _refused(ca: Path, cert: Path | None, key: Path | None, port: int, tls: bool
     if tls:
         c.tls_set(ca_certs=str(ca), certfile=str(cert) if cert else None, keyfile=str(key) if key else None,
                   cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    ok = threading.Event()
-    c.on_connect = lambda _c, _u, _f, rc, _p=None: (not rc.is_failure) and ok.set()
+    ok, failed = threading.Event(), threading.Event()
+    c.on_connect = lambda _c, _u, _f, rc, _p=None: (failed if rc.is_failure else ok).set()
     try:
         c.connect("127.0.0.1", port, keepalive=10)
-        for _ in range(40):
-            if c.loop(timeout=0.25) != mqtt.MQTT_ERR_SUCCESS or ok.is_set():
+        # Until the broker answers (CONNACK, refusal or a closed connection): a slow
+        # answer on a loaded machine is not a refusal (it was, after 10 s of silence).
+        deadline = time.monotonic() + 90
+        while not (ok.is_set() or failed.is_set()):
+            if c.loop(timeout=0.25) != mqtt.MQTT_ERR_SUCCESS:
                 break
+            assert time.monotonic() < deadline, "the broker neither let the probe in nor refused it in 90 s"
     except (OSError, ssl.SSLError):
         return True
     finally:
