@@ -53,7 +53,12 @@ from tests.payment_fixtures import FINES, enrolled_store
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 PATHS = ("recover", "next_pay", "ui_start", "swap")
 MIN_PAYMENTS = int(os.environ.get("UR_CRASH_PAYMENTS", "104"))  # payment rows across both lanes
-EMU_OPTIONS = ["card_delay_s=0.25", "ack_timeout_s=0.2", "answer_timeout_s=1.0"]
+EMU_OPTIONS = ("card_delay_s=0.25", "ack_timeout_s=0.2", "answer_timeout_s=1.0")
+# The last crash of a lane is in the card wait, so that terminal holds the wait open (no
+# card is presented) and is patient for the kiosk's ACK: with the lanes' 0.25 s wait and
+# 0.2 s ACK time, a test thread that falls behind on a loaded machine killed `pay` after
+# the payment had completed (or the terminal had dropped it), and nothing was left to flag.
+CARD_WAIT_OPTIONS = ("card_delay_s=600", "ack_timeout_s=30", "answer_timeout_s=1.0")
 ENV = {"UR_CASHIER_PIN": "9999", "UR_SUPERVISOR_PIN": "9999"}
 UI_START = ("import sys; from kiosk.services.kiosk_services import KioskServices; from kiosk.store import KioskStore; "
             "print('\\n'.join(KioskServices(KioskStore(sys.argv[1])).settle_payments_at_start()))")
@@ -98,10 +103,10 @@ class Lane:
         return self.emulators[-1]
 
 
-def start_emulator(lane: Lane) -> Emulator:
+def start_emulator(lane: Lane, options: tuple[str, ...] = EMU_OPTIONS) -> Emulator:
     i = len(lane.emulators)
     journal, log = lane.root / f"terminal-{i}.jsonl", lane.root / f"terminal-{i}.log"
-    opts = [x for o in EMU_OPTIONS for x in ("--option", o)]
+    opts = [x for o in options for x in ("--option", o)]
     p = support.spawn_cli(["ur-kiosk", "emulate", "terminal", *opts, "--journal", str(journal)], log=log)
     device = support.wait_until(lambda: next((ln.strip() for ln in (log.read_text().splitlines() if log.exists()
                                                                     else []) if ln.startswith("/dev/")), None),
@@ -167,11 +172,14 @@ def killed_pay(lane: Lane, fees: list[str], in_card_wait: bool = False) -> None:
         nth = len(fees) if in_card_wait else lane.rng.randint(1, len(fees))
         delay = lane.rng.uniform(0.0, 0.15 if in_card_wait else 0.7)
         anchor = f"insert card {nth}"
-        out, deadline = b"", time.monotonic() + 60
+        out, deadline = b"", time.monotonic() + 240
         while out.count(b"Insert, tap or swipe") < nth and p.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([p.stdout], [], [], 0.1)
             if ready:
                 out += os.read(p.stdout.fileno(), 4096)
+        # Timed from that line or not at all: a deadline passed is a finding, not a kill.
+        assert out.count(b"Insert, tap or swipe") >= nth or p.poll() is not None, \
+            f"pay {fees}: no 'insert card' {nth} in 240 s: {out[-500:]!r}"
     time.sleep(delay)
     if p.poll() is None:
         p.send_signal(signal.SIGKILL)
@@ -248,6 +256,8 @@ def run_lane(lane: Lane, quota: int, out: dict[str, Any]) -> None:
             assert p.returncode == 2 and ("already has payment" in p.stderr
                                           or "card payments are stopped" in p.stderr), p.stdout + p.stderr
     # Last: a crash in the card wait, then the terminal is swapped: flagged, and left open.
+    stop_emulator(lane.emu)
+    start_emulator(lane, CARD_WAIT_OPTIONS)
     killed_pay(lane, [next(fees)], in_card_wait=True)
     stop_emulator(lane.emu)
     start_emulator(lane)
