@@ -63,6 +63,8 @@ class KioskApp(App):
         self._wipe_ev: Any = None  # the wipe after an unanswered "still there?"
         self.still_there: Any = None  # the prompt on screen, if any
         self._attached = False
+        self._drawn = False  # the window has shown this app's first frame
+        self._speak_when_drawn = False  # the screen opened before it is read after it
         self.speech = speech if speech is not None else Speech()  # volume: UR_KIOSK_VOLUME
         self.arabic_indic = arabic_indic_setting()  # UR_KIOSK_ARABIC_INDIC: amounts in ٠-٩
         theme.register_font()
@@ -156,8 +158,13 @@ class KioskApp(App):
 
     # -- speech -------------------------------------------------------------
     def speak_screen(self, screen: KioskScreen) -> None:
-        """A citizen screen reads its title and prompt aloud when it opens."""
+        """A citizen screen reads its title and prompt aloud when it opens. Before the first
+        frame (start-up) it is read once that frame is drawn: looking up the voices and
+        opening the audio device took part of the 1 s cold start (issue 16)."""
         if screen.citizen and self.sm is not None and self.sm.current == screen.name:
+            if not self._drawn:
+                self._speak_when_drawn = True
+                return
             self.speech.say(screen.spoken_text(), self.lang)
 
     def speak_label(self, text: str) -> None:
@@ -207,6 +214,11 @@ class KioskApp(App):
 
         def freeze(*_: Any) -> None:
             global _frozen
+            self._drawn = True
+            if self._speak_when_drawn:
+                self._speak_when_drawn = False
+                if self.sm is not None:
+                    self.speak_screen(self.current_screen())
             if not _frozen:
                 _frozen = True
                 freeze_startup_objects()
