@@ -11,6 +11,7 @@ import pytest
 
 from kiosk import i18n
 from kiosk.ui_services import Reconciliation
+from tests.test_ui_kiosk_mode import driven_clock
 from tests.ui_fixtures import FixtureServices
 from tests.ui_harness import Harness
 
@@ -109,19 +110,25 @@ def test_end_of_day_asks_first_and_shows_a_mismatch_in_red() -> None:
 
 
 def test_still_there_before_the_idle_wipe() -> None:
+    """On the driven clock (tests/test_ui_kiosk_mode.py): with the wall clock, a loaded
+    machine's slow frames could pass the 1 s timeout between a tap and the next look."""
     h = Harness(FixtureServices(), lang="en", idle_timeout=1.0)
-    h.tap("home.track", to="track")
-    h.tap("field.tracking")
-    h.type("1001")
-    h.wait(lambda: "idle.prompt" in h.ids(), timeout=10, what="'still there?'")
-    assert h.app.idle_resets == 0 and h.app.session.inputs["tracking"] == "1001"
-    assert h.text("idle.prompt") == i18n.tr("idle.still_there", "en")
-    h.tap("idle.continue")
-    assert "idle.prompt" not in h.ids()
-    assert h.app.idle_resets == 0 and h.screen == "track" and h.app.session.inputs["tracking"] == "1001"
-    h.wait(lambda: "idle.prompt" in h.ids(), timeout=10, what="'still there?' again")
-    h.wait(lambda: h.app.idle_resets == 1, timeout=10, what="the wipe after no answer")
-    assert h.screen == "home" and h.app.session.is_empty() and "idle.prompt" not in h.ids()
+    with driven_clock() as advance:
+        h.tap("home.track", to="track")
+        h.tap("field.tracking")
+        h.type("1001")
+        advance(1.1)
+        h.wait(lambda: "idle.prompt" in h.ids(), timeout=60, what="'still there?'")
+        assert h.app.idle_resets == 0 and h.app.session.inputs["tracking"] == "1001"
+        assert h.text("idle.prompt") == i18n.tr("idle.still_there", "en")
+        h.tap("idle.continue")
+        assert "idle.prompt" not in h.ids()
+        assert h.app.idle_resets == 0 and h.screen == "track" and h.app.session.inputs["tracking"] == "1001"
+        advance(1.1)
+        h.wait(lambda: "idle.prompt" in h.ids(), timeout=60, what="'still there?' again")
+        advance(h.app.still_there_s + 0.1)
+        h.wait(lambda: h.app.idle_resets == 1, timeout=60, what="the wipe after no answer")
+        assert h.screen == "home" and h.app.session.is_empty() and "idle.prompt" not in h.ids()
 
 
 def test_language_buttons_keep_their_place() -> None:
