@@ -235,8 +235,32 @@ class Worker:
             self.beat()
         if self.link.poll(timeout):
             self._on_up()
-        # Drain everything the socket already has before committing a batch (paho
-        # reads one packet per loop call): one commit per few hundred messages.
+        self._drain()
+        if self.received:
+            self._process()
+        if self.routing_backlog:
+            # Uplink that came while this batch was applied is applied and acked
+            # before any routing: a routing slice (tens of ms on a busy machine) and
+            # the next select's timeout used to sit between its arrival and its ack.
+            self._drain()
+            if self.received:
+                self._process()
+            now = time.monotonic()
+            if not self.received and now - self.last_uplink >= QUIET_S:
+                self.route_pending()
+            elif now >= self.next_busy_route:
+                # Busy: one slice now and then, so it never starves; as often as a
+                # router process takes one (routing was ~16% of this thread at QUIET_S).
+                self.next_busy_route = now + BUSY_EVERY_S
+                self.route_pending(budget_s=0.0)
+        if now >= self.next_housekeeping and self.connected:
+            self.next_housekeeping = now + 1.0
+            self._housekeeping()
+
+    def _drain(self) -> None:
+        """Read everything the socket already has, up to the batch cap (paho reads
+        one packet per loop call): one commit per few hundred messages in a flood,
+        and nothing read is left for a later step."""
         for _ in range(self.batch_max):
             if self.received >= self.batch_cap or not self.connected:
                 break
@@ -250,23 +274,6 @@ class Worker:
                 break
             if self.received == before:
                 break
-        if self.received:
-            self._process()
-        if self.routing_backlog:
-            try:
-                self.client.loop(timeout=0)  # is more uplink already waiting?
-            except Exception:  # noqa: BLE001 - the next poll reports it
-                pass
-            if not self.received and now - self.last_uplink >= QUIET_S:
-                self.route_pending()
-            elif now >= self.next_busy_route:
-                # Busy: one slice now and then, so it never starves; as often as a
-                # router process takes one (routing was ~16% of this thread at QUIET_S).
-                self.next_busy_route = now + BUSY_EVERY_S
-                self.route_pending(budget_s=0.0)
-        if now >= self.next_housekeeping and self.connected:
-            self.next_housekeeping = now + 1.0
-            self._housekeeping()
 
     def _process(self) -> None:
         uplink = [a for f in self.prechecks for a in self._arrived(f)] + ingest.arrive(self.unchecked)
