@@ -36,10 +36,16 @@ class TracedWorker(Worker):
         self.events: list[tuple[str, int]] = []
         self.during_first = during_first
         self.held_first = False
+        self.subacks = 0
+
+    def _on_subscribe(self, *a: Any) -> None:
+        super()._on_subscribe(*a)
+        self.subacks += 1  # _on_up subscribes twice: its partitions, then the other filters
 
     def _apply(self, uplink: list[ingest.Arrived]) -> list[ingest.Outcome]:
         if not self.held_first:
             self.held_first = True
+            self.events.clear()  # start-up routing (and housekeeping's) is not what is looked at
             self.during_first()
             sock = self.client.socket()
             assert sock is not None
@@ -77,8 +83,10 @@ def test_uplink_arriving_during_a_batch_is_acked_before_routing(tmp_path: Path) 
         if len(acked) >= 2:
             got_both.set()
 
+    kiosk_subscribed = threading.Event()
     kiosk = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     kiosk.on_message = on_message
+    kiosk.on_subscribe = lambda *_a: kiosk_subscribed.set()
     kiosk.connect("127.0.0.1", broker.port)
     kiosk.loop_start()
     def send_second() -> None:
@@ -86,12 +94,10 @@ def test_uplink_arriving_during_a_batch_is_acked_before_routing(tmp_path: Path) 
 
     worker = TracedWorker(dep.db_url, broker.url, "w-latency", during_first=send_second)
     try:
-        kiosk.subscribe(topics.down(ident.kiosk_id, "ack"), qos=1)[1]
-        support.wait_until(lambda: worker.step(0.05) or worker.connected and worker.leases.held,
-                           what="worker connected with its leases")
-        for _ in range(20):  # start-up routing and housekeeping out of the way
-            worker.step(0.0)
-        worker.events.clear()
+        kiosk.subscribe(topics.down(ident.kiosk_id, "ack"), qos=1)
+        assert kiosk_subscribed.wait(30), "the kiosk's ack subscription was not confirmed"
+        support.wait_until(lambda: worker.step(0.05) or worker.subacks >= 2 and worker.leases.held,
+                           what="worker subscribed to its partitions")
         kiosk.publish(wires[0][0], wires[0][1], qos=1).wait_for_publish(10)
         # the turn of the loop that applies the first batch (and, meanwhile, receives the second)
         support.wait_until(lambda: worker.step(0.05) or worker.held_first, what="first batch applied")
