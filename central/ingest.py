@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -37,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from central import bulk, db, pii_key
 from central import kiosks as kiosk_registry
 from central.inbox import HeldMessage, InboxEntry, RejectCount, StreamCursor
-from central.streams import STREAMS
+from central.streams import STREAMS, StreamSpec
 from contract import envelope, hlc, sqlite_pragmas, topics, tracking
 from contract.envelope import Envelope, EnvelopeError
 from contract.errors import UrError
@@ -438,6 +440,17 @@ def _process_once(sessions: sessionmaker[Session], arrived: list[Arrived],
                   key_cache: dict[str, str] | None, fence: Fence | None = None) -> list[Outcome]:
     checked = _check(sessions, arrived, key_cache)
     now = datetime.now(UTC)
+    try:
+        return _apply_batched(sessions, checked, now, fence)
+    except _Fallback as e:
+        log.warning("batch of %d applied one message at a time: %s", len(checked), e)
+    return _apply_each(sessions, checked, now, fence)
+
+
+def _apply_each(sessions: sessionmaker[Session], checked: list[_Parsed | _Refused], now: datetime,
+                fence: Fence | None) -> list[Outcome]:
+    """The reference path: each message in its own savepoints, refused or
+    counted on its own (bulk only for several messages of one stream)."""
     outcomes: list[Outcome] = []
     with sessions.begin() as session:
         if fence is not None:  # first: on PostgreSQL it also locks the lease rows until commit
@@ -575,3 +588,192 @@ def _handle_group(session: Session, group: list[_Parsed], now: datetime) -> list
         cur.applied_seq = max(cur.applied_seq, max(p.env.seq for p in run))
         _drain_held(session, cur, now)
     return out
+
+
+class _Fallback(Exception):
+    """The batched path met something only the reference path handles message
+    by message (a refusal, a race, a handler failing): its transaction is rolled
+    back and the batch applied by `_apply_each` instead."""
+
+
+def _apply_batched(sessions: sessionmaker[Session], checked: list[_Parsed | _Refused], now: datetime,
+                   fence: Fence | None) -> list[Outcome]:
+    """The whole batch with a fixed number of statements around the handlers:
+    in a reconnect storm a batch holds one or two messages each of many kiosks,
+    and the reference path's round trips per message (dedup lookup, cursor lock,
+    two savepoints, inbox insert) were most of the worker's time. No savepoints:
+    anything the reference path would refuse or count one by one rolls the whole
+    transaction back (`_Fallback`), so what commits is what `_apply_each` would
+    have committed, and nothing from a failed try does."""
+    with sessions.begin() as session:
+        if fence is not None:  # first: on PostgreSQL it also locks the lease rows until commit
+            fence(session, {topics.partition_of(c.env.kiosk_id) for c in checked if isinstance(c, _Parsed)})
+        try:
+            return _batched_body(session, checked, now, fenced=fence is not None)
+        except _Fallback:
+            raise
+        except Exception as e:
+            if not _bulk_may_fall_back(e):
+                raise  # the database failing: process_batch retries by SQLSTATE, or nothing is acked
+            raise _Fallback(f"{type(e).__name__}: {e}") from e
+
+
+def _cursors(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], StreamCursor]:
+    """The batch's stream cursors, locked in (kiosk, stream) order like the
+    reference path's one at a time; missing ones created (a race with another
+    worker creating one is no error: ON CONFLICT DO NOTHING)."""
+    def read(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], StreamCursor]:
+        return {(c.kiosk_id, c.stream): c for c in session.scalars(
+            select(StreamCursor).where(tuple_(StreamCursor.kiosk_id, StreamCursor.stream).in_(wanted))
+            .order_by(StreamCursor.kiosk_id, StreamCursor.stream).with_for_update())}
+    if not pairs:
+        return {}
+    curs = read(pairs)
+    missing = [p for p in pairs if p not in curs]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        rows = [{"kiosk_id": k, "stream": s, "applied_seq": 0} for k, s in missing]
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(StreamCursor).values(rows)
+        session.execute(ins.on_conflict_do_nothing(index_elements=["kiosk_id", "stream"]))
+        curs.update(read(missing))
+    return curs
+
+
+def _batched_body(session: Session, checked: list[_Parsed | _Refused], now: datetime,
+                  fenced: bool) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    ids = sorted({c.env.kiosk_id for c in checked if isinstance(c, _Parsed)})
+    kiosks = {k.kiosk_id: k for k in session.scalars(select(kiosk_registry.Kiosk).where(
+        bulk.among(session, kiosk_registry.Kiosk.kiosk_id, ids)))} if ids else {}
+    parsed: list[_Parsed] = []
+    for c in checked:
+        if isinstance(c, _Refused):
+            _count(session, c.code, c.detail)
+            outcomes.append(Outcome(None, None, "dropped", c.code))
+            continue
+        kiosk = kiosks.get(c.env.kiosk_id)
+        if kiosk is None:  # removed since it was verified
+            _count(session, "unknown_kiosk", c.env.kiosk_id)
+            outcomes.append(Outcome(None, None, "dropped", "unknown_kiosk"))
+            continue
+        kiosk_registry.touch(session, kiosk, hlc.physical_ms(c.env.hlc), now)  # one UPDATE per kiosk at flush
+        parsed.append(c)
+    if not parsed:
+        return outcomes
+    ids = sorted({p.env.kiosk_id for p in parsed})
+    if fenced:  # see _apply_each: under the fence one look tells which streams have held messages
+        session.info[_HELD_STREAMS] = {(k, s) for k, s in session.execute(
+            select(HeldMessage.kiosk_id, HeldMessage.stream).where(bulk.among(session, HeldMessage.kiosk_id, ids))
+            .distinct())}
+    parsed.sort(key=lambda p: (p.env.kiosk_id, p.env.stream, p.env.seq))
+    # One dedup lookup for the batch; the HLC span bounds it to the partitions it can be in
+    # (PostgreSQL), and a hit counts only with the exact (kiosk, message, HLC) key.
+    hlcs = [p.env.hlc for p in parsed]
+    known = {(k, m, h): (o, r) for k, m, h, o, r in session.execute(
+        select(InboxEntry.kiosk_id, InboxEntry.message_id, InboxEntry.hlc, InboxEntry.outcome, InboxEntry.reason)
+        .where(bulk.among(session, InboxEntry.kiosk_id, ids),
+               bulk.among(session, InboxEntry.message_id, sorted({p.env.message_id for p in parsed})),
+               InboxEntry.hlc.between(min(hlcs), max(hlcs))))}
+    fresh: list[_Parsed] = []
+    seen: set[tuple[str, str, int]] = set()
+    for p in parsed:
+        key = (p.env.kiosk_id, p.env.message_id, p.env.hlc)
+        if key in known or key in seen:
+            o, r = known.get(key, ("duplicate", ""))
+            outcomes.append(Outcome(p.env.kiosk_id, p.env.message_id, "rejected" if o == "rejected" else "duplicate", r))
+        else:
+            seen.add(key)
+            fresh.append(p)
+    curs = _cursors(session, sorted({(p.env.kiosk_id, p.env.stream) for p in fresh
+                                     if p.env.stream in STREAMS and STREAMS[p.env.stream].ordered}))
+    inbox_rows: list[dict[str, Any]] = []
+    held_rows: list[dict[str, Any]] = []
+
+    def row(p: _Parsed, result: str, reason: str) -> dict[str, Any]:
+        return {"kiosk_id": p.env.kiosk_id, "message_id": p.env.message_id, "stream": p.env.stream,
+                "seq": p.env.seq, "hlc": p.env.hlc, "received_at": now, "outcome": result, "reason": reason[:256]}
+
+    i = 0
+    while i < len(fresh):
+        j = i
+        while j < len(fresh) and (fresh[j].env.kiosk_id, fresh[j].env.stream) == (
+                fresh[i].env.kiosk_id, fresh[i].env.stream):
+            j += 1
+        group, i = fresh[i:j], j
+        kiosk_id, stream = group[0].env.kiosk_id, group[0].env.stream
+        spec = STREAMS.get(stream)
+        if spec is None:
+            for p in group:
+                _count(session, "unknown_stream", f"{kiosk_id}: {stream}")
+                inbox_rows.append(row(p, "rejected", f"unknown stream {stream}"))
+                outcomes.append(Outcome(kiosk_id, p.env.message_id, "rejected", f"unknown stream {stream}"))
+            continue
+        cur = curs.get((kiosk_id, stream))
+        pending, held = group, []
+        while pending:
+            run, held = _split(session, cur, pending)
+            for p, (res, reason) in zip(run, _apply_run(session, spec, kiosk_id, stream, run), strict=True):
+                if res == "rejected":
+                    _count(session, "payload", f"{kiosk_id}/{stream}#{p.env.seq}: {reason}")
+                inbox_rows.append(row(p, res, reason))
+                outcomes.append(Outcome(kiosk_id, p.env.message_id, res, reason[:250]))
+            if cur is None or not run:
+                break
+            cur.applied_seq = max(cur.applied_seq, max(p.env.seq for p in run))
+            _drain_held(session, cur, now)
+            # Messages held from an earlier batch may have filled the gap before this
+            # group's next one (as the per-message path sees it): go on from there.
+            pending = held if held and held[0].env.seq <= cur.applied_seq + 1 else []
+        for p in held:
+            inbox_rows.append(row(p, "held", ""))
+            held_rows.append({"kiosk_id": kiosk_id, "stream": stream, "seq": p.env.seq,
+                              "message_id": p.env.message_id, "envelope": p.raw})
+            outcomes.append(Outcome(kiosk_id, p.env.message_id, "held"))
+        if held:
+            _note_held(session, kiosk_id, stream)
+    # A row another worker (or delivery) committed meanwhile is an IntegrityError here:
+    # _Fallback, and the reference path sees the race (and redoes the batch).
+    bulk.insert_rows(session, InboxEntry.__table__, inbox_rows)
+    bulk.insert_rows(session, HeldMessage.__table__, held_rows)
+    return outcomes
+
+
+def _split(session: Session, cur: StreamCursor | None, group: list[_Parsed]) -> tuple[list[_Parsed], list[_Parsed]]:
+    """(what can be applied now, what waits for a gap), by the stream's cursor
+    (None: an unordered stream, all of it now). Sorted by seq already."""
+    if cur is None:
+        return group, []
+    run: list[_Parsed] = []
+    held: list[_Parsed] = []
+    nxt = cur.applied_seq + 1
+    for p in group:
+        if p.env.seq <= nxt and not held:
+            if p.env.seq <= cur.applied_seq:  # a new message with an old sequence: applied, counted
+                _count(session, "sequence_regression",
+                       f"{p.env.kiosk_id}/{p.env.stream} seq {p.env.seq} <= {cur.applied_seq}")
+            run.append(p)
+            nxt = max(nxt, p.env.seq + 1)
+        else:
+            held.append(p)
+    return run, held
+
+
+def _apply_run(session: Session, spec: StreamSpec, kiosk_id: str, stream: str,
+               run: list[_Parsed]) -> list[tuple[str, str]]:
+    """Run the handlers on messages that are due; anything the per-message path
+    would refuse or count on its own raises (`_Fallback` in the end)."""
+    try:
+        items = [(p.env.message_id, pii_key.clear_payload(session, kiosk_id, stream, p.env.message_id,
+                                                          p.env.payload)) for p in run]
+    except SealError as e:
+        raise _Fallback(f"{kiosk_id}/{stream}: a sealed payload does not open ({e.code})") from None
+    for _m, payload in items:
+        if _foreign_tracking(session, kiosk_id, stream, payload) is not None:
+            raise _Fallback(f"{kiosk_id}/{stream}: a tracking number under another kiosk's code")
+    if spec.bulk is not None:
+        return spec.bulk(session, kiosk_id, items) if items else []
+    results = []
+    for m, payload in items:
+        spec.handler(session, kiosk_id, m, payload)  # raising: _Fallback, refused there on its own
+        results.append(("applied", ""))
+    return results
