@@ -30,6 +30,10 @@ def configure(window_size: tuple[int, int] | None = None, fullscreen: bool = Tru
     Config.set("graphics", "borderless", "1")
     Config.set("graphics", "show_cursor", "0")
     Config.set("graphics", "resizable", "0")
+    # No multisampling (Kivy's default is 2x): it doubled the cost of every full-window
+    # redraw under software GL (keystroke echo, issue 16), for the edges of a few icon
+    # curves only; text is anti-aliased by the text provider (docs/performance.md).
+    Config.set("graphics", "multisamples", "0")
     if window_size:
         Config.set("graphics", "width", str(window_size[0]))
         Config.set("graphics", "height", str(window_size[1]))
