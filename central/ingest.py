@@ -709,7 +709,8 @@ def _batched_body(session: Session, checked: list[_Parsed | _Refused], now: date
                 outcomes.append(Outcome(kiosk_id, p.env.message_id, "rejected", f"unknown stream {stream}"))
             continue
         cur = curs.get((kiosk_id, stream))
-        pending, held = group, []
+        pending: list[_Parsed] = group
+        held: list[_Parsed] = []
         while pending:
             run, held = _split(session, cur, pending)
             for p, (res, reason) in zip(run, _apply_run(session, spec, kiosk_id, stream, run), strict=True):
