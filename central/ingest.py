@@ -16,9 +16,10 @@ rejection.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -484,15 +485,15 @@ def _apply_each(sessions: sessionmaker[Session], checked: list[_Parsed | _Refuse
                 .distinct()).tuples())
         # One order for all workers: no lock-order deadlocks, sequences applied in order.
         parsed.sort(key=lambda p: (p.env.kiosk_id, p.env.stream, p.env.seq))
-        i = 0
-        while i < len(parsed):
-            j = i
-            while j < len(parsed) and (parsed[j].env.kiosk_id, parsed[j].env.stream) == (
-                    parsed[i].env.kiosk_id, parsed[i].env.stream):
-                j += 1
-            outcomes.extend(_handle_group(session, parsed[i:j], now))
-            i = j
+        for group in _runs(parsed):
+            outcomes.extend(_handle_group(session, group, now))
     return outcomes
+
+
+def _runs(items: list[_Parsed]) -> Iterator[list[_Parsed]]:
+    """The messages of one (kiosk, stream) at a time; `items` is sorted by that key."""
+    for _key, run in itertools.groupby(items, key=lambda p: (p.env.kiosk_id, p.env.stream)):
+        yield list(run)
 
 
 def _bulk_may_fall_back(e: Exception) -> bool:
@@ -693,13 +694,7 @@ def _batched_body(session: Session, checked: list[_Parsed | _Refused], now: date
         return {"kiosk_id": p.env.kiosk_id, "message_id": p.env.message_id, "stream": p.env.stream,
                 "seq": p.env.seq, "hlc": p.env.hlc, "received_at": now, "outcome": result, "reason": reason[:256]}
 
-    i = 0
-    while i < len(fresh):
-        j = i
-        while j < len(fresh) and (fresh[j].env.kiosk_id, fresh[j].env.stream) == (
-                fresh[i].env.kiosk_id, fresh[i].env.stream):
-            j += 1
-        group, i = fresh[i:j], j
+    for group in _runs(fresh):
         kiosk_id, stream = group[0].env.kiosk_id, group[0].env.stream
         spec = STREAMS.get(stream)
         if spec is None:
