@@ -13,11 +13,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import tty
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
 
 # Test-free helpers live in bench/harness.py (the benches need them without tests/).
 from bench.harness import (  # noqa: F401 - re-exported for the tests
@@ -453,3 +456,18 @@ def scanner_emulator(tmp: Path, **options: object) -> Iterator[object]:
         stop.set()
         thread.join(5)
         emu.unplug()
+
+
+def listening_client(port: int, topic: str, on_message: Callable[[mqtt.MQTTMessage], None]) -> mqtt.Client:
+    """A paho client subscribed to `topic` on the local broker, returned once the
+    broker's SUBACK came: what is published before that would be lost to the test,
+    and a pause instead of the SUBACK is a race on a loaded machine."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.on_message = lambda _c, _u, m: on_message(m)
+    subscribed = threading.Event()
+    c.on_subscribe = lambda *_a: subscribed.set()
+    c.connect("127.0.0.1", port)
+    c.subscribe(topic, qos=1)
+    c.loop_start()
+    assert subscribed.wait(30), f"the subscription to {topic} was not confirmed"
+    return c

@@ -6,11 +6,8 @@ and real SQLite files; the rule itself is pure and tested on its own first."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-
-import paho.mqtt.client as mqtt
 
 from contract import envelope, topics
 from kiosk import identity
@@ -59,14 +56,8 @@ class Spy:
 
     def __init__(self, broker: support.Broker, kiosk_id: str) -> None:
         self.got: list[str] = []
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.c.on_message = lambda _c, _u, m: self.got.append(envelope.open_unverified(m.payload)[0].message_id)
-        subscribed = threading.Event()
-        self.c.on_subscribe = lambda *_a: subscribed.set()
-        self.c.connect("127.0.0.1", broker.port)
-        self.c.subscribe(f"{topics.ROOT}/kiosk/{kiosk_id}/up/#", qos=1)
-        self.c.loop_start()
-        assert subscribed.wait(30), "the spy's subscription was not confirmed"
+        self.c = support.listening_client(broker.port, f"{topics.ROOT}/kiosk/{kiosk_id}/up/#", lambda m: self.got.append(
+            envelope.open_unverified(m.payload)[0].message_id))
 
     def stop(self) -> None:
         self.c.loop_stop()

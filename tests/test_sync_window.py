@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from contract import downlink as dl
@@ -38,16 +37,8 @@ class Listener:
             self.signer = downlink_key.signer(s)
         engine.dispose()
         self.got: list[tuple[str, str]] = []  # (stream, message id)
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.c.on_message = lambda _c, _u, m: self.got.append(
-            (m.topic.rsplit("/", 1)[1], envelope.open_unverified(m.payload)[0].message_id))
-        subscribed = threading.Event()
-        self.c.on_subscribe = lambda *_a: subscribed.set()
-        self.c.connect("127.0.0.1", broker.port)
-        self.c.subscribe(f"{topics.ROOT}/kiosk/{kiosk_id}/up/#", qos=1)
-        self.c.loop_start()
-        # The broker's SUBACK, not a pause: what the kiosk publishes before it is lost to us.
-        assert subscribed.wait(30), "the listener's subscription was not confirmed"
+        self.c = support.listening_client(broker.port, f"{topics.ROOT}/kiosk/{kiosk_id}/up/#", lambda m: self.got.append(
+            (m.topic.rsplit("/", 1)[1], envelope.open_unverified(m.payload)[0].message_id)))
 
     def ids(self) -> list[str]:
         """Message ids in first-seen order (a resend is not a new message)."""
